@@ -1,0 +1,16 @@
+/* umapc: UMAP and nearest-neighbour search in C. One header for the whole public API; each stage
+ * has its own header under umapc/. */
+#ifndef UMAPC_H
+#define UMAPC_H
+
+#include "umapc/common.h"
+#include "umapc/metric.h"
+#include "umapc/exact.h"
+#include "umapc/hnsw.h"
+#include "umapc/knn_graph.h"
+#include "umapc/index.h"
+#include "umapc/fuzzy.h"
+#include "umapc/spectral.h"
+#include "umapc/layout.h"
+
+#endif

@@ -1,0 +1,71 @@
+/* umapc: shared types of the C API. */
+#ifndef UMAPC_COMMON_H
+#define UMAPC_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define UMAPC_VERSION_MAJOR 0
+#define UMAPC_VERSION_MINOR 1
+#define UMAPC_VERSION_PATCH 0
+
+#if defined(_WIN32)
+#define UMAPC_API __declspec(dllexport)
+#elif defined(__GNUC__)
+#define UMAPC_API __attribute__((visibility("default")))
+#else
+#define UMAPC_API
+#endif
+
+/* Every call returns one of these; UMAPC_OK is zero so `if (status)` tests for failure. */
+typedef enum umapc_status {
+    UMAPC_OK = 0,
+    UMAPC_ERR_INVALID_ARGUMENT = 1, /* caller passed something out of range or inconsistent */
+    UMAPC_ERR_OUT_OF_MEMORY = 2,
+    UMAPC_ERR_IO = 3,          /* a file could not be opened, read or written */
+    UMAPC_ERR_CORRUPT = 4,     /* a file is truncated, has a bad checksum or unknown version */
+    UMAPC_ERR_INTERRUPTED = 5, /* the progress callback asked to stop */
+    UMAPC_ERR_NOT_CONVERGED = 6,
+    UMAPC_ERR_INTERNAL = 7
+} umapc_status;
+
+/* Filled by a failing call with a human-readable message; may be NULL when the caller does not
+ * care. A successful call leaves it untouched. */
+typedef struct umapc_error {
+    umapc_status status;
+    char message[512];
+} umapc_error;
+
+/* Progress and cancellation. Called from one thread at a time, at most a few times per second of
+ * work; `done` counts up to `total` within `stage`. Return nonzero to stop: the call then cleans up
+ * and returns UMAPC_ERR_INTERRUPTED. */
+typedef int (*umapc_progress_fn)(void *user, const char *stage, size_t done, size_t total);
+
+typedef struct umapc_progress {
+    umapc_progress_fn fn; /* NULL: no reporting, no cancellation */
+    void *user;
+} umapc_progress;
+
+/* Index type of neighbour lists everywhere in the API (pynndescent uses int32 too). */
+typedef int32_t umapc_idx;
+
+UMAPC_API const char *umapc_version(void);
+UMAPC_API const char *umapc_status_name(umapc_status status);
+
+/* Number of threads a call will use for n_threads as given by the caller: <= 0 means all cores
+ * (-1 is scikit-learn's spelling), otherwise the value itself. */
+UMAPC_API int umapc_resolve_threads(int n_threads);
+
+/* Name of the widest SIMD instruction set the distance kernels use on this CPU: "avx512", "avx2"
+ * or "scalar". */
+UMAPC_API const char *umapc_simd_level(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

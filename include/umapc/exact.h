@@ -1,0 +1,41 @@
+/* umapc: exact (brute-force) nearest-neighbour search. */
+#ifndef UMAPC_EXACT_H
+#define UMAPC_EXACT_H
+
+#include "metric.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct umapc_exact_options {
+    int n_threads; /* <= 0: all cores. Default 0. */
+} umapc_exact_options;
+
+UMAPC_API void umapc_exact_options_init(umapc_exact_options *opts);
+
+/* For each of the nq query rows, the k data rows nearest under metric, sorted by distance with
+ * ties broken by lower index; distances equal umapc_distance() on the same rows. filter_mask (n
+ * bytes, nonzero = may be returned) may be NULL. When fewer than k rows are allowed the rest of the
+ * row is padded with index -1 and distance +inf. indices and distances are nq x k, row-major.
+ * data and queries are read only and stay the caller's. */
+UMAPC_API umapc_status umapc_exact_search(const umapc_metric *metric, const float *data, size_t n,
+                                          size_t dim, const float *queries, size_t nq, size_t k,
+                                          const uint8_t *filter_mask,
+                                          const umapc_exact_options *opts,
+                                          const umapc_progress *progress, umapc_idx *indices,
+                                          float *distances, umapc_error *err);
+
+/* The all-points graph UMAP needs: row i holds i itself at distance 0, then the k-1 nearest other
+ * rows (ties by lower index). indices and distances are n x k. */
+UMAPC_API umapc_status umapc_exact_knn_graph(const umapc_metric *metric, const float *data,
+                                             size_t n, size_t dim, size_t k,
+                                             const umapc_exact_options *opts,
+                                             const umapc_progress *progress, umapc_idx *indices,
+                                             float *distances, umapc_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

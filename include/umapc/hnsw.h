@@ -1,0 +1,70 @@
+/* umapc: hierarchical navigable small-world graph index (Malkov & Yashunin, TPAMI 2018). */
+#ifndef UMAPC_HNSW_H
+#define UMAPC_HNSW_H
+
+#include "metric.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct umapc_hnsw umapc_hnsw; /* opaque */
+
+typedef struct umapc_hnsw_options {
+    size_t M;               /* links per node on upper layers (2M on layer 0). Default 16. */
+    size_t ef_construction; /* beam width while inserting. Default 200. */
+    uint64_t seed;          /* levels and tie-breaks; same seed => same graph. Default 0. */
+    int n_threads;          /* <= 0: all cores. Default 0. The graph does not depend on it. */
+} umapc_hnsw_options;
+
+UMAPC_API void umapc_hnsw_options_init(umapc_hnsw_options *opts);
+
+/* Builds an index over n rows (copied; the caller keeps data). */
+UMAPC_API umapc_status umapc_hnsw_build(const umapc_metric *metric, const float *data, size_t n,
+                                        size_t dim, const umapc_hnsw_options *opts,
+                                        const umapc_progress *progress, umapc_hnsw **out,
+                                        umapc_error *err);
+
+/* Inserts n more rows (ids continue from the current size) without a rebuild. */
+UMAPC_API umapc_status umapc_hnsw_add(umapc_hnsw *index, const float *data, size_t n,
+                                      int n_threads, const umapc_progress *progress,
+                                      umapc_error *err);
+
+typedef struct umapc_hnsw_query_options {
+    size_t ef;                  /* beam width; raised to k when smaller. Default 0 = max(k, 64)?
+                                   chosen by the implementation from k. */
+    int n_threads;              /* <= 0: all cores. Default 0. */
+    const uint8_t *filter_mask; /* size() bytes, nonzero = may be returned; NULL = all. */
+} umapc_hnsw_query_options;
+
+UMAPC_API void umapc_hnsw_query_options_init(umapc_hnsw_query_options *opts);
+
+/* k nearest rows for each of nq queries, sorted by true distance; missing results padded with
+ * index -1 and distance +inf. Safe to call concurrently with other queries. */
+UMAPC_API umapc_status umapc_hnsw_query(const umapc_hnsw *index, const float *queries, size_t nq,
+                                        size_t k, const umapc_hnsw_query_options *opts,
+                                        const umapc_progress *progress, umapc_idx *indices,
+                                        float *distances, umapc_error *err);
+
+UMAPC_API size_t umapc_hnsw_size(const umapc_hnsw *index);
+UMAPC_API size_t umapc_hnsw_dim(const umapc_hnsw *index);
+/* Bytes the index holds (vectors, links, levels). */
+UMAPC_API size_t umapc_hnsw_memory(const umapc_hnsw *index);
+
+/* Serialisation to a caller-owned buffer (the index file format wraps it with a header and a
+ * checksum). umapc_hnsw_serialized_size gives the exact byte count serialize writes. */
+UMAPC_API size_t umapc_hnsw_serialized_size(const umapc_hnsw *index);
+UMAPC_API umapc_status umapc_hnsw_serialize(const umapc_hnsw *index, uint8_t *buffer, size_t size,
+                                            umapc_error *err);
+/* Validates everything it reads (sizes, link targets, levels): a corrupt buffer is an error, never
+ * a crash. */
+UMAPC_API umapc_status umapc_hnsw_deserialize(const uint8_t *buffer, size_t size,
+                                              umapc_hnsw **out, umapc_error *err);
+
+UMAPC_API void umapc_hnsw_free(umapc_hnsw *index);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

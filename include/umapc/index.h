@@ -1,0 +1,85 @@
+/* umapc: the nearest-neighbour index behind umapc.NNIndex, over the exact or the HNSW backend,
+ * with a versioned, checksummed file format. */
+#ifndef UMAPC_INDEX_H
+#define UMAPC_INDEX_H
+
+#include "exact.h"
+#include "hnsw.h"
+#include "knn_graph.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct umapc_index umapc_index; /* opaque */
+
+typedef enum umapc_backend {
+    UMAPC_BACKEND_EXACT = 0,
+    UMAPC_BACKEND_HNSW = 1
+} umapc_backend;
+
+typedef struct umapc_index_options {
+    umapc_backend backend;   /* Default UMAPC_BACKEND_EXACT. */
+    umapc_hnsw_options hnsw; /* Used by the HNSW backend; defaults as umapc_hnsw_options_init. */
+    int n_threads;           /* <= 0: all cores. Default 0. */
+} umapc_index_options;
+
+UMAPC_API void umapc_index_options_init(umapc_index_options *opts);
+
+/* Indexes n rows of dim floats (copied). Rows must be finite (checked). */
+UMAPC_API umapc_status umapc_index_create(const umapc_metric *metric, const float *data, size_t n,
+                                          size_t dim, const umapc_index_options *opts,
+                                          const umapc_progress *progress, umapc_index **out,
+                                          umapc_error *err);
+
+/* Appends n rows; ids continue from the current size. */
+UMAPC_API umapc_status umapc_index_add(umapc_index *index, const float *data, size_t n,
+                                       int n_threads, const umapc_progress *progress,
+                                       umapc_error *err);
+
+typedef struct umapc_query_options {
+    size_t ef;                  /* HNSW beam width; 0 = chosen from k. Ignored by exact. */
+    int n_threads;              /* <= 0: all cores. Default 0. */
+    const uint8_t *filter_mask; /* size() bytes, nonzero = may be returned; NULL = all. */
+} umapc_query_options;
+
+UMAPC_API void umapc_query_options_init(umapc_query_options *opts);
+
+/* k nearest indexed rows per query, sorted by distance; padded with -1 / +inf when fewer than k
+ * rows are allowed. Queries must be finite (checked). */
+UMAPC_API umapc_status umapc_index_query(const umapc_index *index, const float *queries, size_t nq,
+                                         size_t k, const umapc_query_options *opts,
+                                         const umapc_progress *progress, umapc_idx *indices,
+                                         float *distances, umapc_error *err);
+
+/* All-points graph: row i starts with i itself at distance 0. */
+UMAPC_API umapc_status umapc_index_knn_graph(const umapc_index *index, size_t k, int n_threads,
+                                             const umapc_progress *progress, umapc_idx *indices,
+                                             float *distances, umapc_error *err);
+
+UMAPC_API size_t umapc_index_size(const umapc_index *index);
+UMAPC_API size_t umapc_index_dim(const umapc_index *index);
+UMAPC_API umapc_backend umapc_index_backend(const umapc_index *index);
+UMAPC_API umapc_metric umapc_index_metric(const umapc_index *index);
+/* Bytes held by the index. */
+UMAPC_API size_t umapc_index_memory(const umapc_index *index);
+
+/* Writes to path through a temporary file renamed into place, so a crash never leaves a
+ * half-written index behind. */
+UMAPC_API umapc_status umapc_index_save(const umapc_index *index, const char *path,
+                                        umapc_error *err);
+UMAPC_API umapc_status umapc_index_load(const char *path, umapc_index **out, umapc_error *err);
+
+/* The same format in memory (for pickling). The buffer is malloc'ed; free it with free(). */
+UMAPC_API umapc_status umapc_index_serialize(const umapc_index *index, uint8_t **buffer,
+                                             size_t *size, umapc_error *err);
+UMAPC_API umapc_status umapc_index_deserialize(const uint8_t *buffer, size_t size,
+                                               umapc_index **out, umapc_error *err);
+
+UMAPC_API void umapc_index_free(umapc_index *index);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,29 @@
+/* umapc: the all-points k-NN graph UMAP starts from. */
+#ifndef UMAPC_KNN_GRAPH_H
+#define UMAPC_KNN_GRAPH_H
+
+#include "hnsw.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct umapc_knn_graph_options {
+    int n_threads;         /* <= 0: all cores. Default 0. */
+    double target_recall;  /* what the refinement aims for. Default 0.99. */
+} umapc_knn_graph_options;
+
+UMAPC_API void umapc_knn_graph_options_init(umapc_knn_graph_options *opts);
+
+/* Row i of the n x k result holds i itself at distance 0, then its k-1 nearest other points as
+ * found from the index (plus refinement), sorted by distance. */
+UMAPC_API umapc_status umapc_hnsw_knn_graph(const umapc_hnsw *index, size_t k,
+                                            const umapc_knn_graph_options *opts,
+                                            const umapc_progress *progress, umapc_idx *indices,
+                                            float *distances, umapc_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

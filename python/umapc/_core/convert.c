@@ -1,0 +1,180 @@
+#include "core.h"
+
+#include <math.h>
+#include <time.h>
+
+PyObject *umapc_raise(umapc_status status, const umapc_error *err) {
+    const char *message = (err != NULL && err->message[0] != '\0') ? err->message
+                                                                  : umapc_status_name(status);
+    switch (status) {
+    case UMAPC_OK:
+        PyErr_SetString(PyExc_SystemError, "umapc_raise called without an error");
+        break;
+    case UMAPC_ERR_INVALID_ARGUMENT:
+        PyErr_SetString(PyExc_ValueError, message);
+        break;
+    case UMAPC_ERR_OUT_OF_MEMORY:
+        PyErr_SetString(PyExc_MemoryError, message);
+        break;
+    case UMAPC_ERR_IO:
+    case UMAPC_ERR_CORRUPT:
+        PyErr_SetString(PyExc_OSError, message);
+        break;
+    case UMAPC_ERR_INTERRUPTED:
+        if (!PyErr_Occurred()) {
+            PyErr_SetString(PyExc_KeyboardInterrupt, message);
+        }
+        break;
+    default:
+        PyErr_SetString(PyExc_RuntimeError, message);
+        break;
+    }
+    return NULL;
+}
+
+static int has_nonfinite(const float *values, size_t count) {
+    int bad = 0;
+    /* One pass with the GIL released: inputs can be gigabytes. Summing x*0 turns any NaN or inf
+     * into NaN, which keeps the loop branch-free and vectorisable. */
+    Py_BEGIN_ALLOW_THREADS;
+    float acc = 0.0f;
+    for (size_t i = 0; i < count; i++) {
+        acc += values[i] * 0.0f;
+    }
+    bad = !(acc == 0.0f);
+    Py_END_ALLOW_THREADS;
+    return bad;
+}
+
+static int is_numeric(PyArray_Descr *descr) {
+    return PyTypeNum_ISBOOL(descr->type_num) || PyTypeNum_ISINTEGER(descr->type_num) ||
+           PyTypeNum_ISFLOAT(descr->type_num);
+}
+
+PyArrayObject *umapc_as_float_matrix(PyObject *obj, const char *name, int check_finite) {
+    PyArrayObject *probe = (PyArrayObject *)PyArray_FROMANY(obj, NPY_NOTYPE, 0, 0, 0);
+    if (probe == NULL) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError, "%s must be a numeric array, got %.100s", name,
+                     Py_TYPE(obj)->tp_name);
+        return NULL;
+    }
+    if (!is_numeric(PyArray_DESCR(probe))) {
+        PyErr_Format(PyExc_TypeError, "%s must hold numbers (bool, integer or float), not dtype %c",
+                     name, PyArray_DESCR(probe)->type);
+        Py_DECREF(probe);
+        return NULL;
+    }
+    if (PyArray_NDIM(probe) != 2) {
+        PyErr_Format(PyExc_ValueError,
+                     "%s must be a 2-D array (n_samples, n_features), got %d dimension(s)", name,
+                     PyArray_NDIM(probe));
+        Py_DECREF(probe);
+        return NULL;
+    }
+    if (PyArray_DIM(probe, 0) == 0 || PyArray_DIM(probe, 1) == 0) {
+        PyErr_Format(PyExc_ValueError, "%s is empty: shape (%zd, %zd)", name,
+                     (Py_ssize_t)PyArray_DIM(probe, 0), (Py_ssize_t)PyArray_DIM(probe, 1));
+        Py_DECREF(probe);
+        return NULL;
+    }
+    PyArrayObject *array = (PyArrayObject *)PyArray_FROMANY(
+        (PyObject *)probe, NPY_FLOAT32, 2, 2, NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED |
+                                                  NPY_ARRAY_FORCECAST);
+    Py_DECREF(probe);
+    if (array == NULL) {
+        return NULL;
+    }
+    if (check_finite &&
+        has_nonfinite((const float *)PyArray_DATA(array), (size_t)PyArray_SIZE(array))) {
+        PyErr_Format(PyExc_ValueError, "%s contains NaN or infinity", name);
+        Py_DECREF(array);
+        return NULL;
+    }
+    return array;
+}
+
+PyArrayObject *umapc_as_mask(PyObject *obj, npy_intp n, const char *name) {
+    PyArrayObject *probe = (PyArrayObject *)PyArray_FROMANY(obj, NPY_NOTYPE, 0, 0, 0);
+    if (probe == NULL) {
+        return NULL;
+    }
+    if (PyArray_DESCR(probe)->type_num != NPY_BOOL) {
+        PyErr_Format(PyExc_TypeError, "%s must be a boolean array", name);
+        Py_DECREF(probe);
+        return NULL;
+    }
+    if (PyArray_NDIM(probe) != 1 || PyArray_DIM(probe, 0) != n) {
+        PyErr_Format(PyExc_ValueError, "%s must be 1-D with one entry per indexed point (%zd)",
+                     name, (Py_ssize_t)n);
+        Py_DECREF(probe);
+        return NULL;
+    }
+    PyArrayObject *mask = (PyArrayObject *)PyArray_FROMANY((PyObject *)probe, NPY_UINT8, 1, 1,
+                                                           NPY_ARRAY_C_CONTIGUOUS |
+                                                               NPY_ARRAY_FORCECAST);
+    Py_DECREF(probe);
+    return mask;
+}
+
+static double monotonic_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Runs on the C side with the GIL released; takes it only to look for signals and to call the
+ * Python callback, at most ~20 times per second. */
+static int bridge_progress(void *user, const char *stage, size_t done, size_t total) {
+    umapc_bridge *bridge = (umapc_bridge *)user;
+    double now = monotonic_seconds();
+    int final = (done == total);
+    if (!final && now - bridge->last_check < 0.05) {
+        return 0;
+    }
+    bridge->last_check = now;
+    PyGILState_STATE gil = PyGILState_Ensure();
+    if (PyErr_CheckSignals() < 0) {
+        bridge->failed = 1;
+    } else if (bridge->callback != NULL) {
+        PyObject *result = PyObject_CallFunction(bridge->callback, "snn", stage, (Py_ssize_t)done,
+                                                 (Py_ssize_t)total);
+        if (result == NULL) {
+            bridge->failed = 1;
+        } else {
+            Py_DECREF(result);
+        }
+    }
+    PyGILState_Release(gil);
+    return bridge->failed;
+}
+
+void umapc_bridge_init(umapc_bridge *bridge, PyObject *callback) {
+    bridge->progress.fn = bridge_progress;
+    bridge->progress.user = bridge;
+    bridge->callback = (callback == Py_None) ? NULL : callback;
+    bridge->failed = 0;
+    bridge->last_check = 0.0;
+}
+
+int umapc_bridge_failed(const umapc_bridge *bridge) {
+    return bridge->failed;
+}
+
+int umapc_parse_jobs(PyObject *obj, int default_value, int *out) {
+    if (obj == NULL || obj == Py_None) {
+        *out = default_value;
+        return 0;
+    }
+    long value = PyLong_AsLong(obj);
+    if (value == -1 && PyErr_Occurred()) {
+        PyErr_SetString(PyExc_TypeError, "n_jobs must be an integer or None");
+        return -1;
+    }
+    if (value == 0 || value < -1 || value > 4096) {
+        PyErr_Format(PyExc_ValueError, "n_jobs must be -1 or a positive integer, got %ld", value);
+        return -1;
+    }
+    *out = (int)value;
+    return 0;
+}

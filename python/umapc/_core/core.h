@@ -1,0 +1,56 @@
+/* Shared by the translation units of the umapc._core extension: argument conversion, error
+ * translation and the progress/interrupt bridge. The extension only converts; all compute is in
+ * the C library. */
+#ifndef UMAPC_PY_CORE_H
+#define UMAPC_PY_CORE_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#define PY_ARRAY_UNIQUE_SYMBOL umapc_ARRAY_API
+#ifndef UMAPC_CORE_MODULE_C
+#define NO_IMPORT_ARRAY
+#endif
+#include <numpy/arrayobject.h>
+
+#include "umapc.h"
+
+/* Method tables each unit contributes; module.c joins them. Each ends with a NULL sentinel. */
+extern PyMethodDef umapc_metric_methods[];
+extern PyMethodDef umapc_index_methods[];
+extern PyMethodDef umapc_umap_methods[];
+
+/* Registers types a unit defines (may be a no-op); returns -1 with an exception set on failure. */
+int umapc_index_register(PyObject *module);
+
+/* Raises the Python exception matching status with err's message (ValueError for bad arguments,
+ * OSError for I/O and corrupt files, MemoryError, KeyboardInterrupt when interrupted with no
+ * exception already set, RuntimeError otherwise) and returns NULL. */
+PyObject *umapc_raise(umapc_status status, const umapc_error *err);
+
+/* A C-contiguous float32 2-D array from any array-like, copying only when needed. name is used in
+ * error messages. Returns a new reference or NULL with TypeError/ValueError set. With
+ * check_finite, NaN/inf raise ValueError (the scan runs without the GIL). */
+PyArrayObject *umapc_as_float_matrix(PyObject *obj, const char *name, int check_finite);
+
+/* A C-contiguous uint8 mask of length n from a boolean array-like, or NULL with an exception. */
+PyArrayObject *umapc_as_mask(PyObject *obj, npy_intp n, const char *name);
+
+/* Bridge from the C progress callback to Python: checks for Ctrl-C (taking the GIL) and calls
+ * an optional Python callable(stage, done, total). Fill with umapc_bridge_init; the C call then
+ * gets &bridge.progress. After the call, umapc_bridge_failed() tells whether a Python exception is
+ * pending (KeyboardInterrupt or one raised by the callable). */
+typedef struct umapc_bridge {
+    umapc_progress progress;
+    PyObject *callback; /* borrowed; may be NULL */
+    int failed;
+    double last_check;
+} umapc_bridge;
+
+void umapc_bridge_init(umapc_bridge *bridge, PyObject *callback);
+int umapc_bridge_failed(const umapc_bridge *bridge);
+
+/* Converts an optional Python int n_jobs (None = default_value) to a C thread count. */
+int umapc_parse_jobs(PyObject *obj, int default_value, int *out);
+
+#endif

@@ -1,0 +1,83 @@
+#define UMAPC_CORE_MODULE_C
+#include "core.h"
+
+static PyObject *core_version(PyObject *self, PyObject *args) {
+    (void)self;
+    (void)args;
+    return PyUnicode_FromString(umapc_version());
+}
+
+static PyObject *core_simd_level(PyObject *self, PyObject *args) {
+    (void)self;
+    (void)args;
+    return PyUnicode_FromString(umapc_simd_level());
+}
+
+static PyObject *core_resolve_threads(PyObject *self, PyObject *arg) {
+    (void)self;
+    int n = (int)PyLong_AsLong(arg);
+    if (n == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    return PyLong_FromLong(umapc_resolve_threads(n));
+}
+
+static PyMethodDef base_methods[] = {
+    {"version", core_version, METH_NOARGS, "Version of the C library."},
+    {"simd_level", core_simd_level, METH_NOARGS,
+     "Widest SIMD instruction set the kernels use on this CPU."},
+    {"resolve_threads", core_resolve_threads, METH_O,
+     "Number of threads used for n_jobs (<= 0 means all cores)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static size_t count_methods(const PyMethodDef *table) {
+    size_t n = 0;
+    while (table[n].ml_name != NULL) {
+        n++;
+    }
+    return n;
+}
+
+/* The joined table must outlive the module, so it lives in static storage; it is written once at
+ * import, before any other code can see it. */
+static PyMethodDef all_methods[256];
+
+static int join_method_tables(void) {
+    const PyMethodDef *tables[] = {base_methods, umapc_metric_methods, umapc_index_methods,
+                                   umapc_umap_methods};
+    size_t used = 0;
+    for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++) {
+        size_t n = count_methods(tables[t]);
+        if (used + n + 1 > sizeof all_methods / sizeof all_methods[0]) {
+            PyErr_SetString(PyExc_RuntimeError, "umapc._core: too many methods");
+            return -1;
+        }
+        memcpy(&all_methods[used], tables[t], n * sizeof(PyMethodDef));
+        used += n;
+    }
+    memset(&all_methods[used], 0, sizeof(PyMethodDef));
+    return 0;
+}
+
+static struct PyModuleDef core_module = {
+    PyModuleDef_HEAD_INIT, "_core", "umapc's C core: thin bindings over the C library.", -1,
+    all_methods,           NULL,    NULL,
+    NULL,                  NULL,
+};
+
+PyMODINIT_FUNC PyInit__core(void) {
+    import_array();
+    if (join_method_tables() < 0) {
+        return NULL;
+    }
+    PyObject *module = PyModule_Create(&core_module);
+    if (module == NULL) {
+        return NULL;
+    }
+    if (umapc_index_register(module) < 0) {
+        Py_DECREF(module);
+        return NULL;
+    }
+    return module;
+}

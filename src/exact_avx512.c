@@ -1,0 +1,4 @@
+/* placeholder: being written */
+#include "internal.h"
+
+typedef int umapc_placeholder_exact_avx512;

@@ -1,0 +1,56 @@
+/* Helpers shared by every stage; not part of the public API. */
+#ifndef UMAPC_INTERNAL_H
+#define UMAPC_INTERNAL_H
+
+#include "umapc/common.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+
+#if defined(__GNUC__)
+#define UMAPC_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define UMAPC_LIKELY(x) __builtin_expect(!!(x), 1)
+#define UMAPC_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define UMAPC_PRINTF(f, a)
+#define UMAPC_LIKELY(x) (x)
+#define UMAPC_UNLIKELY(x) (x)
+#endif
+
+/* Fills err (when not NULL) with status and a formatted message; returns status so that callers
+ * can write `return umapc_fail(err, UMAPC_ERR_..., "...")`. */
+umapc_status umapc_fail(umapc_error *err, umapc_status status, const char *fmt, ...)
+    UMAPC_PRINTF(3, 4);
+
+/* Reports progress; returns nonzero when the caller asked to stop. Call from one thread only
+ * (in OpenMP regions: thread 0), and not more often than needed (it may take the GIL). */
+int umapc_progress_report(const umapc_progress *progress, const char *stage, size_t done,
+                          size_t total);
+
+/* Allocation aligned to 64 bytes (a cache line and an AVX-512 register); free with
+ * umapc_aligned_free. Returns NULL on overflow or exhaustion. */
+void *umapc_aligned_alloc(size_t count, size_t size);
+void umapc_aligned_free(void *ptr);
+
+/* a * b, or SIZE_MAX when it overflows. */
+size_t umapc_mul_size(size_t a, size_t b);
+
+/* Seedable counter-based random numbers (SplitMix64 / Philox style): the value depends only on
+ * (seed, stream, counter), so results do not depend on how work is split across threads. */
+uint64_t umapc_hash64(uint64_t x);
+static inline uint64_t umapc_rand_at(uint64_t seed, uint64_t stream, uint64_t counter) {
+    return umapc_hash64(seed ^ umapc_hash64(stream ^ umapc_hash64(counter + 0x9e3779b97f4a7c15ULL)));
+}
+
+/* Sequential generator for code that runs on one thread. */
+typedef struct umapc_rng {
+    uint64_t state;
+} umapc_rng;
+void umapc_rng_seed(umapc_rng *rng, uint64_t seed);
+uint64_t umapc_rng_next(umapc_rng *rng);
+/* Uniform in [0, bound) without modulo bias worth caring about (bound < 2^32). */
+uint32_t umapc_rng_below(umapc_rng *rng, uint32_t bound);
+/* Uniform in [0, 1). */
+double umapc_rng_uniform(umapc_rng *rng);
+
+#endif

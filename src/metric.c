@@ -1,0 +1,6 @@
+/* placeholder: being written */
+#include "internal.h"
+
+const char *umapc_simd_level(void) {
+    return "scalar";
+}

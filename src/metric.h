@@ -1,0 +1,55 @@
+/* Internal side of the metrics: SIMD kernel tables chosen at run time, and the "prepared" form
+ * of a metric that search code (exact, hnsw, knn_graph) uses. */
+#ifndef UMAPC_SRC_METRIC_H
+#define UMAPC_SRC_METRIC_H
+
+#include "umapc/metric.h"
+
+typedef float (*umapc_kernel_fn)(const float *a, const float *b, size_t dim);
+
+/* The hot kernels in one instruction set. Tables are constant; selecting one has no side
+ * effects, so there is no global mutable state. */
+typedef struct simd_kernels {
+    umapc_kernel_fn sqeuclidean; /* sum (a-b)^2 */
+    umapc_kernel_fn dot;         /* sum a*b */
+    umapc_kernel_fn manhattan;   /* sum |a-b| */
+    const char *level;           /* "avx512", "avx2" or "scalar" */
+} simd_kernels;
+
+/* The widest table this CPU supports (checked with cpuid on each call; cheap). */
+const simd_kernels *simd_kernels_select(void);
+/* Fixed tables, for tests that compare levels; NULL when the CPU lacks the instructions. */
+const simd_kernels *simd_kernels_scalar(void);
+const simd_kernels *simd_kernels_avx2(void);
+const simd_kernels *simd_kernels_avx512(void);
+
+/* How rows are transformed once before search so that a cheap surrogate orders pairs exactly like
+ * the true distance. */
+typedef enum metric_prep {
+    METRIC_PREP_NONE = 0,
+    METRIC_PREP_NORMALIZE,        /* cosine, dot is not normalised */
+    METRIC_PREP_CENTER_NORMALIZE, /* correlation */
+    METRIC_PREP_SQRT_L1           /* hellinger: sqrt(x / sum x) */
+} metric_prep;
+
+typedef struct metric_plan {
+    umapc_metric metric;
+    const simd_kernels *kernels;
+    metric_prep prep;
+} metric_plan;
+
+/* Fills plan for metric (assumed valid) with the kernels of this CPU. */
+void metric_plan_init(metric_plan *plan, const umapc_metric *metric);
+
+/* Writes the prepared form of one row (dim floats) to out; out may equal row. */
+void metric_prepare_row(const metric_plan *plan, const float *row, float *out, size_t dim);
+
+/* Surrogate on prepared rows: smaller means closer, same order as the true distance.
+ * (sqeuclidean for euclidean, 1 - dot for cosine/correlation/hellinger, -dot for dot, the true
+ * distance for the rest.) */
+float metric_surrogate(const metric_plan *plan, const float *a, const float *b, size_t dim);
+
+/* Maps a surrogate value to the true distance (sqrt for euclidean, ...). */
+float metric_surrogate_to_distance(const metric_plan *plan, float surrogate);
+
+#endif
