@@ -1,4 +1,594 @@
-/* placeholder: being written */
+/* The index behind umapc.NNIndex: one handle over the exact and HNSW backends, and the index file
+ * format.
+ *
+ * File format (all integers little-endian):
+ *   magic      8 bytes  "UMAPCIDX"
+ *   version    u32      UMAPC_INDEX_FORMAT_VERSION
+ *   backend    u32
+ *   metric     u32      umapc_metric_kind
+ *   reserved   u32      0
+ *   p          f64      minkowski exponent
+ *   n, dim     u64, u64
+ *   payload    u64      byte count of the payload
+ *   meta       u64      byte count of the caller's metadata
+ *   meta                the caller's bytes (umapc_blob), opaque here
+ *   payload             exact: n x dim float32 rows; hnsw: umapc_hnsw_serialize's bytes
+ *   checksum   u64      index_checksum of everything before it
+ */
 #include "internal.h"
+#include "umapc/index.h"
 
-typedef int umapc_placeholder_index;
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define UMAPC_INDEX_FORMAT_VERSION 1u
+#define HEADER_BYTES 64u
+#define CHECKSUM_BYTES 8u
+
+static const char index_magic[8] = {'U', 'M', 'A', 'P', 'C', 'I', 'D', 'X'};
+
+struct umapc_index {
+    umapc_metric metric;
+    umapc_backend backend;
+    size_t n;
+    size_t dim;
+    size_t capacity; /* rows allocated in exact_rows */
+    float *exact_rows;
+    umapc_hnsw *hnsw;
+};
+
+void umapc_index_options_init(umapc_index_options *opts) {
+    opts->backend = UMAPC_BACKEND_EXACT;
+    umapc_hnsw_options_init(&opts->hnsw);
+    opts->n_threads = 0;
+}
+
+void umapc_query_options_init(umapc_query_options *opts) {
+    opts->ef = 0;
+    opts->n_threads = 0;
+    opts->filter_mask = NULL;
+}
+
+static int rows_are_finite(const float *rows, size_t count) {
+    float acc = 0.0f;
+    for (size_t i = 0; i < count; i++) {
+        acc += rows[i] * 0.0f; /* NaN or inf anywhere makes acc NaN */
+    }
+    return acc == 0.0f;
+}
+
+static umapc_status check_rows(const float *rows, size_t n, size_t dim, const char *what,
+                               umapc_error *err) {
+    if (rows == NULL || n == 0 || dim == 0) {
+        return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT, "%s is empty (%zu rows of %zu)", what,
+                          n, dim);
+    }
+    size_t count = umapc_mul_size(n, dim);
+    if (count == SIZE_MAX || n > (size_t)INT32_MAX) {
+        return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT, "%s is too large (%zu x %zu)", what, n,
+                          dim);
+    }
+    if (!rows_are_finite(rows, count)) {
+        return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT, "%s contains NaN or infinity", what);
+    }
+    return UMAPC_OK;
+}
+
+static umapc_status reserve_exact_rows(umapc_index *index, size_t rows, umapc_error *err) {
+    if (rows <= index->capacity) {
+        return UMAPC_OK;
+    }
+    size_t capacity = index->capacity ? index->capacity : 1024;
+    while (capacity < rows) {
+        capacity *= 2;
+    }
+    size_t bytes = umapc_mul_size(umapc_mul_size(capacity, index->dim), sizeof(float));
+    float *grown = bytes == SIZE_MAX ? NULL : realloc(index->exact_rows, bytes);
+    if (grown == NULL) {
+        return umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "cannot allocate %zu rows of %zu floats",
+                          capacity, index->dim);
+    }
+    index->exact_rows = grown;
+    index->capacity = capacity;
+    return UMAPC_OK;
+}
+
+static umapc_status append_exact_rows(umapc_index *index, const float *rows, size_t n,
+                                      umapc_error *err) {
+    umapc_status status = reserve_exact_rows(index, index->n + n, err);
+    if (status) {
+        return status;
+    }
+    memcpy(index->exact_rows + index->n * index->dim, rows, n * index->dim * sizeof(float));
+    index->n += n;
+    return UMAPC_OK;
+}
+
+static umapc_index *index_alloc(const umapc_metric *metric, umapc_backend backend, size_t dim) {
+    umapc_index *index = calloc(1, sizeof *index);
+    if (index != NULL) {
+        index->metric = *metric;
+        index->backend = backend;
+        index->dim = dim;
+    }
+    return index;
+}
+
+umapc_status umapc_index_create(const umapc_metric *metric, const float *data, size_t n,
+                                size_t dim, const umapc_index_options *opts,
+                                const umapc_progress *progress, umapc_index **out,
+                                umapc_error *err) {
+    umapc_index_options defaults;
+    if (opts == NULL) {
+        umapc_index_options_init(&defaults);
+        opts = &defaults;
+    }
+    *out = NULL;
+    umapc_status status = umapc_metric_validate(metric, err);
+    if (status) {
+        return status;
+    }
+    status = check_rows(data, n, dim, "data", err);
+    if (status) {
+        return status;
+    }
+    if (opts->backend != UMAPC_BACKEND_EXACT && opts->backend != UMAPC_BACKEND_HNSW) {
+        return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT, "unknown backend %d",
+                          (int)opts->backend);
+    }
+    umapc_index *index = index_alloc(metric, opts->backend, dim);
+    if (index == NULL) {
+        return umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "cannot allocate the index");
+    }
+    if (opts->backend == UMAPC_BACKEND_EXACT) {
+        status = append_exact_rows(index, data, n, err);
+    } else {
+        umapc_hnsw_options hnsw_opts = opts->hnsw;
+        hnsw_opts.n_threads = opts->n_threads;
+        status = umapc_hnsw_build(metric, data, n, dim, &hnsw_opts, progress, &index->hnsw, err);
+        index->n = n;
+    }
+    if (status) {
+        umapc_index_free(index);
+        return status;
+    }
+    *out = index;
+    return UMAPC_OK;
+}
+
+umapc_status umapc_index_add(umapc_index *index, const float *data, size_t n, int n_threads,
+                             const umapc_progress *progress, umapc_error *err) {
+    umapc_status status = check_rows(data, n, index->dim, "new data", err);
+    if (status) {
+        return status;
+    }
+    if ((size_t)INT32_MAX - index->n < n) {
+        return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT, "index would exceed 2^31 - 1 rows");
+    }
+    if (index->backend == UMAPC_BACKEND_EXACT) {
+        return append_exact_rows(index, data, n, err);
+    }
+    status = umapc_hnsw_add(index->hnsw, data, n, n_threads, progress, err);
+    if (status == UMAPC_OK) {
+        index->n += n;
+    }
+    return status;
+}
+
+umapc_status umapc_index_query(const umapc_index *index, const float *queries, size_t nq,
+                               size_t k, const umapc_query_options *opts,
+                               const umapc_progress *progress, umapc_idx *indices,
+                               float *distances, umapc_error *err) {
+    umapc_query_options defaults;
+    if (opts == NULL) {
+        umapc_query_options_init(&defaults);
+        opts = &defaults;
+    }
+    umapc_status status = check_rows(queries, nq, index->dim, "queries", err);
+    if (status) {
+        return status;
+    }
+    if (k == 0) {
+        return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT, "k must be at least 1");
+    }
+    if (index->backend == UMAPC_BACKEND_EXACT) {
+        umapc_exact_options exact_opts;
+        umapc_exact_options_init(&exact_opts);
+        exact_opts.n_threads = opts->n_threads;
+        return umapc_exact_search(&index->metric, index->exact_rows, index->n, index->dim,
+                                  queries, nq, k, opts->filter_mask, &exact_opts, progress,
+                                  indices, distances, err);
+    }
+    umapc_hnsw_query_options hnsw_opts;
+    umapc_hnsw_query_options_init(&hnsw_opts);
+    hnsw_opts.ef = opts->ef;
+    hnsw_opts.n_threads = opts->n_threads;
+    hnsw_opts.filter_mask = opts->filter_mask;
+    return umapc_hnsw_query(index->hnsw, queries, nq, k, &hnsw_opts, progress, indices, distances,
+                            err);
+}
+
+umapc_status umapc_index_knn_graph(const umapc_index *index, size_t k, int n_threads,
+                                   const umapc_progress *progress, umapc_idx *indices,
+                                   float *distances, umapc_error *err) {
+    if (k == 0 || k > index->n) {
+        return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT,
+                          "n_neighbors=%zu must be between 1 and the number of points (%zu)", k,
+                          index->n);
+    }
+    if (index->backend == UMAPC_BACKEND_EXACT) {
+        umapc_exact_options exact_opts;
+        umapc_exact_options_init(&exact_opts);
+        exact_opts.n_threads = n_threads;
+        return umapc_exact_knn_graph(&index->metric, index->exact_rows, index->n, index->dim, k,
+                                     &exact_opts, progress, indices, distances, err);
+    }
+    umapc_knn_graph_options graph_opts;
+    umapc_knn_graph_options_init(&graph_opts);
+    graph_opts.n_threads = n_threads;
+    return umapc_hnsw_knn_graph(index->hnsw, k, &graph_opts, progress, indices, distances, err);
+}
+
+size_t umapc_index_size(const umapc_index *index) {
+    return index->n;
+}
+
+size_t umapc_index_dim(const umapc_index *index) {
+    return index->dim;
+}
+
+umapc_backend umapc_index_backend(const umapc_index *index) {
+    return index->backend;
+}
+
+umapc_metric umapc_index_metric(const umapc_index *index) {
+    return index->metric;
+}
+
+size_t umapc_index_memory(const umapc_index *index) {
+    size_t bytes = sizeof *index;
+    if (index->backend == UMAPC_BACKEND_EXACT) {
+        bytes += index->capacity * index->dim * sizeof(float);
+    } else {
+        bytes += umapc_hnsw_memory(index->hnsw);
+    }
+    return bytes;
+}
+
+void umapc_index_free(umapc_index *index) {
+    if (index == NULL) {
+        return;
+    }
+    free(index->exact_rows);
+    umapc_hnsw_free(index->hnsw);
+    free(index);
+}
+
+/* ---- serialisation ---------------------------------------------------------------------- */
+
+/* A 64-bit checksum that reads 32 bytes per step in four independent lanes, so checking a large
+ * index costs about as much as reading it. Not cryptographic: it catches truncation, bit rot and
+ * edits, not forgery. */
+static uint64_t index_checksum(const uint8_t *bytes, size_t size) {
+    const uint64_t prime = 0x9e3779b97f4a7c15ULL;
+    uint64_t lanes[4] = {prime, prime ^ 1, prime ^ 2, prime ^ 3};
+    size_t i = 0;
+    for (; i + 32 <= size; i += 32) {
+        for (int l = 0; l < 4; l++) {
+            uint64_t word;
+            memcpy(&word, bytes + i + 8 * l, 8);
+            lanes[l] = (lanes[l] ^ word) * 0xff51afd7ed558ccdULL;
+            lanes[l] ^= lanes[l] >> 29;
+        }
+    }
+    uint64_t h = umapc_hash64(lanes[0] ^ umapc_hash64(lanes[1] ^ umapc_hash64(lanes[2] ^ lanes[3])));
+    for (; i < size; i++) {
+        h = umapc_hash64(h ^ bytes[i]);
+    }
+    return umapc_hash64(h ^ (uint64_t)size);
+}
+
+static void put_u32(uint8_t *at, uint32_t v) {
+    for (int i = 0; i < 4; i++) {
+        at[i] = (uint8_t)(v >> (8 * i));
+    }
+}
+
+static void put_u64(uint8_t *at, uint64_t v) {
+    for (int i = 0; i < 8; i++) {
+        at[i] = (uint8_t)(v >> (8 * i));
+    }
+}
+
+static uint32_t get_u32(const uint8_t *at) {
+    uint32_t v = 0;
+    for (int i = 0; i < 4; i++) {
+        v |= (uint32_t)at[i] << (8 * i);
+    }
+    return v;
+}
+
+static uint64_t get_u64(const uint8_t *at) {
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++) {
+        v |= (uint64_t)at[i] << (8 * i);
+    }
+    return v;
+}
+
+static size_t payload_size(const umapc_index *index) {
+    if (index->backend == UMAPC_BACKEND_EXACT) {
+        return index->n * index->dim * sizeof(float);
+    }
+    return umapc_hnsw_serialized_size(index->hnsw);
+}
+
+static void write_header(const umapc_index *index, size_t payload, size_t meta, uint8_t *at) {
+    uint64_t p_bits;
+    memcpy(at, index_magic, 8);
+    put_u32(at + 8, UMAPC_INDEX_FORMAT_VERSION);
+    put_u32(at + 12, (uint32_t)index->backend);
+    put_u32(at + 16, (uint32_t)index->metric.kind);
+    put_u32(at + 20, 0);
+    memcpy(&p_bits, &index->metric.p, 8);
+    put_u64(at + 24, p_bits);
+    put_u64(at + 32, index->n);
+    put_u64(at + 40, index->dim);
+    put_u64(at + 48, payload);
+    put_u64(at + 56, meta);
+}
+
+static umapc_status write_payload(const umapc_index *index, uint8_t *at, size_t payload,
+                                  umapc_error *err) {
+    if (index->backend == UMAPC_BACKEND_EXACT) {
+        memcpy(at, index->exact_rows, payload);
+        return UMAPC_OK;
+    }
+    return umapc_hnsw_serialize(index->hnsw, at, payload, err);
+}
+
+umapc_status umapc_index_serialize(const umapc_index *index, umapc_blob meta, uint8_t **buffer,
+                                   size_t *size, umapc_error *err) {
+    size_t payload = payload_size(index);
+    size_t body = HEADER_BYTES + meta.size + payload;
+    uint8_t *bytes = malloc(body + CHECKSUM_BYTES);
+    if (bytes == NULL) {
+        return umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "cannot allocate %zu bytes",
+                          body + CHECKSUM_BYTES);
+    }
+    write_header(index, payload, meta.size, bytes);
+    if (meta.size) {
+        memcpy(bytes + HEADER_BYTES, meta.data, meta.size);
+    }
+    umapc_status status = write_payload(index, bytes + HEADER_BYTES + meta.size, payload, err);
+    if (status) {
+        free(bytes);
+        return status;
+    }
+    put_u64(bytes + body, index_checksum(bytes, body));
+    *buffer = bytes;
+    *size = body + CHECKSUM_BYTES;
+    return UMAPC_OK;
+}
+
+typedef struct index_header {
+    umapc_backend backend;
+    umapc_metric metric;
+    size_t n;
+    size_t dim;
+    size_t payload;
+    size_t meta;
+} index_header;
+
+static umapc_status corrupt(umapc_error *err, const char *what) {
+    return umapc_fail(err, UMAPC_ERR_CORRUPT, "not a valid umapc index: %s", what);
+}
+
+static umapc_status read_header(const uint8_t *buffer, size_t size, index_header *h,
+                                umapc_error *err) {
+    if (size < HEADER_BYTES + CHECKSUM_BYTES || memcmp(buffer, index_magic, 8) != 0) {
+        return corrupt(err, "missing header");
+    }
+    uint32_t version = get_u32(buffer + 8);
+    if (version != UMAPC_INDEX_FORMAT_VERSION) {
+        return umapc_fail(err, UMAPC_ERR_CORRUPT,
+                          "umapc index format version %u is not supported (this build reads %u)",
+                          version, UMAPC_INDEX_FORMAT_VERSION);
+    }
+    h->payload = get_u64(buffer + 48);
+    h->meta = get_u64(buffer + 56);
+    size_t body = size - CHECKSUM_BYTES;
+    if (h->payload > body || h->meta > body || h->payload + h->meta != body - HEADER_BYTES) {
+        return corrupt(err, "truncated or extended (size does not match the header)");
+    }
+    if (get_u64(buffer + body) != index_checksum(buffer, body)) {
+        return corrupt(err, "checksum mismatch");
+    }
+    uint32_t backend = get_u32(buffer + 12);
+    uint32_t kind = get_u32(buffer + 16);
+    uint64_t p_bits = get_u64(buffer + 24);
+    if (backend > UMAPC_BACKEND_HNSW || kind >= UMAPC_METRIC_COUNT_) {
+        return corrupt(err, "unknown backend or metric");
+    }
+    h->backend = (umapc_backend)backend;
+    umapc_metric_init(&h->metric);
+    h->metric.kind = (umapc_metric_kind)kind;
+    memcpy(&h->metric.p, &p_bits, 8);
+    h->n = get_u64(buffer + 32);
+    h->dim = get_u64(buffer + 40);
+    if (umapc_metric_validate(&h->metric, NULL) || h->n == 0 || h->dim == 0 ||
+        h->n > (size_t)INT32_MAX) {
+        return corrupt(err, "bad metric parameters or shape");
+    }
+    return UMAPC_OK;
+}
+
+static umapc_status read_payload(umapc_index *index, const index_header *h, const uint8_t *at,
+                                 umapc_error *err) {
+    if (h->backend == UMAPC_BACKEND_EXACT) {
+        if (umapc_mul_size(umapc_mul_size(h->n, h->dim), sizeof(float)) != h->payload) {
+            return corrupt(err, "payload size does not match the shape");
+        }
+        umapc_status status = reserve_exact_rows(index, h->n, err);
+        if (status) {
+            return status;
+        }
+        memcpy(index->exact_rows, at, h->payload);
+        index->n = h->n;
+        return UMAPC_OK;
+    }
+    umapc_status status = umapc_hnsw_deserialize(at, h->payload, &index->hnsw, err);
+    if (status) {
+        return status;
+    }
+    if (umapc_hnsw_size(index->hnsw) != h->n || umapc_hnsw_dim(index->hnsw) != h->dim) {
+        return corrupt(err, "graph shape does not match the header");
+    }
+    index->n = h->n;
+    return UMAPC_OK;
+}
+
+static umapc_status copy_meta(const uint8_t *at, size_t size, uint8_t **meta, size_t *meta_size,
+                              umapc_error *err) {
+    *meta = NULL;
+    *meta_size = size;
+    if (size == 0) {
+        return UMAPC_OK;
+    }
+    *meta = malloc(size);
+    if (*meta == NULL) {
+        return umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "cannot allocate %zu bytes", size);
+    }
+    memcpy(*meta, at, size);
+    return UMAPC_OK;
+}
+
+umapc_status umapc_index_deserialize(const uint8_t *buffer, size_t size, umapc_index **out,
+                                     uint8_t **meta, size_t *meta_size, umapc_error *err) {
+    *out = NULL;
+    *meta = NULL;
+    *meta_size = 0;
+    index_header h;
+    umapc_status status = read_header(buffer, size, &h, err);
+    if (status) {
+        return status;
+    }
+    umapc_index *index = index_alloc(&h.metric, h.backend, h.dim);
+    if (index == NULL) {
+        return umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "cannot allocate the index");
+    }
+    status = read_payload(index, &h, buffer + HEADER_BYTES + h.meta, err);
+    if (status == UMAPC_OK) {
+        status = copy_meta(buffer + HEADER_BYTES, h.meta, meta, meta_size, err);
+    }
+    if (status) {
+        umapc_index_free(index);
+        return status;
+    }
+    *out = index;
+    return UMAPC_OK;
+}
+
+umapc_status umapc_index_copy_rows(const umapc_index *index, float *out, umapc_error *err) {
+    if (index->backend != UMAPC_BACKEND_EXACT) {
+        return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT,
+                          "only the exact backend keeps rows as given");
+    }
+    memcpy(out, index->exact_rows, index->n * index->dim * sizeof(float));
+    return UMAPC_OK;
+}
+
+static umapc_status write_file_atomically(const char *path, const uint8_t *bytes, size_t size,
+                                          umapc_error *err) {
+    size_t tmp_len = strlen(path) + 32;
+    char *tmp = malloc(tmp_len);
+    if (tmp == NULL) {
+        return umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "out of memory");
+    }
+    snprintf(tmp, tmp_len, "%s.tmp.%ld", path, (long)getpid());
+    FILE *fp = fopen(tmp, "wb");
+    if (fp == NULL) {
+        umapc_status st = umapc_fail(err, UMAPC_ERR_IO, "cannot write %s: %s", path,
+                                     strerror(errno));
+        free(tmp);
+        return st;
+    }
+    int ok = fwrite(bytes, 1, size, fp) == size;
+    ok = (fflush(fp) == 0) && ok;
+    ok = (fsync(fileno(fp)) == 0) && ok;
+    ok = (fclose(fp) == 0) && ok;
+    ok = ok && rename(tmp, path) == 0;
+    umapc_status status = UMAPC_OK;
+    if (!ok) {
+        status = umapc_fail(err, UMAPC_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+        remove(tmp);
+    }
+    free(tmp);
+    return status;
+}
+
+umapc_status umapc_index_save(const umapc_index *index, const char *path, umapc_blob meta,
+                              umapc_error *err) {
+    uint8_t *bytes = NULL;
+    size_t size = 0;
+    umapc_status status = umapc_index_serialize(index, meta, &bytes, &size, err);
+    if (status) {
+        return status;
+    }
+    status = write_file_atomically(path, bytes, size, err);
+    free(bytes);
+    return status;
+}
+
+static umapc_status read_whole_file(const char *path, uint8_t **bytes, size_t *size,
+                                    umapc_error *err) {
+    FILE *fp = fopen(path, "rb");
+    if (fp == NULL) {
+        return umapc_fail(err, UMAPC_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    }
+    umapc_status status = UMAPC_OK;
+    long length = -1;
+    if (fseek(fp, 0, SEEK_END) == 0) {
+        length = ftell(fp);
+    }
+    if (length < 0 || fseek(fp, 0, SEEK_SET) != 0) {
+        status = umapc_fail(err, UMAPC_ERR_IO, "cannot read %s", path);
+    } else {
+        *bytes = malloc(length > 0 ? (size_t)length : 1);
+        *size = (size_t)length;
+        if (*bytes == NULL) {
+            status = umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "cannot allocate %ld bytes", length);
+        } else if (fread(*bytes, 1, *size, fp) != *size) {
+            status = umapc_fail(err, UMAPC_ERR_IO, "cannot read %s", path);
+            free(*bytes);
+            *bytes = NULL;
+        }
+    }
+    fclose(fp);
+    return status;
+}
+
+umapc_status umapc_index_load(const char *path, umapc_index **out, uint8_t **meta,
+                              size_t *meta_size, umapc_error *err) {
+    uint8_t *bytes = NULL;
+    size_t size = 0;
+    *out = NULL;
+    *meta = NULL;
+    *meta_size = 0;
+    umapc_status status = read_whole_file(path, &bytes, &size, err);
+    if (status) {
+        return status;
+    }
+    status = umapc_index_deserialize(bytes, size, out, meta, meta_size, err);
+    free(bytes);
+    if (status == UMAPC_ERR_CORRUPT && err != NULL) {
+        char detail[sizeof err->message];
+        memcpy(detail, err->message, sizeof detail);
+        umapc_fail(err, status, "%s: %s", path, detail);
+    }
+    return status;
+}

@@ -64,17 +64,33 @@ UMAPC_API umapc_metric umapc_index_metric(const umapc_index *index);
 /* Bytes held by the index. */
 UMAPC_API size_t umapc_index_memory(const umapc_index *index);
 
-/* Writes to path through a temporary file renamed into place, so a crash never leaves a
- * half-written index behind. */
-UMAPC_API umapc_status umapc_index_save(const umapc_index *index, const char *path,
-                                        umapc_error *err);
-UMAPC_API umapc_status umapc_index_load(const char *path, umapc_index **out, umapc_error *err);
+/* Opaque caller bytes stored with the index and covered by its checksum (the Python layer keeps
+ * its parameters there). */
+typedef struct umapc_blob {
+    const uint8_t *data;
+    size_t size;
+} umapc_blob;
 
-/* The same format in memory (for pickling). The buffer is malloc'ed; free it with free(). */
-UMAPC_API umapc_status umapc_index_serialize(const umapc_index *index, uint8_t **buffer,
-                                             size_t *size, umapc_error *err);
+/* Writes to path through a temporary file renamed into place, so a crash never leaves a
+ * half-written index behind. meta may have size 0. */
+UMAPC_API umapc_status umapc_index_save(const umapc_index *index, const char *path,
+                                        umapc_blob meta, umapc_error *err);
+/* Reads an index; *meta receives a malloc'ed copy of the stored bytes (free() it; NULL when
+ * there were none) and *meta_size their count. */
+UMAPC_API umapc_status umapc_index_load(const char *path, umapc_index **out, uint8_t **meta,
+                                        size_t *meta_size, umapc_error *err);
+
+/* The same format in memory (for pickling). *buffer is malloc'ed; free it with free(). */
+UMAPC_API umapc_status umapc_index_serialize(const umapc_index *index, umapc_blob meta,
+                                             uint8_t **buffer, size_t *size, umapc_error *err);
 UMAPC_API umapc_status umapc_index_deserialize(const uint8_t *buffer, size_t size,
-                                               umapc_index **out, umapc_error *err);
+                                               umapc_index **out, uint8_t **meta,
+                                               size_t *meta_size, umapc_error *err);
+
+/* Copies the stored rows of an exact index into out (size() x dim() floats); fails for HNSW,
+ * which keeps rows in its own (possibly normalised) form. */
+UMAPC_API umapc_status umapc_index_copy_rows(const umapc_index *index, float *out,
+                                             umapc_error *err);
 
 UMAPC_API void umapc_index_free(umapc_index *index);
 

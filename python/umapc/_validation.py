@@ -1,1 +1,97 @@
-"""Being written."""
+"""Argument checks shared by the estimator, the index and the command line."""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Mapping
+from typing import Any, Callable
+
+import numpy as np
+
+from . import _core
+
+# Names pynndescent accepts as metric but that take a parameter from metric_kwds.
+_P_METRICS = {"minkowski"}
+
+
+def resolve_metric(metric: Any, metric_kwds: Mapping[str, Any] | None) -> tuple[str, float]:
+    """Canonical metric name and Minkowski exponent; ValueError/TypeError for bad input."""
+    if not isinstance(metric, str):
+        raise TypeError(
+            f"metric must be a string naming a supported metric, got {type(metric).__name__}"
+        )
+    kwds = dict(metric_kwds or {})
+    canonical, _kind, _angular = _core.metric_info(metric)
+    p = 2.0
+    if canonical in _P_METRICS:
+        p = kwds.pop("p", 2.0)
+        if not isinstance(p, numbers.Real) or not np.isfinite(p) or p <= 0:
+            raise ValueError(f"metric_kwds['p'] must be a positive finite number, got {p!r}")
+    if kwds:
+        raise ValueError(f"metric_kwds {sorted(kwds)} are not parameters of metric {canonical!r}")
+    return canonical, float(p)
+
+
+def is_angular(metric: str) -> bool:
+    """True for metrics that compare directions (pynndescent's ``_angular_trees``)."""
+    return bool(_core.metric_info(metric)[2])
+
+
+def check_n_jobs(n_jobs: Any) -> int:
+    """-1 or None for all cores, else a positive integer."""
+    if n_jobs is None:
+        return -1
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral):
+        raise TypeError(f"n_jobs must be an integer or None, got {n_jobs!r}")
+    if n_jobs == 0 or n_jobs < -1:
+        raise ValueError(f"n_jobs must be -1 or a positive integer, got {n_jobs}")
+    return int(n_jobs)
+
+
+def seed_from_random_state(random_state: Any) -> int | None:
+    """A 63-bit seed from an int / RandomState / Generator, or None when random_state is None."""
+    if random_state is None:
+        return None
+    if isinstance(random_state, bool):
+        raise TypeError("random_state must be None, an int, a RandomState or a Generator")
+    if isinstance(random_state, numbers.Integral):
+        if random_state < 0:
+            raise ValueError(f"random_state must be non-negative, got {random_state}")
+        return int(random_state) & ((1 << 63) - 1)
+    if isinstance(random_state, np.random.RandomState):
+        return int(random_state.randint(np.iinfo(np.int32).max))
+    if isinstance(random_state, np.random.Generator):
+        return int(random_state.integers(1 << 62))
+    raise TypeError(
+        f"random_state must be None, an int, a RandomState or a Generator, got {random_state!r}"
+    )
+
+
+def check_positive_int(value: Any, name: str) -> int:
+    """A positive integer (bools rejected)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def progress_callback(verbose: bool, description: str) -> tuple[Callable[..., None] | None, Any]:
+    """A (callback, closer) pair that drives a tqdm bar when verbose and tqdm is installed."""
+    if not verbose:
+        return None, None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return None, None
+    bars: dict[str, Any] = {}
+
+    def callback(stage: str, done: int, total: int) -> None:
+        bar = bars.get(stage)
+        if bar is None:
+            bar = bars[stage] = tqdm(total=total, desc=f"{description}: {stage}", leave=False)
+        bar.update(done - bar.n)
+
+    def close() -> None:
+        for bar in bars.values():
+            bar.close()
+
+    return callback, close

@@ -1,10 +1,556 @@
+/* umapc._core.Index: a Python handle on umapc_index. Argument checks and conversion only; the
+ * GIL is released around every call into the library. */
 #include "core.h"
 
+#include <math.h>
+
+typedef struct {
+    PyObject_HEAD umapc_index *index;
+    /* Guarded by the GIL: queries may overlap each other but not an update. */
+    int readers;
+    int writing;
+} IndexObject;
+
+static PyTypeObject IndexType;
+
+static int begin_read(IndexObject *self) {
+    if (self->index == NULL) {
+        PyErr_SetString(PyExc_ValueError, "the index is not initialised");
+        return -1;
+    }
+    if (self->writing) {
+        PyErr_SetString(PyExc_RuntimeError, "the index is being updated by another thread");
+        return -1;
+    }
+    self->readers++;
+    return 0;
+}
+
+static void end_read(IndexObject *self) {
+    self->readers--;
+}
+
+static int begin_write(IndexObject *self) {
+    if (self->index == NULL) {
+        PyErr_SetString(PyExc_ValueError, "the index is not initialised");
+        return -1;
+    }
+    if (self->writing || self->readers) {
+        PyErr_SetString(PyExc_RuntimeError, "the index is in use by another thread");
+        return -1;
+    }
+    self->writing = 1;
+    return 0;
+}
+
+static void end_write(IndexObject *self) {
+    self->writing = 0;
+}
+
+static PyObject *wrap_index(umapc_index *index) {
+    IndexObject *self = (IndexObject *)IndexType.tp_alloc(&IndexType, 0);
+    if (self == NULL) {
+        umapc_index_free(index);
+        return NULL;
+    }
+    self->index = index;
+    return (PyObject *)self;
+}
+
+static void index_dealloc(IndexObject *self) {
+    umapc_index_free(self->index);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int parse_metric(const char *name, double p, umapc_metric *metric) {
+    umapc_error err = {0};
+    umapc_metric_init(metric);
+    umapc_status status = umapc_metric_parse(name, &metric->kind, &err);
+    if (status == UMAPC_OK) {
+        metric->p = p;
+        status = umapc_metric_validate(metric, &err);
+    }
+    if (status) {
+        umapc_raise(status, &err);
+        return -1;
+    }
+    return 0;
+}
+
+static int parse_backend(const char *name, umapc_backend *backend) {
+    if (strcmp(name, "exact") == 0) {
+        *backend = UMAPC_BACKEND_EXACT;
+    } else if (strcmp(name, "hnsw") == 0) {
+        *backend = UMAPC_BACKEND_HNSW;
+    } else {
+        PyErr_Format(PyExc_ValueError, "backend must be 'exact' or 'hnsw', got '%s'", name);
+        return -1;
+    }
+    return 0;
+}
+
+/* Index(data, metric="euclidean", p=2.0, backend="exact", M=16, ef_construction=200, seed=0,
+ *       n_jobs=-1, callback=None) */
+static PyObject *index_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
+    (void)type;
+    static char *kwlist[] = {"data",   "metric", "p",        "backend", "M", "ef_construction",
+                             "seed",   "n_jobs", "callback", NULL};
+    PyObject *data_obj = NULL, *jobs_obj = Py_None, *callback = Py_None;
+    const char *metric_name = "euclidean", *backend_name = "exact";
+    double p = 2.0;
+    Py_ssize_t m = 16, ef_construction = 200;
+    unsigned long long seed = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|sdsnnKOO", kwlist, &data_obj, &metric_name,
+                                     &p, &backend_name, &m, &ef_construction, &seed, &jobs_obj,
+                                     &callback)) {
+        return NULL;
+    }
+    umapc_metric metric;
+    umapc_index_options opts;
+    umapc_index_options_init(&opts);
+    if (parse_metric(metric_name, p, &metric) < 0 || parse_backend(backend_name, &opts.backend) < 0 ||
+        umapc_parse_jobs(jobs_obj, -1, &opts.n_threads) < 0) {
+        return NULL;
+    }
+    if (m < 2 || m > 1024 || ef_construction < 1) {
+        PyErr_Format(PyExc_ValueError, "M must be in [2, 1024] and ef_construction >= 1 (got %zd, %zd)",
+                     m, ef_construction);
+        return NULL;
+    }
+    opts.hnsw.M = (size_t)m;
+    opts.hnsw.ef_construction = (size_t)ef_construction;
+    opts.hnsw.seed = seed;
+    PyArrayObject *data = umapc_as_float_matrix(data_obj, "data", 1);
+    if (data == NULL) {
+        return NULL;
+    }
+    umapc_bridge bridge;
+    umapc_bridge_init(&bridge, callback);
+    umapc_error err = {0};
+    umapc_index *index = NULL;
+    umapc_status status;
+    Py_BEGIN_ALLOW_THREADS;
+    status = umapc_index_create(&metric, (const float *)PyArray_DATA(data),
+                                (size_t)PyArray_DIM(data, 0), (size_t)PyArray_DIM(data, 1), &opts,
+                                &bridge.progress, &index, &err);
+    Py_END_ALLOW_THREADS;
+    Py_DECREF(data);
+    if (status) {
+        return umapc_raise(status, &err);
+    }
+    return wrap_index(index);
+}
+
+static PyArrayObject *check_query_matrix(IndexObject *self, PyObject *obj, const char *name) {
+    PyArrayObject *array = umapc_as_float_matrix(obj, name, 1);
+    if (array != NULL && (size_t)PyArray_DIM(array, 1) != umapc_index_dim(self->index)) {
+        PyErr_Format(PyExc_ValueError, "%s has %zd columns but the index has %zu", name,
+                     (Py_ssize_t)PyArray_DIM(array, 1), umapc_index_dim(self->index));
+        Py_CLEAR(array);
+    }
+    return array;
+}
+
+static int result_pair(npy_intp rows, npy_intp cols, PyArrayObject **indices,
+                       PyArrayObject **distances) {
+    npy_intp dims[2] = {rows, cols};
+    *indices = (PyArrayObject *)PyArray_SimpleNew(2, dims, NPY_INT32);
+    *distances = (PyArrayObject *)PyArray_SimpleNew(2, dims, NPY_FLOAT32);
+    if (*indices == NULL || *distances == NULL) {
+        Py_CLEAR(*indices);
+        Py_CLEAR(*distances);
+        return -1;
+    }
+    return 0;
+}
+
+/* query(queries, k, ef=0, filter_mask=None, n_jobs=-1, callback=None) -> (indices, distances) */
+static PyObject *index_query(IndexObject *self, PyObject *args, PyObject *kwargs) {
+    static char *kwlist[] = {"queries", "k", "ef", "filter_mask", "n_jobs", "callback", NULL};
+    PyObject *query_obj = NULL, *mask_obj = Py_None, *jobs_obj = Py_None, *callback = Py_None;
+    Py_ssize_t k = 10, ef = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "On|nOOO", kwlist, &query_obj, &k, &ef,
+                                     &mask_obj, &jobs_obj, &callback)) {
+        return NULL;
+    }
+    umapc_query_options opts;
+    umapc_query_options_init(&opts);
+    if (begin_read(self) < 0) {
+        return NULL;
+    }
+    PyObject *result = NULL;
+    PyArrayObject *queries = NULL, *mask = NULL, *indices = NULL, *distances = NULL;
+    if (umapc_parse_jobs(jobs_obj, -1, &opts.n_threads) < 0) {
+        goto done;
+    }
+    if (k < 1 || (size_t)k > umapc_index_size(self->index)) {
+        PyErr_Format(PyExc_ValueError, "k=%zd must be between 1 and the number of indexed points (%zu)",
+                     k, umapc_index_size(self->index));
+        goto done;
+    }
+    if (ef < 0) {
+        PyErr_SetString(PyExc_ValueError, "ef must be non-negative");
+        goto done;
+    }
+    opts.ef = (size_t)ef;
+    queries = check_query_matrix(self, query_obj, "query_data");
+    if (queries == NULL) {
+        goto done;
+    }
+    if (mask_obj != Py_None) {
+        mask = umapc_as_mask(mask_obj, (npy_intp)umapc_index_size(self->index), "filter_mask");
+        if (mask == NULL) {
+            goto done;
+        }
+        opts.filter_mask = (const uint8_t *)PyArray_DATA(mask);
+    }
+    if (result_pair(PyArray_DIM(queries, 0), k, &indices, &distances) < 0) {
+        goto done;
+    }
+    umapc_bridge bridge;
+    umapc_bridge_init(&bridge, callback);
+    umapc_error err = {0};
+    umapc_status status;
+    Py_BEGIN_ALLOW_THREADS;
+    status = umapc_index_query(self->index, (const float *)PyArray_DATA(queries),
+                               (size_t)PyArray_DIM(queries, 0), (size_t)k, &opts, &bridge.progress,
+                               (umapc_idx *)PyArray_DATA(indices), (float *)PyArray_DATA(distances),
+                               &err);
+    Py_END_ALLOW_THREADS;
+    if (status) {
+        umapc_raise(status, &err);
+        goto done;
+    }
+    result = PyTuple_Pack(2, (PyObject *)indices, (PyObject *)distances);
+done:
+    end_read(self);
+    Py_XDECREF(queries);
+    Py_XDECREF(mask);
+    Py_XDECREF(indices);
+    Py_XDECREF(distances);
+    return result;
+}
+
+/* knn_graph(k, n_jobs=-1, callback=None) -> (indices, distances) */
+static PyObject *index_knn_graph(IndexObject *self, PyObject *args, PyObject *kwargs) {
+    static char *kwlist[] = {"k", "n_jobs", "callback", NULL};
+    PyObject *jobs_obj = Py_None, *callback = Py_None;
+    Py_ssize_t k = 0;
+    int n_threads = -1;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "n|OO", kwlist, &k, &jobs_obj, &callback) ||
+        umapc_parse_jobs(jobs_obj, -1, &n_threads) < 0) {
+        return NULL;
+    }
+    if (begin_read(self) < 0) {
+        return NULL;
+    }
+    PyObject *result = NULL;
+    PyArrayObject *indices = NULL, *distances = NULL;
+    size_t n = umapc_index_size(self->index);
+    if (k < 1 || (size_t)k > n) {
+        PyErr_Format(PyExc_ValueError,
+                     "n_neighbors=%zd must be between 1 and the number of points (%zu)", k, n);
+        goto done;
+    }
+    if (result_pair((npy_intp)n, k, &indices, &distances) < 0) {
+        goto done;
+    }
+    umapc_bridge bridge;
+    umapc_bridge_init(&bridge, callback);
+    umapc_error err = {0};
+    umapc_status status;
+    Py_BEGIN_ALLOW_THREADS;
+    status = umapc_index_knn_graph(self->index, (size_t)k, n_threads, &bridge.progress,
+                                   (umapc_idx *)PyArray_DATA(indices),
+                                   (float *)PyArray_DATA(distances), &err);
+    Py_END_ALLOW_THREADS;
+    if (status) {
+        umapc_raise(status, &err);
+        goto done;
+    }
+    result = PyTuple_Pack(2, (PyObject *)indices, (PyObject *)distances);
+done:
+    end_read(self);
+    Py_XDECREF(indices);
+    Py_XDECREF(distances);
+    return result;
+}
+
+/* add(data, n_jobs=-1, callback=None) */
+static PyObject *index_add(IndexObject *self, PyObject *args, PyObject *kwargs) {
+    static char *kwlist[] = {"data", "n_jobs", "callback", NULL};
+    PyObject *data_obj = NULL, *jobs_obj = Py_None, *callback = Py_None;
+    int n_threads = -1;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|OO", kwlist, &data_obj, &jobs_obj,
+                                     &callback) ||
+        umapc_parse_jobs(jobs_obj, -1, &n_threads) < 0) {
+        return NULL;
+    }
+    if (begin_write(self) < 0) {
+        return NULL;
+    }
+    PyObject *result = NULL;
+    PyArrayObject *data = check_query_matrix(self, data_obj, "X");
+    if (data != NULL) {
+        umapc_bridge bridge;
+        umapc_bridge_init(&bridge, callback);
+        umapc_error err = {0};
+        umapc_status status;
+        Py_BEGIN_ALLOW_THREADS;
+        status = umapc_index_add(self->index, (const float *)PyArray_DATA(data),
+                                 (size_t)PyArray_DIM(data, 0), n_threads, &bridge.progress, &err);
+        Py_END_ALLOW_THREADS;
+        if (status) {
+            umapc_raise(status, &err);
+        } else {
+            Py_INCREF(Py_None);
+            result = Py_None;
+        }
+        Py_DECREF(data);
+    }
+    end_write(self);
+    return result;
+}
+
+/* save(path, meta=b"") */
+static PyObject *index_save(IndexObject *self, PyObject *args) {
+    PyObject *path_bytes = NULL;
+    Py_buffer meta = {0};
+    if (!PyArg_ParseTuple(args, "O&|y*", PyUnicode_FSConverter, &path_bytes, &meta)) {
+        return NULL;
+    }
+    PyObject *result = NULL;
+    if (begin_read(self) == 0) {
+        umapc_error err = {0};
+        umapc_status status;
+        umapc_blob blob = {(const uint8_t *)meta.buf, meta.buf ? (size_t)meta.len : 0};
+        const char *path = PyBytes_AS_STRING(path_bytes);
+        Py_BEGIN_ALLOW_THREADS;
+        status = umapc_index_save(self->index, path, blob, &err);
+        Py_END_ALLOW_THREADS;
+        end_read(self);
+        if (status) {
+            umapc_raise(status, &err);
+        } else {
+            Py_INCREF(Py_None);
+            result = Py_None;
+        }
+    }
+    if (meta.buf != NULL) {
+        PyBuffer_Release(&meta);
+    }
+    Py_DECREF(path_bytes);
+    return result;
+}
+
+/* (Index, meta bytes) from a C load/deserialize result; takes ownership of both. */
+static PyObject *index_and_meta(umapc_index *index, uint8_t *meta, size_t meta_size) {
+    PyObject *meta_obj = PyBytes_FromStringAndSize(meta ? (const char *)meta : "",
+                                                   (Py_ssize_t)meta_size);
+    free(meta);
+    PyObject *index_obj = wrap_index(index);
+    PyObject *result = NULL;
+    if (meta_obj != NULL && index_obj != NULL) {
+        result = PyTuple_Pack(2, index_obj, meta_obj);
+    }
+    Py_XDECREF(meta_obj);
+    Py_XDECREF(index_obj);
+    return result;
+}
+
+/* load(path) -> (Index, meta bytes) */
+static PyObject *index_load(PyObject *cls, PyObject *arg) {
+    (void)cls;
+    PyObject *path_bytes = NULL;
+    if (!PyUnicode_FSConverter(arg, &path_bytes)) {
+        return NULL;
+    }
+    umapc_error err = {0};
+    umapc_index *index = NULL;
+    uint8_t *meta = NULL;
+    size_t meta_size = 0;
+    umapc_status status;
+    const char *path = PyBytes_AS_STRING(path_bytes);
+    Py_BEGIN_ALLOW_THREADS;
+    status = umapc_index_load(path, &index, &meta, &meta_size, &err);
+    Py_END_ALLOW_THREADS;
+    Py_DECREF(path_bytes);
+    if (status) {
+        return umapc_raise(status, &err);
+    }
+    return index_and_meta(index, meta, meta_size);
+}
+
+/* serialize(meta=b"") -> bytes */
+static PyObject *index_serialize(IndexObject *self, PyObject *args) {
+    Py_buffer meta = {0};
+    if (!PyArg_ParseTuple(args, "|y*", &meta)) {
+        return NULL;
+    }
+    PyObject *result = NULL;
+    if (begin_read(self) == 0) {
+        uint8_t *bytes = NULL;
+        size_t size = 0;
+        umapc_error err = {0};
+        umapc_status status;
+        umapc_blob blob = {(const uint8_t *)meta.buf, meta.buf ? (size_t)meta.len : 0};
+        Py_BEGIN_ALLOW_THREADS;
+        status = umapc_index_serialize(self->index, blob, &bytes, &size, &err);
+        Py_END_ALLOW_THREADS;
+        end_read(self);
+        if (status) {
+            umapc_raise(status, &err);
+        } else {
+            result = PyBytes_FromStringAndSize((const char *)bytes, (Py_ssize_t)size);
+            free(bytes);
+        }
+    }
+    if (meta.buf != NULL) {
+        PyBuffer_Release(&meta);
+    }
+    return result;
+}
+
+/* deserialize(bytes) -> (Index, meta bytes) */
+static PyObject *index_deserialize(PyObject *cls, PyObject *arg) {
+    (void)cls;
+    Py_buffer view;
+    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0) {
+        return NULL;
+    }
+    umapc_error err = {0};
+    umapc_index *index = NULL;
+    uint8_t *meta = NULL;
+    size_t meta_size = 0;
+    umapc_status status;
+    Py_BEGIN_ALLOW_THREADS;
+    status = umapc_index_deserialize((const uint8_t *)view.buf, (size_t)view.len, &index, &meta,
+                                     &meta_size, &err);
+    Py_END_ALLOW_THREADS;
+    PyBuffer_Release(&view);
+    if (status) {
+        return umapc_raise(status, &err);
+    }
+    return index_and_meta(index, meta, meta_size);
+}
+
+/* rows() -> float32 (n, dim) copy of an exact index's rows */
+static PyObject *index_rows(IndexObject *self, PyObject *unused) {
+    (void)unused;
+    if (begin_read(self) < 0) {
+        return NULL;
+    }
+    npy_intp dims[2] = {(npy_intp)umapc_index_size(self->index),
+                        (npy_intp)umapc_index_dim(self->index)};
+    PyArrayObject *rows = (PyArrayObject *)PyArray_SimpleNew(2, dims, NPY_FLOAT32);
+    if (rows != NULL) {
+        umapc_error err = {0};
+        umapc_status status = umapc_index_copy_rows(self->index, (float *)PyArray_DATA(rows), &err);
+        if (status) {
+            Py_CLEAR(rows);
+            umapc_raise(status, &err);
+        }
+    }
+    end_read(self);
+    return (PyObject *)rows;
+}
+
+static PyObject *index_get_size(IndexObject *self, void *closure) {
+    (void)closure;
+    return PyLong_FromSize_t(self->index ? umapc_index_size(self->index) : 0);
+}
+
+static PyObject *index_get_dim(IndexObject *self, void *closure) {
+    (void)closure;
+    return PyLong_FromSize_t(self->index ? umapc_index_dim(self->index) : 0);
+}
+
+static PyObject *index_get_memory(IndexObject *self, void *closure) {
+    (void)closure;
+    return PyLong_FromSize_t(self->index ? umapc_index_memory(self->index) : 0);
+}
+
+static PyObject *index_get_backend(IndexObject *self, void *closure) {
+    (void)closure;
+    if (self->index == NULL) {
+        Py_RETURN_NONE;
+    }
+    return PyUnicode_FromString(umapc_index_backend(self->index) == UMAPC_BACKEND_HNSW ? "hnsw"
+                                                                                       : "exact");
+}
+
+static PyObject *index_get_metric(IndexObject *self, void *closure) {
+    (void)closure;
+    if (self->index == NULL) {
+        Py_RETURN_NONE;
+    }
+    umapc_metric metric = umapc_index_metric(self->index);
+    return Py_BuildValue("(sd)", umapc_metric_name(metric.kind), metric.p);
+}
+
+static PyMethodDef index_type_methods[] = {
+    {"query", (PyCFunction)(void (*)(void))index_query, METH_VARARGS | METH_KEYWORDS,
+     "query(queries, k, ef=0, filter_mask=None, n_jobs=-1, callback=None) -> (indices, "
+     "distances)"},
+    {"knn_graph", (PyCFunction)(void (*)(void))index_knn_graph, METH_VARARGS | METH_KEYWORDS,
+     "knn_graph(k, n_jobs=-1, callback=None) -> (indices, distances); each point first."},
+    {"add", (PyCFunction)(void (*)(void))index_add, METH_VARARGS | METH_KEYWORDS,
+     "add(data, n_jobs=-1, callback=None): append rows."},
+    {"save", (PyCFunction)index_save, METH_VARARGS,
+     "save(path, meta=b''): write atomically, with the caller's metadata bytes."},
+    {"load", (PyCFunction)index_load, METH_O | METH_CLASS, "load(path) -> (Index, meta)"},
+    {"serialize", (PyCFunction)index_serialize, METH_VARARGS, "serialize(meta=b'') -> bytes"},
+    {"deserialize", (PyCFunction)index_deserialize, METH_O | METH_CLASS,
+     "deserialize(bytes) -> (Index, meta)"},
+    {"rows", (PyCFunction)index_rows, METH_NOARGS, "rows() -> copy of an exact index's rows"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef index_getset[] = {
+    {"size", (getter)index_get_size, NULL, "number of indexed rows", NULL},
+    {"dim", (getter)index_get_dim, NULL, "row length", NULL},
+    {"memory", (getter)index_get_memory, NULL, "bytes held by the index", NULL},
+    {"backend", (getter)index_get_backend, NULL, "'exact' or 'hnsw'", NULL},
+    {"metric", (getter)index_get_metric, NULL, "(canonical metric name, p)", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyTypeObject IndexType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "umapc._core.Index",
+    .tp_basicsize = sizeof(IndexObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Nearest-neighbour index over the C library (exact or HNSW backend).",
+    .tp_new = index_new,
+    .tp_dealloc = (destructor)index_dealloc,
+    .tp_methods = index_type_methods,
+    .tp_getset = index_getset,
+};
+
+/* as_float_matrix(obj, name) -> C-contiguous finite float32 2-D array (copied only if needed) */
+static PyObject *core_as_float_matrix(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *obj = NULL;
+    const char *name = "data";
+    if (!PyArg_ParseTuple(args, "O|s", &obj, &name)) {
+        return NULL;
+    }
+    return (PyObject *)umapc_as_float_matrix(obj, name, 1);
+}
+
 PyMethodDef umapc_index_methods[] = {
+    {"as_float_matrix", core_as_float_matrix, METH_VARARGS,
+     "as_float_matrix(obj, name='data'): validated C-contiguous float32 matrix."},
     {NULL, NULL, 0, NULL},
 };
 
 int umapc_index_register(PyObject *module) {
-    (void)module;
+    if (PyType_Ready(&IndexType) < 0) {
+        return -1;
+    }
+    Py_INCREF(&IndexType);
+    if (PyModule_AddObject(module, "Index", (PyObject *)&IndexType) < 0) {
+        Py_DECREF(&IndexType);
+        return -1;
+    }
     return 0;
 }
