@@ -16,6 +16,11 @@ typedef struct simd_kernels {
     const char *level;           /* "avx512", "avx2" or "scalar" */
 } simd_kernels;
 
+/* Tables defined in the files compiled with SIMD flags; only touched after the cpuid check in
+ * simd_kernels_select / simd_kernels_avx2 / simd_kernels_avx512. */
+extern const simd_kernels metric_kernels_avx2_table;
+extern const simd_kernels metric_kernels_avx512_table;
+
 /* The widest table this CPU supports (checked with cpuid on each call; cheap). */
 const simd_kernels *simd_kernels_select(void);
 /* Fixed tables, for tests that compare levels; NULL when the CPU lacks the instructions. */
@@ -45,8 +50,9 @@ void metric_plan_init(metric_plan *plan, const umapc_metric *metric);
 void metric_prepare_row(const metric_plan *plan, const float *row, float *out, size_t dim);
 
 /* Surrogate on prepared rows: smaller means closer, same order as the true distance.
- * (sqeuclidean for euclidean, 1 - dot for cosine/correlation/hellinger, -dot for dot, the true
- * distance for the rest.) */
+ * (sqeuclidean for euclidean, 1 - dot for cosine/correlation/hellinger, -dot for dot and
+ * inner_product, the true distance for the rest.) Rows that prepare to all zeros (zero rows,
+ * constant rows for correlation) follow umapc_distance: two of them give 0, one gives 1. */
 float metric_surrogate(const metric_plan *plan, const float *a, const float *b, size_t dim);
 
 /* Maps a surrogate value to the true distance (sqrt for euclidean, ...). */

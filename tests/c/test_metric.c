@@ -1,0 +1,480 @@
+#include "check.h"
+#include "internal.h"
+#include "metric.h"
+#include "umapc.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__unix__)
+#include <sys/mman.h>
+#include <unistd.h>
+#endif
+
+#define MAX_DIM 300
+
+static void fill_normal(umapc_rng *rng, float *x, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        /* Sum of uniforms: roughly normal, signs and magnitudes mixed. */
+        double s = umapc_rng_uniform(rng) + umapc_rng_uniform(rng) + umapc_rng_uniform(rng) - 1.5;
+        x[i] = (float)(2.0 * s);
+    }
+}
+
+/* Naive double-precision references, written independently of the library's formulas. */
+static double ref_sqeuclidean(const float *a, const float *b, size_t d) {
+    double s = 0;
+    for (size_t i = 0; i < d; i++) {
+        s += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+    }
+    return s;
+}
+
+static double ref_dot(const float *a, const float *b, size_t d) {
+    double s = 0;
+    for (size_t i = 0; i < d; i++) {
+        s += (double)a[i] * b[i];
+    }
+    return s;
+}
+
+static double ref_manhattan(const float *a, const float *b, size_t d) {
+    double s = 0;
+    for (size_t i = 0; i < d; i++) {
+        s += fabs((double)a[i] - b[i]);
+    }
+    return s;
+}
+
+static double abs_sum(const float *a, const float *b, size_t d) {
+    double s = 0;
+    for (size_t i = 0; i < d; i++) {
+        s += fabs((double)a[i]) * fabs((double)b[i]) + fabs((double)a[i]) + fabs((double)b[i]);
+    }
+    return s;
+}
+
+/* One kernel table against the double references, at every dim in 1..MAX_DIM and at unaligned
+ * offsets so the vector loops, their tails and the masked loads are all exercised. */
+static void check_table(const simd_kernels *k, umapc_rng *rng) {
+    float *buf = malloc(2 * (MAX_DIM + 3) * sizeof(float));
+    for (size_t dim = 1; dim <= MAX_DIM; dim++) {
+        size_t off = dim % 3;
+        float *a = buf + off;
+        float *b = buf + MAX_DIM + 3 + off;
+        fill_normal(rng, a, dim);
+        fill_normal(rng, b, dim);
+        /* fp32 sums of dim terms: error grows with dim and the magnitude of the terms. */
+        double tol = 4e-7 * (double)dim;
+        CHECK_CLOSE(k->sqeuclidean(a, b, dim), ref_sqeuclidean(a, b, dim), 1e-6,
+                    tol * ref_sqeuclidean(a, b, dim) + 1e-6);
+        CHECK_CLOSE(k->dot(a, b, dim), ref_dot(a, b, dim), 0.0, tol * abs_sum(a, b, dim));
+        CHECK_CLOSE(k->manhattan(a, b, dim), ref_manhattan(a, b, dim), 1e-6,
+                    tol * ref_manhattan(a, b, dim) + 1e-6);
+        CHECK(k->sqeuclidean(a, a, dim) == 0.0f);
+        CHECK(k->manhattan(b, b, dim) == 0.0f);
+    }
+    free(buf);
+}
+
+static void test_simd_levels(void) {
+    umapc_rng rng;
+    umapc_rng_seed(&rng, 1);
+    const simd_kernels *tables[] = {simd_kernels_scalar(), simd_kernels_avx2(),
+                                    simd_kernels_avx512()};
+    int n_tables = 0;
+    for (int t = 0; t < 3; t++) {
+        if (tables[t] != NULL) {
+            check_table(tables[t], &rng);
+            n_tables++;
+        }
+    }
+    CHECK(n_tables >= 1);
+    CHECK(strcmp(simd_kernels_select()->level, umapc_simd_level()) == 0);
+    CHECK(strcmp(simd_kernels_scalar()->level, "scalar") == 0);
+    /* The choice must be the widest available table. */
+    const simd_kernels *widest = tables[2] ? tables[2] : (tables[1] ? tables[1] : tables[0]);
+    CHECK(simd_kernels_select() == widest);
+    fprintf(stderr, "simd level: %s (%d tables)\n", umapc_simd_level(), n_tables);
+}
+
+/* Rows that end right before an unreadable page: a kernel that reads past the end of a row (an
+ * unmasked tail load) crashes here. */
+static void test_no_overread(void) {
+#if defined(__unix__)
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    char *mem = mmap(NULL, 4 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(mem != MAP_FAILED);
+    if (mem == MAP_FAILED) {
+        return;
+    }
+    /* Pages 1 and 3 are guards; a ends right before the first, b right before the second. */
+    CHECK(mprotect(mem + page, page, PROT_NONE) == 0);
+    CHECK(mprotect(mem + 3 * page, page, PROT_NONE) == 0);
+    float *end_a = (float *)(mem + page), *end_b = (float *)(mem + 3 * page);
+    const simd_kernels *tables[] = {simd_kernels_scalar(), simd_kernels_avx2(),
+                                    simd_kernels_avx512()};
+    for (size_t dim = 1; dim <= 67; dim++) {
+        float *a = end_a - dim, *b = end_b - dim;
+        for (size_t i = 0; i < dim; i++) {
+            a[i] = (float)i;
+            b[i] = 1.0f;
+        }
+        for (int t = 0; t < 3; t++) {
+            if (tables[t] != NULL) {
+                double ref = ref_sqeuclidean(a, b, dim);
+                CHECK_CLOSE(tables[t]->sqeuclidean(a, b, dim), ref, 1e-6, 0.0);
+                CHECK_CLOSE(tables[t]->dot(b, a, dim), ref_dot(a, b, dim), 1e-6, 0.0);
+                CHECK_CLOSE(tables[t]->manhattan(a, b, dim), ref_manhattan(a, b, dim), 1e-6, 0.0);
+            }
+        }
+    }
+    munmap(mem, 4 * page);
+#endif
+}
+
+static void test_names(void) {
+    static const struct {
+        const char *name;
+        umapc_metric_kind kind;
+    } cases[] = {
+        {"euclidean", UMAPC_METRIC_EUCLIDEAN},
+        {"l2", UMAPC_METRIC_EUCLIDEAN},
+        {"sqeuclidean", UMAPC_METRIC_SQEUCLIDEAN},
+        {"manhattan", UMAPC_METRIC_MANHATTAN},
+        {"l1", UMAPC_METRIC_MANHATTAN},
+        {"taxicab", UMAPC_METRIC_MANHATTAN},
+        {"chebyshev", UMAPC_METRIC_CHEBYSHEV},
+        {"linfinity", UMAPC_METRIC_CHEBYSHEV},
+        {"linfty", UMAPC_METRIC_CHEBYSHEV},
+        {"linf", UMAPC_METRIC_CHEBYSHEV},
+        {"minkowski", UMAPC_METRIC_MINKOWSKI},
+        {"cosine", UMAPC_METRIC_COSINE},
+        {"correlation", UMAPC_METRIC_CORRELATION},
+        {"dot", UMAPC_METRIC_DOT},
+        {"inner_product", UMAPC_METRIC_INNER_PRODUCT},
+        {"canberra", UMAPC_METRIC_CANBERRA},
+        {"braycurtis", UMAPC_METRIC_BRAYCURTIS},
+        {"hamming", UMAPC_METRIC_HAMMING},
+        {"jaccard", UMAPC_METRIC_JACCARD},
+        {"hellinger", UMAPC_METRIC_HELLINGER},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        umapc_metric_kind kind = UMAPC_METRIC_COUNT_;
+        umapc_error err = {0};
+        CHECK(umapc_metric_parse(cases[i].name, &kind, &err) == UMAPC_OK);
+        CHECK(kind == cases[i].kind);
+    }
+    for (int k = 0; k < UMAPC_METRIC_COUNT_; k++) {
+        umapc_metric_kind back = UMAPC_METRIC_COUNT_;
+        const char *name = umapc_metric_name((umapc_metric_kind)k);
+        CHECK(name != NULL && umapc_metric_parse(name, &back, NULL) == UMAPC_OK && (int)back == k);
+    }
+    CHECK(umapc_metric_name(UMAPC_METRIC_COUNT_) == NULL);
+    size_t n_alias = 0;
+    while (umapc_metric_alias(n_alias) != NULL) {
+        n_alias++;
+    }
+    CHECK(n_alias == sizeof cases / sizeof cases[0]);
+
+    const char *bad[] = {"", "Euclidean", "l3", "euclidean ", "wminkowski"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        umapc_metric_kind kind = UMAPC_METRIC_DOT;
+        umapc_error err = {0};
+        CHECK(umapc_metric_parse(bad[i], &kind, &err) == UMAPC_ERR_INVALID_ARGUMENT);
+        CHECK(err.status == UMAPC_ERR_INVALID_ARGUMENT && strstr(err.message, "hellinger"));
+        CHECK(kind == UMAPC_METRIC_DOT);
+    }
+    CHECK(umapc_metric_parse(NULL, NULL, NULL) == UMAPC_ERR_INVALID_ARGUMENT);
+    CHECK(umapc_metric_is_angular(UMAPC_METRIC_COSINE) &&
+          umapc_metric_is_angular(UMAPC_METRIC_DOT));
+    CHECK(!umapc_metric_is_angular(UMAPC_METRIC_EUCLIDEAN) &&
+          !umapc_metric_is_angular(UMAPC_METRIC_INNER_PRODUCT));
+}
+
+static void test_validate(void) {
+    umapc_metric m;
+    umapc_metric_init(&m);
+    CHECK(m.kind == UMAPC_METRIC_EUCLIDEAN && m.p == 2.0);
+    CHECK(umapc_metric_validate(&m, NULL) == UMAPC_OK);
+    m.kind = UMAPC_METRIC_MINKOWSKI;
+    const double bad_p[] = {0.0, -1.0, INFINITY, NAN};
+    for (size_t i = 0; i < 4; i++) {
+        umapc_error err = {0};
+        m.p = bad_p[i];
+        CHECK(umapc_metric_validate(&m, &err) == UMAPC_ERR_INVALID_ARGUMENT);
+        CHECK(strstr(err.message, "minkowski") != NULL);
+        float x = 1.0f, out = 0.0f;
+        CHECK(umapc_pairwise_distances(&m, &x, 1, &x, 1, 1, &out, 1, NULL) ==
+              UMAPC_ERR_INVALID_ARGUMENT);
+    }
+    m.p = 0.5;
+    CHECK(umapc_metric_validate(&m, NULL) == UMAPC_OK);
+    m.kind = (umapc_metric_kind)99;
+    CHECK(umapc_metric_validate(&m, NULL) == UMAPC_ERR_INVALID_ARGUMENT);
+
+    m.kind = UMAPC_METRIC_HELLINGER;
+    float neg[4] = {0.1f, 0.2f, -0.3f, 0.4f};
+    umapc_error err = {0};
+    CHECK(umapc_metric_check_data(&m, neg, 2, 2, &err) == UMAPC_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(err.message, "nonnegative") != NULL);
+    float out[4];
+    CHECK(umapc_pairwise_distances(&m, neg, 2, neg, 2, 2, out, 1, NULL) ==
+          UMAPC_ERR_INVALID_ARGUMENT);
+    m.kind = UMAPC_METRIC_EUCLIDEAN;
+    CHECK(umapc_metric_check_data(&m, neg, 2, 2, NULL) == UMAPC_OK);
+}
+
+/* Reference values in double, by the textbook formulas (pynndescent's conventions for 0/0). */
+static double ref_distance(const umapc_metric *m, const float *a, const float *b, size_t d) {
+    double num = 0, den = 0, aa = 0, bb = 0, ab = 0, mx = 0;
+    size_t cnt = 0, cnt2 = 0;
+    switch (m->kind) {
+    case UMAPC_METRIC_EUCLIDEAN:
+        return sqrt(ref_sqeuclidean(a, b, d));
+    case UMAPC_METRIC_SQEUCLIDEAN:
+        return ref_sqeuclidean(a, b, d);
+    case UMAPC_METRIC_MANHATTAN:
+        return ref_manhattan(a, b, d);
+    case UMAPC_METRIC_CHEBYSHEV:
+        for (size_t i = 0; i < d; i++) {
+            mx = fmax(mx, fabs((double)a[i] - b[i]));
+        }
+        return mx;
+    case UMAPC_METRIC_MINKOWSKI:
+        for (size_t i = 0; i < d; i++) {
+            num += pow(fabs((double)a[i] - b[i]), m->p);
+        }
+        return pow(num, 1.0 / m->p);
+    case UMAPC_METRIC_COSINE:
+    case UMAPC_METRIC_CORRELATION: {
+        double ma = 0, mb = 0;
+        if (m->kind == UMAPC_METRIC_CORRELATION) {
+            for (size_t i = 0; i < d; i++) {
+                ma += a[i] / (double)d;
+                mb += b[i] / (double)d;
+            }
+        }
+        for (size_t i = 0; i < d; i++) {
+            ab += (a[i] - ma) * (b[i] - mb);
+            aa += (a[i] - ma) * (a[i] - ma);
+            bb += (b[i] - mb) * (b[i] - mb);
+        }
+        if (aa < 1e-20 || bb < 1e-20) {
+            return (aa < 1e-20 && bb < 1e-20) ? 0.0 : 1.0;
+        }
+        return 1.0 - ab / sqrt(aa * bb);
+    }
+    case UMAPC_METRIC_DOT:
+        ab = ref_dot(a, b, d);
+        return ab <= 0 ? 1.0 : 1.0 - ab;
+    case UMAPC_METRIC_INNER_PRODUCT:
+        return -ref_dot(a, b, d);
+    case UMAPC_METRIC_CANBERRA:
+        for (size_t i = 0; i < d; i++) {
+            den = fabs((double)a[i]) + fabs((double)b[i]);
+            num += den > 0 ? fabs((double)a[i] - b[i]) / den : 0.0;
+        }
+        return num;
+    case UMAPC_METRIC_BRAYCURTIS:
+        for (size_t i = 0; i < d; i++) {
+            num += fabs((double)a[i] - b[i]);
+            den += fabs((double)a[i] + b[i]);
+        }
+        return den > 0 ? num / den : 0.0;
+    case UMAPC_METRIC_HAMMING:
+        for (size_t i = 0; i < d; i++) {
+            cnt += a[i] != b[i];
+        }
+        return (double)cnt / (double)d;
+    case UMAPC_METRIC_JACCARD:
+        for (size_t i = 0; i < d; i++) {
+            cnt += (a[i] != 0) || (b[i] != 0);
+            cnt2 += (a[i] != 0) != (b[i] != 0);
+        }
+        return cnt ? (double)cnt2 / (double)cnt : 0.0;
+    case UMAPC_METRIC_HELLINGER:
+        for (size_t i = 0; i < d; i++) {
+            ab += sqrt((double)a[i] * b[i]);
+            aa += a[i];
+            bb += b[i];
+        }
+        if (aa == 0 || bb == 0) {
+            return (aa == 0 && bb == 0) ? 0.0 : 1.0;
+        }
+        return sqrt(fmax(0.0, 1.0 - ab / sqrt(aa * bb)));
+    case UMAPC_METRIC_COUNT_:
+        break;
+    }
+    return NAN;
+}
+
+#define N_ROWS 24
+
+/* Rows with the awkward cases mixed in: zero rows, constant rows, exact duplicates, and for the
+ * set metrics binary rows. */
+static void make_rows(umapc_rng *rng, umapc_metric_kind kind, float *x, size_t dim) {
+    fill_normal(rng, x, N_ROWS * dim);
+    int binary = kind == UMAPC_METRIC_HAMMING || kind == UMAPC_METRIC_JACCARD;
+    int positive = kind == UMAPC_METRIC_HELLINGER || kind == UMAPC_METRIC_CANBERRA ||
+                   kind == UMAPC_METRIC_BRAYCURTIS;
+    for (size_t i = 0; i < N_ROWS * dim; i++) {
+        if (binary) {
+            x[i] = x[i] > 0.3f ? 1.0f : 0.0f;
+        } else if (positive) {
+            x[i] = fabsf(x[i]) * (x[i] > -0.5f);
+        }
+    }
+    if (kind == UMAPC_METRIC_DOT) {
+        for (size_t r = 0; r < N_ROWS; r++) {
+            double n = sqrt(ref_dot(x + r * dim, x + r * dim, dim));
+            for (size_t i = 0; i < dim; i++) {
+                x[r * dim + i] = (float)(x[r * dim + i] / (n > 0 ? n : 1));
+            }
+        }
+    }
+    memset(x, 0, 2 * dim * sizeof(float)); /* rows 0 and 1 zero */
+    for (size_t i = 0; i < dim; i++) {
+        x[2 * dim + i] = 0.75f; /* row 2 constant */
+    }
+    memcpy(x + 4 * dim, x + 3 * dim, dim * sizeof(float)); /* row 4 duplicates row 3 */
+}
+
+/* Tolerance in absolute terms: fp32 rounding of the result, plus the cancellation in 1 - cos on
+ * rows whose distance is near 0. */
+static double tolerance(double ref) {
+    return 2e-5 * fabs(ref) + 2e-5;
+}
+
+static void check_metric(const umapc_metric *m, size_t dim, umapc_rng *rng) {
+    float *x = malloc(N_ROWS * dim * sizeof(float));
+    float *prep = malloc(N_ROWS * dim * sizeof(float));
+    float *pair = malloc(N_ROWS * N_ROWS * sizeof(float));
+    float *surr = malloc(N_ROWS * N_ROWS * sizeof(float));
+    make_rows(rng, m->kind, x, dim);
+    metric_plan plan;
+    metric_plan_init(&plan, m);
+    for (size_t r = 0; r < N_ROWS; r++) {
+        metric_prepare_row(&plan, x + r * dim, prep + r * dim, dim);
+    }
+    CHECK(umapc_pairwise_distances(m, x, N_ROWS, x, N_ROWS, dim, pair, 2, NULL) == UMAPC_OK);
+    int bad = check_failures;
+    for (size_t i = 0; i < N_ROWS; i++) {
+        for (size_t j = 0; j < N_ROWS; j++) {
+            const float *a = x + i * dim, *b = x + j * dim;
+            double ref = ref_distance(m, a, b, dim);
+            float s = metric_surrogate(&plan, prep + i * dim, prep + j * dim, dim);
+            surr[i * N_ROWS + j] = s;
+            CHECK_CLOSE(umapc_distance(m, a, b, dim), ref, 0.0, tolerance(ref));
+            CHECK_CLOSE(metric_surrogate_to_distance(&plan, s), ref, 0.0, tolerance(ref));
+            CHECK_CLOSE(pair[i * N_ROWS + j], ref, 0.0, tolerance(ref));
+        }
+    }
+    /* Ordering: whenever the surrogate says a pair is strictly closer, the true distance must not
+     * say it is farther (beyond rounding). */
+    for (size_t p = 0; p < N_ROWS * N_ROWS; p++) {
+        for (size_t q = 0; q < N_ROWS * N_ROWS; q += 7) {
+            if (surr[p] < surr[q]) {
+                double dp = ref_distance(m, x + (p / N_ROWS) * dim, x + (p % N_ROWS) * dim, dim);
+                double dq = ref_distance(m, x + (q / N_ROWS) * dim, x + (q % N_ROWS) * dim, dim);
+                CHECK(dp <= dq + tolerance(dq));
+            }
+        }
+    }
+    if (check_failures != bad) {
+        fprintf(stderr, "  ... metric %s p=%g dim=%zu\n", umapc_metric_name(m->kind), m->p, dim);
+    }
+    free(x);
+    free(prep);
+    free(pair);
+    free(surr);
+}
+
+static void test_metrics_and_surrogate(void) {
+    umapc_rng rng;
+    umapc_rng_seed(&rng, 7);
+    const size_t dims[] = {1, 3, 16, 17, 33, 100, 129};
+    for (int k = 0; k < UMAPC_METRIC_COUNT_; k++) {
+        for (size_t d = 0; d < sizeof dims / sizeof dims[0]; d++) {
+            umapc_metric m;
+            umapc_metric_init(&m);
+            m.kind = (umapc_metric_kind)k;
+            if (m.kind == UMAPC_METRIC_CORRELATION && dims[d] == 1) {
+                continue; /* every 1-D row is constant */
+            }
+            const double ps[] = {0.5, 1.0, 1.5, 2.0, 3.0};
+            size_t np = m.kind == UMAPC_METRIC_MINKOWSKI ? 5 : 1;
+            for (size_t i = 0; i < np; i++) {
+                m.p = m.kind == UMAPC_METRIC_MINKOWSKI ? ps[i] : 2.0;
+                check_metric(&m, dims[d], &rng);
+            }
+        }
+    }
+}
+
+/* Zero and constant rows follow pynndescent where scipy would give NaN. */
+static void test_degenerate_rows(void) {
+    float z[5] = {0}, c[5] = {2, 2, 2, 2, 2}, v[5] = {1, 0, 3, 0, 2};
+    umapc_metric m;
+    umapc_metric_init(&m);
+    m.kind = UMAPC_METRIC_COSINE;
+    CHECK(umapc_distance(&m, z, z, 5) == 0.0f && umapc_distance(&m, z, v, 5) == 1.0f);
+    m.kind = UMAPC_METRIC_CORRELATION;
+    CHECK(umapc_distance(&m, c, z, 5) == 0.0f && umapc_distance(&m, c, v, 5) == 1.0f);
+    m.kind = UMAPC_METRIC_BRAYCURTIS;
+    CHECK(umapc_distance(&m, z, z, 5) == 0.0f && umapc_distance(&m, z, v, 5) == 1.0f);
+    m.kind = UMAPC_METRIC_HELLINGER;
+    CHECK(umapc_distance(&m, z, z, 5) == 0.0f && umapc_distance(&m, z, v, 5) == 1.0f);
+    m.kind = UMAPC_METRIC_JACCARD;
+    CHECK(umapc_distance(&m, z, z, 5) == 0.0f && umapc_distance(&m, z, v, 5) == 1.0f);
+    m.kind = UMAPC_METRIC_DOT;
+    CHECK(umapc_distance(&m, z, v, 5) == 1.0f);
+    m.kind = UMAPC_METRIC_CANBERRA;
+    CHECK(umapc_distance(&m, z, z, 5) == 0.0f && umapc_distance(&m, z, v, 5) == 3.0f);
+}
+
+/* Large matrix, all threads, rectangular, y != x: every entry equals the single-pair distance. */
+static void test_pairwise_threads(void) {
+    const size_t nx = 37, ny = 53, dim = 41;
+    float *x = malloc(nx * dim * sizeof(float)), *y = malloc(ny * dim * sizeof(float));
+    float *out = malloc(nx * ny * sizeof(float));
+    umapc_rng rng;
+    umapc_rng_seed(&rng, 3);
+    fill_normal(&rng, x, nx * dim);
+    fill_normal(&rng, y, ny * dim);
+    const umapc_metric_kind kinds[] = {UMAPC_METRIC_EUCLIDEAN, UMAPC_METRIC_COSINE,
+                                       UMAPC_METRIC_CORRELATION, UMAPC_METRIC_CHEBYSHEV};
+    for (size_t k = 0; k < 4; k++) {
+        umapc_metric m;
+        umapc_metric_init(&m);
+        m.kind = kinds[k];
+        CHECK(umapc_pairwise_distances(&m, x, nx, y, ny, dim, out, -1, NULL) == UMAPC_OK);
+        for (size_t i = 0; i < nx; i++) {
+            for (size_t j = 0; j < ny; j++) {
+                double ref = ref_distance(&m, x + i * dim, y + j * dim, dim);
+                CHECK_CLOSE(out[i * ny + j], ref, 0.0, tolerance(ref));
+            }
+        }
+    }
+    umapc_metric m;
+    umapc_metric_init(&m);
+    CHECK(umapc_pairwise_distances(&m, x, 0, y, ny, dim, out, 1, NULL) == UMAPC_OK);
+    CHECK(umapc_pairwise_distances(&m, x, nx, y, ny, 0, out, 1, NULL) ==
+          UMAPC_ERR_INVALID_ARGUMENT);
+    CHECK(umapc_pairwise_distances(&m, x, nx, NULL, ny, dim, out, 1, NULL) ==
+          UMAPC_ERR_INVALID_ARGUMENT);
+    free(x);
+    free(y);
+    free(out);
+}
+
+int main(void) {
+    test_simd_levels();
+    test_no_overread();
+    test_names();
+    test_validate();
+    test_metrics_and_surrogate();
+    test_degenerate_rows();
+    test_pairwise_threads();
+    CHECK_DONE();
+}
