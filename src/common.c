@@ -11,7 +11,7 @@
 #endif
 
 #define UMAPC_STR2(x) #x
-#define UMAPC_STR(x) UMAPC_STR2(x)
+#define UMAPC_STR(x)  UMAPC_STR2(x)
 
 const char *umapc_version(void) {
     return UMAPC_STR(UMAPC_VERSION_MAJOR) "." UMAPC_STR(UMAPC_VERSION_MINOR) "." UMAPC_STR(

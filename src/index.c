@@ -26,8 +26,8 @@
 #include <unistd.h>
 
 #define UMAPC_INDEX_FORMAT_VERSION 1u
-#define HEADER_BYTES 64u
-#define CHECKSUM_BYTES 8u
+#define HEADER_BYTES               64u
+#define CHECKSUM_BYTES             8u
 
 static const char index_magic[8] = {'U', 'M', 'A', 'P', 'C', 'I', 'D', 'X'};
 
@@ -61,11 +61,11 @@ static int rows_are_finite(const float *rows, size_t count) {
     return acc == 0.0f;
 }
 
-static umapc_status check_rows(const float *rows, size_t n, size_t dim, const char *what,
-                               umapc_error *err) {
+static umapc_status check_rows(const umapc_metric *metric, const float *rows, size_t n, size_t dim,
+                               const char *what, umapc_error *err) {
     if (rows == NULL || n == 0 || dim == 0) {
-        return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT, "%s is empty (%zu rows of %zu)", what,
-                          n, dim);
+        return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT, "%s is empty (%zu rows of %zu)", what, n,
+                          dim);
     }
     size_t count = umapc_mul_size(n, dim);
     if (count == SIZE_MAX || n > (size_t)INT32_MAX) {
@@ -75,7 +75,35 @@ static umapc_status check_rows(const float *rows, size_t n, size_t dim, const ch
     if (!rows_are_finite(rows, count)) {
         return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT, "%s contains NaN or infinity", what);
     }
-    return UMAPC_OK;
+    return umapc_metric_check_data(metric, rows, n, dim, err);
+}
+
+/* pynndescent's NNDescent L2-normalises data and queries for metric "dot"; so does the index,
+ * which makes "dot" results identical to what umap-learn users get from pynndescent. Returns a
+ * normalised copy (or NULL on exhaustion) for that metric and rows itself otherwise. */
+static const float *rows_for_metric(const umapc_metric *metric, const float *rows, size_t n,
+                                    size_t dim, float **owned) {
+    *owned = NULL;
+    if (metric->kind != UMAPC_METRIC_DOT) {
+        return rows;
+    }
+    float *copy = malloc(umapc_mul_size(umapc_mul_size(n, dim), sizeof(float)));
+    if (copy == NULL) {
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const float *row = rows + i * dim;
+        double norm = 0.0;
+        for (size_t j = 0; j < dim; j++) {
+            norm += (double)row[j] * row[j];
+        }
+        float scale = norm > 0.0 ? (float)(1.0 / sqrt(norm)) : 0.0f;
+        for (size_t j = 0; j < dim; j++) {
+            copy[i * dim + j] = row[j] * scale;
+        }
+    }
+    *owned = copy;
+    return copy;
 }
 
 static umapc_status reserve_exact_rows(umapc_index *index, size_t rows, umapc_error *err) {
@@ -118,10 +146,9 @@ static umapc_index *index_alloc(const umapc_metric *metric, umapc_backend backen
     return index;
 }
 
-umapc_status umapc_index_create(const umapc_metric *metric, const float *data, size_t n,
-                                size_t dim, const umapc_index_options *opts,
-                                const umapc_progress *progress, umapc_index **out,
-                                umapc_error *err) {
+umapc_status umapc_index_create(const umapc_metric *metric, const float *data, size_t n, size_t dim,
+                                const umapc_index_options *opts, const umapc_progress *progress,
+                                umapc_index **out, umapc_error *err) {
     umapc_index_options defaults;
     if (opts == NULL) {
         umapc_index_options_init(&defaults);
@@ -132,7 +159,7 @@ umapc_status umapc_index_create(const umapc_metric *metric, const float *data, s
     if (status) {
         return status;
     }
-    status = check_rows(data, n, dim, "data", err);
+    status = check_rows(metric, data, n, dim, "data", err);
     if (status) {
         return status;
     }
@@ -144,14 +171,19 @@ umapc_status umapc_index_create(const umapc_metric *metric, const float *data, s
     if (index == NULL) {
         return umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "cannot allocate the index");
     }
-    if (opts->backend == UMAPC_BACKEND_EXACT) {
-        status = append_exact_rows(index, data, n, err);
+    float *normalised = NULL;
+    const float *rows = rows_for_metric(metric, data, n, dim, &normalised);
+    if (rows == NULL) {
+        status = umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "cannot normalise %zu rows", n);
+    } else if (opts->backend == UMAPC_BACKEND_EXACT) {
+        status = append_exact_rows(index, rows, n, err);
     } else {
         umapc_hnsw_options hnsw_opts = opts->hnsw;
         hnsw_opts.n_threads = opts->n_threads;
-        status = umapc_hnsw_build(metric, data, n, dim, &hnsw_opts, progress, &index->hnsw, err);
+        status = umapc_hnsw_build(metric, rows, n, dim, &hnsw_opts, progress, &index->hnsw, err);
         index->n = n;
     }
+    free(normalised);
     if (status) {
         umapc_index_free(index);
         return status;
@@ -162,54 +194,68 @@ umapc_status umapc_index_create(const umapc_metric *metric, const float *data, s
 
 umapc_status umapc_index_add(umapc_index *index, const float *data, size_t n, int n_threads,
                              const umapc_progress *progress, umapc_error *err) {
-    umapc_status status = check_rows(data, n, index->dim, "new data", err);
+    umapc_status status = check_rows(&index->metric, data, n, index->dim, "new data", err);
     if (status) {
         return status;
     }
     if ((size_t)INT32_MAX - index->n < n) {
         return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT, "index would exceed 2^31 - 1 rows");
     }
+    float *normalised = NULL;
+    const float *rows = rows_for_metric(&index->metric, data, n, index->dim, &normalised);
+    if (rows == NULL) {
+        return umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "cannot normalise %zu rows", n);
+    }
     if (index->backend == UMAPC_BACKEND_EXACT) {
-        return append_exact_rows(index, data, n, err);
+        status = append_exact_rows(index, rows, n, err);
+    } else {
+        status = umapc_hnsw_add(index->hnsw, rows, n, n_threads, progress, err);
+        if (status == UMAPC_OK) {
+            index->n += n;
+        }
     }
-    status = umapc_hnsw_add(index->hnsw, data, n, n_threads, progress, err);
-    if (status == UMAPC_OK) {
-        index->n += n;
-    }
+    free(normalised);
     return status;
 }
 
-umapc_status umapc_index_query(const umapc_index *index, const float *queries, size_t nq,
-                               size_t k, const umapc_query_options *opts,
-                               const umapc_progress *progress, umapc_idx *indices,
-                               float *distances, umapc_error *err) {
+umapc_status umapc_index_query(const umapc_index *index, const float *queries, size_t nq, size_t k,
+                               const umapc_query_options *opts, const umapc_progress *progress,
+                               umapc_idx *indices, float *distances, umapc_error *err) {
     umapc_query_options defaults;
     if (opts == NULL) {
         umapc_query_options_init(&defaults);
         opts = &defaults;
     }
-    umapc_status status = check_rows(queries, nq, index->dim, "queries", err);
+    umapc_status status = check_rows(&index->metric, queries, nq, index->dim, "queries", err);
     if (status) {
         return status;
     }
     if (k == 0) {
         return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT, "k must be at least 1");
     }
+    float *normalised = NULL;
+    const float *rows = rows_for_metric(&index->metric, queries, nq, index->dim, &normalised);
+    if (rows == NULL) {
+        return umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "cannot normalise %zu queries", nq);
+    }
     if (index->backend == UMAPC_BACKEND_EXACT) {
         umapc_exact_options exact_opts;
         umapc_exact_options_init(&exact_opts);
         exact_opts.n_threads = opts->n_threads;
-        return umapc_exact_search(&index->metric, index->exact_rows, index->n, index->dim,
-                                  queries, nq, k, opts->filter_mask, &exact_opts, progress,
-                                  indices, distances, err);
+        status =
+            umapc_exact_search(&index->metric, index->exact_rows, index->n, index->dim, rows, nq, k,
+                               opts->filter_mask, &exact_opts, progress, indices, distances, err);
+    } else {
+        umapc_hnsw_query_options hnsw_opts;
+        umapc_hnsw_query_options_init(&hnsw_opts);
+        hnsw_opts.ef = opts->ef;
+        hnsw_opts.n_threads = opts->n_threads;
+        hnsw_opts.filter_mask = opts->filter_mask;
+        status = umapc_hnsw_query(index->hnsw, rows, nq, k, &hnsw_opts, progress, indices,
+                                  distances, err);
     }
-    umapc_hnsw_query_options hnsw_opts;
-    umapc_hnsw_query_options_init(&hnsw_opts);
-    hnsw_opts.ef = opts->ef;
-    hnsw_opts.n_threads = opts->n_threads;
-    hnsw_opts.filter_mask = opts->filter_mask;
-    return umapc_hnsw_query(index->hnsw, queries, nq, k, &hnsw_opts, progress, indices, distances,
-                            err);
+    free(normalised);
+    return status;
 }
 
 umapc_status umapc_index_knn_graph(const umapc_index *index, size_t k, int n_threads,
@@ -285,7 +331,8 @@ static uint64_t index_checksum(const uint8_t *bytes, size_t size) {
             lanes[l] ^= lanes[l] >> 29;
         }
     }
-    uint64_t h = umapc_hash64(lanes[0] ^ umapc_hash64(lanes[1] ^ umapc_hash64(lanes[2] ^ lanes[3])));
+    uint64_t h =
+        umapc_hash64(lanes[0] ^ umapc_hash64(lanes[1] ^ umapc_hash64(lanes[2] ^ lanes[3])));
     for (; i < size; i++) {
         h = umapc_hash64(h ^ bytes[i]);
     }
@@ -512,8 +559,8 @@ static umapc_status write_file_atomically(const char *path, const uint8_t *bytes
     snprintf(tmp, tmp_len, "%s.tmp.%ld", path, (long)getpid());
     FILE *fp = fopen(tmp, "wb");
     if (fp == NULL) {
-        umapc_status st = umapc_fail(err, UMAPC_ERR_IO, "cannot write %s: %s", path,
-                                     strerror(errno));
+        umapc_status st =
+            umapc_fail(err, UMAPC_ERR_IO, "cannot write %s: %s", path, strerror(errno));
         free(tmp);
         return st;
     }

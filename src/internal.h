@@ -9,11 +9,11 @@
 
 #if defined(__GNUC__)
 #define UMAPC_PRINTF(f, a) __attribute__((format(printf, f, a)))
-#define UMAPC_LIKELY(x) __builtin_expect(!!(x), 1)
-#define UMAPC_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define UMAPC_LIKELY(x)    __builtin_expect(!!(x), 1)
+#define UMAPC_UNLIKELY(x)  __builtin_expect(!!(x), 0)
 #else
 #define UMAPC_PRINTF(f, a)
-#define UMAPC_LIKELY(x) (x)
+#define UMAPC_LIKELY(x)   (x)
 #define UMAPC_UNLIKELY(x) (x)
 #endif
 
@@ -39,7 +39,8 @@ size_t umapc_mul_size(size_t a, size_t b);
  * (seed, stream, counter), so results do not depend on how work is split across threads. */
 uint64_t umapc_hash64(uint64_t x);
 static inline uint64_t umapc_rand_at(uint64_t seed, uint64_t stream, uint64_t counter) {
-    return umapc_hash64(seed ^ umapc_hash64(stream ^ umapc_hash64(counter + 0x9e3779b97f4a7c15ULL)));
+    return umapc_hash64(seed ^
+                        umapc_hash64(stream ^ umapc_hash64(counter + 0x9e3779b97f4a7c15ULL)));
 }
 
 /* Sequential generator for code that runs on one thread. */

@@ -13,10 +13,7 @@ extern "C" {
 
 typedef struct umapc_index umapc_index; /* opaque */
 
-typedef enum umapc_backend {
-    UMAPC_BACKEND_EXACT = 0,
-    UMAPC_BACKEND_HNSW = 1
-} umapc_backend;
+typedef enum umapc_backend { UMAPC_BACKEND_EXACT = 0, UMAPC_BACKEND_HNSW = 1 } umapc_backend;
 
 typedef struct umapc_index_options {
     umapc_backend backend;   /* Default UMAPC_BACKEND_EXACT. */
@@ -73,8 +70,8 @@ typedef struct umapc_blob {
 
 /* Writes to path through a temporary file renamed into place, so a crash never leaves a
  * half-written index behind. meta may have size 0. */
-UMAPC_API umapc_status umapc_index_save(const umapc_index *index, const char *path,
-                                        umapc_blob meta, umapc_error *err);
+UMAPC_API umapc_status umapc_index_save(const umapc_index *index, const char *path, umapc_blob meta,
+                                        umapc_error *err);
 /* Reads an index; *meta receives a malloc'ed copy of the stored bytes (free() it; NULL when
  * there were none) and *meta_size their count. */
 UMAPC_API umapc_status umapc_index_load(const char *path, umapc_index **out, uint8_t **meta,
@@ -84,8 +81,8 @@ UMAPC_API umapc_status umapc_index_load(const char *path, umapc_index **out, uin
 UMAPC_API umapc_status umapc_index_serialize(const umapc_index *index, umapc_blob meta,
                                              uint8_t **buffer, size_t *size, umapc_error *err);
 UMAPC_API umapc_status umapc_index_deserialize(const uint8_t *buffer, size_t size,
-                                               umapc_index **out, uint8_t **meta,
-                                               size_t *meta_size, umapc_error *err);
+                                               umapc_index **out, uint8_t **meta, size_t *meta_size,
+                                               umapc_error *err);
 
 /* Copies the stored rows of an exact index into out (size() x dim() floats); fails for HNSW,
  * which keeps rows in its own (possibly normalised) form. */

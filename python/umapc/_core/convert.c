@@ -4,8 +4,8 @@
 #include <time.h>
 
 PyObject *umapc_raise(umapc_status status, const umapc_error *err) {
-    const char *message = (err != NULL && err->message[0] != '\0') ? err->message
-                                                                  : umapc_status_name(status);
+    const char *message =
+        (err != NULL && err->message[0] != '\0') ? err->message : umapc_status_name(status);
     switch (status) {
     case UMAPC_OK:
         PyErr_SetString(PyExc_SystemError, "umapc_raise called without an error");
@@ -79,8 +79,8 @@ PyArrayObject *umapc_as_float_matrix(PyObject *obj, const char *name, int check_
         return NULL;
     }
     PyArrayObject *array = (PyArrayObject *)PyArray_FROMANY(
-        (PyObject *)probe, NPY_FLOAT32, 2, 2, NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED |
-                                                  NPY_ARRAY_FORCECAST);
+        (PyObject *)probe, NPY_FLOAT32, 2, 2,
+        NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED | NPY_ARRAY_FORCECAST);
     Py_DECREF(probe);
     if (array == NULL) {
         return NULL;
@@ -110,9 +110,8 @@ PyArrayObject *umapc_as_mask(PyObject *obj, npy_intp n, const char *name) {
         Py_DECREF(probe);
         return NULL;
     }
-    PyArrayObject *mask = (PyArrayObject *)PyArray_FROMANY((PyObject *)probe, NPY_UINT8, 1, 1,
-                                                           NPY_ARRAY_C_CONTIGUOUS |
-                                                               NPY_ARRAY_FORCECAST);
+    PyArrayObject *mask = (PyArrayObject *)PyArray_FROMANY(
+        (PyObject *)probe, NPY_UINT8, 1, 1, NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_FORCECAST);
     Py_DECREF(probe);
     return mask;
 }

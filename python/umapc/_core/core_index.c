@@ -93,8 +93,8 @@ static int parse_backend(const char *name, umapc_backend *backend) {
  *       n_jobs=-1, callback=None) */
 static PyObject *index_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
     (void)type;
-    static char *kwlist[] = {"data",   "metric", "p",        "backend", "M", "ef_construction",
-                             "seed",   "n_jobs", "callback", NULL};
+    static char *kwlist[] = {"data", "metric", "p",        "backend", "M", "ef_construction",
+                             "seed", "n_jobs", "callback", NULL};
     PyObject *data_obj = NULL, *jobs_obj = Py_None, *callback = Py_None;
     const char *metric_name = "euclidean", *backend_name = "exact";
     double p = 2.0;
@@ -108,13 +108,15 @@ static PyObject *index_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     umapc_metric metric;
     umapc_index_options opts;
     umapc_index_options_init(&opts);
-    if (parse_metric(metric_name, p, &metric) < 0 || parse_backend(backend_name, &opts.backend) < 0 ||
+    if (parse_metric(metric_name, p, &metric) < 0 ||
+        parse_backend(backend_name, &opts.backend) < 0 ||
         umapc_parse_jobs(jobs_obj, -1, &opts.n_threads) < 0) {
         return NULL;
     }
     if (m < 2 || m > 1024 || ef_construction < 1) {
-        PyErr_Format(PyExc_ValueError, "M must be in [2, 1024] and ef_construction >= 1 (got %zd, %zd)",
-                     m, ef_construction);
+        PyErr_Format(PyExc_ValueError,
+                     "M must be in [2, 1024] and ef_construction >= 1 (got %zd, %zd)", m,
+                     ef_construction);
         return NULL;
     }
     opts.hnsw.M = (size_t)m;
@@ -130,9 +132,9 @@ static PyObject *index_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     umapc_index *index = NULL;
     umapc_status status;
     Py_BEGIN_ALLOW_THREADS;
-    status = umapc_index_create(&metric, (const float *)PyArray_DATA(data),
-                                (size_t)PyArray_DIM(data, 0), (size_t)PyArray_DIM(data, 1), &opts,
-                                &bridge.progress, &index, &err);
+    status =
+        umapc_index_create(&metric, (const float *)PyArray_DATA(data), (size_t)PyArray_DIM(data, 0),
+                           (size_t)PyArray_DIM(data, 1), &opts, &bridge.progress, &index, &err);
     Py_END_ALLOW_THREADS;
     Py_DECREF(data);
     if (status) {
@@ -184,8 +186,9 @@ static PyObject *index_query(IndexObject *self, PyObject *args, PyObject *kwargs
         goto done;
     }
     if (k < 1 || (size_t)k > umapc_index_size(self->index)) {
-        PyErr_Format(PyExc_ValueError, "k=%zd must be between 1 and the number of indexed points (%zu)",
-                     k, umapc_index_size(self->index));
+        PyErr_Format(PyExc_ValueError,
+                     "k=%zd must be between 1 and the number of indexed points (%zu)", k,
+                     umapc_index_size(self->index));
         goto done;
     }
     if (ef < 0) {
@@ -345,8 +348,8 @@ static PyObject *index_save(IndexObject *self, PyObject *args) {
 
 /* (Index, meta bytes) from a C load/deserialize result; takes ownership of both. */
 static PyObject *index_and_meta(umapc_index *index, uint8_t *meta, size_t meta_size) {
-    PyObject *meta_obj = PyBytes_FromStringAndSize(meta ? (const char *)meta : "",
-                                                   (Py_ssize_t)meta_size);
+    PyObject *meta_obj =
+        PyBytes_FromStringAndSize(meta ? (const char *)meta : "", (Py_ssize_t)meta_size);
     free(meta);
     PyObject *index_obj = wrap_index(index);
     PyObject *result = NULL;
