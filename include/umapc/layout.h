@@ -1,7 +1,64 @@
-/* umapc: UMAP stage 'layout' (API being written). */
+/* umapc: UMAP layout optimisation and the small steps around it. */
 #ifndef UMAPC_LAYOUT_H
 #define UMAPC_LAYOUT_H
 
-#include "common.h"
+#include "fuzzy.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* a and b of the low-dimensional similarity 1 / (1 + a d^(2b)), fitted by least squares
+ * (Levenberg-Marquardt from a = b = 1, like scipy's curve_fit in umap-learn) to 1 for d < min_dist
+ * and exp(-(d - min_dist) / spread) beyond, on 300 points over [0, 3 spread]. */
+UMAPC_API umapc_status umapc_find_ab_params(double spread, double min_dist, double *a, double *b,
+                                            umapc_error *err);
+
+typedef struct umapc_layout_options {
+    int n_epochs;                /* > 0. Default 0 = 500 for <= 10,000 head points, else 200. */
+    double a;                    /* Default 1.577 (min_dist 0.1, spread 1). */
+    double b;                    /* Default 0.8951. */
+    double repulsion_strength;   /* gamma. Default 1.0. */
+    double learning_rate;        /* initial alpha, decaying linearly to 0. Default 1.0. */
+    double negative_sample_rate; /* negative samples per positive one. Default 5.0. */
+    /* >= 0: deterministic; the result is bit-identical for any n_threads. Each epoch reads other
+     * points from the previous epoch's positions while a point's own moves apply at once, and
+     * negative samples come from counter-based random numbers keyed by (seed, epoch, edge).
+     * -1 (default): Hogwild, all threads read and write one embedding. */
+    int64_t seed;
+    int n_threads; /* <= 0: all cores. Default 0. */
+} umapc_layout_options;
+
+UMAPC_API void umapc_layout_options_init(umapc_layout_options *opts);
+
+/* umap-learn's optimize_layout_euclidean. graph rows are head points, columns tail points; edges
+ * with weight below max / n_epochs are ignored, the others sampled every max/weight epochs with
+ * negative_sample_rate repulsive samples from the tail points. tail == NULL: the graph is n_head x
+ * n_head and both ends of an edge move (fit; each point applies the pull of its in-edges itself,
+ * so no thread writes another point); otherwise tail (n_tail x dim) stays fixed (transform).
+ * head (n_head x dim, row-major) is updated in place. Progress stage "optimize layout" counts
+ * epochs. */
+UMAPC_API umapc_status umapc_optimize_layout(float *head, size_t n_head, const float *tail,
+                                             size_t n_tail, size_t dim, const umapc_graph *graph,
+                                             const umapc_layout_options *opts,
+                                             const umapc_progress *progress, umapc_error *err);
+
+/* umap-learn's post-processing of an initial embedding: with expand, scale so the largest
+ * |coordinate| is 10 and add N(0, noise^2) noise drawn from seed; then min-max rescale every
+ * column to [0, 10] (a constant column becomes 0). */
+UMAPC_API umapc_status umapc_rescale_embedding(float *embedding, size_t n, size_t dim,
+                                               uint64_t seed, int expand, double noise,
+                                               umapc_error *err);
+
+/* Initial positions of new points: the membership-weighted mean of their training neighbours
+ * (graph: n_new x n_train). Rows without edges (or with zero total weight) get the mean of the
+ * training embedding, so no NaN appears. out is n_new x dim. */
+UMAPC_API umapc_status umapc_init_transform(const umapc_graph *graph, const float *train,
+                                            size_t n_train, size_t dim, float *out,
+                                            umapc_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -1,6 +1,482 @@
+/* Bindings of the UMAP stages (fuzzy graph, a/b fit, spectral init, rescaling, layout, transform
+ * init). They check and convert arrays, release the GIL and call the C library; nothing else. */
 #include "core.h"
 
-/* Bindings for stage 'umap' (being written). */
+#include <stdint.h>
+#include <string.h>
+
+/* A C-contiguous int32 array of the given rank from any integer array-like, with values checked to
+ * fit (int64 inputs from scikit-learn are common). */
+static PyArrayObject *as_int32(PyObject *obj, int ndim, const char *name) {
+    PyArrayObject *probe = (PyArrayObject *)PyArray_FROMANY(obj, NPY_NOTYPE, 0, 0, 0);
+    if (probe == NULL) {
+        return NULL;
+    }
+    if (!PyTypeNum_ISINTEGER(PyArray_DESCR(probe)->type_num)) {
+        PyErr_Format(PyExc_TypeError, "%s must be an integer array", name);
+        Py_DECREF(probe);
+        return NULL;
+    }
+    if (PyArray_NDIM(probe) != ndim) {
+        PyErr_Format(PyExc_ValueError, "%s must have %d dimension(s), got %d", name, ndim,
+                     PyArray_NDIM(probe));
+        Py_DECREF(probe);
+        return NULL;
+    }
+    PyArrayObject *wide = (PyArrayObject *)PyArray_FROMANY(
+        (PyObject *)probe, NPY_INT64, ndim, ndim, NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED);
+    Py_DECREF(probe);
+    if (wide == NULL) {
+        return NULL;
+    }
+    const int64_t *v = (const int64_t *)PyArray_DATA(wide);
+    npy_intp count = PyArray_SIZE(wide);
+    for (npy_intp i = 0; i < count; i++) {
+        if (v[i] < INT32_MIN || v[i] > INT32_MAX) {
+            PyErr_Format(PyExc_ValueError, "%s has values outside the int32 range", name);
+            Py_DECREF(wide);
+            return NULL;
+        }
+    }
+    PyArrayObject *out = (PyArrayObject *)PyArray_FROMANY(
+        (PyObject *)wide, NPY_INT32, ndim, ndim,
+        NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED | NPY_ARRAY_FORCECAST);
+    Py_DECREF(wide);
+    return out;
+}
+
+static PyArrayObject *as_float_vector(PyObject *obj, const char *name) {
+    PyArrayObject *a = (PyArrayObject *)PyArray_FROMANY(
+        obj, NPY_FLOAT32, 1, 1, NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED | NPY_ARRAY_FORCECAST);
+    if (a == NULL) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError, "%s must be a 1-D float array", name);
+    }
+    return a;
+}
+
+/* An embedding the C code updates in place: must already be float32, 2-D and C-contiguous. */
+static PyArrayObject *as_inplace_embedding(PyObject *obj, const char *name) {
+    if (!PyArray_Check(obj)) {
+        PyErr_Format(PyExc_TypeError, "%s must be a numpy array", name);
+        return NULL;
+    }
+    PyArrayObject *a = (PyArrayObject *)obj;
+    if (PyArray_TYPE(a) != NPY_FLOAT32 || PyArray_NDIM(a) != 2 || !PyArray_IS_C_CONTIGUOUS(a) ||
+        !PyArray_ISWRITEABLE(a)) {
+        PyErr_Format(PyExc_TypeError,
+                     "%s must be a writeable C-contiguous float32 array of shape (n, d)", name);
+        return NULL;
+    }
+    if (PyArray_DIM(a, 0) == 0 || PyArray_DIM(a, 1) == 0) {
+        PyErr_Format(PyExc_ValueError, "%s is empty", name);
+        return NULL;
+    }
+    Py_INCREF(a);
+    return a;
+}
+
+/* The graph arrays held for a call, plus the int64 offsets the C API takes. */
+typedef struct graph_args {
+    PyArrayObject *indptr, *indices, *data;
+    int64_t *offsets;
+    umapc_graph graph;
+} graph_args;
+
+static void graph_args_free(graph_args *g) {
+    Py_XDECREF(g->indptr);
+    Py_XDECREF(g->indices);
+    Py_XDECREF(g->data);
+    PyMem_Free(g->offsets);
+    memset(g, 0, sizeof *g);
+}
+
+/* Converts (indptr, indices, data) of an n_rows x n_cols CSR matrix; structural checks are left
+ * to the C library (umapc_graph_validate). */
+static int graph_args_parse(graph_args *g, PyObject *indptr, PyObject *indices, PyObject *data,
+                            size_t n_cols) {
+    memset(g, 0, sizeof *g);
+    g->indptr = as_int32(indptr, 1, "indptr");
+    g->indices = g->indptr ? as_int32(indices, 1, "indices") : NULL;
+    g->data = g->indices ? as_float_vector(data, "data") : NULL;
+    if (g->data == NULL) {
+        graph_args_free(g);
+        return -1;
+    }
+    npy_intp n_ptr = PyArray_DIM(g->indptr, 0), nnz = PyArray_DIM(g->indices, 0);
+    if (n_ptr < 1 || PyArray_DIM(g->data, 0) != nnz) {
+        PyErr_SetString(PyExc_ValueError,
+                        "indptr must have n_rows + 1 entries and data as many as indices");
+        graph_args_free(g);
+        return -1;
+    }
+    g->offsets = PyMem_Malloc((size_t)n_ptr * sizeof *g->offsets);
+    if (g->offsets == NULL) {
+        PyErr_NoMemory();
+        graph_args_free(g);
+        return -1;
+    }
+    const int32_t *p = (const int32_t *)PyArray_DATA(g->indptr);
+    for (npy_intp i = 0; i < n_ptr; i++) {
+        g->offsets[i] = p[i];
+    }
+    g->graph.n_rows = (size_t)(n_ptr - 1);
+    g->graph.n_cols = n_cols;
+    g->graph.nnz = (size_t)nnz;
+    g->graph.indptr = g->offsets;
+    g->graph.indices = (umapc_idx *)PyArray_DATA(g->indices);
+    g->graph.data = (float *)PyArray_DATA(g->data);
+    return 0;
+}
+
+static PyObject *new_vector(int type, size_t n) {
+    npy_intp dims[1] = {(npy_intp)n};
+    return PyArray_SimpleNew(1, dims, type);
+}
+
+static PyObject *finish(umapc_status st, const umapc_error *err, const umapc_bridge *bridge) {
+    if (umapc_bridge_failed(bridge) && PyErr_Occurred()) {
+        return NULL;
+    }
+    return umapc_raise(st, err);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+static PyObject *graph_to_python(const umapc_graph *g) {
+    if (g->nnz > (size_t)INT32_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "graph has more than 2^31 edges");
+        return NULL;
+    }
+    PyObject *indptr = new_vector(NPY_INT32, g->n_rows + 1);
+    PyObject *indices = new_vector(NPY_INT32, g->nnz);
+    PyObject *data = new_vector(NPY_FLOAT32, g->nnz);
+    if (indptr == NULL || indices == NULL || data == NULL) {
+        Py_XDECREF(indptr);
+        Py_XDECREF(indices);
+        Py_XDECREF(data);
+        return NULL;
+    }
+    int32_t *p = (int32_t *)PyArray_DATA((PyArrayObject *)indptr);
+    for (size_t i = 0; i <= g->n_rows; i++) {
+        p[i] = (int32_t)g->indptr[i];
+    }
+    memcpy(PyArray_DATA((PyArrayObject *)indices), g->indices, g->nnz * sizeof *g->indices);
+    memcpy(PyArray_DATA((PyArrayObject *)data), g->data, g->nnz * sizeof *g->data);
+    return Py_BuildValue("(NNN)", indptr, indices, data);
+}
+
+static PyObject *py_fuzzy_simplicial_set(PyObject *self, PyObject *args, PyObject *kwargs) {
+    (void)self;
+    static char *kwlist[] = {"knn_indices",
+                             "knn_dists",
+                             "n_vertices",
+                             "local_connectivity",
+                             "set_op_mix_ratio",
+                             "apply_set_operations",
+                             "n_jobs",
+                             "callback",
+                             NULL};
+    PyObject *idx_obj, *dist_obj, *jobs_obj = NULL, *callback = Py_None;
+    Py_ssize_t n_vertices;
+    double local_connectivity = 1.0, mix = 1.0;
+    int apply = 1, n_jobs = -1;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOn|ddpOO", kwlist, &idx_obj, &dist_obj,
+                                     &n_vertices, &local_connectivity, &mix, &apply, &jobs_obj,
+                                     &callback) ||
+        umapc_parse_jobs(jobs_obj, -1, &n_jobs) < 0) {
+        return NULL;
+    }
+    if (n_vertices < 1) {
+        return PyErr_Format(PyExc_ValueError, "n_vertices must be positive");
+    }
+    PyArrayObject *idx = as_int32(idx_obj, 2, "knn_indices");
+    PyArrayObject *dist = idx ? umapc_as_float_matrix(dist_obj, "knn_dists", 0) : NULL;
+    if (dist == NULL) {
+        Py_XDECREF(idx);
+        return NULL;
+    }
+    if (PyArray_DIM(idx, 0) != PyArray_DIM(dist, 0) ||
+        PyArray_DIM(idx, 1) != PyArray_DIM(dist, 1)) {
+        Py_DECREF(idx);
+        Py_DECREF(dist);
+        return PyErr_Format(PyExc_ValueError, "knn_indices and knn_dists must have the same shape");
+    }
+    size_t n_rows = (size_t)PyArray_DIM(idx, 0), k = (size_t)PyArray_DIM(idx, 1);
+    PyObject *sigmas = new_vector(NPY_FLOAT32, n_rows), *rhos = new_vector(NPY_FLOAT32, n_rows);
+    if (sigmas == NULL || rhos == NULL) {
+        Py_XDECREF(sigmas);
+        Py_XDECREF(rhos);
+        Py_DECREF(idx);
+        Py_DECREF(dist);
+        return NULL;
+    }
+    umapc_fuzzy_options opts;
+    umapc_fuzzy_options_init(&opts);
+    opts.local_connectivity = local_connectivity;
+    opts.set_op_mix_ratio = mix;
+    opts.apply_set_operations = apply;
+    opts.n_threads = n_jobs;
+    umapc_bridge bridge;
+    umapc_bridge_init(&bridge, callback);
+    umapc_error err = {0};
+    umapc_graph graph = {0};
+    umapc_status st;
+    Py_BEGIN_ALLOW_THREADS;
+    st = umapc_fuzzy_simplicial_set((const umapc_idx *)PyArray_DATA(idx),
+                                    (const float *)PyArray_DATA(dist), n_rows, k,
+                                    (size_t)n_vertices, &opts, &bridge.progress, &graph,
+                                    (float *)PyArray_DATA((PyArrayObject *)sigmas),
+                                    (float *)PyArray_DATA((PyArrayObject *)rhos), &err);
+    Py_END_ALLOW_THREADS;
+    Py_DECREF(idx);
+    Py_DECREF(dist);
+    PyObject *csr = st ? NULL : graph_to_python(&graph);
+    umapc_graph_free(&graph);
+    if (csr == NULL) {
+        Py_DECREF(sigmas);
+        Py_DECREF(rhos);
+        return st ? finish(st, &err, &bridge) : NULL;
+    }
+    PyObject *result = Py_BuildValue("(OOONN)", PyTuple_GET_ITEM(csr, 0), PyTuple_GET_ITEM(csr, 1),
+                                     PyTuple_GET_ITEM(csr, 2), sigmas, rhos);
+    Py_DECREF(csr);
+    return result;
+}
+
+static PyObject *py_find_ab_params(PyObject *self, PyObject *args, PyObject *kwargs) {
+    (void)self;
+    static char *kwlist[] = {"spread", "min_dist", NULL};
+    double spread, min_dist, a = 0.0, b = 0.0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "dd", kwlist, &spread, &min_dist)) {
+        return NULL;
+    }
+    umapc_error err = {0};
+    umapc_status st = umapc_find_ab_params(spread, min_dist, &a, &b, &err);
+    if (st) {
+        return umapc_raise(st, &err);
+    }
+    return Py_BuildValue("(dd)", a, b);
+}
+
+static PyObject *py_spectral_layout(PyObject *self, PyObject *args, PyObject *kwargs) {
+    (void)self;
+    static char *kwlist[] = {"indptr", "indices", "data",     "n_components",
+                             "seed",   "n_jobs",  "callback", NULL};
+    PyObject *p, *i, *d, *jobs_obj = NULL, *callback = Py_None;
+    Py_ssize_t dim;
+    unsigned long long seed;
+    int n_jobs = -1;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOnK|OO", kwlist, &p, &i, &d, &dim, &seed,
+                                     &jobs_obj, &callback) ||
+        umapc_parse_jobs(jobs_obj, -1, &n_jobs) < 0) {
+        return NULL;
+    }
+    if (dim < 1) {
+        return PyErr_Format(PyExc_ValueError, "n_components must be positive");
+    }
+    graph_args g;
+    if (graph_args_parse(&g, p, i, d, 0) < 0) {
+        return NULL;
+    }
+    g.graph.n_cols = g.graph.n_rows;
+    npy_intp dims[2] = {(npy_intp)g.graph.n_rows, (npy_intp)dim};
+    PyObject *emb = PyArray_SimpleNew(2, dims, NPY_FLOAT32);
+    if (emb == NULL) {
+        graph_args_free(&g);
+        return NULL;
+    }
+    umapc_spectral_options opts;
+    umapc_spectral_options_init(&opts);
+    opts.seed = seed;
+    opts.n_threads = n_jobs;
+    umapc_bridge bridge;
+    umapc_bridge_init(&bridge, callback);
+    umapc_error err = {0};
+    int converged = 0;
+    umapc_status st;
+    Py_BEGIN_ALLOW_THREADS;
+    st = umapc_spectral_layout(&g.graph, (size_t)dim, &opts, &bridge.progress,
+                               (float *)PyArray_DATA((PyArrayObject *)emb), &converged, &err);
+    Py_END_ALLOW_THREADS;
+    graph_args_free(&g);
+    if (st) {
+        Py_DECREF(emb);
+        return finish(st, &err, &bridge);
+    }
+    return Py_BuildValue("(NO)", emb, converged ? Py_True : Py_False);
+}
+
+static PyObject *py_rescale_embedding(PyObject *self, PyObject *args, PyObject *kwargs) {
+    (void)self;
+    static char *kwlist[] = {"embedding", "seed", "expand", "noise", NULL};
+    PyObject *obj;
+    unsigned long long seed;
+    int expand;
+    double noise = 1e-4;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OKp|d", kwlist, &obj, &seed, &expand, &noise)) {
+        return NULL;
+    }
+    PyArrayObject *emb = as_inplace_embedding(obj, "embedding");
+    if (emb == NULL) {
+        return NULL;
+    }
+    umapc_error err = {0};
+    umapc_status st;
+    Py_BEGIN_ALLOW_THREADS;
+    st = umapc_rescale_embedding((float *)PyArray_DATA(emb), (size_t)PyArray_DIM(emb, 0),
+                                 (size_t)PyArray_DIM(emb, 1), seed, expand, noise, &err);
+    Py_END_ALLOW_THREADS;
+    Py_DECREF(emb);
+    if (st) {
+        return umapc_raise(st, &err);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *py_optimize_layout(PyObject *self, PyObject *args, PyObject *kwargs) {
+    (void)self;
+    static char *kwlist[] = {"head_embedding",
+                             "tail_embedding",
+                             "indptr",
+                             "indices",
+                             "data",
+                             "n_epochs",
+                             "a",
+                             "b",
+                             "repulsion_strength",
+                             "learning_rate",
+                             "negative_sample_rate",
+                             "seed",
+                             "n_jobs",
+                             "callback",
+                             NULL};
+    PyObject *head_obj, *tail_obj, *p, *i, *d, *jobs_obj = NULL, *callback = Py_None;
+    int n_epochs, n_jobs = -1;
+    double a, b, gamma = 1.0, lr = 1.0, neg_rate = 5.0;
+    long long seed = -1;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOOidd|dddLOO", kwlist, &head_obj, &tail_obj,
+                                     &p, &i, &d, &n_epochs, &a, &b, &gamma, &lr, &neg_rate, &seed,
+                                     &jobs_obj, &callback) ||
+        umapc_parse_jobs(jobs_obj, -1, &n_jobs) < 0) {
+        return NULL;
+    }
+    if (n_epochs < 1 || seed < -1) {
+        return PyErr_Format(PyExc_ValueError, "n_epochs must be positive and seed >= -1");
+    }
+    PyArrayObject *head = as_inplace_embedding(head_obj, "head_embedding");
+    if (head == NULL) {
+        return NULL;
+    }
+    PyArrayObject *tail = NULL;
+    if (tail_obj != Py_None) {
+        tail = umapc_as_float_matrix(tail_obj, "tail_embedding", 1);
+        if (tail == NULL || PyArray_DIM(tail, 1) != PyArray_DIM(head, 1)) {
+            if (tail != NULL) {
+                PyErr_SetString(PyExc_ValueError,
+                                "tail_embedding must have as many columns as head_embedding");
+            }
+            Py_XDECREF(tail);
+            Py_DECREF(head);
+            return NULL;
+        }
+    }
+    size_t n_head = (size_t)PyArray_DIM(head, 0), dim = (size_t)PyArray_DIM(head, 1);
+    size_t n_tail = tail ? (size_t)PyArray_DIM(tail, 0) : n_head;
+    graph_args g;
+    if (graph_args_parse(&g, p, i, d, n_tail) < 0) {
+        Py_XDECREF(tail);
+        Py_DECREF(head);
+        return NULL;
+    }
+    umapc_layout_options opts;
+    umapc_layout_options_init(&opts);
+    opts.n_epochs = n_epochs;
+    opts.a = a;
+    opts.b = b;
+    opts.repulsion_strength = gamma;
+    opts.learning_rate = lr;
+    opts.negative_sample_rate = neg_rate;
+    opts.seed = seed;
+    opts.n_threads = n_jobs;
+    umapc_bridge bridge;
+    umapc_bridge_init(&bridge, callback);
+    umapc_error err = {0};
+    umapc_status st;
+    Py_BEGIN_ALLOW_THREADS;
+    st = umapc_optimize_layout((float *)PyArray_DATA(head), n_head,
+                               tail ? (const float *)PyArray_DATA(tail) : NULL, n_tail, dim,
+                               &g.graph, &opts, &bridge.progress, &err);
+    Py_END_ALLOW_THREADS;
+    graph_args_free(&g);
+    Py_XDECREF(tail);
+    Py_DECREF(head);
+    if (st) {
+        return finish(st, &err, &bridge);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *py_init_transform(PyObject *self, PyObject *args, PyObject *kwargs) {
+    (void)self;
+    static char *kwlist[] = {"indptr", "indices", "data", "train_embedding", NULL};
+    PyObject *p, *i, *d, *train_obj;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOO", kwlist, &p, &i, &d, &train_obj)) {
+        return NULL;
+    }
+    PyArrayObject *train = umapc_as_float_matrix(train_obj, "train_embedding", 1);
+    if (train == NULL) {
+        return NULL;
+    }
+    size_t n_train = (size_t)PyArray_DIM(train, 0), dim = (size_t)PyArray_DIM(train, 1);
+    graph_args g;
+    if (graph_args_parse(&g, p, i, d, n_train) < 0) {
+        Py_DECREF(train);
+        return NULL;
+    }
+    npy_intp dims[2] = {(npy_intp)g.graph.n_rows, (npy_intp)dim};
+    PyObject *out = PyArray_SimpleNew(2, dims, NPY_FLOAT32);
+    umapc_error err = {0};
+    umapc_status st = UMAPC_ERR_OUT_OF_MEMORY;
+    if (out != NULL) {
+        Py_BEGIN_ALLOW_THREADS;
+        st = umapc_init_transform(&g.graph, (const float *)PyArray_DATA(train), n_train, dim,
+                                  (float *)PyArray_DATA((PyArrayObject *)out), &err);
+        Py_END_ALLOW_THREADS;
+    }
+    graph_args_free(&g);
+    Py_DECREF(train);
+    if (st) {
+        Py_XDECREF(out);
+        return out ? umapc_raise(st, &err) : NULL;
+    }
+    return out;
+}
+
 PyMethodDef umapc_umap_methods[] = {
+    {"fuzzy_simplicial_set", (PyCFunction)(void (*)(void))py_fuzzy_simplicial_set,
+     METH_VARARGS | METH_KEYWORDS,
+     "fuzzy_simplicial_set(knn_indices, knn_dists, n_vertices, local_connectivity=1.0, "
+     "set_op_mix_ratio=1.0, apply_set_operations=True, n_jobs=-1, callback=None)\n"
+     "-> (indptr, indices, data, sigmas, rhos): umap-learn's fuzzy simplicial set as CSR."},
+    {"find_ab_params", (PyCFunction)(void (*)(void))py_find_ab_params, METH_VARARGS | METH_KEYWORDS,
+     "find_ab_params(spread, min_dist) -> (a, b): least-squares fit of umap-learn's curve."},
+    {"spectral_layout", (PyCFunction)(void (*)(void))py_spectral_layout,
+     METH_VARARGS | METH_KEYWORDS,
+     "spectral_layout(indptr, indices, data, n_components, seed, n_jobs=-1, callback=None)\n"
+     "-> (embedding float32[n, n_components], converged): normalised-Laplacian eigenvectors."},
+    {"rescale_embedding", (PyCFunction)(void (*)(void))py_rescale_embedding,
+     METH_VARARGS | METH_KEYWORDS,
+     "rescale_embedding(embedding, seed, expand, noise=1e-4) -> None: in place; optional noisy "
+     "scale to 10, then every column to [0, 10]."},
+    {"optimize_layout", (PyCFunction)(void (*)(void))py_optimize_layout,
+     METH_VARARGS | METH_KEYWORDS,
+     "optimize_layout(head_embedding, tail_embedding, indptr, indices, data, n_epochs, a, b, "
+     "repulsion_strength=1.0, learning_rate=1.0, negative_sample_rate=5.0, seed=-1, n_jobs=-1, "
+     "callback=None) -> None: UMAP's SGD, head updated in place; seed >= 0 is deterministic for "
+     "any n_jobs."},
+    {"init_transform", (PyCFunction)(void (*)(void))py_init_transform, METH_VARARGS | METH_KEYWORDS,
+     "init_transform(indptr, indices, data, train_embedding) -> float32[n_new, d]: weighted mean "
+     "of the training neighbours (training mean for rows without edges)."},
     {NULL, NULL, 0, NULL},
 };

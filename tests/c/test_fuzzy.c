@@ -1,0 +1,134 @@
+/* The fuzzy simplicial set against a dense reference computed here from its definition. */
+#include "check.h"
+#include "internal.h"
+#include "umapc.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { N = 300, K = 10, DIM = 3 };
+
+/* Brute-force k-NN (self first) of random points in the unit cube. */
+static void make_knn(umapc_idx *idx, float *dist, uint64_t seed) {
+    static float pts[N * DIM];
+    umapc_rng rng;
+    umapc_rng_seed(&rng, seed);
+    for (int i = 0; i < N * DIM; i++) {
+        pts[i] = (float)umapc_rng_uniform(&rng);
+    }
+    for (int i = 0; i < N; i++) {
+        float d[N];
+        int order[N];
+        for (int j = 0; j < N; j++) {
+            float s = 0.0f;
+            for (int c = 0; c < DIM; c++) {
+                float t = pts[i * DIM + c] - pts[j * DIM + c];
+                s += t * t;
+            }
+            d[j] = sqrtf(s);
+            order[j] = j;
+        }
+        for (int a = 0; a < K; a++) { /* partial selection sort: K smallest in order */
+            int best = a;
+            for (int b = a + 1; b < N; b++) {
+                if (d[order[b]] < d[order[best]] ||
+                    (d[order[b]] == d[order[best]] && order[b] < order[best])) {
+                    best = b;
+                }
+            }
+            int t = order[a];
+            order[a] = order[best];
+            order[best] = t;
+            idx[i * K + a] = order[a];
+            dist[i * K + a] = d[order[a]];
+        }
+    }
+}
+
+static float dense_at(const umapc_graph *g, int r, int c) {
+    for (int64_t e = g->indptr[r]; e < g->indptr[r + 1]; e++) {
+        if (g->indices[e] == c) {
+            return g->data[e];
+        }
+    }
+    return 0.0f;
+}
+
+static void test_sigma_rho(const umapc_idx *idx, const float *dist) {
+    float sigmas[N], rhos[N];
+    CHECK_OK(umapc_smooth_knn_dist(idx, dist, N, K, NULL, sigmas, rhos, &ce_));
+    double target = log2((double)K);
+    for (int i = 0; i < N; i++) {
+        CHECK(rhos[i] == dist[i * K + 1]); /* local_connectivity 1: first nonzero distance */
+        double s = 0.0;
+        for (int j = 1; j < K; j++) {
+            double d = dist[i * K + j] - rhos[i];
+            s += d > 0.0 ? exp(-d / sigmas[i]) : 1.0;
+        }
+        CHECK_CLOSE(s, target, 1e-4, 1e-4);
+    }
+}
+
+static void test_symmetrised(const umapc_idx *idx, const float *dist, double mix) {
+    float sigmas[N], rhos[N];
+    umapc_fuzzy_options o;
+    umapc_fuzzy_options_init(&o);
+    o.set_op_mix_ratio = mix;
+    o.n_threads = 2;
+    umapc_graph g = {0};
+    CHECK_OK(umapc_fuzzy_simplicial_set(idx, dist, N, K, N, &o, NULL, &g, sigmas, rhos, &ce_));
+    CHECK_OK(umapc_graph_validate(&g, &ce_));
+    static float p[N][N];
+    memset(p, 0, sizeof p);
+    for (int i = 0; i < N; i++) {
+        for (int j = 1; j < K; j++) {
+            float d = dist[i * K + j] - rhos[i];
+            p[i][idx[i * K + j]] = d <= 0.0f ? 1.0f : expf(-(d / sigmas[i]));
+        }
+    }
+    int zeros = 0;
+    for (int r = 0; r < N; r++) {
+        for (int64_t e = g.indptr[r]; e < g.indptr[r + 1]; e++) {
+            zeros += g.data[e] == 0.0f;
+        }
+        for (int c = 0; c < N; c++) {
+            double a = p[r][c], b = p[c][r];
+            double want = mix * (a + b - a * b) + (1.0 - mix) * a * b;
+            CHECK_CLOSE(dense_at(&g, r, c), want, 1e-6, 1e-7);
+        }
+    }
+    CHECK(zeros == 0);
+    umapc_graph_free(&g);
+}
+
+static void test_directed_and_missing(const umapc_idx *idx, const float *dist) {
+    static umapc_idx idx2[N * K];
+    memcpy(idx2, idx, sizeof idx2);
+    idx2[5 * K + 3] = -1; /* a missing neighbour is skipped */
+    umapc_fuzzy_options o;
+    umapc_fuzzy_options_init(&o);
+    o.apply_set_operations = 0;
+    o.local_connectivity = 0.0; /* what transform passes */
+    umapc_graph g = {0};
+    CHECK_OK(umapc_fuzzy_simplicial_set(idx2, dist, N, K, N, &o, NULL, &g, NULL, NULL, &ce_));
+    CHECK(g.indptr[6] - g.indptr[5] == K - 1);
+    /* bipartite: column i of row i is another point set's i and keeps its weight (1 at d = 0) */
+    CHECK(dense_at(&g, 0, 0) == 1.0f);
+    umapc_graph_free(&g);
+    idx2[0] = N; /* out of range */
+    umapc_error err = {0};
+    CHECK(umapc_fuzzy_simplicial_set(idx2, dist, N, K, N, &o, NULL, &g, NULL, NULL, &err) ==
+          UMAPC_ERR_INVALID_ARGUMENT);
+}
+
+int main(void) {
+    static umapc_idx idx[N * K];
+    static float dist[N * K];
+    make_knn(idx, dist, 7);
+    test_sigma_rho(idx, dist);
+    test_symmetrised(idx, dist, 1.0);
+    test_symmetrised(idx, dist, 0.3);
+    test_directed_and_missing(idx, dist);
+    CHECK_DONE();
+}

@@ -1,0 +1,205 @@
+/* Layout optimisation: the a/b fit is a least-squares optimum, the SGD separates clusters, the
+ * deterministic mode gives the same bytes for any thread count, transform leaves the tail alone. */
+#include "check.h"
+#include "internal.h"
+#include "umapc.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static double ab_loss(double a, double b, double spread, double min_dist) {
+    double s = 0.0;
+    for (int i = 0; i < 300; i++) {
+        double x = 3.0 * spread * i / 299.0;
+        double y = x < min_dist ? 1.0 : exp(-(x - min_dist) / spread);
+        double r = 1.0 / (1.0 + a * pow(x, 2.0 * b)) - y;
+        s += r * r;
+    }
+    return s;
+}
+
+static void test_ab(void) {
+    double cases[3][2] = {{1.0, 0.1}, {1.0, 0.5}, {2.0, 0.0}};
+    for (int c = 0; c < 3; c++) {
+        double a, b;
+        CHECK_OK(umapc_find_ab_params(cases[c][0], cases[c][1], &a, &b, &ce_));
+        double best = ab_loss(a, b, cases[c][0], cases[c][1]);
+        for (int da = -1; da <= 1; da++) {
+            for (int db = -1; db <= 1; db++) {
+                double other =
+                    ab_loss(a * (1 + 1e-3 * da), b * (1 + 1e-3 * db), cases[c][0], cases[c][1]);
+                CHECK(best <= other * (1 + 1e-9));
+            }
+        }
+    }
+    double a, b;
+    CHECK(umapc_find_ab_params(0.0, 0.1, &a, &b, NULL) == UMAPC_ERR_INVALID_ARGUMENT);
+}
+
+/* Two cliques of `half` points each, joined by nothing; edges weight 1 inside, plus a weak ring
+ * inside each clique so weights differ. */
+static void make_two_cliques(umapc_graph *g, size_t half) {
+    size_t n = 2 * half, deg = half - 1;
+    g->n_rows = g->n_cols = n;
+    g->nnz = n * deg;
+    g->indptr = malloc((n + 1) * sizeof *g->indptr);
+    g->indices = malloc(g->nnz * sizeof *g->indices);
+    g->data = malloc(g->nnz * sizeof *g->data);
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        g->indptr[i] = (int64_t)at;
+        size_t base = i < half ? 0 : half;
+        for (size_t j = base; j < base + half; j++) {
+            if (j != i) {
+                g->indices[at] = (umapc_idx)j;
+                g->data[at++] = (i + j) % 3 == 0 ? 1.0f : 0.5f;
+            }
+        }
+    }
+    g->indptr[n] = (int64_t)at;
+}
+
+static void random_embedding(float *emb, size_t n, uint64_t seed) {
+    umapc_rng rng;
+    umapc_rng_seed(&rng, seed);
+    for (size_t i = 0; i < 2 * n; i++) {
+        emb[i] = (float)(10.0 * umapc_rng_uniform(&rng));
+    }
+}
+
+static double spread_of(const float *emb, size_t from, size_t to, double *cx, double *cy) {
+    *cx = *cy = 0.0;
+    for (size_t i = from; i < to; i++) {
+        *cx += emb[2 * i] / (double)(to - from);
+        *cy += emb[2 * i + 1] / (double)(to - from);
+    }
+    double s = 0.0;
+    for (size_t i = from; i < to; i++) {
+        s += hypot(emb[2 * i] - *cx, emb[2 * i + 1] - *cy) / (double)(to - from);
+    }
+    return s;
+}
+
+static void test_fit(void) {
+    size_t half = 40, n = 2 * half;
+    umapc_graph g;
+    make_two_cliques(&g, half);
+    float *init = malloc(2 * n * sizeof *init), *runs[4];
+    random_embedding(init, n, 3);
+    int threads[4] = {1, 2, 3, 1};
+    for (int r = 0; r < 4; r++) {
+        runs[r] = malloc(2 * n * sizeof *runs[r]);
+        memcpy(runs[r], init, 2 * n * sizeof *init);
+        umapc_layout_options o;
+        umapc_layout_options_init(&o);
+        o.n_epochs = 200;
+        o.seed = r < 3 ? 11 : -1;
+        o.n_threads = threads[r];
+        CHECK_OK(umapc_optimize_layout(runs[r], n, NULL, 0, 2, &g, &o, NULL, &ce_));
+    }
+    CHECK(memcmp(runs[0], runs[1], 2 * n * sizeof *init) == 0);
+    CHECK(memcmp(runs[0], runs[2], 2 * n * sizeof *init) == 0);
+    for (int r = 0; r < 4; r += 3) { /* deterministic and Hogwild both separate the cliques */
+        double ax, ay, bx, by;
+        double sa = spread_of(runs[r], 0, half, &ax, &ay);
+        double sb = spread_of(runs[r], half, n, &bx, &by);
+        CHECK(hypot(ax - bx, ay - by) > 2.0 * (sa + sb));
+    }
+    for (int r = 0; r < 4; r++) {
+        free(runs[r]);
+    }
+    free(init);
+    umapc_graph_free(&g);
+}
+
+static void test_transform(void) {
+    size_t n_train = 50, n_new = 5;
+    float *train = malloc(2 * n_train * sizeof *train), *copy = malloc(2 * n_train * sizeof *copy);
+    random_embedding(train, n_train, 5);
+    memcpy(copy, train, 2 * n_train * sizeof *train);
+    umapc_graph g = {n_new, n_train, 3 * n_new, NULL, NULL, NULL};
+    g.indptr = malloc((n_new + 1) * sizeof *g.indptr);
+    g.indices = malloc(g.nnz * sizeof *g.indices);
+    g.data = malloc(g.nnz * sizeof *g.data);
+    for (size_t i = 0; i < n_new; i++) {
+        g.indptr[i] = (int64_t)(3 * i);
+        for (size_t j = 0; j < 3; j++) {
+            g.indices[3 * i + j] = (umapc_idx)(4 * i + j);
+            g.data[3 * i + j] = 0.25f * (float)(j + 1);
+        }
+    }
+    g.indptr[n_new] = (int64_t)g.nnz;
+    float init[10];
+    CHECK_OK(umapc_init_transform(&g, train, n_train, 2, init, &ce_));
+    for (size_t i = 0; i < n_new; i++) {
+        for (size_t d = 0; d < 2; d++) {
+            double want = 0.0;
+            for (size_t j = 0; j < 3; j++) {
+                want += 0.25 * (double)(j + 1) / 1.5 * train[2 * (4 * i + j) + d];
+            }
+            CHECK_CLOSE(init[2 * i + d], want, 1e-5, 1e-5);
+        }
+    }
+    umapc_layout_options o;
+    umapc_layout_options_init(&o);
+    o.n_epochs = 30;
+    o.learning_rate = 0.25;
+    o.seed = 1;
+    CHECK_OK(umapc_optimize_layout(init, n_new, train, n_train, 2, &g, &o, NULL, &ce_));
+    CHECK(memcmp(train, copy, 2 * n_train * sizeof *train) == 0);
+    for (size_t i = 0; i < 2 * n_new; i++) {
+        CHECK(isfinite(init[i]));
+    }
+    free(train);
+    free(copy);
+    umapc_graph_free(&g);
+}
+
+static void test_rescale(void) {
+    float emb[200];
+    random_embedding(emb, 100, 9);
+    for (size_t i = 0; i < 200; i++) {
+        emb[i] = emb[i] * 0.01f - 3.0f;
+    }
+    CHECK_OK(umapc_rescale_embedding(emb, 100, 2, 4, 1, 1e-4, &ce_));
+    for (size_t d = 0; d < 2; d++) {
+        float lo = emb[d], hi = emb[d];
+        for (size_t i = 0; i < 100; i++) {
+            lo = fminf(lo, emb[2 * i + d]);
+            hi = fmaxf(hi, emb[2 * i + d]);
+        }
+        CHECK(lo == 0.0f);
+        CHECK_CLOSE(hi, 10.0, 1e-6, 0.0);
+    }
+}
+
+static int stop_at_three(void *user, const char *stage, size_t done, size_t total) {
+    (void)stage;
+    (void)total;
+    *(size_t *)user = done;
+    return done >= 3;
+}
+
+static void test_interrupt(void) {
+    size_t half = 20, n = 40, seen = 0;
+    umapc_graph g;
+    make_two_cliques(&g, half);
+    float emb[80];
+    random_embedding(emb, n, 1);
+    umapc_progress progress = {stop_at_three, &seen};
+    umapc_error err = {0};
+    CHECK(umapc_optimize_layout(emb, n, NULL, 0, 2, &g, NULL, &progress, &err) ==
+          UMAPC_ERR_INTERRUPTED);
+    CHECK(seen == 3);
+    umapc_graph_free(&g);
+}
+
+int main(void) {
+    test_ab();
+    test_fit();
+    test_transform();
+    test_rescale();
+    test_interrupt();
+    CHECK_DONE();
+}
