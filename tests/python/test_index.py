@@ -19,7 +19,8 @@ def _blobs(n: int, dim: int, seed: int = 0) -> np.ndarray:
 
 def _reference(data: np.ndarray, queries: np.ndarray, k: int, metric: str = "euclidean"):
     """Exact neighbours from scipy in float64, ties by lower index (stable sort)."""
-    d = cdist(queries.astype(np.float64), data.astype(np.float64), metric=metric)
+    scipy_name = {"manhattan": "cityblock"}.get(metric, metric)
+    d = cdist(queries.astype(np.float64), data.astype(np.float64), metric=scipy_name)
     order = np.argsort(d, axis=1, kind="stable")[:, :k]
     return order, np.take_along_axis(d, order, axis=1)
 
