@@ -18,7 +18,11 @@ UMAPC_API void umapc_exact_options_init(umapc_exact_options *opts);
  * ties broken by lower index; distances equal umapc_distance() on the same rows. filter_mask (n
  * bytes, nonzero = may be returned) may be NULL. When fewer than k rows are allowed the rest of the
  * row is padded with index -1 and distance +inf. indices and distances are nq x k, row-major.
- * data and queries are read only and stay the caller's. */
+ * data and queries are read only and stay the caller's.
+ * Euclidean, sqeuclidean, cosine, correlation, dot and inner_product run as a blocked matrix
+ * multiply followed by an exact re-rank with umapc_distance; they hold a packed copy of data
+ * (about n x dim floats) for the duration of the call. Other metrics evaluate umapc_distance
+ * directly. Progress is reported under the stage "exact search" with total = nq. */
 UMAPC_API umapc_status umapc_exact_search(const umapc_metric *metric, const float *data, size_t n,
                                           size_t dim, const float *queries, size_t nq, size_t k,
                                           const uint8_t *filter_mask,
