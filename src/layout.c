@@ -10,6 +10,7 @@
  * - Hogwild mode (seed < 0): one shared embedding read while other threads write it, like
  *   umap-learn's parallel mode (racy reads of floats, no lost writes). */
 #include "graph_internal.h"
+#include "layout_kernels.h"
 #include "umapc/layout.h"
 
 #include <math.h>
@@ -225,6 +226,11 @@ typedef struct plan {
     float *in_eps;
     float *in_next;
     int in_aliased;
+    /* Symmetric graph with move_other: edge (j, i) has the same weight and schedule as (i, j), so
+     * the pull that (i, j) gives its tail j equals the pull of (j, i) on its head j at the same
+     * positions. The head applies twice its own pull and no in-edge pass runs: one attraction per
+     * sampled edge instead of two. */
+    int fold;
 } plan;
 
 static void plan_free(plan *p) {
@@ -357,6 +363,8 @@ typedef struct sgd {
     float a, b, gamma, alpha;
     uint64_t seed;
     int epoch;
+    layout_edge2_fn edge2; /* 2-D kernel for this CPU */
+    layout_consts k;
 } sgd;
 
 static inline float clip4(float v) {
@@ -450,25 +458,37 @@ static inline void pull(float *cur, const float *other, float coeff, float alpha
     }
 }
 
+/* Random tail point q (1-based) of a sampling of edge e: a counter-based stream, so the draws do
+ * not depend on which thread runs the edge or when. */
+static inline umapc_idx negative_at(const sgd *s, uint64_t stream, int q) {
+    uint64_t r = mix64(stream + (uint64_t)q * 0x9e3779b97f4a7c15ULL);
+    return (umapc_idx)(((r >> 32) * (uint64_t)s->n_tail) >> 32);
+}
+
+/* How many negative samples edge e draws this epoch; advances its schedule. */
+static inline int take_negatives(const sgd *s, int64_t e) {
+    const plan *p = s->p;
+    int n_neg = (int)(((float)s->epoch - p->next_neg[e]) / p->eps_neg[e]);
+    if (n_neg <= 0) {
+        return 0;
+    }
+    p->next_neg[e] += (float)n_neg * p->eps_neg[e];
+    return n_neg;
+}
+
 /* The negative samples of one edge sampling are evaluated at the same position and their clipped
  * pushes added together: the same gradients and constants as umap-learn, but the samples no
  * longer wait for each other, which lets the core overlap their pow and division (the sequential
  * chain made the layout latency-bound, ~3x slower). */
 static inline void negatives(const sgd *s, size_t j, int64_t e, float *cur, size_t dim) {
-    const plan *p = s->p;
-    int n_neg = (int)(((float)s->epoch - p->next_neg[e]) / p->eps_neg[e]);
-    if (n_neg <= 0) {
-        return;
-    }
-    p->next_neg[e] += (float)n_neg * p->eps_neg[e];
-    uint64_t stream = umapc_rand_at(s->seed, (uint64_t)s->epoch, p->edge_id[e]);
+    int n_neg = take_negatives(s, e);
+    uint64_t stream = umapc_rand_at(s->seed, (uint64_t)s->epoch, s->p->edge_id[e]);
     for (int q0 = 0; q0 < n_neg; q0 += 8) {
         int batch = n_neg - q0 < 8 ? n_neg - q0 : 8;
         float coeff[8];
         const float *other[8];
         for (int q = 0; q < batch; q++) {
-            uint64_t r = mix64(stream + (uint64_t)(q0 + q + 1) * 0x9e3779b97f4a7c15ULL);
-            size_t k = (size_t)(((r >> 32) * (uint64_t)s->n_tail) >> 32);
+            size_t k = (size_t)negative_at(s, stream, q0 + q + 1);
             other[q] = s->others + k * dim;
             float d2 = dist2(cur, other[q], dim);
             /* umap-learn skips a point drawn as its own negative sample and coincident points */
@@ -499,11 +519,11 @@ static inline void point_epoch(const sgd *s, size_t j, size_t dim) {
             continue;
         }
         const float *other = s->others + (size_t)p->out_idx[e] * dim;
-        pull(cur, other, attract_coeff(s, dist2(cur, other, dim)), s->alpha, dim);
+        pull(cur, other, attract_coeff(s, dist2(cur, other, dim)), s->alpha * s->k.attr_scale, dim);
         p->next[e] += p->eps[e];
         negatives(s, j, e, cur, dim);
     }
-    if (s->move_other) {
+    if (s->move_other && !p->fold) {
         for (int64_t e = p->in_ptr[j]; e < p->in_ptr[j + 1]; e++) {
             if (p->in_next[e] > now) {
                 continue;
@@ -516,12 +536,89 @@ static inline void point_epoch(const sgd *s, size_t j, size_t dim) {
     memcpy(s->self_out + j * dim, cur, dim * sizeof *cur);
 }
 
+/* The 2-D scalar kernel: the same gradients as the SIMD ones (layout_kernels.h). */
+static void edge2_scalar(float *cur, const float *emb, const umapc_idx *idx, int n_attr, int n,
+                         umapc_idx self, const layout_consts *c) {
+    float sx = 0.0f, sy = 0.0f;
+    for (int q = 0; q < n; q++) {
+        const float *o = emb + 2 * (size_t)idx[q];
+        float dx = cur[0] - o[0], dy = cur[1] - o[1];
+        float d2 = dx * dx + dy * dy;
+        int attr = q < n_attr;
+        if (!(d2 > 0.0f) || (!attr && idx[q] == self)) {
+            continue;
+        }
+        float d2c = d2 > 1e-30f ? d2 : 1e-30f;
+        float pw = pow_b(d2c, c->b);
+        float apw1 = c->a * pw + 1.0f;
+        float coeff = attr ? c->attract * pw / (d2c * apw1) : c->repel / ((d2c + 0.001f) * apw1);
+        float scale = attr ? c->attr_scale : 1.0f;
+        sx += clip4(coeff * dx) * scale;
+        sy += clip4(coeff * dy) * scale;
+    }
+    cur[0] += c->alpha * sx;
+    cur[1] += c->alpha * sy;
+}
+
+enum { GROUP_ATTR = 64, GROUP_NEG = 448 };
+
+/* One epoch of a 2-D point: the attractions and negative samples of all its sampled out-edges are
+ * evaluated at the point's position at the start of the epoch and applied together, in one
+ * kernel call (so the SIMD lanes and the core's pipelines need not wait for each other; a
+ * sequential chain of edges made the layout latency-bound). */
+static inline void point_epoch2(const sgd *s, size_t j) {
+    const plan *p = s->p;
+    float cur[2] = {s->self_in[2 * j], s->self_in[2 * j + 1]};
+    float now = (float)s->epoch;
+    umapc_idx self = s->move_other ? (umapc_idx)j : -1;
+    umapc_idx idx[GROUP_ATTR + GROUP_NEG], neg[GROUP_NEG];
+    int n_attr = 0, n_neg = 0;
+    for (int64_t e = p->out_ptr[j]; e < p->out_ptr[j + 1]; e++) {
+        if (p->next[e] > now) {
+            continue;
+        }
+        p->next[e] += p->eps[e];
+        int m = take_negatives(s, e);
+        uint64_t stream = umapc_rand_at(s->seed, (uint64_t)s->epoch, p->edge_id[e]);
+        idx[n_attr++] = p->out_idx[e];
+        for (int t = 1; t <= m; t++) {
+            neg[n_neg++] = negative_at(s, stream, t);
+            if (n_neg == GROUP_NEG) { /* only with a very high negative_sample_rate */
+                memcpy(idx + n_attr, neg, (size_t)n_neg * sizeof *neg);
+                s->edge2(cur, s->others, idx, n_attr, n_attr + n_neg, self, &s->k);
+                n_attr = n_neg = 0;
+            }
+        }
+        if (n_attr == GROUP_ATTR || n_neg > GROUP_NEG - 64) {
+            memcpy(idx + n_attr, neg, (size_t)n_neg * sizeof *neg);
+            s->edge2(cur, s->others, idx, n_attr, n_attr + n_neg, self, &s->k);
+            n_attr = n_neg = 0;
+        }
+    }
+    if (n_attr + n_neg > 0) {
+        memcpy(idx + n_attr, neg, (size_t)n_neg * sizeof *neg);
+        s->edge2(cur, s->others, idx, n_attr, n_attr + n_neg, self, &s->k);
+    }
+    if (s->move_other && !p->fold) {
+        for (int64_t e = p->in_ptr[j]; e < p->in_ptr[j + 1]; e++) {
+            if (p->in_next[e] > now) {
+                continue;
+            }
+            const float *other = s->others + (size_t)p->in_idx[e] * 2;
+            pull(cur, other, attract_coeff(s, dist2(cur, other, 2)), s->alpha, 2);
+            p->in_next[e] += p->in_eps[e];
+        }
+    }
+    s->self_out[2 * j] = cur[0];
+    s->self_out[2 * j + 1] = cur[1];
+}
+
 static void run_epoch(const sgd *s, size_t dim, int n_threads) {
     size_t n = s->p->n_head;
     if (dim == 2) {
 #pragma omp parallel for schedule(dynamic, 64) num_threads(n_threads)
         for (size_t j = 0; j < n; j++) {
-            point_epoch(s, j, 2);
+            point_epoch2(s, j);
         }
     } else {
 #pragma omp parallel for schedule(dynamic, 64) num_threads(n_threads)
@@ -529,6 +626,18 @@ static void run_epoch(const sgd *s, size_t dim, int n_threads) {
             point_epoch(s, j, dim);
         }
     }
+}
+
+static layout_edge2_fn pick_edge2(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("fma")) {
+        return umapc_layout_edge2_avx512;
+    }
+#endif
+    return edge2_scalar;
 }
 
 static umapc_status check_layout_args(const float *head, size_t n_head, const float *tail,
@@ -563,7 +672,8 @@ static umapc_status build_plan(plan *p, const umapc_graph *graph, int n_epochs, 
     memset(p, 0, sizeof *p);
     int bad = plan_out_edges(p, graph, n_epochs, neg_rate) != 0;
     if (!bad && move_other) {
-        bad = plan_in_edges(p, is_symmetric(graph, n_threads)) != 0;
+        p->fold = is_symmetric(graph, n_threads);
+        bad = !p->fold && plan_in_edges(p, 0) != 0;
     }
     if (bad) {
         plan_free(p);
@@ -593,10 +703,17 @@ static umapc_status run_epochs(plan *p, float *head, size_t n_head, const float 
              .gamma = (float)o->repulsion_strength,
              .alpha = (float)o->learning_rate,
              .seed = deterministic ? (uint64_t)o->seed : 0x5eed5eedULL};
+    s.edge2 = pick_edge2();
+    s.k = (layout_consts){.a = s.a,
+                          .b = s.b,
+                          .attract = -2.0f * s.a * s.b,
+                          .repel = 2.0f * s.gamma * s.b,
+                          .attr_scale = p->fold ? 2.0f : 1.0f};
     float *cur = head, *other_buf = spare;
     umapc_status st = UMAPC_OK;
     for (int epoch = 0; epoch < n_epochs && !st; epoch++) {
         s.epoch = epoch;
+        s.k.alpha = s.alpha;
         s.self_in = cur;
         s.self_out = spare ? other_buf : cur;
         s.others = fit ? cur : tail;

@@ -1,1 +1,934 @@
-"""Being written."""
+"""The :class:`UMAP` estimator: umap-learn's interface over umapc's C pipeline.
+
+Python here validates parameters and input, converts arrays and draws progress bars; every stage
+that loops over points or edges (neighbours, fuzzy simplicial set, spectral initialisation, layout
+optimisation, transform) runs in the C library through :mod:`umapc._core`.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import scipy.sparse
+from sklearn.base import BaseEstimator
+from sklearn.utils import check_array, check_random_state
+from sklearn.utils.validation import check_is_fitted
+
+from . import _core
+
+__all__ = ["UMAP"]
+
+#: Below this many points the neighbours are exact, as in umap-learn.
+SMALL_DATA = 4096
+
+# Metric names umap-learn knows that umapc's C library does not compute yet (NotImplementedError);
+# other names are checked by the C library (umapc._core.metric_info).
+_UMAP_LEARN_ONLY_METRICS = frozenset(
+    {
+        "bit_hamming", "bit_jaccard", "categorical", "circular_kantorovich",
+        "circular_wasserstein", "count", "dice", "direct_cosine", "haversine",
+        "hierarchical_categorical", "jensen-shannon", "jensen_shannon", "kantorovich",
+        "kantorovich-1d", "kantorovich_1d", "kulsinski", "ll_dirichlet", "mahalanobis",
+        "matching", "myers", "ordinal", "poincare", "rogerstanimoto", "russellrao",
+        "seuclidean", "sinkhorn", "softmax_hellinger", "sokalmichener", "sokalsneath",
+        "spearmanr", "standardised_euclidean", "string", "symmetric-kl", "symmetric_kl",
+        "symmetric_kullback_liebler", "true_angular", "tsss", "wasserstein", "wasserstein-1d",
+        "wasserstein_1d", "weighted_minkowski", "wminkowski", "yule",
+    }
+)  # fmt: skip
+
+# Bounded metrics: neighbours at this distance or farther are cut (umap-learn's defaults).
+_DISCONNECTION_DISTANCES = {"correlation": 2.0, "cosine": 2.0, "hellinger": 1.0, "jaccard": 1.0}
+
+_INIT_NAMES = ("pca", "spectral", "random", "tswspectral")
+
+_SEED_HIGH = 2**62
+
+
+def _ts() -> str:
+    return time.ctime()
+
+
+def _draw_seed(rng: np.random.RandomState) -> int:
+    return int(rng.randint(0, _SEED_HIGH, dtype=np.int64))
+
+
+class _Progress:
+    """Progress callback for the C stages: one tqdm bar per stage when verbose.
+
+    Called as ``progress(stage, done, total)`` from C (holding the GIL). Without tqdm, or when not
+    verbose, it does nothing; it never catches exceptions, so Ctrl-C reaches the caller.
+    """
+
+    def __init__(self, verbose: bool, tqdm_kwds: dict[str, Any]) -> None:
+        self._tqdm = None
+        if verbose:
+            try:
+                from tqdm.auto import tqdm
+            except ImportError:
+                tqdm = None
+            self._tqdm = tqdm
+        self._kwds = tqdm_kwds
+        self._bar: Any = None
+        self._stage: str | None = None
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if self._tqdm is None:
+            return
+        if stage != self._stage:
+            self._finish()
+            self.close()
+            kwds = dict(self._kwds)
+            if stage != "optimize layout":
+                kwds["desc"] = stage.capitalize()
+            self._bar = self._tqdm(total=int(total), **kwds)
+            self._stage = stage
+        step = int(done) - self._bar.n
+        if step > 0:
+            self._bar.update(step)
+
+    @property
+    def callback(self) -> Callable[[str, int, int], None] | None:
+        return self if self._tqdm is not None else None
+
+    def _finish(self) -> None:
+        # A new stage means the previous one completed, even if it stopped early (converged).
+        if self._bar is not None and self._bar.total and self._bar.n < self._bar.total:
+            self._bar.update(self._bar.total - self._bar.n)
+
+    def done(self) -> None:
+        """The current stage has finished: complete and close its bar."""
+        self._finish()
+        self.close()
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+        self._bar = None
+        self._stage = None
+
+
+def _known_metric(name: Any) -> bool:
+    """Whether umapc's C library computes the metric called ``name``."""
+    if not isinstance(name, str):
+        return False
+    try:
+        _core.metric_info(name)
+    except ValueError:
+        return False
+    return True
+
+
+def _check_data(X: Any, name: str = "X") -> np.ndarray:
+    """X as a C-contiguous finite float32 matrix; TypeError for non-numeric input."""
+    if scipy.sparse.issparse(X):
+        raise NotImplementedError(
+            "sparse input is not implemented in umapc yet; pass a dense array (X.toarray())"
+        )
+    if not isinstance(X, np.ndarray) or X.dtype == object:
+        try:
+            X = np.asarray(X)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{name} must be a numeric array: {exc}") from None
+        if X.dtype == object:
+            try:
+                X = X.astype(np.float64)
+            except (TypeError, ValueError) as exc:
+                raise TypeError(f"{name} must be a numeric array: {exc}") from None
+    if X.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be a numeric array, got dtype {X.dtype}")
+    return check_array(X, dtype=np.float32, order="C", input_name=name)
+
+
+def _csr(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, shape: tuple[int, int]):
+    return scipy.sparse.csr_matrix((data, indices, indptr), shape=shape)
+
+
+def _prune(graph: scipy.sparse.csr_matrix, n_epochs: int, default_epochs: int):
+    """umap-learn drops edges too weak to be sampled once in the run before the layout."""
+    graph = graph.copy()
+    if graph.nnz == 0:
+        return graph
+    epochs = n_epochs if n_epochs > 10 else default_epochs
+    graph.data[graph.data < graph.data.max() / float(epochs)] = 0.0
+    graph.eliminate_zeros()
+    return graph
+
+
+class UMAP(BaseEstimator):
+    """Uniform Manifold Approximation and Projection, computed in C.
+
+    A drop-in replacement for ``umap.UMAP`` (umap-learn 0.5): same constructor, defaults,
+    ``fit``/``fit_transform``/``transform`` and fitted attributes. Differences: with
+    ``random_state`` set the result is reproducible *with* all threads (bit-identical whatever
+    ``n_jobs``), instead of forcing one thread; and features umapc does not implement yet raise
+    ``NotImplementedError`` naming the parameter (supervised ``y``, densMAP / ``output_dens``,
+    non-euclidean ``output_metric``, ``unique=True``, callable or ``"precomputed"`` metrics, a list
+    of ``n_epochs``, sparse input, ``inverse_transform``).
+
+    Parameters
+    ----------
+    n_neighbors : int, default 15
+        Size of the local neighbourhood (including the point itself).
+    n_components : int, default 2
+        Dimension of the embedding.
+    metric : str, default "euclidean"
+        Input distance: euclidean, sqeuclidean, manhattan, chebyshev, minkowski, cosine,
+        correlation, dot, canberra, braycurtis, hamming, jaccard, hellinger, inner_product (and
+        umap-learn's aliases).
+    metric_kwds : dict, optional
+        Metric parameters (``{"p": ...}`` for minkowski).
+    output_metric : str, default "euclidean"
+        Only "euclidean" (or "l2") is implemented.
+    output_metric_kwds : dict, optional
+        Unused for the euclidean output metric.
+    n_epochs : int, optional
+        Optimisation epochs; default 500 for at most 10,000 points, else 200.
+    learning_rate : float, default 1.0
+        Initial learning rate, decaying linearly to 0.
+    init : {"spectral", "pca", "random", "tswspectral"} or ndarray, default "spectral"
+        Initial layout. "tswspectral" uses the same C spectral solver as "spectral" (umap-learn's
+        variant only changes how the eigenproblem is warm-started).
+    min_dist, spread : float, default 0.1, 1.0
+        Shape of the low-dimensional similarity curve (through ``a`` and ``b``).
+    low_memory : bool, default True
+        Accepted for compatibility; umapc's neighbour search has one memory mode.
+    n_jobs : int, default -1
+        Threads; -1 means all cores. Not overridden by ``random_state``.
+    set_op_mix_ratio : float, default 1.0
+        1.0 = fuzzy union, 0.0 = fuzzy intersection when symmetrising the graph.
+    local_connectivity : float, default 1.0
+        Number of nearest neighbours assumed connected (interpolated).
+    repulsion_strength : float, default 1.0
+        Weight of negative samples.
+    negative_sample_rate : int, default 5
+        Negative samples per positive sample.
+    transform_queue_size : float, default 4.0
+        Accepted for compatibility (umap-learn no longer uses it either).
+    a, b : float, optional
+        Curve parameters; fitted from ``min_dist`` and ``spread`` when not given.
+    random_state : int, RandomState or None
+        Seed. When set, the whole fit is deterministic, with all threads.
+    angular_rp_forest : bool, default False
+        Accepted for compatibility (only affects pynndescent's trees).
+    target_n_neighbors, target_metric, target_metric_kwds, target_weight
+        Supervised UMAP parameters; supervised fitting (``y``) is not implemented yet.
+    transform_seed : int, default 42
+        Seed for ``transform`` (deterministic by default, as in umap-learn).
+    transform_mode : {"embedding", "graph"}, default "embedding"
+        "graph" makes ``fit_transform``/``transform`` return the fuzzy graph instead.
+    force_approximation_algorithm : bool, default False
+        Use the approximate (HNSW) neighbours even below 4,096 points.
+    verbose : bool, default False
+        Log lines and tqdm progress bars (if tqdm is installed).
+    tqdm_kwds : dict, optional
+        Keyword arguments for the tqdm bars.
+    unique, densmap, dens_lambda, dens_frac, dens_var_shift, output_dens
+        ``unique=True``, ``densmap=True`` and ``output_dens=True`` are not implemented yet.
+    disconnection_distance : float, optional
+        Neighbours at or beyond this distance are cut; default per metric as in umap-learn.
+    precomputed_knn : tuple, default (None, None, None)
+        ``(knn_indices, knn_dists[, knn_search_index])`` to skip the neighbour search.
+
+    Attributes
+    ----------
+    embedding_ : ndarray (n_samples, n_components), float32
+    graph_ : scipy.sparse.csr_matrix (n_samples, n_samples), float32
+        The symmetric fuzzy simplicial set.
+    _knn_indices, _knn_dists : ndarray (n_samples, n_neighbors)
+    _knn_search_index : umapc.NNIndex or None
+    _sigmas, _rhos : ndarray (n_samples,)
+    _a, _b : float
+    _raw_data : ndarray, float32
+    n_features_in_ : int
+    """
+
+    def __init__(
+        self,
+        n_neighbors: int = 15,
+        n_components: int = 2,
+        metric: str | Callable = "euclidean",
+        metric_kwds: dict | None = None,
+        output_metric: str | Callable = "euclidean",
+        output_metric_kwds: dict | None = None,
+        n_epochs: int | None = None,
+        learning_rate: float = 1.0,
+        init: str | np.ndarray = "spectral",
+        min_dist: float = 0.1,
+        spread: float = 1.0,
+        low_memory: bool = True,
+        n_jobs: int = -1,
+        set_op_mix_ratio: float = 1.0,
+        local_connectivity: float = 1.0,
+        repulsion_strength: float = 1.0,
+        negative_sample_rate: int = 5,
+        transform_queue_size: float = 4.0,
+        a: float | None = None,
+        b: float | None = None,
+        random_state: Any = None,
+        angular_rp_forest: bool = False,
+        target_n_neighbors: int = -1,
+        target_metric: str | Callable = "categorical",
+        target_metric_kwds: dict | None = None,
+        target_weight: float = 0.5,
+        transform_seed: int | None = 42,
+        transform_mode: str = "embedding",
+        force_approximation_algorithm: bool = False,
+        verbose: bool = False,
+        tqdm_kwds: dict | None = None,
+        unique: bool = False,
+        densmap: bool = False,
+        dens_lambda: float = 2.0,
+        dens_frac: float = 0.3,
+        dens_var_shift: float = 0.1,
+        output_dens: bool = False,
+        disconnection_distance: float | None = None,
+        precomputed_knn: tuple = (None, None, None),
+    ) -> None:
+        self.n_neighbors = n_neighbors
+        self.n_components = n_components
+        self.metric = metric
+        self.metric_kwds = metric_kwds
+        self.output_metric = output_metric
+        self.output_metric_kwds = output_metric_kwds
+        self.n_epochs = n_epochs
+        self.learning_rate = learning_rate
+        self.init = init
+        self.min_dist = min_dist
+        self.spread = spread
+        self.low_memory = low_memory
+        self.n_jobs = n_jobs
+        self.set_op_mix_ratio = set_op_mix_ratio
+        self.local_connectivity = local_connectivity
+        self.repulsion_strength = repulsion_strength
+        self.negative_sample_rate = negative_sample_rate
+        self.transform_queue_size = transform_queue_size
+        self.a = a
+        self.b = b
+        self.random_state = random_state
+        self.angular_rp_forest = angular_rp_forest
+        self.target_n_neighbors = target_n_neighbors
+        self.target_metric = target_metric
+        self.target_metric_kwds = target_metric_kwds
+        self.target_weight = target_weight
+        self.transform_seed = transform_seed
+        self.transform_mode = transform_mode
+        self.force_approximation_algorithm = force_approximation_algorithm
+        self.verbose = verbose
+        self.tqdm_kwds = tqdm_kwds
+        self.unique = unique
+        self.densmap = densmap
+        self.dens_lambda = dens_lambda
+        self.dens_frac = dens_frac
+        self.dens_var_shift = dens_var_shift
+        self.output_dens = output_dens
+        self.disconnection_distance = disconnection_distance
+        self.precomputed_knn = precomputed_knn
+
+    # ------------------------------------------------------------------ validation
+
+    def _validate_parameters(self) -> None:
+        """umap-learn's checks (same conditions and messages); derived values go to ``_`` names."""
+        if self.set_op_mix_ratio < 0.0 or self.set_op_mix_ratio > 1.0:
+            raise ValueError("set_op_mix_ratio must be between 0.0 and 1.0")
+        if self.repulsion_strength < 0.0:
+            raise ValueError("repulsion_strength cannot be negative")
+        if self.min_dist > self.spread:
+            raise ValueError("min_dist must be less than or equal to spread")
+        if self.min_dist < 0.0:
+            raise ValueError("min_dist cannot be negative")
+        if not isinstance(self.init, (str, np.ndarray)):
+            raise ValueError("init must be a string or ndarray")
+        if isinstance(self.init, str) and self.init not in _INIT_NAMES:
+            raise ValueError(
+                'string init values must be one of: "pca", "tswspectral", "spectral" or "random"'
+            )
+        if not isinstance(self.metric, str) and not callable(self.metric):
+            raise ValueError("metric must be string or callable")
+        if self.negative_sample_rate < 0:
+            raise ValueError("negative sample rate must be positive")
+        if self.learning_rate < 0.0:
+            raise ValueError("learning_rate must be positive")
+        if self.n_neighbors < 2:
+            raise ValueError("n_neighbors must be greater than 1")
+        if self.target_n_neighbors < 2 and self.target_n_neighbors != -1:
+            raise ValueError("target_n_neighbors must be greater than 1")
+        self._n_components = self._validate_n_components()
+        if isinstance(self.init, np.ndarray) and (
+            self.init.ndim != 2 or self.init.shape[1] != self._n_components
+        ):
+            raise ValueError("init ndarray must match n_components value")
+        self._validate_n_epochs()
+        if self.local_connectivity < 0.0:
+            raise ValueError("local_connectivity cannot be negative")
+        self._metric_kwds = {} if self.metric_kwds is None else dict(self.metric_kwds)
+        self._output_metric_kwds = (
+            {} if self.output_metric_kwds is None else dict(self.output_metric_kwds)
+        )
+        self._target_metric_kwds = (
+            {} if self.target_metric_kwds is None else dict(self.target_metric_kwds)
+        )
+        self._validate_metric()
+        self._validate_output_metric()
+        n_jobs = -1 if self.n_jobs is None else self.n_jobs
+        if n_jobs < -1 or n_jobs == 0:
+            raise ValueError("n_jobs must be a postive integer, or -1 (for all cores)")
+        self._n_jobs = int(n_jobs)
+        if self.dens_lambda < 0.0:
+            raise ValueError("dens_lambda cannot be negative")
+        if self.dens_frac < 0.0 or self.dens_frac > 1.0:
+            raise ValueError("dens_frac must be between 0.0 and 1.0")
+        if self.dens_var_shift < 0.0:
+            raise ValueError("dens_var_shift cannot be negative")
+        if self.disconnection_distance is None:
+            self._disconnection_distance = _DISCONNECTION_DISTANCES.get(self.metric, np.inf)
+        elif isinstance(self.disconnection_distance, (int, float, np.integer, np.floating)):
+            self._disconnection_distance = float(self.disconnection_distance)
+        else:
+            raise ValueError("disconnection_distance must either be None or a numeric.")
+        self._tqdm_kwds = self._validate_tqdm_kwds()
+        if self.transform_mode not in ("embedding", "graph"):
+            raise ValueError(
+                f"Unrecognized transform mode {self.transform_mode}; "
+                "should be one of 'embedding' or 'graph'"
+            )
+        self._reject_unimplemented()
+
+    def _validate_n_components(self) -> int:
+        n_components = self.n_components
+        if isinstance(n_components, str):
+            raise ValueError("n_components must be an int")
+        if not isinstance(n_components, (int, np.integer)):
+            if n_components % 1 != 0:
+                raise ValueError("n_components must be a whole number")
+            n_components = int(n_components)
+        if n_components < 1:
+            raise ValueError("n_components must be greater than 0")
+        return int(n_components)
+
+    def _validate_n_epochs(self) -> None:
+        message = "n_epochs must be a nonnegative integer or a list of nonnegative integers"
+        if isinstance(self.n_epochs, (list, tuple, np.ndarray)):
+            epochs = np.asarray(self.n_epochs)
+            if not np.issubdtype(epochs.dtype, np.integer) or not np.all(epochs >= 0):
+                raise ValueError(message)
+            raise NotImplementedError(
+                "n_epochs as a list (intermediate embeddings, embedding_list_) is not "
+                "implemented in umapc yet; pass a single integer"
+            )
+        if self.n_epochs is not None and (
+            not isinstance(self.n_epochs, (int, np.integer)) or self.n_epochs < 0
+        ):
+            raise ValueError(message)
+
+    def _validate_metric(self) -> None:
+        if callable(self.metric):
+            raise NotImplementedError(
+                "metric: callable (custom numba) metrics are not implemented in umapc; "
+                "use a metric name"
+            )
+        if self.metric == "precomputed":
+            raise NotImplementedError(
+                "metric='precomputed' is not implemented in umapc yet; pass the data, or "
+                "precomputed_knn=(knn_indices, knn_dists)"
+            )
+        if self.metric in _UMAP_LEARN_ONLY_METRICS:
+            raise NotImplementedError(f"metric={self.metric!r} is not implemented in umapc yet")
+        if not _known_metric(self.metric):
+            raise ValueError("metric is neither callable nor a recognised string")
+
+    def _validate_output_metric(self) -> None:
+        if self.output_metric == "precomputed":
+            raise ValueError("output_metric cannnot be 'precomputed'")
+        if self.output_metric in ("euclidean", "l2"):
+            return
+        if (
+            callable(self.output_metric)
+            or self.output_metric in _UMAP_LEARN_ONLY_METRICS
+            or _known_metric(self.output_metric)
+        ):
+            raise NotImplementedError(
+                f"output_metric={self.output_metric!r}: only the euclidean output metric is "
+                "implemented in umapc yet"
+            )
+        raise ValueError("output_metric is neither callable nor a recognised string")
+
+    def _validate_tqdm_kwds(self) -> dict[str, Any]:
+        if self.tqdm_kwds is None:
+            kwds: dict[str, Any] = {}
+        elif isinstance(self.tqdm_kwds, dict):
+            kwds = dict(self.tqdm_kwds)
+        else:
+            raise ValueError(
+                "tqdm_kwds must be a dictionary. Please provide valid tqdm parameters as key "
+                "value pairs. Valid tqdm parameters can be found here: "
+                "https://github.com/tqdm/tqdm#parameters"
+            )
+        kwds.setdefault("desc", "Epochs completed")
+        kwds.setdefault(
+            "bar_format", "{desc}: {percentage:3.0f}%| {bar} {n_fmt}/{total_fmt} [{elapsed}]"
+        )
+        kwds.setdefault("disable", not self.verbose)
+        return kwds
+
+    def _reject_unimplemented(self) -> None:
+        for name in ("densmap", "output_dens", "unique"):
+            if getattr(self, name):
+                raise NotImplementedError(f"{name}=True is not implemented in umapc yet")
+
+    # ------------------------------------------------------------------ fitting
+
+    def fit(self, X: Any, y: Any = None, ensure_all_finite: bool | str = True, **kwargs: Any):
+        """Fit X into an embedded space.
+
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_features)
+            Dense numeric data; converted to float32.
+        y : None
+            Supervised UMAP is not implemented yet: anything but None raises NotImplementedError.
+        ensure_all_finite : True
+            NaN and infinite values always raise ValueError (``False`` / ``"allow-nan"`` raise
+            NotImplementedError). ``force_all_finite`` (the older spelling) is accepted too.
+
+        Returns
+        -------
+        self : UMAP
+        """
+        force = kwargs.pop("force_all_finite", None)
+        if kwargs:
+            raise TypeError(f"fit() got unexpected keyword arguments {sorted(kwargs)}")
+        self._check_finite_flag(ensure_all_finite if force is None else force)
+        self._validate_parameters()
+        if y is not None:
+            raise NotImplementedError(
+                "y: supervised and semi-supervised UMAP (fit with y) is not implemented in "
+                "umapc yet"
+            )
+        X = _check_data(X)
+        self._raw_data = X
+        self.n_features_in_ = X.shape[1]
+        self._initial_alpha = float(self.learning_rate)
+        self._a, self._b = self._curve_parameters()
+        self._supervised = False
+        self._sparse_data = False
+        init = self._check_init(X.shape[0])
+
+        if self.verbose:
+            print(str(self))
+        if X.shape[0] == 1:
+            # umap-learn's special case: nothing to lay out.
+            self._n_neighbors = self.n_neighbors
+            self.embedding_ = np.zeros((1, self._n_components), dtype=np.float32)
+            self.graph_ = scipy.sparse.csr_matrix((1, 1), dtype=np.float32)
+            self._knn_search_index = None
+            return self
+        if X.shape[0] <= self.n_neighbors:
+            warnings.warn(
+                "n_neighbors is larger than the dataset size; truncating to X.shape[0] - 1",
+                stacklevel=2,
+            )
+            self._n_neighbors = X.shape[0] - 1
+        else:
+            self._n_neighbors = int(self.n_neighbors)
+
+        rng = check_random_state(self.random_state)
+        seeded = self.random_state is not None
+        progress = _Progress(self.verbose, self._tqdm_kwds)
+        try:
+            self._fit_graph(X, rng, seeded, progress)
+            if self.verbose:
+                print(_ts(), "Construct embedding")
+            self.embedding_ = self._embed(X, init, rng, seeded, progress)
+        finally:
+            progress.close()
+        if self.verbose:
+            print(_ts(), "Finished embedding")
+        self._n_features_out = (
+            self.embedding_.shape[1] if self.transform_mode == "embedding" else X.shape[0]
+        )
+        return self
+
+    def fit_transform(
+        self, X: Any, y: Any = None, ensure_all_finite: bool | str = True, **kwargs: Any
+    ):
+        """Fit X and return its embedding (or ``graph_`` when ``transform_mode="graph"``)."""
+        self.fit(X, y, ensure_all_finite, **kwargs)
+        if self.transform_mode == "graph":
+            return self.graph_
+        return self.embedding_
+
+    @staticmethod
+    def _check_finite_flag(flag: bool | str) -> None:
+        if flag is not True:
+            raise NotImplementedError(
+                f"ensure_all_finite={flag!r}: umapc requires finite data (NaN and inf are rejected)"
+            )
+
+    def _curve_parameters(self) -> tuple[float, float]:
+        if self.a is None or self.b is None:
+            a, b = _core.find_ab_params(float(self.spread), float(self.min_dist))
+            return float(a), float(b)
+        return float(self.a), float(self.b)
+
+    def _check_init(self, n_samples: int) -> str | np.ndarray:
+        if isinstance(self.init, str):
+            return self.init
+        init = check_array(self.init, dtype=np.float32, order="C", input_name="init")
+        if init.shape[0] != n_samples:
+            raise ValueError(
+                f"init ndarray has {init.shape[0]} rows but the data has {n_samples} samples"
+            )
+        return init
+
+    def _fit_graph(
+        self, X: np.ndarray, rng: np.random.RandomState, seeded: bool, progress: _Progress
+    ) -> None:
+        """Neighbours, then the fuzzy simplicial set (graph_, _sigmas, _rhos)."""
+        self._small_data = X.shape[0] < SMALL_DATA and not self.force_approximation_algorithm
+        index_seed = _draw_seed(rng) if seeded else None
+        if self.verbose:
+            print(_ts(), "Construct fuzzy simplicial set")
+        knn = self._precomputed_knn(X.shape[0])
+        if knn is not None:
+            self._knn_indices, self._knn_dists, self._knn_search_index = knn
+        else:
+            if self.verbose:
+                print(_ts(), "Finding Nearest Neighbors")
+            self._knn_search_index = self._build_index(X, index_seed)
+            indices, dists = self._knn_search_index.neighbor_graph
+            self._knn_indices = np.array(indices, dtype=np.int32, order="C")
+            self._knn_dists = np.array(dists, dtype=np.float32, order="C")
+            if self.verbose:
+                print(_ts(), "Finished Nearest Neighbor Search")
+        edges_removed = self._disconnect(self._knn_indices, self._knn_dists)
+        indptr, indices, data, sigmas, rhos = _core.fuzzy_simplicial_set(
+            self._knn_indices,
+            self._knn_dists,
+            X.shape[0],
+            local_connectivity=float(self.local_connectivity),
+            set_op_mix_ratio=float(self.set_op_mix_ratio),
+            apply_set_operations=True,
+            n_jobs=self._n_jobs,
+            callback=progress.callback,
+        )
+        progress.done()
+        self.graph_ = _csr(indptr, indices, data, (X.shape[0], X.shape[0]))
+        self._sigmas, self._rhos = sigmas, rhos
+        self._warn_disconnected(edges_removed)
+
+    def _build_index(self, X: np.ndarray, seed: int | None):
+        from .index import NNIndex
+
+        return NNIndex(
+            X,
+            n_neighbors=self._n_neighbors,
+            metric=self.metric,
+            metric_kwds=self._metric_kwds or None,
+            backend="exact" if self._small_data else "auto",
+            random_state=seed,
+            n_jobs=self._n_jobs,
+            verbose=bool(self.verbose),
+        )
+
+    def _precomputed_knn(self, n_samples: int):
+        """umap-learn's handling of ``precomputed_knn``: None when absent or unusable."""
+        knn = tuple(self.precomputed_knn) if self.precomputed_knn is not None else ()
+        if len(knn) < 2 or knn[1] is None:
+            return None
+        knn_indices, knn_dists = knn[0], knn[1]
+        search_index = knn[2] if len(knn) > 2 else None
+        if not isinstance(knn_indices, np.ndarray):
+            raise ValueError("precomputed_knn[0] must be ndarray object.")
+        if not isinstance(knn_dists, np.ndarray):
+            raise ValueError("precomputed_knn[1] must be ndarray object.")
+        if knn_dists.shape != knn_indices.shape:
+            raise ValueError(
+                "precomputed_knn[0] and precomputed_knn[1] must be numpy arrays of the same size."
+            )
+        from .index import NNIndex
+
+        if not isinstance(search_index, NNIndex):
+            warnings.warn(
+                "precomputed_knn[2] (knn_search_index) is not an NNIndex object: transforming "
+                "new data with transform will be unavailable.",
+                stacklevel=3,
+            )
+            search_index = None
+        if knn_dists.shape[1] < self._n_neighbors:
+            warnings.warn(
+                "precomputed_knn has a lower number of neighbors than n_neighbors parameter. "
+                "precomputed_knn will be ignored and the k-nn will be computed normally.",
+                stacklevel=3,
+            )
+            return None
+        if knn_dists.shape[0] != n_samples:
+            warnings.warn(
+                "precomputed_knn has a different number of samples than the data you are "
+                "fitting. precomputed_knn will be ignored and the k-nn will be computed normally.",
+                stacklevel=3,
+            )
+            return None
+        k = self._n_neighbors
+        return (
+            np.array(knn_indices[:, :k], dtype=np.int32, order="C"),
+            np.array(knn_dists[:, :k], dtype=np.float32, order="C"),
+            search_index,
+        )
+
+    def _disconnect(self, indices: np.ndarray, dists: np.ndarray) -> int:
+        """Cut neighbours at or beyond the disconnection distance (in place); count them."""
+        if not np.isfinite(self._disconnection_distance):
+            return 0
+        far = dists >= self._disconnection_distance
+        indices[far] = -1
+        dists[far] = np.inf
+        return int(far.sum())
+
+    def _warn_disconnected(self, edges_removed: int) -> None:
+        degree = np.diff(self.graph_.indptr)
+        vertices_disconnected = int(np.sum(degree == 0))
+        n = self.graph_.shape[0]
+        if self.verbose and edges_removed > 0:
+            print(
+                f"Disconnection_distance = {self._disconnection_distance} has removed "
+                f"{edges_removed} edges."
+            )
+        if vertices_disconnected > 0:
+            warnings.warn(
+                f"A few of your vertices ({vertices_disconnected} of {n}) were disconnected "
+                "from the manifold (disconnection_distance = "
+                f"{self._disconnection_distance}); their embedding is NaN.",
+                stacklevel=4,
+            )
+
+    def _default_epochs(self, n: int) -> int:
+        return 500 if n <= 10000 else 200
+
+    def _embed(
+        self,
+        X: np.ndarray,
+        init: str | np.ndarray,
+        rng: np.random.RandomState,
+        seeded: bool,
+        progress: _Progress,
+    ) -> np.ndarray:
+        """Initialise, rescale and optimise the layout of graph_ (umap-learn's
+        simplicial_set_embedding)."""
+        n = X.shape[0]
+        default_epochs = self._default_epochs(n)
+        n_epochs = default_epochs if self.n_epochs is None else int(self.n_epochs)
+        graph = _prune(self.graph_, n_epochs, default_epochs)
+        init_seed, rescale_seed, layout_seed = (_draw_seed(rng) for _ in range(3))
+        embedding = self._initial_layout(X, graph, init, rng, (init_seed, rescale_seed), progress)
+        if n_epochs > 0 and graph.nnz > 0:
+            _core.optimize_layout(
+                embedding,
+                None,
+                graph.indptr.astype(np.int32, copy=False),
+                graph.indices.astype(np.int32, copy=False),
+                graph.data.astype(np.float32, copy=False),
+                n_epochs,
+                self._a,
+                self._b,
+                repulsion_strength=float(self.repulsion_strength),
+                learning_rate=self._initial_alpha,
+                negative_sample_rate=float(self.negative_sample_rate),
+                seed=layout_seed if seeded else -1,
+                n_jobs=self._n_jobs,
+                callback=progress.callback,
+            )
+        disconnected = np.diff(self.graph_.indptr) == 0
+        if disconnected.any():
+            embedding[disconnected] = np.nan
+        return embedding
+
+    def _initial_layout(
+        self,
+        X: np.ndarray,
+        graph: scipy.sparse.csr_matrix,
+        init: str | np.ndarray,
+        rng: np.random.RandomState,
+        seeds: tuple[int, int],
+        progress: _Progress,
+    ) -> np.ndarray:
+        n, dim = X.shape[0], self._n_components
+        init_seed, rescale_seed = seeds
+        expand = True
+        if isinstance(init, np.ndarray):
+            embedding = self._jitter_duplicates(init, rng)
+            expand = False
+        elif init == "random":
+            embedding = rng.uniform(low=-10.0, high=10.0, size=(n, dim)).astype(np.float32)
+            expand = False
+        elif init == "pca":
+            from sklearn.decomposition import PCA
+
+            embedding = PCA(n_components=dim, random_state=init_seed % 2**32).fit_transform(X)
+        else:  # "spectral" and "tswspectral"
+            embedding, converged = _core.spectral_layout(
+                graph.indptr.astype(np.int32, copy=False),
+                graph.indices.astype(np.int32, copy=False),
+                graph.data.astype(np.float32, copy=False),
+                dim,
+                init_seed,
+                n_jobs=self._n_jobs,
+                callback=progress.callback,
+            )
+            progress.done()
+            if not converged:
+                warnings.warn(
+                    "Spectral initialisation failed! The eigenvector solver failed. This is "
+                    "likely due to too small an eigengap. Consider adding some noise or jitter "
+                    "to your data.\n\nFalling back to random initialisation!",
+                    stacklevel=4,
+                )
+                embedding = rng.uniform(low=-10.0, high=10.0, size=(n, dim))
+        embedding = np.array(embedding, dtype=np.float32, order="C")
+        _core.rescale_embedding(embedding, rescale_seed, expand)
+        return embedding
+
+    @staticmethod
+    def _jitter_duplicates(init: np.ndarray, rng: np.random.RandomState) -> np.ndarray:
+        """umap-learn nudges repeated rows of a user init apart by 0.1% of the mean NN distance."""
+        if np.unique(init, axis=0).shape[0] == init.shape[0]:
+            return init.copy()
+        from sklearn.neighbors import KDTree
+
+        dist, _ = KDTree(init).query(init, k=2)
+        scale = 0.001 * float(np.mean(dist[:, 1]))
+        return (init + rng.normal(scale=scale, size=init.shape)).astype(np.float32)
+
+    # ------------------------------------------------------------------ transform
+
+    def transform(self, X: Any, ensure_all_finite: bool | str = True, **kwargs: Any):
+        """Embed new points into the fitted space; ``embedding_`` is not changed.
+
+        Parameters
+        ----------
+        X : array-like, shape (n_queries, n_features)
+
+        Returns
+        -------
+        ndarray (n_queries, n_components), float32, or the (n_queries, n_samples) membership
+        graph when ``transform_mode="graph"``.
+        """
+        check_is_fitted(self, "embedding_")
+        force = kwargs.pop("force_all_finite", None)
+        if kwargs:
+            raise TypeError(f"transform() got unexpected keyword arguments {sorted(kwargs)}")
+        self._check_finite_flag(ensure_all_finite if force is None else force)
+        if self._raw_data.shape[0] == 1:
+            raise ValueError(
+                "Transform unavailable when model was fit with only a single data sample."
+            )
+        X = _check_data(X)
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but UMAP is expecting {self.n_features_in_} "
+                "features as input."
+            )
+        if X.shape == self._raw_data.shape and np.array_equal(X, self._raw_data):
+            # umap-learn's shortcut: the training data maps to its own embedding.
+            return self.graph_ if self.transform_mode == "graph" else self.embedding_.copy()
+        if self._knn_search_index is None:
+            raise NotImplementedError(
+                "No search index available: transforming data into an existing embedding is "
+                "not supported"
+            )
+        progress = _Progress(self.verbose, self._tqdm_kwds)
+        try:
+            graph = self._transform_graph(X, progress)
+            if self.transform_mode == "graph":
+                return graph
+            return self._transform_embed(graph, progress)
+        finally:
+            progress.close()
+
+    def _transform_graph(self, X: np.ndarray, progress: _Progress) -> scipy.sparse.csr_matrix:
+        epsilon = 0.24 if getattr(self._knn_search_index, "_angular_trees", False) else 0.12
+        indices, dists = self._knn_search_index.query(X, k=self._n_neighbors, epsilon=epsilon)
+        indices = np.array(indices, dtype=np.int32, order="C")
+        dists = np.array(dists, dtype=np.float32, order="C")
+        self._disconnect(indices, dists)
+        n_train = self._raw_data.shape[0]
+        indptr, cols, data, _, _ = _core.fuzzy_simplicial_set(
+            indices,
+            dists,
+            n_train,
+            local_connectivity=max(0.0, float(self.local_connectivity) - 1.0),
+            set_op_mix_ratio=float(self.set_op_mix_ratio),
+            apply_set_operations=False,
+            n_jobs=self._n_jobs,
+            callback=progress.callback,
+        )
+        return _csr(indptr, cols, data, (X.shape[0], n_train))
+
+    def _transform_embed(self, graph: scipy.sparse.csr_matrix, progress: _Progress) -> np.ndarray:
+        train = np.array(self.embedding_, dtype=np.float32, order="C")
+        n_query = graph.shape[0]
+        embedding = np.array(
+            _core.init_transform(graph.indptr, graph.indices, graph.data, train),
+            dtype=np.float32,
+            order="C",
+        )
+        if self.n_epochs is None:
+            n_epochs = 100 if n_query <= 10000 else 30
+        else:
+            n_epochs = int(self.n_epochs // 3)
+        if n_epochs <= 0 or graph.nnz == 0:
+            return embedding
+        graph = _prune(graph, n_epochs, n_epochs)
+        seed = -1
+        if self.transform_seed is not None:
+            seed = _draw_seed(check_random_state(self.transform_seed))
+        _core.optimize_layout(
+            embedding,
+            train,
+            graph.indptr.astype(np.int32, copy=False),
+            graph.indices.astype(np.int32, copy=False),
+            graph.data.astype(np.float32, copy=False),
+            n_epochs,
+            self._a,
+            self._b,
+            repulsion_strength=float(self.repulsion_strength),
+            learning_rate=self._initial_alpha / 4.0,
+            negative_sample_rate=float(self.negative_sample_rate),
+            seed=seed,
+            n_jobs=self._n_jobs,
+            callback=progress.callback,
+        )
+        return embedding
+
+    def inverse_transform(self, X: Any):
+        """Not implemented yet in umapc (umap-learn interpolates in the data space)."""
+        raise NotImplementedError("inverse_transform is not implemented in umapc yet")
+
+    def update(self, X: Any):
+        """Not implemented yet in umapc (umap-learn's incremental ``update``)."""
+        raise NotImplementedError("update is not implemented in umapc yet")
+
+    def _compose(self, other: Any, operator: str):
+        raise NotImplementedError(
+            f"combining fitted models (UMAP {operator} UMAP: graph intersection, union or "
+            "difference) is not implemented in umapc yet"
+        )
+
+    def __mul__(self, other: Any):
+        return self._compose(other, "*")
+
+    def __add__(self, other: Any):
+        return self._compose(other, "+")
+
+    def __sub__(self, other: Any):
+        return self._compose(other, "-")
+
+    def __sklearn_tags__(self):  # scikit-learn >= 1.6
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = False
+        tags.non_deterministic = False
+        return tags

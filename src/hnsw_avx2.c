@@ -1,0 +1,34 @@
+/* AVX2 kernel for 8-bit codes; reached only after the cpuid check in simd_kernels_select. */
+#include "hnsw_internal.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+
+#include <immintrin.h>
+
+float hnsw_l2_u8_avx2(const uint8_t *a, const uint8_t *b, size_t dim) {
+    __m256i s = _mm256_setzero_si256();
+    size_t i = 0;
+    for (; i + 16 <= dim; i += 16) {
+        __m256i x = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(a + i)));
+        __m256i y = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(b + i)));
+        __m256i d = _mm256_sub_epi16(x, y);
+        s = _mm256_add_epi32(s, _mm256_madd_epi16(d, d));
+    }
+    __m128i t = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+    t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0x4e));
+    t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0xb1));
+    uint32_t total = (uint32_t)_mm_cvtsi128_si32(t);
+    for (; i < dim; i++) {
+        int d = (int)a[i] - (int)b[i];
+        total += (uint32_t)(d * d);
+    }
+    return (float)total;
+}
+
+#else
+
+float hnsw_l2_u8_avx2(const uint8_t *a, const uint8_t *b, size_t dim) {
+    return hnsw_l2_u8_scalar(a, b, dim);
+}
+
+#endif

@@ -1,0 +1,41 @@
+/* AVX-512 kernel for 8-bit codes; reached only after the cpuid check in simd_kernels_select. */
+#include "hnsw_internal.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+
+#include <immintrin.h>
+
+static inline __m512i sq_diff(const uint8_t *a, const uint8_t *b) {
+    __m512i x = _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)a));
+    __m512i y = _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)b));
+    __m512i d = _mm512_sub_epi16(x, y);
+    return _mm512_madd_epi16(d, d);
+}
+
+float hnsw_l2_u8_avx512(const uint8_t *a, const uint8_t *b, size_t dim) {
+    __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
+    size_t i = 0;
+    for (; i + 64 <= dim; i += 64) {
+        s0 = _mm512_add_epi32(s0, sq_diff(a + i, b + i));
+        s1 = _mm512_add_epi32(s1, sq_diff(a + i + 32, b + i + 32));
+    }
+    for (; i + 32 <= dim; i += 32) {
+        s0 = _mm512_add_epi32(s0, sq_diff(a + i, b + i));
+    }
+    if (i < dim) {
+        __mmask32 m = (__mmask32)((1u << (dim - i)) - 1u);
+        __m512i x = _mm512_cvtepu8_epi16(_mm256_maskz_loadu_epi8(m, a + i));
+        __m512i y = _mm512_cvtepu8_epi16(_mm256_maskz_loadu_epi8(m, b + i));
+        __m512i d = _mm512_sub_epi16(x, y);
+        s1 = _mm512_add_epi32(s1, _mm512_madd_epi16(d, d));
+    }
+    return (float)_mm512_reduce_add_epi32(_mm512_add_epi32(s0, s1));
+}
+
+#else
+
+float hnsw_l2_u8_avx512(const uint8_t *a, const uint8_t *b, size_t dim) {
+    return hnsw_l2_u8_scalar(a, b, dim);
+}
+
+#endif

@@ -1,0 +1,226 @@
+/* Internal layout of the HNSW index, shared by its build, search, I/O and k-NN graph code. */
+#ifndef UMAPC_SRC_HNSW_INTERNAL_H
+#define UMAPC_SRC_HNSW_INTERNAL_H
+
+#include "internal.h"
+#include "metric.h"
+#include "umapc/hnsw.h"
+
+#define HNSW_NONE      UINT32_MAX /* unused link slot; lists are a prefix of ids then NONE */
+#define HNSW_MAX_LEVEL 30
+#define HNSW_MAX_M     1024
+
+typedef enum hnsw_dist_mode {
+    HNSW_DIST_SQL2 = 0,      /* squared L2 kernel */
+    HNSW_DIST_ONE_MINUS_DOT, /* 1 - dot on normalised rows */
+    HNSW_DIST_NEG_DOT,       /* -dot */
+    HNSW_DIST_GENERIC        /* metric_surrogate */
+} hnsw_dist_mode;
+
+/* Distance between prepared rows, in surrogate units (same order as the true distance). */
+typedef struct hnsw_space {
+    metric_plan plan;
+    umapc_kernel_fn kernel;
+    hnsw_dist_mode mode;
+    size_t dim;
+} hnsw_space;
+
+/* Layer 0 of every node lives in one block of `stride` bytes: M0 link slots, then the prepared
+ * vector, so one node's links and its vector are contiguous (one prefetch stream). Upper layers
+ * exist for about 1/M of the nodes only; they are found through the sorted `upper_ids` (no
+ * per-node pointer, which would cost 8 bytes on every node). */
+struct umapc_hnsw {
+    hnsw_space space;
+    size_t dim;
+    size_t n;   /* nodes stored and linked */
+    size_t cap; /* nodes the blocks have room for */
+    size_t M, M0, ef_construction;
+    uint64_t seed;
+    size_t stride;     /* bytes per layer-0 block */
+    size_t vec_offset; /* bytes from block start to the vector */
+    unsigned char *base;
+    uint8_t *levels;
+    uint32_t *upper_ids;   /* nodes with level > 0, ascending */
+    uint64_t *upper_start; /* offset of each upper node's lists in upper_pool */
+    size_t n_upper, upper_cap;
+    uint32_t *upper_pool; /* for each upper node, level lists of M slots */
+    size_t pool_size, pool_cap;
+    int max_level; /* -1 while empty */
+    uint32_t entry;
+};
+
+typedef struct hnsw_pair {
+    float d;
+    uint32_t id;
+} hnsw_pair;
+
+static inline int hnsw_pair_less(hnsw_pair a, hnsw_pair b) {
+    return a.d < b.d || (a.d == b.d && a.id < b.id);
+}
+
+void hnsw_space_init(hnsw_space *space, const umapc_metric *metric, size_t dim);
+
+static inline float hnsw_dist(const hnsw_space *s, const float *a, const float *b) {
+    switch (s->mode) {
+    case HNSW_DIST_SQL2:
+        return s->kernel(a, b, s->dim);
+    case HNSW_DIST_ONE_MINUS_DOT:
+        return 1.0f - s->kernel(a, b, s->dim);
+    case HNSW_DIST_NEG_DOT:
+        return -s->kernel(a, b, s->dim);
+    default:
+        return metric_surrogate(&s->plan, a, b, s->dim);
+    }
+}
+
+static inline const float *hnsw_vec(const umapc_hnsw *h, uint32_t u) {
+    return (const float *)(h->base + (size_t)u * h->stride + h->vec_offset);
+}
+
+static inline uint32_t *hnsw_links0(const umapc_hnsw *h, uint32_t u) {
+    return (uint32_t *)(h->base + (size_t)u * h->stride);
+}
+
+/* Slots of node u at level (>= 1); u must have that level. */
+uint32_t *hnsw_upper_links(const umapc_hnsw *h, uint32_t u, int level);
+
+static inline uint32_t *hnsw_links(const umapc_hnsw *h, uint32_t u, int level, size_t *cap) {
+    if (level == 0) {
+        *cap = h->M0;
+        return hnsw_links0(h, u);
+    }
+    *cap = h->M;
+    return hnsw_upper_links(h, u, level);
+}
+
+static inline size_t hnsw_count(const uint32_t *links, size_t cap) {
+    size_t c = 0;
+    while (c < cap && links[c] != HNSW_NONE) {
+        c++;
+    }
+    return c;
+}
+
+/* What a search measures distances on: the index's own float rows, or a compact 8-bit copy of them
+ * (4x less memory traffic) used while building and for the all-points graph. */
+typedef float (*hnsw_code_fn)(const uint8_t *a, const uint8_t *b, size_t dim);
+
+typedef struct hnsw_view {
+    const umapc_hnsw *h;
+    const unsigned char *base; /* item u at base + u * stride + offset */
+    size_t stride, offset;
+    size_t bytes;           /* item size, for prefetching */
+    hnsw_code_fn code_dist; /* NULL: float rows measured with h->space */
+} hnsw_view;
+
+static inline const void *hnsw_item(const hnsw_view *v, uint32_t u) {
+    return v->base + (size_t)u * v->stride + v->offset;
+}
+
+static inline float hnsw_vdist(const hnsw_view *v, const void *q, uint32_t u) {
+    if (v->code_dist != NULL) {
+        return v->code_dist((const uint8_t *)q, (const uint8_t *)hnsw_item(v, u), v->h->dim);
+    }
+    return hnsw_dist(&v->h->space, (const float *)q, (const float *)hnsw_item(v, u));
+}
+
+/* The first lines of an item. The hardware prefetcher follows the rest of a long row once the
+ * stream has started; one prefetch per line of a 3 KB row cost more than it saved (measured on
+ * Fashion-MNIST). */
+#define HNSW_PREFETCH_LINES 2
+static inline void hnsw_prefetch(const hnsw_view *v, uint32_t u) {
+    const char *p = (const char *)hnsw_item(v, u);
+    size_t end = v->bytes < 64 * HNSW_PREFETCH_LINES ? v->bytes : 64 * HNSW_PREFETCH_LINES;
+    for (size_t off = 0; off < end; off += 64) {
+        __builtin_prefetch(p + off, 0, 3);
+    }
+}
+
+void hnsw_view_floats(hnsw_view *v, const umapc_hnsw *h);
+
+/* 8-bit codes of the prepared rows for metrics searched by squared L2 on prepared rows
+ * (euclidean, and the angular ones on normalised rows): one affine map with a single scale keeps
+ * the order of squared distances up to rounding. */
+typedef struct hnsw_codes {
+    uint8_t *codes; /* n x dim */
+    size_t n;
+} hnsw_codes;
+
+/* Codes for the first n rows of h; nonzero when the metric does not allow them or memory is short
+ * (callers then search the float rows). */
+int hnsw_codes_build(const umapc_hnsw *h, size_t n, int threads, hnsw_codes *out);
+void hnsw_codes_free(hnsw_codes *c);
+void hnsw_view_codes(hnsw_view *v, const umapc_hnsw *h, const hnsw_codes *c);
+
+float hnsw_l2_u8_scalar(const uint8_t *a, const uint8_t *b, size_t dim);
+float hnsw_l2_u8_avx2(const uint8_t *a, const uint8_t *b, size_t dim);
+float hnsw_l2_u8_avx512(const uint8_t *a, const uint8_t *b, size_t dim);
+
+/* Per-thread search state: visited tags with an epoch (no clearing between searches), and two
+ * heaps that grow on demand. */
+typedef struct hnsw_scratch {
+    uint32_t *tags;
+    size_t n_tags;
+    uint32_t epoch;
+    hnsw_pair *cand; /* min-heap of nodes to expand */
+    size_t n_cand, cap_cand;
+    hnsw_pair *res; /* max-heap of the best ef found */
+    size_t n_res, cap_res;
+    uint32_t *gather; /* unvisited neighbours of the node being expanded */
+    float *query;     /* prepared query row */
+    int failed;       /* an allocation failed */
+} hnsw_scratch;
+
+int hnsw_scratch_init(hnsw_scratch *s, size_t n_tags, size_t M0, size_t dim);
+void hnsw_scratch_free(hnsw_scratch *s);
+/* Starts a new search: every node reads as unvisited. */
+void hnsw_scratch_new_epoch(hnsw_scratch *s);
+
+static inline int hnsw_visit(hnsw_scratch *s, uint32_t u) {
+    if (s->tags[u] == s->epoch) {
+        return 0;
+    }
+    s->tags[u] = s->epoch;
+    return 1;
+}
+
+/* Greedy walk at `level` from *cur (distance *cur_d) to a local minimum. */
+void hnsw_greedy(const hnsw_view *v, const void *q, int level, uint32_t *cur, float *cur_d);
+
+/* Beam search at `level` from n_eps entry points (already marked visited by the caller through
+ * hnsw_scratch_new_epoch + hnsw_visit, distances filled). Leaves the best ef allowed nodes in
+ * s->res as a max-heap. mask: NULL or one byte per node, nonzero = may be returned. */
+void hnsw_search_layer(const hnsw_view *v, hnsw_scratch *s, const void *q, const hnsw_pair *eps,
+                       size_t n_eps, size_t ef, int level, const uint8_t *mask);
+
+/* Pops s->res into out, ascending; returns the count. */
+size_t hnsw_drain_sorted(hnsw_scratch *s, hnsw_pair *out);
+
+/* The neighbour-selection heuristic on cand (ascending, distances to the base point): keeps a
+ * candidate unless a kept one is strictly closer to it than the base point is. Identical vectors
+ * never occlude other candidates (a kept copy is as far from a candidate as the base point), so
+ * duplicate clusters keep their links out; at most two copies are kept. Returns the number
+ * kept, written to out (may alias cand). */
+size_t hnsw_select(const hnsw_view *v, uint32_t base, const hnsw_pair *cand, size_t n_cand,
+                   size_t max_keep, hnsw_pair *out);
+
+int hnsw_cmp_pair(const void *a, const void *b);
+
+/* Beam width for k results when the caller leaves it to us: wide enough for recall@k >= 0.95 on
+ * the benchmark sets at the default M. */
+static inline size_t hnsw_default_ef(size_t k) {
+    size_t ef = 2 * k + 16;
+    return ef < 40 ? 40 : ef;
+}
+
+/* An empty index (no rows, no storage) with its parameters set; NULL when out of memory. */
+umapc_hnsw *hnsw_alloc(const umapc_metric *metric, size_t dim, size_t M, size_t ef_construction,
+                       uint64_t seed);
+/* Makes room for `total` nodes, keeping the first h->n blocks; nonzero when out of memory. */
+int hnsw_reserve(umapc_hnsw *h, size_t total);
+
+/* Exact scan over ids[0..n_ids): leaves the best k in s->res (max-heap). */
+void hnsw_scan(const hnsw_view *v, hnsw_scratch *s, const void *q, const uint32_t *ids,
+               size_t n_ids, size_t k);
+
+#endif

@@ -1,0 +1,379 @@
+/* HNSW index and k-NN graph against brute force (umapc_distance over all pairs). */
+#include "check.h"
+#include "internal.h"
+#include "umapc.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Gaussian clusters: the kind of structure (dense regions, gaps) that makes graph search hard. */
+static float *clustered(size_t n, size_t dim, size_t clusters, uint64_t seed) {
+    float *x = malloc(n * dim * sizeof *x);
+    float *centres = malloc(clusters * dim * sizeof *centres);
+    umapc_rng rng;
+    umapc_rng_seed(&rng, seed);
+    for (size_t i = 0; i < clusters * dim; i++) {
+        centres[i] = (float)(3.0 * umapc_rng_uniform(&rng));
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t c = umapc_rng_below(&rng, (uint32_t)clusters);
+        for (size_t d = 0; d < dim; d++) {
+            double u1 = umapc_rng_uniform(&rng) + 1e-12, u2 = umapc_rng_uniform(&rng);
+            double g = sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+            x[i * dim + d] = centres[c * dim + d] + (float)g;
+        }
+    }
+    free(centres);
+    return x;
+}
+
+/* Hoare's selection: the value that would sit at position `at` of the sorted array. */
+static float select_kth(float *d, size_t n, size_t at) {
+    size_t lo = 0, hi = n - 1;
+    while (lo < hi) {
+        float pivot = d[lo + (hi - lo) / 2];
+        size_t i = lo, j = hi;
+        while (i <= j) {
+            while (d[i] < pivot) {
+                i++;
+            }
+            while (d[j] > pivot) {
+                j--;
+            }
+            if (i <= j) {
+                float t = d[i];
+                d[i] = d[j];
+                d[j] = t;
+                i++;
+                if (j == 0) {
+                    break;
+                }
+                j--;
+            }
+        }
+        if (at <= j) {
+            hi = j;
+        } else if (at >= i) {
+            lo = i;
+        } else {
+            return d[at];
+        }
+    }
+    return d[at];
+}
+
+/* k-th smallest true distance from q to the allowed rows. */
+
+static float kth_distance(const umapc_metric *m, const float *data, size_t n, size_t dim,
+                          const float *q, size_t k, const uint8_t *mask, size_t *n_allowed) {
+    float *d = malloc(n * sizeof *d);
+    size_t a = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (mask == NULL || mask[i]) {
+            d[a++] = umapc_distance(m, q, data + i * dim, dim);
+        }
+    }
+    float kth = a == 0 ? INFINITY : select_kth(d, a, (k < a ? k : a) - 1);
+    free(d);
+    *n_allowed = a;
+    return kth;
+}
+
+/* Recall that counts ties as hits: a result is right when its distance is within the exact k-th
+ * distance (duplicates make ids ambiguous, distances are not). Also checks every returned
+ * distance against umapc_distance and that results are allowed and sorted. */
+static double recall(const umapc_metric *m, const float *data, size_t n, size_t dim,
+                     const float *queries, size_t nq, size_t k, const umapc_idx *idx,
+                     const float *dist, const uint8_t *mask) {
+    size_t hits = 0, total = 0;
+    for (size_t i = 0; i < nq; i++) {
+        size_t allowed;
+        float kth = kth_distance(m, data, n, dim, queries + i * dim, k, mask, &allowed);
+        size_t expect = allowed < k ? allowed : k;
+        total += expect;
+        for (size_t j = 0; j < k; j++) {
+            umapc_idx id = idx[i * k + j];
+            if (j >= expect) {
+                CHECK(id == -1 && isinf(dist[i * k + j]));
+                continue;
+            }
+            if (id < 0) {
+                continue;
+            }
+            CHECK(mask == NULL || mask[id]);
+            CHECK(j == 0 || dist[i * k + j] >= dist[i * k + j - 1]);
+            float d = umapc_distance(m, queries + i * dim, data + (size_t)id * dim, dim);
+            CHECK_CLOSE(dist[i * k + j], d, 1e-3, 1e-3);
+            hits += d <= kth * (1.0f + 1e-5f) + 1e-5f;
+        }
+    }
+    return (double)hits / (double)total;
+}
+
+static umapc_hnsw *build(const umapc_metric *m, const float *x, size_t n, size_t dim, int threads) {
+    umapc_hnsw_options o;
+    umapc_hnsw_options_init(&o);
+    o.ef_construction = 100;
+    o.seed = 7;
+    o.n_threads = threads;
+    umapc_hnsw *h = NULL;
+    umapc_error err = {0};
+    umapc_status st = umapc_hnsw_build(m, x, n, dim, &o, NULL, &h, &err);
+    if (st != UMAPC_OK) {
+        fprintf(stderr, "build failed: %s\n", err.message);
+    }
+    CHECK(st == UMAPC_OK && h != NULL);
+    return h;
+}
+
+static double query_recall(const umapc_hnsw *h, const umapc_metric *m, const float *x, size_t n,
+                           size_t dim, const float *q, size_t nq, size_t k, size_t ef,
+                           const uint8_t *mask) {
+    umapc_idx *idx = malloc(nq * k * sizeof *idx);
+    float *dist = malloc(nq * k * sizeof *dist);
+    umapc_hnsw_query_options qo;
+    umapc_hnsw_query_options_init(&qo);
+    qo.ef = ef;
+    qo.filter_mask = mask;
+    CHECK(umapc_hnsw_query(h, q, nq, k, &qo, NULL, idx, dist, NULL) == UMAPC_OK);
+    double r = recall(m, x, n, dim, q, nq, k, idx, dist, mask);
+    free(idx);
+    free(dist);
+    return r;
+}
+
+static void test_recall(const umapc_metric *m, const char *name) {
+    size_t n = 4000, dim = 24, nq = 200, k = 10;
+    float *x = clustered(n + nq, dim, 30, 1);
+    const float *q = x + n * dim;
+    umapc_hnsw *h = build(m, x, n, dim, 2);
+    double r_default = query_recall(h, m, x, n, dim, q, nq, k, 0, NULL);
+    double r_wide = query_recall(h, m, x, n, dim, q, nq, k, 200, NULL);
+    printf("%s: recall@10 default ef %.4f, ef=200 %.4f\n", name, r_default, r_wide);
+    CHECK(r_default >= 0.95);
+    CHECK(r_wide >= 0.99);
+    CHECK(umapc_hnsw_size(h) == n && umapc_hnsw_dim(h) == dim);
+    /* Memory target: 1.1x the raw rows plus 8 M bytes per point. */
+    CHECK(umapc_hnsw_memory(h) <= (size_t)(1.1 * (double)(n * dim * 4)) + 8 * 16 * n + 4096);
+    umapc_hnsw_free(h);
+    free(x);
+}
+
+static void knn_graph_check(const umapc_hnsw *h, const umapc_metric *m, const float *x, size_t n,
+                            size_t dim, size_t k, double min_recall) {
+    umapc_idx *idx = malloc(n * k * sizeof *idx);
+    float *dist = malloc(n * k * sizeof *dist);
+    CHECK(umapc_hnsw_knn_graph(h, k, NULL, NULL, idx, dist, NULL) == UMAPC_OK);
+    for (size_t i = 0; i < n; i++) {
+        CHECK(idx[i * k] == (umapc_idx)i && dist[i * k] == 0.0f);
+    }
+    double r = recall(m, x, n, dim, x, n, k, idx, dist, NULL);
+    printf("knn graph: recall@%zu %.4f\n", k, r);
+    CHECK(r >= min_recall);
+    free(idx);
+    free(dist);
+}
+
+static void test_knn_graph(void) {
+    umapc_metric m;
+    umapc_metric_init(&m);
+    size_t n = 2000, dim = 20;
+    float *x = clustered(n, dim, 25, 2);
+    umapc_hnsw *h = build(&m, x, n, dim, 2);
+    knn_graph_check(h, &m, x, n, dim, 15, 0.99);
+    umapc_hnsw_free(h);
+    free(x);
+}
+
+static uint8_t *serialize(const umapc_hnsw *h, size_t *size) {
+    *size = umapc_hnsw_serialized_size(h);
+    uint8_t *buf = malloc(*size);
+    CHECK(umapc_hnsw_serialize(h, buf, *size, NULL) == UMAPC_OK);
+    return buf;
+}
+
+static void test_determinism(void) {
+    umapc_metric m;
+    umapc_metric_init(&m);
+    size_t n = 3000, dim = 16;
+    float *x = clustered(n, dim, 20, 3);
+    size_t s1, s2, s3;
+    umapc_hnsw *h1 = build(&m, x, n, dim, 1), *h2 = build(&m, x, n, dim, 2),
+               *h3 = build(&m, x, n, dim, 3);
+    uint8_t *b1 = serialize(h1, &s1), *b2 = serialize(h2, &s2), *b3 = serialize(h3, &s3);
+    CHECK(s1 == s2 && s1 == s3);
+    CHECK(memcmp(b1, b2, s1) == 0 && memcmp(b1, b3, s1) == 0);
+    umapc_hnsw_free(h1);
+    umapc_hnsw_free(h2);
+    umapc_hnsw_free(h3);
+    free(b1);
+    free(b2);
+    free(b3);
+    free(x);
+}
+
+static void query_both(const umapc_hnsw *a, const umapc_hnsw *b, const float *q, size_t nq,
+                       size_t k) {
+    umapc_idx *ia = malloc(nq * k * sizeof *ia), *ib = malloc(nq * k * sizeof *ib);
+    float *da = malloc(nq * k * sizeof *da), *db = malloc(nq * k * sizeof *db);
+    CHECK(umapc_hnsw_query(a, q, nq, k, NULL, NULL, ia, da, NULL) == UMAPC_OK);
+    CHECK(umapc_hnsw_query(b, q, nq, k, NULL, NULL, ib, db, NULL) == UMAPC_OK);
+    CHECK(memcmp(ia, ib, nq * k * sizeof *ia) == 0 && memcmp(da, db, nq * k * sizeof *da) == 0);
+    free(ia);
+    free(ib);
+    free(da);
+    free(db);
+}
+
+static void test_serialize(void) {
+    umapc_metric m;
+    umapc_metric_init(&m);
+    size_t n = 1500, dim = 8;
+    float *x = clustered(n, dim, 10, 4);
+    umapc_hnsw *h = build(&m, x, n, dim, 2);
+    size_t size, size2;
+    uint8_t *buf = serialize(h, &size);
+    umapc_hnsw *g = NULL;
+    CHECK(umapc_hnsw_deserialize(buf, size, &g, NULL) == UMAPC_OK);
+    uint8_t *buf2 = serialize(g, &size2);
+    CHECK(size == size2 && memcmp(buf, buf2, size) == 0);
+    query_both(h, g, x, 100, 10);
+    umapc_hnsw_free(g);
+    /* Truncations and byte flips: every outcome is a clean error or an index that searches. */
+    for (size_t cut = 0; cut < size; cut += 1 + cut / 3) {
+        umapc_hnsw *t = NULL;
+        umapc_error err = {0};
+        CHECK(umapc_hnsw_deserialize(buf, cut, &t, &err) == UMAPC_ERR_CORRUPT && t == NULL);
+    }
+    umapc_rng rng;
+    umapc_rng_seed(&rng, 5);
+    size_t loaded = 0;
+    for (int trial = 0; trial < 1000; trial++) {
+        memcpy(buf2, buf, size);
+        size_t at = trial < 200 ? (size_t)trial : umapc_rng_below(&rng, (uint32_t)size);
+        buf2[at] ^= (uint8_t)(1u << umapc_rng_below(&rng, 8));
+        umapc_hnsw *t = NULL;
+        umapc_status st = umapc_hnsw_deserialize(buf2, size, &t, NULL);
+        CHECK(st == UMAPC_OK || st == UMAPC_ERR_CORRUPT);
+        if (st == UMAPC_OK) {
+            umapc_idx idx[50];
+            float dist[50];
+            CHECK(umapc_hnsw_query(t, x, 5, 10, NULL, NULL, idx, dist, NULL) == UMAPC_OK);
+            loaded++;
+            umapc_hnsw_free(t);
+        }
+    }
+    printf("serialize: %zu of 1000 single-bit flips still load (vector bits)\n", loaded);
+    umapc_hnsw_free(h);
+    free(buf);
+    free(buf2);
+    free(x);
+}
+
+static void test_add(void) {
+    umapc_metric m;
+    umapc_metric_init(&m);
+    size_t n = 4000, dim = 16, nq = 200, k = 10;
+    float *x = clustered(n + nq, dim, 20, 6);
+    umapc_hnsw *h = build(&m, x, n / 2, dim, 2);
+    CHECK(umapc_hnsw_add(h, x + (n / 2) * dim, n / 2, 2, NULL, NULL) == UMAPC_OK);
+    CHECK(umapc_hnsw_size(h) == n);
+    double r = query_recall(h, &m, x, n, dim, x + n * dim, nq, k, 0, NULL);
+    printf("add: recall@10 %.4f\n", r);
+    CHECK(r >= 0.95);
+    /* Added rows are found as themselves. */
+    umapc_idx idx[1];
+    float dist[1];
+    CHECK(umapc_hnsw_query(h, x + (n - 1) * dim, 1, 1, NULL, NULL, idx, dist, NULL) == UMAPC_OK);
+    CHECK(idx[0] == (umapc_idx)(n - 1) && dist[0] == 0.0f);
+    umapc_hnsw_free(h);
+    free(x);
+}
+
+static void test_filter(void) {
+    umapc_metric m;
+    umapc_metric_init(&m);
+    size_t n = 4000, dim = 16, nq = 100, k = 10;
+    float *x = clustered(n + nq, dim, 20, 8);
+    const float *q = x + n * dim;
+    umapc_hnsw *h = build(&m, x, n, dim, 2);
+    uint8_t *mask = malloc(n);
+    size_t keep_every[] = {3, 40, 900};
+    for (size_t t = 0; t < 3; t++) {
+        for (size_t i = 0; i < n; i++) {
+            mask[i] = (i * 7919) % keep_every[t] == 0;
+        }
+        double r = query_recall(h, &m, x, n, dim, q, nq, k, 0, mask);
+        printf("filter 1/%zu: recall@10 %.4f\n", keep_every[t], r);
+        CHECK(r >= 0.95);
+    }
+    memset(mask, 0, n);
+    query_recall(h, &m, x, n, dim, q, nq, k, 0, mask); /* all padding */
+    umapc_hnsw_free(h);
+    free(mask);
+    free(x);
+}
+
+static void test_duplicates(void) {
+    umapc_metric m;
+    umapc_metric_init(&m);
+    size_t distinct = 600, copies = 5, dim = 12, k = 10;
+    size_t n = distinct * copies + 1000;
+    float *base = clustered(distinct + 1000 + 100, dim, 10, 9);
+    float *x = malloc(n * dim * sizeof *x);
+    for (size_t i = 0; i < distinct * copies; i++) {
+        memcpy(x + i * dim, base + (i % distinct) * dim, dim * sizeof *x);
+    }
+    memcpy(x + distinct * copies * dim, base + distinct * dim, 1000 * dim * sizeof *x);
+    /* One point repeated 300 times: a clique of zero distances. */
+    for (size_t i = 0; i < 300; i++) {
+        memcpy(x + (distinct * copies + i) * dim, base, dim * sizeof *x);
+    }
+    umapc_hnsw *h = build(&m, x, n, dim, 2);
+    double r = query_recall(h, &m, x, n, dim, base + (distinct + 1000) * dim, 100, k, 0, NULL);
+    printf("duplicates: recall@10 %.4f\n", r);
+    CHECK(r >= 0.95);
+    knn_graph_check(h, &m, x, n, dim, k, 0.97);
+    umapc_hnsw_free(h);
+    free(base);
+    free(x);
+}
+
+static void test_errors(void) {
+    umapc_metric m;
+    umapc_metric_init(&m);
+    float x[8] = {0};
+    umapc_hnsw *h = NULL;
+    umapc_error err = {0};
+    umapc_hnsw_options o;
+    umapc_hnsw_options_init(&o);
+    o.M = 1;
+    CHECK(umapc_hnsw_build(&m, x, 4, 2, &o, NULL, &h, &err) == UMAPC_ERR_INVALID_ARGUMENT);
+    CHECK(h == NULL && err.message[0] != '\0');
+    CHECK(umapc_hnsw_build(&m, x, 0, 2, NULL, NULL, &h, NULL) == UMAPC_ERR_INVALID_ARGUMENT);
+    /* k larger than the index: padded, no error. */
+    CHECK(umapc_hnsw_build(&m, x, 4, 2, NULL, NULL, &h, NULL) == UMAPC_OK);
+    umapc_idx idx[6];
+    float dist[6];
+    CHECK(umapc_hnsw_query(h, x, 1, 6, NULL, NULL, idx, dist, NULL) == UMAPC_OK);
+    CHECK(idx[3] >= 0 && idx[4] == -1 && idx[5] == -1 && isinf(dist[5]));
+    umapc_hnsw_free(h);
+}
+
+int main(void) {
+    umapc_metric m;
+    umapc_metric_init(&m);
+    test_recall(&m, "euclidean");
+    m.kind = UMAPC_METRIC_COSINE;
+    test_recall(&m, "cosine");
+    m.kind = UMAPC_METRIC_MANHATTAN;
+    test_recall(&m, "manhattan");
+    test_knn_graph();
+    test_determinism();
+    test_serialize();
+    test_add();
+    test_filter();
+    test_duplicates();
+    test_errors();
+    CHECK_DONE();
+}

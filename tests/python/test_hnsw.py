@@ -1,0 +1,157 @@
+"""The HNSW backend of umapc.NNIndex against exact references (scikit-learn brute force).
+
+Real data comes from ../shared/data (small subsets, so each test takes a few seconds); tests that
+need it skip when it is absent. Recall counts ties as hits: a returned point is right when its
+distance is within the exact k-th distance.
+"""
+
+from __future__ import annotations
+
+import functools
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.neighbors import NearestNeighbors
+
+import umapc
+from umapc import _io
+
+DATA = _io.shared_data_dir()
+
+
+@functools.lru_cache(maxsize=1)
+def _fashion_all() -> tuple[np.ndarray, np.ndarray]:
+    train, _, test, _ = _io.load_fashion_mnist(DATA)
+    return train, test
+
+
+def _fashion(n: int, nq: int) -> tuple[np.ndarray, np.ndarray]:
+    if DATA is None or not (DATA / "fashion-mnist").is_dir():
+        pytest.skip("shared Fashion-MNIST data not available")
+    train, test = _fashion_all()
+    return np.ascontiguousarray(train[:n]), np.ascontiguousarray(test[:nq])
+
+
+def _glove() -> np.ndarray:
+    if DATA is None or not (DATA / "glove25").is_dir():
+        pytest.skip("shared GloVe data not available")
+    return _io.read_fvecs(DATA / "glove25" / "glove_twitter_25d_12k.fvecs")
+
+
+def _tie_recall(ref_dist: np.ndarray, got_dist: np.ndarray) -> float:
+    k = ref_dist.shape[1]
+    kth = ref_dist[:, -1:]
+    hits = (got_dist <= kth * (1 + 1e-4) + 1e-4).sum(axis=1).clip(max=k)
+    return float(hits.mean() / k)
+
+
+def _exact(base: np.ndarray, queries: np.ndarray, k: int, metric: str = "euclidean"):
+    nn = NearestNeighbors(n_neighbors=k, algorithm="brute", metric=metric).fit(base)
+    dist, ind = nn.kneighbors(queries)
+    return ind, dist
+
+
+def test_query_recall_on_fashion_mnist() -> None:
+    base, queries = _fashion(10000, 300)
+    index = umapc.NNIndex(base, backend="hnsw", random_state=0, n_jobs=2)
+    _, ref = _exact(base, queries, 10)
+    ind, dist = index.query(queries, k=10)
+    assert ind.dtype == np.int32 and ind.shape == (300, 10)
+    assert _tie_recall(ref, dist) >= 0.95
+    # Returned distances are the true ones.
+    true = np.linalg.norm(queries[:, None, :] - base[ind], axis=2)
+    np.testing.assert_allclose(dist, true, rtol=1e-4, atol=1e-2)
+    _, dist_wide = index.query(queries, k=10, ef=200)
+    assert _tie_recall(ref, dist_wide) >= 0.99
+
+
+def test_neighbor_graph_recall_and_self_first() -> None:
+    base, _ = _fashion(6000, 1)
+    index = umapc.NNIndex(base, n_neighbors=15, backend="hnsw", random_state=0, n_jobs=2)
+    ind, dist = index.neighbor_graph
+    assert ind.shape == (6000, 15)
+    np.testing.assert_array_equal(ind[:, 0], np.arange(6000))
+    assert np.all(dist[:, 0] == 0)
+    assert np.all(np.diff(dist, axis=1) >= 0)
+    _, ref = _exact(base, base, 15)
+    assert _tie_recall(ref, dist) >= 0.99
+
+
+def test_cosine_recall_on_glove() -> None:
+    words = _glove()
+    base, queries = words[:-300], words[-300:]
+    index = umapc.NNIndex(base, metric="cosine", backend="hnsw", random_state=0, n_jobs=2)
+    _, ref = _exact(base, queries, 10, metric="cosine")
+    _, dist = index.query(queries, k=10, ef=100)
+    assert _tie_recall(ref, dist) >= 0.98
+
+
+def _clustered(n: int, dim: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centres = rng.uniform(0, 3, size=(20, dim))
+    return (centres[rng.integers(0, 20, n)] + rng.normal(size=(n, dim))).astype(np.float32)
+
+
+def test_same_graph_for_any_thread_count() -> None:
+    x = _clustered(3000, 16, 1)
+    results = []
+    for jobs in (1, 2, 3):
+        index = umapc.NNIndex(x, n_neighbors=10, backend="hnsw", random_state=7, n_jobs=jobs)
+        results.append((index.query(x[:200], k=10, n_jobs=1), index.neighbor_graph))
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            np.testing.assert_array_equal(a[0], b[0])
+            np.testing.assert_array_equal(a[1], b[1])
+
+
+def test_save_load_pickle_preserve_results(tmp_path) -> None:
+    x = _clustered(2000, 12, 2)
+    index = umapc.NNIndex(x, backend="hnsw", random_state=0)
+    expected = index.query(x[:100], k=8)
+    path = tmp_path / "index.umapc"
+    index.save(path)
+    for other in (umapc.NNIndex.load(path), pickle.loads(pickle.dumps(index))):
+        got = other.query(x[:100], k=8)
+        np.testing.assert_array_equal(got[0], expected[0])
+        np.testing.assert_array_equal(got[1], expected[1])
+
+
+def test_update_inserts_without_rebuild() -> None:
+    x = _clustered(4000, 16, 3)
+    index = umapc.NNIndex(x[:2000], backend="hnsw", random_state=0)
+    index.update(x[2000:])
+    ind, dist = index.query(x[2000:2100], k=1)
+    np.testing.assert_array_equal(ind[:, 0], np.arange(2000, 2100))
+    queries = _clustered(200, 16, 4)
+    _, ref = _exact(x, queries, 10)
+    assert _tie_recall(ref, index.query(queries, k=10)[1]) >= 0.95
+
+
+@pytest.mark.parametrize("keep_every", [3, 50, 1000])
+def test_filter_mask_inside_search(keep_every: int) -> None:
+    x = _clustered(5000, 16, 5)
+    queries = _clustered(100, 16, 6)
+    mask = np.arange(len(x)) % keep_every == 0
+    index = umapc.NNIndex(x, backend="hnsw", random_state=0)
+    ind, dist = index.query(queries, k=10, filter_mask=mask)
+    allowed = np.flatnonzero(mask)
+    k_ref = min(10, len(allowed))
+    _, ref = _exact(x[allowed], queries, k_ref)
+    assert np.all(mask[ind[:, :k_ref]])
+    assert _tie_recall(ref, dist[:, :k_ref]) >= 0.95
+    if k_ref < 10:
+        assert np.all(ind[:, k_ref:] == -1) and np.all(np.isinf(dist[:, k_ref:]))
+
+
+def test_duplicates_do_not_break_search() -> None:
+    base = _clustered(800, 12, 7)
+    x = np.concatenate([np.repeat(base[:300], 6, axis=0), base[300:], np.repeat(base[:1], 300, 0)])
+    index = umapc.NNIndex(x, n_neighbors=10, backend="hnsw", random_state=0)
+    queries = _clustered(200, 12, 8)
+    _, ref = _exact(x, queries, 10)
+    assert _tie_recall(ref, index.query(queries, k=10)[1]) >= 0.95
+    ind, dist = index.neighbor_graph
+    np.testing.assert_array_equal(ind[:, 0], np.arange(len(x)))
+    _, ref_graph = _exact(x, x, 10)
+    assert _tie_recall(ref_graph, dist) >= 0.97
