@@ -208,6 +208,14 @@ def test_trustworthiness_digits_at_least_umap_learn(reference_digits, umapc_digi
     assert trustworthiness(X, ours, n_neighbors=15) >= floor
 
 
+def test_unseeded_multithreaded_mode_is_as_good(reference_digits, digits):
+    X = digits[0][:N_TRAIN]
+    theirs, _ = reference_digits
+    floor = trustworthiness(X, theirs.embedding_, n_neighbors=15) - 0.01
+    ours = UMAP(n_jobs=2).fit_transform(X)
+    assert trustworthiness(X, ours, n_neighbors=15) >= floor
+
+
 @pytest.mark.parametrize("init", ["pca", "random", "tswspectral", "array"])
 def test_other_inits_give_good_embeddings(iris, reference_iris, init):
     X, _ = iris
