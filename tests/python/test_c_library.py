@@ -34,7 +34,8 @@ def _meson_build_and_test(build_dir: Path, *options: str) -> None:
         text=True,
         env=env,
     )
-    subprocess.run(["ninja", "-C", str(build_dir)], check=True, capture_output=True, text=True)
+    build = subprocess.run(["ninja", "-C", str(build_dir)], capture_output=True, text=True)
+    assert build.returncode == 0, build.stdout[-5000:] + build.stderr[-3000:]
     result = subprocess.run(
         ["meson", "test", "-C", str(build_dir), "--print-errorlogs", "--num-processes", "2"],
         capture_output=True,
