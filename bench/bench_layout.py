@@ -10,8 +10,8 @@ spectral layout of ``umapc._core`` rescaled as umap-learn does. Then, with ``--t
   timed after a JIT warm-up on a small graph, on the same pruned graph.
 
 Reported: median wall time of ``--repeats`` runs (the machine may be shared: medians, not minima),
-the ratio to umap-learn, trustworthiness@15 on a fixed 5,000-point sample and the accuracy of a 15-NN
-classifier in 2-D (first 6/7 of the points fit, last 1/7 scored). Prints a Markdown table.
+the ratio to umap-learn, trustworthiness@15 on a fixed 5,000-point sample and the accuracy of a
+15-NN classifier in 2-D (first 6/7 of the points fit, last 1/7 scored). Prints a Markdown table.
 Example: ``python bench/bench_layout.py --n 20000 --repeats 3``.
 """
 
@@ -77,18 +77,30 @@ def _run_umap_learn(g: dict[str, np.ndarray], n_epochs: int, a: float, b: float)
     emb = g["init"].copy()
     rng_state = np.random.RandomState(0).randint(-(2**31) + 1, 2**31 - 1, 3).astype(np.int64)
     return optimize_layout_euclidean(
-        emb, emb, head, tail, n_epochs, len(emb), eps, a, b, rng_state,
-        parallel=True, move_other=True,
+        emb,
+        emb,
+        head,
+        tail,
+        n_epochs,
+        len(emb),
+        eps,
+        a,
+        b,
+        rng_state,
+        parallel=True,
+        move_other=True,
     )
 
 
-def _run_umapc(g: dict[str, np.ndarray], n_epochs: int, a: float, b: float, seed: int,
-               threads: int) -> np.ndarray:
+def _run_umapc(
+    g: dict[str, np.ndarray], n_epochs: int, a: float, b: float, seed: int, threads: int
+) -> np.ndarray:
     from umapc import _core
 
     emb = g["init"].copy()
-    _core.optimize_layout(emb, None, g["indptr"], g["indices"], g["data"], n_epochs, a, b,
-                          seed=seed, n_jobs=threads)
+    _core.optimize_layout(
+        emb, None, g["indptr"], g["indices"], g["data"], n_epochs, a, b, seed=seed, n_jobs=threads
+    )
     return emb
 
 
@@ -134,18 +146,22 @@ def main() -> None:
 
     rows = []
     for name, seed in (("umapc Hogwild", -1), ("umapc deterministic", 0)):
-        t, emb = _timed(lambda s=seed: _run_umapc(g, args.epochs, a, b, s, args.threads),
-                        args.repeats)
+        t, emb = _timed(
+            lambda s=seed: _run_umapc(g, args.epochs, a, b, s, args.threads), args.repeats
+        )
         rows.append((name, t, *_quality(x, y, emb)))
     if not args.skip_umap_learn:
-        small = {k: v for k, v in _graph(x[:2000], args.threads, Path("/tmp/_w.npz")).items()}
+        small = _graph(x[:2000], args.threads, Path("/tmp/umapc_bench_layout_warmup.npz"))
         _run_umap_learn(small, 10, a, b)  # JIT warm-up
         t, emb = _timed(lambda: _run_umap_learn(g, args.epochs, a, b), args.repeats)
         rows.append(("umap-learn", t, *_quality(x, y, emb)))
     ref = rows[-1][1] if not args.skip_umap_learn else None
-    print(f"\n`python bench/bench_layout.py {' '.join(sys.argv[1:])}` on {platform.processor() or platform.machine()}, "
-          f"{args.threads} threads, Fashion-MNIST n={args.n}, {args.epochs} epochs, "
-          f"median of {args.repeats} runs (shared machine)\n")
+    cpu = platform.processor() or platform.machine()
+    print(
+        f"\n`python bench/bench_layout.py {' '.join(sys.argv[1:])}` on {cpu}, "
+        f"{args.threads} threads, Fashion-MNIST n={args.n}, {args.epochs} epochs, "
+        f"median of {args.repeats} runs (shared machine)\n"
+    )
     print("| implementation | time (s) | time / umap-learn | trustworthiness@15 | 15-NN accuracy |")
     print("|---|---|---|---|---|")
     for name, t, trust, acc in rows:

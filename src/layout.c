@@ -2,8 +2,11 @@
  * the a/b curve fit, rescaling of initial embeddings and the initial positions of new points.
  *
  * Every point is owned by one thread per epoch and only that thread writes it: the pull that
- * umap-learn applies to the tail of an edge ("move_other") is applied by the tail itself from its
- * in-edges, which carry the same sampling schedule. Without atomics or locks this gives
+ * umap-learn applies to the tail of an edge ("move_other") is applied by the tail itself; on a
+ * symmetric graph (every fuzzy graph) by doubling the pull of its own twin out-edge, otherwise
+ * from its in-edges, which carry the same sampling schedule. In 2-D one sampled edge's attraction
+ * and negative samples are evaluated together in SIMD lanes (layout_avx2.c), several points'
+ * edge chains interleaved per thread. Without atomics or locks this gives
  * - deterministic mode (seed >= 0): other points are read from the previous epoch's positions, a
  *   point's own moves apply at once, random numbers are keyed by (seed, epoch, edge); the result
  *   is the same for any thread count and schedule;
@@ -221,11 +224,10 @@ typedef struct plan {
     float *eps_neg;    /* epochs per negative sample */
     float *next_neg;   /* epoch of next negative sample */
     uint64_t *edge_id; /* position in the caller's graph: the random stream of the edge */
-    int64_t *in_ptr;   /* NULL when there is no move_other */
+    int64_t *in_ptr;   /* transpose, only for move_other on an asymmetric graph */
     umapc_idx *in_idx;
     float *in_eps;
     float *in_next;
-    int in_aliased;
     /* Symmetric graph with move_other: edge (j, i) has the same weight and schedule as (i, j), so
      * the pull that (i, j) gives its tail j equals the pull of (j, i) on its head j at the same
      * positions. The head applies twice its own pull and no in-edge pass runs: one attraction per
@@ -241,11 +243,9 @@ static void plan_free(plan *p) {
     free(p->eps_neg);
     free(p->next_neg);
     free(p->edge_id);
-    if (!p->in_aliased) {
-        free(p->in_ptr);
-        free(p->in_idx);
-        free(p->in_eps);
-    }
+    free(p->in_ptr);
+    free(p->in_idx);
+    free(p->in_eps);
     free(p->in_next);
     memset(p, 0, sizeof *p);
 }
@@ -328,27 +328,22 @@ static int plan_out_edges(plan *p, const umapc_graph *g, int n_epochs, double ne
     return 0;
 }
 
-static int plan_in_edges(plan *p, int symmetric) {
+/* The in-edges of an asymmetric graph, each with its own schedule, so the tail applies the pull
+ * of the edges it ends. */
+static int plan_in_edges(plan *p) {
     size_t nnz = (size_t)p->out_ptr[p->n_head];
     p->in_next = malloc((nnz ? nnz : 1) * sizeof *p->in_next);
     if (p->in_next == NULL) {
         return -1;
     }
-    if (symmetric) {
-        p->in_aliased = 1;
-        p->in_ptr = p->out_ptr;
-        p->in_idx = p->out_idx;
-        p->in_eps = p->eps;
-    } else {
-        umapc_graph fwd = {p->n_head, p->n_head, nnz, p->out_ptr, p->out_idx, p->eps};
-        umapc_graph rev;
-        if (umapc_graph_transpose(&fwd, &rev, NULL) != 0) {
-            return -1;
-        }
-        p->in_ptr = rev.indptr;
-        p->in_idx = rev.indices;
-        p->in_eps = rev.data;
+    umapc_graph fwd = {p->n_head, p->n_head, nnz, p->out_ptr, p->out_idx, p->eps};
+    umapc_graph rev;
+    if (umapc_graph_transpose(&fwd, &rev, NULL) != 0) {
+        return -1;
     }
+    p->in_ptr = rev.indptr;
+    p->in_idx = rev.indices;
+    p->in_eps = rev.data;
     memcpy(p->in_next, p->in_eps, nnz * sizeof *p->in_next);
     return 0;
 }
@@ -362,6 +357,7 @@ typedef struct sgd {
     int move_other;
     float a, b, gamma, alpha;
     uint64_t seed;
+    uint64_t epoch_key; /* hash of (seed, epoch): edge streams derive from it with one mix */
     int epoch;
     layout_edge2_fn edge2; /* 2-D kernel for this CPU */
     layout_consts k;
@@ -458,6 +454,12 @@ static inline void pull(float *cur, const float *other, float coeff, float alpha
     }
 }
 
+/* The random stream of edge e in this epoch, keyed by (seed, epoch, edge) like umapc_rand_at but
+ * with one hash per edge: it runs for every sampled edge. */
+static inline uint64_t edge_stream(const sgd *s, int64_t e) {
+    return mix64(s->epoch_key ^ (s->p->edge_id[e] * 0xd1b54a32d192ed03ULL));
+}
+
 /* Random tail point q (1-based) of a sampling of edge e: a counter-based stream, so the draws do
  * not depend on which thread runs the edge or when. */
 static inline umapc_idx negative_at(const sgd *s, uint64_t stream, int q) {
@@ -482,7 +484,7 @@ static inline int take_negatives(const sgd *s, int64_t e) {
  * chain made the layout latency-bound, ~3x slower). */
 static inline void negatives(const sgd *s, size_t j, int64_t e, float *cur, size_t dim) {
     int n_neg = take_negatives(s, e);
-    uint64_t stream = umapc_rand_at(s->seed, (uint64_t)s->epoch, s->p->edge_id[e]);
+    uint64_t stream = edge_stream(s, e);
     for (int q0 = 0; q0 < n_neg; q0 += 8) {
         int batch = n_neg - q0 < 8 ? n_neg - q0 : 8;
         float coeff[8];
@@ -560,65 +562,136 @@ static void edge2_scalar(float *cur, const float *emb, const umapc_idx *idx, int
     cur[1] += c->alpha * sy;
 }
 
-enum { GROUP_ATTR = 64, GROUP_NEG = 448 };
+/* Points in flight per thread in the 2-D loop. One point's edges form a long dependent chain
+ * (gather, pow, division, clip, sum, move, next edge), so the core would mostly wait; the chains of
+ * different points are independent and interleaving them lets it overlap their work. */
+enum { IN_FLIGHT = 4, NEG_MAX = 63, BLOCK = 64 };
 
-/* One epoch of a 2-D point: the attractions and negative samples of all its sampled out-edges are
- * evaluated at the point's position at the start of the epoch and applied together, in one
- * kernel call (so the SIMD lanes and the core's pipelines need not wait for each other; a
- * sequential chain of edges made the layout latency-bound). */
-static inline void point_epoch2(const sgd *s, size_t j) {
+typedef struct walker {
+    size_t j;
+    int64_t e, end;
+    int n_idx; /* prepared kernel input: 0 = none, else attraction + negatives in idx */
+    float cur[2];
+    umapc_idx idx[NEG_MAX + 1];
+} walker;
+
+/* Applies all the negatives of edge e (and its attraction) at once: only for a very high
+ * negative_sample_rate, where they do not fit one prepared batch. */
+static void apply_many(const sgd *s, walker *w, int64_t e, int n_neg) {
+    uint64_t stream = edge_stream(s, e);
+    umapc_idx self = s->move_other ? (umapc_idx)w->j : -1;
+    w->idx[0] = s->p->out_idx[e];
+    for (int q = 0; q < n_neg;) {
+        int batch = n_neg - q < NEG_MAX ? n_neg - q : NEG_MAX;
+        for (int t = 1; t <= batch; t++) {
+            w->idx[t] = negative_at(s, stream, q + t);
+        }
+        int first = q == 0;
+        s->edge2(w->cur, s->others, w->idx + !first, first, batch + first, self, &s->k);
+        q += batch;
+    }
+}
+
+/* Finds the walker's next sampled out-edge, advances its schedule and writes the kernel input
+ * (attraction, then negatives) for the next round: written one round ahead, the indices have
+ * left the store buffer when the kernel loads them as a vector. */
+static inline void walker_prepare(const sgd *s, walker *w, float now) {
     const plan *p = s->p;
-    float cur[2] = {s->self_in[2 * j], s->self_in[2 * j + 1]};
-    float now = (float)s->epoch;
-    umapc_idx self = s->move_other ? (umapc_idx)j : -1;
-    umapc_idx idx[GROUP_ATTR + GROUP_NEG], neg[GROUP_NEG];
-    int n_attr = 0, n_neg = 0;
-    for (int64_t e = p->out_ptr[j]; e < p->out_ptr[j + 1]; e++) {
+    int64_t e = w->e;
+    w->n_idx = 0;
+    for (; e < w->end; e++) {
         if (p->next[e] > now) {
             continue;
         }
         p->next[e] += p->eps[e];
-        int m = take_negatives(s, e);
-        uint64_t stream = umapc_rand_at(s->seed, (uint64_t)s->epoch, p->edge_id[e]);
-        idx[n_attr++] = p->out_idx[e];
-        for (int t = 1; t <= m; t++) {
-            neg[n_neg++] = negative_at(s, stream, t);
-            if (n_neg == GROUP_NEG) { /* only with a very high negative_sample_rate */
-                memcpy(idx + n_attr, neg, (size_t)n_neg * sizeof *neg);
-                s->edge2(cur, s->others, idx, n_attr, n_attr + n_neg, self, &s->k);
-                n_attr = n_neg = 0;
-            }
+        int n_neg = take_negatives(s, e);
+        if (n_neg > NEG_MAX) {
+            apply_many(s, w, e, n_neg);
+            continue;
         }
-        if (n_attr == GROUP_ATTR || n_neg > GROUP_NEG - 64) {
-            memcpy(idx + n_attr, neg, (size_t)n_neg * sizeof *neg);
-            s->edge2(cur, s->others, idx, n_attr, n_attr + n_neg, self, &s->k);
-            n_attr = n_neg = 0;
+        uint64_t stream = edge_stream(s, e);
+        w->idx[0] = p->out_idx[e];
+        for (int t = 1; t <= n_neg; t++) {
+            w->idx[t] = negative_at(s, stream, t);
         }
+        w->n_idx = n_neg + 1;
+        break;
     }
-    if (n_attr + n_neg > 0) {
-        memcpy(idx + n_attr, neg, (size_t)n_neg * sizeof *neg);
-        s->edge2(cur, s->others, idx, n_attr, n_attr + n_neg, self, &s->k);
+    w->e = e + 1;
+}
+
+static inline void walker_start(const sgd *s, walker *w, size_t j, float now) {
+    w->j = j;
+    w->e = s->p->out_ptr[j];
+    w->end = s->p->out_ptr[j + 1];
+    w->cur[0] = s->self_in[2 * j];
+    w->cur[1] = s->self_in[2 * j + 1];
+    walker_prepare(s, w, now);
+}
+
+/* Applies the prepared edge (its attraction and negatives, evaluated at the same position) and
+ * prepares the next. Returns 0 when the point has no edge left this epoch. */
+static inline int walker_step(const sgd *s, walker *w, float now) {
+    if (w->n_idx == 0) {
+        return 0;
     }
+    umapc_idx self = s->move_other ? (umapc_idx)w->j : -1;
+    s->edge2(w->cur, s->others, w->idx, 1, w->n_idx, self, &s->k);
+    walker_prepare(s, w, now);
+    return 1;
+}
+
+/* The pull of the sampled in-edges (asymmetric graphs only), then the point's new position. */
+static inline void walker_finish(const sgd *s, walker *w, float now) {
+    const plan *p = s->p;
+    size_t j = w->j;
     if (s->move_other && !p->fold) {
         for (int64_t e = p->in_ptr[j]; e < p->in_ptr[j + 1]; e++) {
             if (p->in_next[e] > now) {
                 continue;
             }
             const float *other = s->others + (size_t)p->in_idx[e] * 2;
-            pull(cur, other, attract_coeff(s, dist2(cur, other, 2)), s->alpha, 2);
+            pull(w->cur, other, attract_coeff(s, dist2(w->cur, other, 2)), s->alpha, 2);
             p->in_next[e] += p->in_eps[e];
         }
     }
-    s->self_out[2 * j] = cur[0];
-    s->self_out[2 * j + 1] = cur[1];
+    s->self_out[2 * j] = w->cur[0];
+    s->self_out[2 * j + 1] = w->cur[1];
+}
+
+/* One epoch of the 2-D points lo .. hi-1, IN_FLIGHT at a time, edges taken round-robin. Each
+ * point's result depends only on its own edges, so the interleaving changes nothing but speed. */
+static void block_epoch2(const sgd *s, size_t lo, size_t hi) {
+    walker w[IN_FLIGHT];
+    float now = (float)s->epoch;
+    int live = 0;
+    size_t next = lo;
+    while (live < IN_FLIGHT && next < hi) {
+        walker_start(s, &w[live++], next++, now);
+    }
+    while (live > 0) {
+        for (int i = 0; i < live;) {
+            if (walker_step(s, &w[i], now)) {
+                i++;
+                continue;
+            }
+            walker_finish(s, &w[i], now);
+            if (next < hi) {
+                walker_start(s, &w[i++], next++, now);
+            } else {
+                w[i] = w[--live];
+            }
+        }
+    }
 }
 
 static void run_epoch(const sgd *s, size_t dim, int n_threads) {
     size_t n = s->p->n_head;
     if (dim == 2) {
-#pragma omp parallel for schedule(dynamic, 64) num_threads(n_threads)
-        for (size_t j = 0; j < n; j++) {
-            point_epoch2(s, j);
+        size_t n_blocks = (n + BLOCK - 1) / BLOCK;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(n_threads)
+        for (size_t bk = 0; bk < n_blocks; bk++) {
+            block_epoch2(s, bk * BLOCK, bk * BLOCK + BLOCK < n ? bk * BLOCK + BLOCK : n);
         }
     } else {
 #pragma omp parallel for schedule(dynamic, 64) num_threads(n_threads)
@@ -628,13 +701,13 @@ static void run_epoch(const sgd *s, size_t dim, int n_threads) {
     }
 }
 
+/* The AVX2 kernel on any x86 CPU that has it: an AVX-512 variant (pairs of lanes per point) was
+ * measured no faster, the work being bound by gathers and the per-edge chain. */
 static layout_edge2_fn pick_edge2(void) {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw") &&
-        __builtin_cpu_supports("fma")) {
-        return umapc_layout_edge2_avx512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        return umapc_layout_edge2_avx2;
     }
 #endif
     return edge2_scalar;
@@ -673,7 +746,7 @@ static umapc_status build_plan(plan *p, const umapc_graph *graph, int n_epochs, 
     int bad = plan_out_edges(p, graph, n_epochs, neg_rate) != 0;
     if (!bad && move_other) {
         p->fold = is_symmetric(graph, n_threads);
-        bad = !p->fold && plan_in_edges(p, 0) != 0;
+        bad = !p->fold && plan_in_edges(p) != 0;
     }
     if (bad) {
         plan_free(p);
@@ -713,6 +786,7 @@ static umapc_status run_epochs(plan *p, float *head, size_t n_head, const float 
     umapc_status st = UMAPC_OK;
     for (int epoch = 0; epoch < n_epochs && !st; epoch++) {
         s.epoch = epoch;
+        s.epoch_key = umapc_rand_at(s.seed, (uint64_t)epoch, 0);
         s.k.alpha = s.alpha;
         s.self_in = cur;
         s.self_out = spare ? other_buf : cur;

@@ -1,4 +1,4 @@
-/* Kernels of the 2-D layout SGD (src/layout.c) with SIMD variants in src/layout_avx*.c. */
+/* Kernels of the 2-D layout SGD (src/layout.c) with the SIMD variant in src/layout_avx2.c. */
 #ifndef UMAPC_LAYOUT_KERNELS_H
 #define UMAPC_LAYOUT_KERNELS_H
 
@@ -21,7 +21,5 @@ typedef void (*layout_edge2_fn)(float *cur, const float *emb, const umapc_idx *i
 
 void umapc_layout_edge2_avx2(float *cur, const float *emb, const umapc_idx *idx, int n_attr, int n,
                              umapc_idx self, const layout_consts *c);
-void umapc_layout_edge2_avx512(float *cur, const float *emb, const umapc_idx *idx, int n_attr,
-                               int n, umapc_idx self, const layout_consts *c);
 
 #endif

@@ -34,10 +34,11 @@ UMAPC_API void umapc_layout_options_init(umapc_layout_options *opts);
 /* umap-learn's optimize_layout_euclidean. graph rows are head points, columns tail points; edges
  * with weight below max / n_epochs are ignored, the others sampled every max/weight epochs with
  * negative_sample_rate repulsive samples from the tail points. tail == NULL: the graph is n_head x
- * n_head and both ends of an edge move (fit; each point applies the pull of its in-edges itself,
- * so no thread writes another point); otherwise tail (n_tail x dim) stays fixed (transform).
- * head (n_head x dim, row-major) is updated in place. Progress stage "optimize layout" counts
- * epochs. */
+ * n_head and both ends of an edge move (fit; each point applies the pull of its in-edges itself
+ * (on a symmetric graph: twice the pull of the twin out-edge), so no thread writes another point;
+ * the attraction and negative samples of one sampled edge are evaluated at the same position);
+ * otherwise tail (n_tail x dim) stays fixed (transform). head (n_head x dim, row-major) is updated
+ * in place. Progress stage "optimize layout" counts epochs. */
 UMAPC_API umapc_status umapc_optimize_layout(float *head, size_t n_head, const float *tail,
                                              size_t n_tail, size_t dim, const umapc_graph *graph,
                                              const umapc_layout_options *opts,

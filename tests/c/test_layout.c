@@ -113,6 +113,71 @@ static void test_fit(void) {
     umapc_graph_free(&g);
 }
 
+/* Dropping every edge (i, j) with i > j and (i + j) % 5 == 0 makes the graph asymmetric: the
+ * in-edge pass then applies the tails' pulls. With 2 and 3 columns (the SIMD and the generic
+ * path) the deterministic mode must still give the same bytes for any thread count and separate
+ * the cliques. */
+static void test_asymmetric(void) {
+    size_t half = 30, n = 2 * half;
+    umapc_graph g;
+    make_two_cliques(&g, half);
+    size_t at = 0;
+    int64_t start = 0;
+    for (size_t i = 0; i < n; i++) {
+        for (int64_t e = start; e < g.indptr[i + 1]; e++) {
+            size_t j = (size_t)g.indices[e];
+            if (!(i > j && (i + j) % 5 == 0)) {
+                g.indices[at] = g.indices[e];
+                g.data[at++] = g.data[e];
+            }
+        }
+        start = g.indptr[i + 1];
+        g.indptr[i + 1] = (int64_t)at;
+    }
+    g.nnz = at;
+    for (size_t dim = 2; dim <= 3; dim++) {
+        float *init = malloc(dim * n * sizeof *init), *runs[2];
+        umapc_rng rng;
+        umapc_rng_seed(&rng, 7);
+        for (size_t i = 0; i < dim * n; i++) {
+            init[i] = (float)(10.0 * umapc_rng_uniform(&rng));
+        }
+        for (int r = 0; r < 2; r++) {
+            runs[r] = malloc(dim * n * sizeof *runs[r]);
+            memcpy(runs[r], init, dim * n * sizeof *init);
+            umapc_layout_options o;
+            umapc_layout_options_init(&o);
+            o.n_epochs = 200;
+            o.seed = 5;
+            o.n_threads = r + 1;
+            CHECK_OK(umapc_optimize_layout(runs[r], n, NULL, 0, dim, &g, &o, NULL, &ce_));
+        }
+        CHECK(memcmp(runs[0], runs[1], dim * n * sizeof *init) == 0);
+        double ca[3] = {0}, cb[3] = {0}, within = 0.0;
+        for (size_t i = 0; i < n; i++) {
+            for (size_t d = 0; d < dim; d++) {
+                (i < half ? ca : cb)[d] += runs[0][i * dim + d] / (double)half;
+            }
+        }
+        for (size_t i = 0; i < n; i++) {
+            double *c = i < half ? ca : cb, r2 = 0.0;
+            for (size_t d = 0; d < dim; d++) {
+                r2 += (runs[0][i * dim + d] - c[d]) * (runs[0][i * dim + d] - c[d]);
+            }
+            within += sqrt(r2) / (double)n;
+        }
+        double between = 0.0;
+        for (size_t d = 0; d < dim; d++) {
+            between += (ca[d] - cb[d]) * (ca[d] - cb[d]);
+        }
+        CHECK(sqrt(between) > 4.0 * within);
+        free(runs[0]);
+        free(runs[1]);
+        free(init);
+    }
+    umapc_graph_free(&g);
+}
+
 static void test_transform(void) {
     size_t n_train = 50, n_new = 5;
     float *train = malloc(2 * n_train * sizeof *train), *copy = malloc(2 * n_train * sizeof *copy);
@@ -198,6 +263,7 @@ static void test_interrupt(void) {
 int main(void) {
     test_ab();
     test_fit();
+    test_asymmetric();
     test_transform();
     test_rescale();
     test_interrupt();
