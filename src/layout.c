@@ -685,6 +685,8 @@ static void block_epoch2(const sgd *s, size_t lo, size_t hi) {
     }
 }
 
+#define LAYOUT_EDGES_PER_THREAD 50000
+
 static void run_epoch(const sgd *s, size_t dim, int n_threads) {
     size_t n = s->p->n_head;
     if (dim == 2) {
@@ -755,10 +757,19 @@ static umapc_status build_plan(plan *p, const umapc_graph *graph, int n_epochs, 
     return UMAPC_OK;
 }
 
+/* Threads that pay for themselves: every epoch ends in a barrier, and on a busy machine a thread
+ * spinning there while its partner waits for a core costs more than a small epoch's work. Results
+ * do not depend on the count, so capping it is safe. */
+static int threads_for_edges(int requested, size_t n_edges) {
+    size_t useful = 1 + n_edges / LAYOUT_EDGES_PER_THREAD;
+    return useful < (size_t)requested ? (int)useful : requested;
+}
+
 static umapc_status run_epochs(plan *p, float *head, size_t n_head, const float *tail,
                                size_t n_tail, size_t dim, const umapc_layout_options *o,
                                int n_epochs, const umapc_progress *progress, umapc_error *err) {
-    int n_threads = umapc_resolve_threads(o->n_threads);
+    int n_threads = threads_for_edges(umapc_resolve_threads(o->n_threads),
+                                      (size_t)p->out_ptr[n_head]);
     int deterministic = o->seed >= 0;
     int fit = tail == NULL;
     float *spare = NULL;
