@@ -228,11 +228,6 @@ typedef struct plan {
     umapc_idx *in_idx;
     float *in_eps;
     float *in_next;
-    /* Symmetric graph with move_other: edge (j, i) has the same weight and schedule as (i, j), so
-     * the pull that (i, j) gives its tail j equals the pull of (j, i) on its head j at the same
-     * positions. The head applies twice its own pull and no in-edge pass runs: one attraction per
-     * sampled edge instead of two. */
-    int fold;
 } plan;
 
 static void plan_free(plan *p) {
@@ -248,33 +243,6 @@ static void plan_free(plan *p) {
     free(p->in_eps);
     free(p->in_next);
     memset(p, 0, sizeof *p);
-}
-
-static int has_reverse(const umapc_graph *g, size_t row, umapc_idx col, float w) {
-    int64_t lo = g->indptr[col], hi = g->indptr[col + 1];
-    while (lo < hi) {
-        int64_t mid = lo + (hi - lo) / 2;
-        if (g->indices[mid] < (umapc_idx)row) {
-            lo = mid + 1;
-        } else {
-            hi = mid;
-        }
-    }
-    return lo < g->indptr[col + 1] && g->indices[lo] == (umapc_idx)row && g->data[lo] == w;
-}
-
-static int is_symmetric(const umapc_graph *g, int n_threads) {
-    if (g->n_rows != g->n_cols) {
-        return 0;
-    }
-    int asym = 0;
-#pragma omp parallel for schedule(dynamic, 1024) num_threads(n_threads) reduction(| : asym)
-    for (size_t r = 0; r < g->n_rows; r++) {
-        for (int64_t e = g->indptr[r]; e < g->indptr[r + 1] && !asym; e++) {
-            asym |= !has_reverse(g, r, g->indices[e], g->data[e]);
-        }
-    }
-    return !asym;
 }
 
 static int plan_alloc_out(plan *p, size_t n_head, size_t nnz) {
@@ -521,11 +489,11 @@ static inline void point_epoch(const sgd *s, size_t j, size_t dim) {
             continue;
         }
         const float *other = s->others + (size_t)p->out_idx[e] * dim;
-        pull(cur, other, attract_coeff(s, dist2(cur, other, dim)), s->alpha * s->k.attr_scale, dim);
+        pull(cur, other, attract_coeff(s, dist2(cur, other, dim)), s->alpha, dim);
         p->next[e] += p->eps[e];
         negatives(s, j, e, cur, dim);
     }
-    if (s->move_other && !p->fold) {
+    if (s->move_other) {
         for (int64_t e = p->in_ptr[j]; e < p->in_ptr[j + 1]; e++) {
             if (p->in_next[e] > now) {
                 continue;
@@ -554,9 +522,8 @@ static void edge2_scalar(float *cur, const float *emb, const umapc_idx *idx, int
         float pw = pow_b(d2c, c->b);
         float apw1 = c->a * pw + 1.0f;
         float coeff = attr ? c->attract * pw / (d2c * apw1) : c->repel / ((d2c + 0.001f) * apw1);
-        float scale = attr ? c->attr_scale : 1.0f;
-        sx += clip4(coeff * dx) * scale;
-        sy += clip4(coeff * dy) * scale;
+        sx += clip4(coeff * dx);
+        sy += clip4(coeff * dy);
     }
     cur[0] += c->alpha * sx;
     cur[1] += c->alpha * sy;
@@ -645,7 +612,7 @@ static inline int walker_step(const sgd *s, walker *w, float now) {
 static inline void walker_finish(const sgd *s, walker *w, float now) {
     const plan *p = s->p;
     size_t j = w->j;
-    if (s->move_other && !p->fold) {
+    if (s->move_other) {
         for (int64_t e = p->in_ptr[j]; e < p->in_ptr[j + 1]; e++) {
             if (p->in_next[e] > now) {
                 continue;
@@ -742,13 +709,16 @@ static umapc_status check_layout_args(const float *head, size_t n_head, const fl
     return UMAPC_OK;
 }
 
+/* With move_other every point also applies the pull of its in-edges, each on its own schedule
+ * (umap-learn moves an edge's tail when it samples the edge). Folding a symmetric graph's twin
+ * pull into the head's own step (one evaluation instead of two) was measured to double the step at
+ * one position, overshoot while the learning rate is high and split clusters, so it is not done. */
 static umapc_status build_plan(plan *p, const umapc_graph *graph, int n_epochs, double neg_rate,
-                               int move_other, int n_threads, umapc_error *err) {
+                               int move_other, umapc_error *err) {
     memset(p, 0, sizeof *p);
     int bad = plan_out_edges(p, graph, n_epochs, neg_rate) != 0;
     if (!bad && move_other) {
-        p->fold = is_symmetric(graph, n_threads);
-        bad = !p->fold && plan_in_edges(p) != 0;
+        bad = plan_in_edges(p) != 0;
     }
     if (bad) {
         plan_free(p);
@@ -768,8 +738,8 @@ static int threads_for_edges(int requested, size_t n_edges) {
 static umapc_status run_epochs(plan *p, float *head, size_t n_head, const float *tail,
                                size_t n_tail, size_t dim, const umapc_layout_options *o,
                                int n_epochs, const umapc_progress *progress, umapc_error *err) {
-    int n_threads = threads_for_edges(umapc_resolve_threads(o->n_threads),
-                                      (size_t)p->out_ptr[n_head]);
+    int n_threads =
+        threads_for_edges(umapc_resolve_threads(o->n_threads), (size_t)p->out_ptr[n_head]);
     int deterministic = o->seed >= 0;
     int fit = tail == NULL;
     float *spare = NULL;
@@ -788,11 +758,8 @@ static umapc_status run_epochs(plan *p, float *head, size_t n_head, const float 
              .alpha = (float)o->learning_rate,
              .seed = deterministic ? (uint64_t)o->seed : 0x5eed5eedULL};
     s.edge2 = pick_edge2();
-    s.k = (layout_consts){.a = s.a,
-                          .b = s.b,
-                          .attract = -2.0f * s.a * s.b,
-                          .repel = 2.0f * s.gamma * s.b,
-                          .attr_scale = p->fold ? 2.0f : 1.0f};
+    s.k = (layout_consts){
+        .a = s.a, .b = s.b, .attract = -2.0f * s.a * s.b, .repel = 2.0f * s.gamma * s.b};
     float *cur = head, *other_buf = spare;
     umapc_status st = UMAPC_OK;
     for (int epoch = 0; epoch < n_epochs && !st; epoch++) {
@@ -836,8 +803,7 @@ umapc_status umapc_optimize_layout(float *head, size_t n_head, const float *tail
     }
     int n_epochs = opts->n_epochs > 0 ? opts->n_epochs : (n_head <= 10000 ? 500 : 200);
     plan p;
-    st = build_plan(&p, graph, n_epochs, opts->negative_sample_rate, tail == NULL,
-                    umapc_resolve_threads(opts->n_threads), err);
+    st = build_plan(&p, graph, n_epochs, opts->negative_sample_rate, tail == NULL, err);
     if (st) {
         return st;
     }

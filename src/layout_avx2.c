@@ -80,7 +80,6 @@ void umapc_layout_edge2_avx2(float *cur, const float *emb, const umapc_idx *idx,
                                       _mm256_mul_ps(_mm256_set1_ps(c->attract), pw), attr);
         __m256 den = _mm256_blendv_ps(_mm256_add_ps(d2c, _mm256_set1_ps(0.001f)), d2c, attr);
         __m256 coeff = _mm256_div_ps(num, _mm256_mul_ps(den, apw1));
-        __m256 scale = _mm256_blendv_ps(_mm256_set1_ps(1.0f), _mm256_set1_ps(c->attr_scale), attr);
         __m256 gx = _mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(coeff, dx), minus_four), four);
         __m256 gy = _mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(coeff, dy), minus_four), four);
         __m256 is_self = _mm256_castsi256_ps(_mm256_cmpeq_epi32(vi, _mm256_set1_epi32(self)));
@@ -89,9 +88,8 @@ void umapc_layout_edge2_avx2(float *cur, const float *emb, const umapc_idx *idx,
         keep = _mm256_and_ps(
             keep,
             _mm256_or_ps(attr, _mm256_xor_ps(is_self, _mm256_castsi256_ps(_mm256_set1_epi32(-1)))));
-        scale = _mm256_and_ps(scale, keep);
-        sx = _mm256_fmadd_ps(gx, scale, sx);
-        sy = _mm256_fmadd_ps(gy, scale, sy);
+        sx = _mm256_add_ps(sx, _mm256_and_ps(gx, keep));
+        sy = _mm256_add_ps(sy, _mm256_and_ps(gy, keep));
     }
     __m256 h = _mm256_hadd_ps(sx, sy); /* x01 x23 y01 y23 | x45 x67 y45 y67 */
     __m128 q = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));

@@ -9,11 +9,10 @@ typedef struct layout_consts {
     float attract; /* -2 a b */
     float repel;   /* 2 gamma b */
     float alpha;
-    float attr_scale; /* 2 when the symmetric twin edge's pull on the head is folded in, else 1 */
 } layout_consts;
 
 /* Sampled edges of a 2-D point: adds to cur (x, y) alpha times the sum of the clipped gradients
- * of the attraction to emb[idx[0 .. n_attr-1]] (times attr_scale) and of the repulsion from
+ * of the attraction to emb[idx[0 .. n_attr-1]] and of the repulsion from
  * emb[idx[n_attr .. n-1]], all evaluated at cur. A negative sample equal to self, or coincident
  * with cur, is skipped as umap-learn does. */
 typedef void (*layout_edge2_fn)(float *cur, const float *emb, const umapc_idx *idx, int n_attr,
