@@ -446,6 +446,28 @@ static inline int take_negatives(const sgd *s, int64_t e) {
     return n_neg;
 }
 
+/* The pull of point j's sampled in-edges from e onwards: with before_self, only those whose source
+ * precedes j (returning where they end), else all the rest. umap-learn moves an edge's tail when it
+ * reaches the edge in head order, so a point feels the pulls of lower-numbered sources before its
+ * own burst of out-edges and negatives and the others after it; keeping that order matters (all
+ * after, or each folded into the point's own step, measurably changed the embeddings). */
+static inline int64_t in_pulls(const sgd *s, size_t j, float *cur, size_t dim, int64_t e,
+                               int before_self, float now) {
+    const plan *p = s->p;
+    for (; e < p->in_ptr[j + 1]; e++) {
+        if (before_self && (size_t)p->in_idx[e] >= j) {
+            break;
+        }
+        if (p->in_next[e] > now) {
+            continue;
+        }
+        const float *other = s->others + (size_t)p->in_idx[e] * dim;
+        pull(cur, other, attract_coeff(s, dist2(cur, other, dim)), s->alpha, dim);
+        p->in_next[e] += p->in_eps[e];
+    }
+    return e;
+}
+
 /* The negative samples of one edge sampling are evaluated at the same position and their clipped
  * pushes added together: the same gradients and constants as umap-learn, but the samples no
  * longer wait for each other, which lets the core overlap their pow and division (the sequential
@@ -484,6 +506,7 @@ static inline void point_epoch(const sgd *s, size_t j, size_t dim) {
     float cur[16];
     memcpy(cur, s->self_in + j * dim, dim * sizeof *cur);
     float now = (float)s->epoch;
+    int64_t in_split = s->move_other ? in_pulls(s, j, cur, dim, p->in_ptr[j], 1, now) : 0;
     for (int64_t e = p->out_ptr[j]; e < p->out_ptr[j + 1]; e++) {
         if (p->next[e] > now) {
             continue;
@@ -494,14 +517,7 @@ static inline void point_epoch(const sgd *s, size_t j, size_t dim) {
         negatives(s, j, e, cur, dim);
     }
     if (s->move_other) {
-        for (int64_t e = p->in_ptr[j]; e < p->in_ptr[j + 1]; e++) {
-            if (p->in_next[e] > now) {
-                continue;
-            }
-            const float *other = s->others + (size_t)p->in_idx[e] * dim;
-            pull(cur, other, attract_coeff(s, dist2(cur, other, dim)), s->alpha, dim);
-            p->in_next[e] += p->in_eps[e];
-        }
+        in_pulls(s, j, cur, dim, in_split, 0, now);
     }
     memcpy(s->self_out + j * dim, cur, dim * sizeof *cur);
 }
@@ -537,7 +553,8 @@ enum { IN_FLIGHT = 4, NEG_MAX = 63, BLOCK = 64 };
 typedef struct walker {
     size_t j;
     int64_t e, end;
-    int n_idx; /* prepared kernel input: 0 = none, else attraction + negatives in idx */
+    int64_t in_split; /* first in-edge whose source comes after the point */
+    int n_idx;        /* prepared kernel input: 0 = none, else attraction + negatives in idx */
     float cur[2];
     umapc_idx idx[NEG_MAX + 1];
 } walker;
@@ -593,6 +610,7 @@ static inline void walker_start(const sgd *s, walker *w, size_t j, float now) {
     w->end = s->p->out_ptr[j + 1];
     w->cur[0] = s->self_in[2 * j];
     w->cur[1] = s->self_in[2 * j + 1];
+    w->in_split = s->move_other ? in_pulls(s, j, w->cur, 2, s->p->in_ptr[j], 1, now) : 0;
     walker_prepare(s, w, now);
 }
 
@@ -610,17 +628,9 @@ static inline int walker_step(const sgd *s, walker *w, float now) {
 
 /* The pull of the sampled in-edges (asymmetric graphs only), then the point's new position. */
 static inline void walker_finish(const sgd *s, walker *w, float now) {
-    const plan *p = s->p;
     size_t j = w->j;
     if (s->move_other) {
-        for (int64_t e = p->in_ptr[j]; e < p->in_ptr[j + 1]; e++) {
-            if (p->in_next[e] > now) {
-                continue;
-            }
-            const float *other = s->others + (size_t)p->in_idx[e] * 2;
-            pull(w->cur, other, attract_coeff(s, dist2(w->cur, other, 2)), s->alpha, 2);
-            p->in_next[e] += p->in_eps[e];
-        }
+        in_pulls(s, j, w->cur, 2, w->in_split, 0, now);
     }
     s->self_out[2 * j] = w->cur[0];
     s->self_out[2 * j + 1] = w->cur[1];
