@@ -144,6 +144,8 @@ void hnsw_view_floats(hnsw_view *v, const umapc_hnsw *h);
 typedef struct hnsw_codes {
     uint8_t *codes; /* n x dim */
     size_t n;
+    float scale; /* code units per row unit */
+    int exact;   /* rows are integers spanning <= 255 (pixels, SIFT): code distances are exact */
 } hnsw_codes;
 
 /* Codes for the first n rows of h; nonzero when the metric does not allow them or memory is short

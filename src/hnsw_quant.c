@@ -27,8 +27,9 @@ static hnsw_code_fn code_kernel(void) {
 }
 
 /* Per-dimension offsets and one common scale: squared distances of codes are then proportional to
- * squared distances of rows, up to rounding. */
-static int code_map(const umapc_hnsw *h, size_t n, float *lo, float *scale) {
+ * squared distances of rows, up to rounding. Integer data spanning at most 255 gets scale 1, which
+ * makes the codes lossless. */
+static int code_map(const umapc_hnsw *h, size_t n, float *lo, float *scale, int *exact) {
     size_t dim = h->dim;
     float *hi = malloc(dim * sizeof *hi);
     if (hi == NULL) {
@@ -38,11 +39,13 @@ static int code_map(const umapc_hnsw *h, size_t n, float *lo, float *scale) {
     for (size_t d = 0; d < dim; d++) {
         lo[d] = hi[d] = r0[d];
     }
-    for (size_t u = 1; u < n; u++) {
+    int integral = 1;
+    for (size_t u = 0; u < n; u++) {
         const float *r = hnsw_vec(h, (uint32_t)u);
         for (size_t d = 0; d < dim; d++) {
             lo[d] = r[d] < lo[d] ? r[d] : lo[d];
             hi[d] = r[d] > hi[d] ? r[d] : hi[d];
+            integral &= (r[d] == nearbyintf(r[d]));
         }
     }
     float range = 0.0f;
@@ -50,7 +53,8 @@ static int code_map(const umapc_hnsw *h, size_t n, float *lo, float *scale) {
         range = hi[d] - lo[d] > range ? hi[d] - lo[d] : range;
     }
     free(hi);
-    *scale = range > 0.0f ? 255.0f / range : 1.0f;
+    *exact = integral && range <= 255.0f;
+    *scale = (*exact || range <= 0.0f) ? 1.0f : 255.0f / range;
     return 0;
 }
 
@@ -62,8 +66,9 @@ int hnsw_codes_build(const umapc_hnsw *h, size_t n, int threads, hnsw_codes *out
     }
     size_t dim = h->dim;
     float *lo = malloc(dim * sizeof *lo), scale;
+    int exact;
     out->codes = malloc(umapc_mul_size(n, dim));
-    if (lo == NULL || out->codes == NULL || code_map(h, n, lo, &scale) != 0) {
+    if (lo == NULL || out->codes == NULL || code_map(h, n, lo, &scale, &exact) != 0) {
         free(lo);
         hnsw_codes_free(out);
         return -1;
@@ -79,6 +84,8 @@ int hnsw_codes_build(const umapc_hnsw *h, size_t n, int threads, hnsw_codes *out
     }
     free(lo);
     out->n = n;
+    out->scale = scale;
+    out->exact = exact && h->space.mode == HNSW_DIST_SQL2;
     return 0;
 }
 

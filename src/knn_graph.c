@@ -28,10 +28,12 @@ static size_t knn_ef(size_t k, double target_recall) {
     return ef < 32 ? 32 : ef;
 }
 
-/* Searches from i itself on the traversal view, then re-ranks the best candidates on the float
- * rows so reported distances (and the order near the k-th) are exact. */
-static void self_search(const hnsw_view *v, hnsw_scratch *s, hnsw_pair *buf, uint32_t i, size_t k,
-                        size_t ef, umapc_idx *indices, float *distances) {
+/* Searches from i itself on the traversal view. With lossless codes their distances are the
+ * exact ones; otherwise the best candidates are re-ranked on the float rows so reported distances
+ * (and the order near the k-th) are exact. */
+static void self_search(const hnsw_view *v, const hnsw_codes *codes, hnsw_scratch *s,
+                        hnsw_pair *buf, uint32_t i, size_t k, size_t ef, umapc_idx *indices,
+                        float *distances) {
     const umapc_hnsw *h = v->h;
     const void *q = hnsw_item(v, i);
     hnsw_scratch_new_epoch(s);
@@ -39,14 +41,18 @@ static void self_search(const hnsw_view *v, hnsw_scratch *s, hnsw_pair *buf, uin
     hnsw_pair ep = {hnsw_vdist(v, q, i), i};
     hnsw_search_layer(v, s, q, &ep, 1, ef, 0, NULL);
     size_t found = hnsw_drain_sorted(s, buf), m = 0;
-    size_t rerank = found < 2 * k + 8 ? found : 2 * k + 8;
+    int rerank = codes == NULL || !codes->exact;
+    size_t keep = rerank ? (found < k + 8 ? found : k + 8) : found;
     const float *x = hnsw_vec(h, i);
-    for (size_t r = 0; r < rerank; r++) {
+    for (size_t r = 0; r < keep; r++) {
         if (buf[r].id != i) {
-            buf[m++] = (hnsw_pair){hnsw_dist(&h->space, x, hnsw_vec(h, buf[r].id)), buf[r].id};
+            float d = rerank ? hnsw_dist(&h->space, x, hnsw_vec(h, buf[r].id)) : buf[r].d;
+            buf[m++] = (hnsw_pair){d, buf[r].id};
         }
     }
-    qsort(buf, m, sizeof *buf, hnsw_cmp_pair);
+    if (rerank) {
+        qsort(buf, m, sizeof *buf, hnsw_cmp_pair);
+    }
     indices[0] = (umapc_idx)i;
     distances[0] = 0.0f;
     size_t j = 1;
@@ -59,6 +65,39 @@ static void self_search(const hnsw_view *v, hnsw_scratch *s, hnsw_pair *buf, uin
         indices[j] = -1;
         distances[j] = INFINITY;
     }
+}
+
+/* Breadth-first order over layer 0: consecutive points then share most of their neighbourhoods,
+ * so a thread working through a run of them finds the rows it needs in cache. The searches do not
+ * depend on the order, so neither does the result. */
+static uint32_t *bfs_order(const umapc_hnsw *h) {
+    size_t n = h->n, head = 0, tail = 0;
+    uint32_t *order = malloc(n * sizeof *order);
+    uint8_t *seen = calloc(n, 1);
+    if (order == NULL || seen == NULL) {
+        free(order);
+        free(seen);
+        return NULL;
+    }
+    for (size_t seed = 0; seed <= n; seed++) {
+        uint32_t start = seed == 0 ? h->entry : (uint32_t)(seed - 1);
+        if (seen[start]) {
+            continue;
+        }
+        seen[start] = 1;
+        order[tail++] = start;
+        while (head < tail) {
+            const uint32_t *links = hnsw_links0(h, order[head++]);
+            for (size_t j = 0; j < h->M0 && links[j] != HNSW_NONE; j++) {
+                if (!seen[links[j]]) {
+                    seen[links[j]] = 1;
+                    order[tail++] = links[j];
+                }
+            }
+        }
+    }
+    free(seen);
+    return order;
 }
 
 umapc_status umapc_hnsw_knn_graph(const umapc_hnsw *index, size_t k,
@@ -83,29 +122,37 @@ umapc_status umapc_hnsw_knn_graph(const umapc_hnsw *index, size_t k,
     size_t done = 0;
     hnsw_codes codes;
     hnsw_view view;
+    const hnsw_codes *used = NULL;
     if (hnsw_codes_build(h, n, threads, &codes) == 0) {
         hnsw_view_codes(&view, h, &codes);
+        used = &codes;
     } else {
         hnsw_view_floats(&view, h);
+    }
+    uint32_t *order = bfs_order(h);
+    if (order == NULL) {
+        hnsw_codes_free(&codes);
+        return umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "knn graph: out of memory");
     }
 #pragma omp parallel num_threads(threads)
     {
         hnsw_scratch s;
-        hnsw_pair *buf = malloc((ef + 2 * k + 9) * sizeof *buf);
+        hnsw_pair *buf = malloc((ef + k + 9) * sizeof *buf);
         int ok = hnsw_scratch_init(&s, n, h->M0, h->dim) == 0 && buf != NULL;
         if (!ok) {
 #pragma omp atomic write
             oom = 1;
         }
 #pragma omp for schedule(dynamic, 64)
-        for (size_t i = 0; i < n; i++) {
+        for (size_t pos = 0; pos < n; pos++) {
             int halt;
 #pragma omp atomic read
             halt = stop;
             if (halt || !ok) {
                 continue;
             }
-            self_search(&view, &s, buf, (uint32_t)i, k, ef > k ? ef : k + 1, indices + i * k,
+            size_t i = order[pos];
+            self_search(&view, used, &s, buf, (uint32_t)i, k, ef > k ? ef : k + 1, indices + i * k,
                         distances + i * k);
             size_t now;
 #pragma omp atomic capture
@@ -124,6 +171,7 @@ umapc_status umapc_hnsw_knn_graph(const umapc_hnsw *index, size_t k,
         free(buf);
     }
     hnsw_codes_free(&codes);
+    free(order);
     if (oom) {
         return umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "knn graph: out of memory");
     }

@@ -14,7 +14,9 @@ typedef struct umapc_hnsw_options {
     size_t M;               /* links per node on upper layers (2M on layer 0). Default 16. */
     size_t ef_construction; /* beam width while inserting. Default 200. */
     uint64_t seed;          /* levels and tie-breaks; same seed => same graph. Default 0. */
-    int n_threads;          /* <= 0: all cores. Default 0. The graph does not depend on it. */
+    int n_threads;          /* <= 0: all cores. Default 0. The graph does not depend on it:
+                               points are inserted in batches that search the graph frozen before
+                               the batch, then link in a fixed order. */
 } umapc_hnsw_options;
 
 UMAPC_API void umapc_hnsw_options_init(umapc_hnsw_options *opts);
@@ -25,16 +27,19 @@ UMAPC_API umapc_status umapc_hnsw_build(const umapc_metric *metric, const float 
                                         const umapc_progress *progress, umapc_hnsw **out,
                                         umapc_error *err);
 
-/* Inserts n more rows (ids continue from the current size) without a rebuild. */
-UMAPC_API umapc_status umapc_hnsw_add(umapc_hnsw *index, const float *data, size_t n,
-                                      int n_threads, const umapc_progress *progress,
-                                      umapc_error *err);
+/* Inserts n more rows (ids continue from the current size) without a rebuild. Not safe while
+ * queries run on the same index. If interrupted, the rows inserted so far stay (size() tells). */
+UMAPC_API umapc_status umapc_hnsw_add(umapc_hnsw *index, const float *data, size_t n, int n_threads,
+                                      const umapc_progress *progress, umapc_error *err);
 
 typedef struct umapc_hnsw_query_options {
-    size_t ef;                  /* beam width; raised to k when smaller. Default 0 = max(k, 64)?
-                                   chosen by the implementation from k. */
+    size_t ef;                  /* beam width; raised to k when smaller. Default 0: chosen from
+                                   k as max(2k + 16, 40) (recall@k >= 0.95 on the benchmarks). */
     int n_threads;              /* <= 0: all cores. Default 0. */
-    const uint8_t *filter_mask; /* size() bytes, nonzero = may be returned; NULL = all. */
+    const uint8_t *filter_mask; /* size() bytes, nonzero = may be returned; NULL = all. The
+                                   search walks through excluded nodes and collects allowed ones;
+                                   a very selective mask is answered by scanning the allowed rows,
+                                   so k allowed points exist => k results. */
 } umapc_hnsw_query_options;
 
 UMAPC_API void umapc_hnsw_query_options_init(umapc_hnsw_query_options *opts);
@@ -58,8 +63,8 @@ UMAPC_API umapc_status umapc_hnsw_serialize(const umapc_hnsw *index, uint8_t *bu
                                             umapc_error *err);
 /* Validates everything it reads (sizes, link targets, levels): a corrupt buffer is an error, never
  * a crash. */
-UMAPC_API umapc_status umapc_hnsw_deserialize(const uint8_t *buffer, size_t size,
-                                              umapc_hnsw **out, umapc_error *err);
+UMAPC_API umapc_status umapc_hnsw_deserialize(const uint8_t *buffer, size_t size, umapc_hnsw **out,
+                                              umapc_error *err);
 
 UMAPC_API void umapc_hnsw_free(umapc_hnsw *index);
 

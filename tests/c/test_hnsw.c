@@ -1,4 +1,5 @@
-/* HNSW index and k-NN graph against brute force (umapc_distance over all pairs). */
+/* HNSW index and k-NN graph against brute force (umapc_distance over all
+ * pairs). */
 #include "check.h"
 #include "internal.h"
 #include "umapc.h"
@@ -6,7 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Gaussian clusters: the kind of structure (dense regions, gaps) that makes graph search hard. */
+/* Gaussian clusters: the kind of structure (dense regions, gaps) that makes
+ * graph search hard. */
 static float *clustered(size_t n, size_t dim, size_t clusters, uint64_t seed) {
     float *x = malloc(n * dim * sizeof *x);
     float *centres = malloc(clusters * dim * sizeof *centres);
@@ -27,7 +29,8 @@ static float *clustered(size_t n, size_t dim, size_t clusters, uint64_t seed) {
     return x;
 }
 
-/* Hoare's selection: the value that would sit at position `at` of the sorted array. */
+/* Hoare's selection: the value that would sit at position `at` of the sorted
+ * array. */
 static float select_kth(float *d, size_t n, size_t at) {
     size_t lo = 0, hi = n - 1;
     while (lo < hi) {
@@ -79,9 +82,10 @@ static float kth_distance(const umapc_metric *m, const float *data, size_t n, si
     return kth;
 }
 
-/* Recall that counts ties as hits: a result is right when its distance is within the exact k-th
- * distance (duplicates make ids ambiguous, distances are not). Also checks every returned
- * distance against umapc_distance and that results are allowed and sorted. */
+/* Recall that counts ties as hits: a result is right when its distance is
+ * within the exact k-th distance (duplicates make ids ambiguous, distances are
+ * not). Also checks every returned distance against umapc_distance and that
+ * results are allowed and sorted. */
 static double recall(const umapc_metric *m, const float *data, size_t n, size_t dim,
                      const float *queries, size_t nq, size_t k, const umapc_idx *idx,
                      const float *dist, const uint8_t *mask) {
@@ -182,6 +186,14 @@ static void test_knn_graph(void) {
     umapc_hnsw *h = build(&m, x, n, dim, 2);
     knn_graph_check(h, &m, x, n, dim, 15, 0.99);
     umapc_hnsw_free(h);
+    /* Small integers (pixels): the 8-bit codes are lossless and give the distances directly. */
+    for (size_t i = 0; i < n * dim; i++) {
+        x[i] = nearbyintf(x[i] * 20.0f);
+        x[i] = x[i] < 0.0f ? 0.0f : (x[i] > 255.0f ? 255.0f : x[i]);
+    }
+    h = build(&m, x, n, dim, 2);
+    knn_graph_check(h, &m, x, n, dim, 15, 0.99);
+    umapc_hnsw_free(h);
     free(x);
 }
 
@@ -239,7 +251,8 @@ static void test_serialize(void) {
     CHECK(size == size2 && memcmp(buf, buf2, size) == 0);
     query_both(h, g, x, 100, 10);
     umapc_hnsw_free(g);
-    /* Truncations and byte flips: every outcome is a clean error or an index that searches. */
+    /* Truncations and byte flips: every outcome is a clean error or an index that
+     * searches. */
     for (size_t cut = 0; cut < size; cut += 1 + cut / 3) {
         umapc_hnsw *t = NULL;
         umapc_error err = {0};
@@ -339,6 +352,43 @@ static void test_duplicates(void) {
     free(x);
 }
 
+static int stop_at_second_call(void *user, const char *stage, size_t done, size_t total) {
+    (void)stage;
+    (void)done;
+    (void)total;
+    return ++*(int *)user >= 2;
+}
+
+static void test_interrupt(void) {
+    umapc_metric m;
+    umapc_metric_init(&m);
+    size_t n = 3000, dim = 8;
+    float *x = clustered(n, dim, 10, 11);
+    int calls = 0;
+    umapc_progress stop = {stop_at_second_call, &calls};
+    umapc_hnsw *h = NULL;
+    umapc_hnsw_options o;
+    umapc_hnsw_options_init(&o);
+    o.n_threads = 2;
+    CHECK(umapc_hnsw_build(&m, x, n, dim, &o, &stop, &h, NULL) == UMAPC_ERR_INTERRUPTED);
+    CHECK(h == NULL);
+    /* An interrupted add keeps the rows linked so far; the index stays valid and
+     * searchable. */
+    CHECK(umapc_hnsw_build(&m, x, n / 2, dim, &o, NULL, &h, NULL) == UMAPC_OK);
+    calls = 0;
+    CHECK(umapc_hnsw_add(h, x + (n / 2) * dim, n / 2, 2, &stop, NULL) == UMAPC_ERR_INTERRUPTED);
+    CHECK(umapc_hnsw_size(h) >= n / 2 && umapc_hnsw_size(h) < n);
+    size_t size;
+    uint8_t *buf = serialize(h, &size);
+    umapc_hnsw *g = NULL;
+    CHECK(umapc_hnsw_deserialize(buf, size, &g, NULL) == UMAPC_OK);
+    query_both(h, g, x, 50, 5);
+    umapc_hnsw_free(g);
+    free(buf);
+    umapc_hnsw_free(h);
+    free(x);
+}
+
 static void test_errors(void) {
     umapc_metric m;
     umapc_metric_init(&m);
@@ -375,5 +425,6 @@ int main(void) {
     test_filter();
     test_duplicates();
     test_errors();
+    test_interrupt();
     CHECK_DONE();
 }
