@@ -384,6 +384,7 @@ static uint32_t pack_data_panel(const search_job *job, gemm_data *g, size_t pane
 
 static umapc_status gemm_data_init(const search_job *job, gemm_data *g, int n_threads,
                                    umapc_error *err) {
+    (void)n_threads; /* only read by OpenMP pragmas */
     memset(g, 0, sizeof *g);
     g->kernel = job->kernel;
     metric_plan_init(&g->plan, job->metric);

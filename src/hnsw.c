@@ -642,6 +642,7 @@ static void query_one(const query_plan *qp, hnsw_scratch *s, hnsw_pair *buf, con
 static umapc_status run_queries(const query_plan *qp, const float *queries, size_t nq, int threads,
                                 const umapc_progress *progress, umapc_idx *indices,
                                 float *distances, umapc_error *err) {
+    (void)threads; /* only read by OpenMP pragmas */
     const umapc_hnsw *h = qp->h;
     size_t width = qp->ef > qp->k ? qp->ef : qp->k;
     int stop = 0, oom = 0;

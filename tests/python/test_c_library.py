@@ -60,5 +60,4 @@ def test_c_tests_pass_under_sanitizers(tmp_path: Path) -> None:
         "-Db_sanitize=address,undefined",
         "-Db_lundef=false",
         "-Dbuildtype=debugoptimized",
-        "-Dopenmp=disabled",
     )
