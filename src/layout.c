@@ -2,11 +2,12 @@
  * the a/b curve fit, rescaling of initial embeddings and the initial positions of new points.
  *
  * Every point is owned by one thread per epoch and only that thread writes it: the pull that
- * umap-learn applies to the tail of an edge ("move_other") is applied by the tail itself; on a
- * symmetric graph (every fuzzy graph) by doubling the pull of its own twin out-edge, otherwise
- * from its in-edges, which carry the same sampling schedule. In 2-D one sampled edge's attraction
- * and negative samples are evaluated together in SIMD lanes (layout_avx2.c), several points'
- * edge chains interleaved per thread. Without atomics or locks this gives
+ * umap-learn applies to the tail of an edge ("move_other") is applied by the tail itself, from its
+ * in-edges, which carry the same sampling schedule. In 2-D on AVX-512 CPUs each block of
+ * points is first turned into a list of "ops" per point (layout_kernels.h) which then run with
+ * one point per SIMD lane (layout_avx512.c); elsewhere one sampled edge's attraction and negative
+ * samples are evaluated together in SIMD lanes (layout_avx2.c), several points' edge chains
+ * interleaved per thread. Without atomics or locks this gives
  * - deterministic mode (seed >= 0): other points are read from the previous epoch's positions, a
  *   point's own moves apply at once, random numbers are keyed by (seed, epoch, edge); the result
  *   is the same for any thread count and schedule;
@@ -228,6 +229,7 @@ typedef struct plan {
     umapc_idx *in_idx;
     float *in_eps;
     float *in_next;
+    int symmetric; /* the transpose equals the graph: in-edges are sampled with their twins */
 } plan;
 
 static void plan_free(plan *p) {
@@ -313,6 +315,9 @@ static int plan_in_edges(plan *p) {
     p->in_idx = rev.indices;
     p->in_eps = rev.data;
     memcpy(p->in_next, p->in_eps, nnz * sizeof *p->in_next);
+    p->symmetric = memcmp(p->in_ptr, p->out_ptr, (p->n_head + 1) * sizeof *p->in_ptr) == 0 &&
+                   memcmp(p->in_idx, p->out_idx, nnz * sizeof *p->in_idx) == 0 &&
+                   memcmp(p->in_eps, p->eps, nnz * sizeof *p->in_eps) == 0;
     return 0;
 }
 
@@ -328,6 +333,9 @@ typedef struct sgd {
     uint64_t epoch_key; /* hash of (seed, epoch): edge streams derive from it with one mix */
     int epoch;
     layout_edge2_fn edge2; /* 2-D kernel for this CPU */
+    int lanes2;            /* 2-D ops run one point per lane (AVX-512) */
+    struct ops_buf *bufs;  /* per thread, with lanes2 */
+    size_t lane_block;     /* points per block, with lanes2 */
     layout_consts k;
 } sgd;
 
@@ -389,14 +397,8 @@ static inline float pow_b(float d2, float b) {
     return d2 > 7.9e-31f ? fast_exp2(b * fast_log2(d2)) : powf(d2, b);
 }
 
-/* SplitMix64's finaliser (umapc_hash64) inlined: it runs once per negative sample. */
 static inline uint64_t mix64(uint64_t x) {
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ULL;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebULL;
-    x ^= x >> 31;
-    return x;
+    return layout_mix64(x);
 }
 
 static inline float attract_coeff(const sgd *s, float d2) {
@@ -431,8 +433,7 @@ static inline uint64_t edge_stream(const sgd *s, int64_t e) {
 /* Random tail point q (1-based) of a sampling of edge e: a counter-based stream, so the draws do
  * not depend on which thread runs the edge or when. */
 static inline umapc_idx negative_at(const sgd *s, uint64_t stream, int q) {
-    uint64_t r = mix64(stream + (uint64_t)q * 0x9e3779b97f4a7c15ULL);
-    return (umapc_idx)(((r >> 32) * (uint64_t)s->n_tail) >> 32);
+    return layout_negative(stream, q, (uint32_t)s->n_tail);
 }
 
 /* How many negative samples edge e draws this epoch; advances its schedule. */
@@ -662,11 +663,103 @@ static void block_epoch2(const sgd *s, size_t lo, size_t hi) {
     }
 }
 
+/* The ops of one block of 2-D points for the lane-per-point kernel (layout_kernels.h). */
+typedef struct ops_buf {
+    umapc_idx *other;
+    int32_t *n_neg;
+    uint64_t *stream;
+    int32_t *beg;
+} ops_buf;
+
+/* Points per block: large blocks keep the 16 lanes full (a block's last points leave lanes idle),
+ * but at least ~8 blocks per thread keep the threads' shares even. */
+enum { LANE_BLOCK_MIN = 256, LANE_BLOCK_MAX = 1024 };
+
+static size_t lane_block(size_t n, int n_threads) {
+    size_t b = n / (8 * (size_t)n_threads);
+    return b < LANE_BLOCK_MIN ? LANE_BLOCK_MIN : (b > LANE_BLOCK_MAX ? LANE_BLOCK_MAX : b);
+}
+
+static void ops_buf_free(ops_buf *b) {
+    free(b->other);
+    free(b->n_neg);
+    free(b->stream);
+    free(b->beg);
+}
+
+static int ops_buf_alloc(ops_buf *b, size_t cap) {
+    cap += LAYOUT_OPS_SLACK;
+    b->other = malloc(cap * sizeof *b->other);
+    b->n_neg = malloc(cap * sizeof *b->n_neg);
+    b->stream = malloc(cap * sizeof *b->stream);
+    b->beg = malloc((LANE_BLOCK_MAX + 1) * sizeof *b->beg);
+    return b->other && b->n_neg && b->stream && b->beg ? 0 : -1;
+}
+
+/* Ops of the largest block: one per in-edge and one per out-edge. */
+static size_t ops_capacity(const plan *p, int move_other, size_t block) {
+    size_t best = 0;
+    for (size_t lo = 0; lo < p->n_head; lo += block) {
+        size_t hi = lo + block < p->n_head ? lo + block : p->n_head;
+        size_t ops = (size_t)(p->out_ptr[hi] - p->out_ptr[lo]);
+        ops += move_other ? (size_t)(p->in_ptr[hi] - p->in_ptr[lo]) : 0;
+        best = ops > best ? ops : best;
+    }
+    return best;
+}
+
+static void block_epoch_lanes(const sgd *s, ops_buf *b, size_t lo, size_t hi) {
+    const plan *p = s->p;
+    layout_sched sc = {.out_ptr = p->out_ptr,
+                       .out_idx = p->out_idx,
+                       .eps = p->eps,
+                       .eps_neg = p->eps_neg,
+                       .next = p->next,
+                       .next_neg = p->next_neg,
+                       .edge_id = p->edge_id,
+                       .in_ptr = p->in_ptr,
+                       .in_idx = p->in_idx,
+                       .in_eps = p->in_eps,
+                       .in_next = p->in_next,
+                       .epoch_key = s->epoch_key,
+                       .now = (float)s->epoch,
+                       .move_other = s->move_other,
+                       .symmetric = s->move_other && p->symmetric};
+    umapc_layout_ops_avx512(&sc, lo, hi, b->other, b->n_neg, b->stream, b->beg);
+    layout_block blk = {.other = b->other,
+                        .n_neg = b->n_neg,
+                        .stream = b->stream,
+                        .beg = b->beg,
+                        .lo = (int32_t)lo,
+                        .n = (int32_t)(hi - lo),
+                        .n_tail = (uint32_t)s->n_tail,
+                        .self_in = s->self_in,
+                        .self_out = s->self_out,
+                        .emb = s->others,
+                        .move_other = s->move_other};
+    umapc_layout_block2_avx512(&blk, &s->k);
+}
+
+static int thread_id(void) {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
 #define LAYOUT_EDGES_PER_THREAD 50000
 
 static void run_epoch(const sgd *s, size_t dim, int n_threads) {
     size_t n = s->p->n_head;
-    if (dim == 2) {
+    if (dim == 2 && s->lanes2) {
+        size_t blk = s->lane_block, n_blocks = (n + blk - 1) / blk;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(n_threads)
+        for (size_t bk = 0; bk < n_blocks; bk++) {
+            size_t lo = bk * blk, hi = lo + blk < n ? lo + blk : n;
+            block_epoch_lanes(s, &s->bufs[thread_id()], lo, hi);
+        }
+    } else if (dim == 2) {
         size_t n_blocks = (n + BLOCK - 1) / BLOCK;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(n_threads)
         for (size_t bk = 0; bk < n_blocks; bk++) {
@@ -680,8 +773,8 @@ static void run_epoch(const sgd *s, size_t dim, int n_threads) {
     }
 }
 
-/* The AVX2 kernel on any x86 CPU that has it: an AVX-512 variant (pairs of lanes per point) was
- * measured no faster, the work being bound by gathers and the per-edge chain. */
+/* The AVX2 kernel of the edge-by-edge path on any x86 CPU that has it (AVX-512 CPUs take the
+ * lane-per-point path instead, see setup_lanes). */
 static layout_edge2_fn pick_edge2(void) {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_cpu_init();
@@ -690,6 +783,48 @@ static layout_edge2_fn pick_edge2(void) {
     }
 #endif
     return edge2_scalar;
+}
+
+static int has_avx512(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+           __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+    return 0;
+#endif
+}
+
+/* Per-thread op buffers for the lane-per-point kernel, or none (s->lanes2 = 0) where the CPU
+ * lacks AVX-512 or the layout is not 2-D. */
+static int setup_lanes(sgd *s, size_t dim, int n_threads) {
+    s->lanes2 = 0;
+    s->bufs = NULL;
+    if (dim != 2 || !has_avx512()) {
+        return 0;
+    }
+    s->lane_block = lane_block(s->p->n_head, n_threads);
+    size_t cap = ops_capacity(s->p, s->move_other, s->lane_block);
+    s->bufs = calloc((size_t)n_threads, sizeof *s->bufs);
+    if (s->bufs == NULL) {
+        return -1;
+    }
+    for (int t = 0; t < n_threads; t++) {
+        if (ops_buf_alloc(&s->bufs[t], cap) != 0) {
+            return -1;
+        }
+    }
+    s->lanes2 = 1;
+    return 0;
+}
+
+static void free_lanes(sgd *s, int n_threads) {
+    for (int t = 0; s->bufs != NULL && t < n_threads; t++) {
+        ops_buf_free(&s->bufs[t]);
+    }
+    free(s->bufs);
+    s->bufs = NULL;
 }
 
 static umapc_status check_layout_args(const float *head, size_t n_head, const float *tail,
@@ -770,6 +905,11 @@ static umapc_status run_epochs(plan *p, float *head, size_t n_head, const float 
     s.edge2 = pick_edge2();
     s.k = (layout_consts){
         .a = s.a, .b = s.b, .attract = -2.0f * s.a * s.b, .repel = 2.0f * s.gamma * s.b};
+    if (setup_lanes(&s, dim, n_threads) != 0) {
+        free_lanes(&s, n_threads);
+        umapc_aligned_free(spare);
+        return umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "optimize_layout: out of memory");
+    }
     float *cur = head, *other_buf = spare;
     umapc_status st = UMAPC_OK;
     for (int epoch = 0; epoch < n_epochs && !st; epoch++) {
@@ -794,6 +934,7 @@ static umapc_status run_epochs(plan *p, float *head, size_t n_head, const float 
     if (cur != head) {
         memcpy(head, cur, umapc_mul_size(n_head, dim) * sizeof *head);
     }
+    free_lanes(&s, n_threads);
     umapc_aligned_free(spare);
     return st;
 }

@@ -260,10 +260,88 @@ static void test_interrupt(void) {
     umapc_graph_free(&g);
 }
 
+/* A ring of n points, each tied to its `reach` nearest ring neighbours on either side with weights
+ * falling with ring distance (so edges are sampled at different rates); with `drop`, some edges are
+ * dropped so that in-edges differ from out-edges. */
+static void make_ring(umapc_graph *g, size_t n, size_t reach, int drop) {
+    g->n_rows = g->n_cols = n;
+    g->indptr = malloc((n + 1) * sizeof *g->indptr);
+    g->indices = malloc(n * 2 * reach * sizeof *g->indices);
+    g->data = malloc(n * 2 * reach * sizeof *g->data);
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        g->indptr[i] = (int64_t)at;
+        for (size_t j = (i + n - reach) % n, t = 0; t <= 2 * reach; t++, j = (j + 1) % n) {
+            size_t ring = t > reach ? t - reach : reach - t;
+            if (ring == 0 || (drop && (i * 7 + j) % 11 == 0)) {
+                continue;
+            }
+            g->indices[at] = (umapc_idx)j;
+            g->data[at++] = 1.0f / (float)ring;
+        }
+    }
+    g->indptr[n] = (int64_t)at;
+    g->nnz = at;
+    /* columns ascending within a row */
+    for (size_t i = 0; i < n; i++) {
+        for (int64_t a = g->indptr[i] + 1; a < g->indptr[i + 1]; a++) {
+            for (int64_t b = a; b > g->indptr[i] && g->indices[b - 1] > g->indices[b]; b--) {
+                umapc_idx ti = g->indices[b];
+                float td = g->data[b];
+                g->indices[b] = g->indices[b - 1];
+                g->data[b] = g->data[b - 1];
+                g->indices[b - 1] = ti;
+                g->data[b - 1] = td;
+            }
+        }
+    }
+}
+
+/* Enough edges for several threads and many blocks of points, and a negative rate that needs
+ * several rounds of negatives per sampling, on a symmetric and an asymmetric graph (different
+ * ways of finding the sampled in-edges): the same bytes for any thread count, and ring neighbours
+ * end up much closer than random pairs. */
+static void test_many_blocks(int drop) {
+    size_t n = 6000;
+    umapc_graph g;
+    make_ring(&g, n, 10, drop);
+    float *init = malloc(2 * n * sizeof *init), *runs[3];
+    random_embedding(init, n, 9);
+    for (int r = 0; r < 3; r++) {
+        runs[r] = malloc(2 * n * sizeof *runs[r]);
+        memcpy(runs[r], init, 2 * n * sizeof *init);
+        umapc_layout_options o;
+        umapc_layout_options_init(&o);
+        o.n_epochs = 100;
+        o.negative_sample_rate = 11.0;
+        o.seed = 21;
+        o.n_threads = r + 1;
+        CHECK_OK(umapc_optimize_layout(runs[r], n, NULL, 0, 2, &g, &o, NULL, &ce_));
+    }
+    CHECK(memcmp(runs[0], runs[1], 2 * n * sizeof *init) == 0);
+    CHECK(memcmp(runs[0], runs[2], 2 * n * sizeof *init) == 0);
+    double near = 0.0, far = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        const float *a = runs[0] + 2 * i, *b = runs[0] + 2 * ((i + 1) % n);
+        const float *c = runs[0] + 2 * ((i * 2654435761u) % n);
+        CHECK(isfinite(a[0]) && isfinite(a[1]));
+        near += hypot(a[0] - b[0], a[1] - b[1]);
+        far += hypot(a[0] - c[0], a[1] - c[1]);
+    }
+    CHECK(near < 0.2 * far);
+    for (int r = 0; r < 3; r++) {
+        free(runs[r]);
+    }
+    free(init);
+    umapc_graph_free(&g);
+}
+
 int main(void) {
     test_ab();
     test_fit();
     test_asymmetric();
+    test_many_blocks(0);
+    test_many_blocks(1);
     test_transform();
     test_rescale();
     test_interrupt();
