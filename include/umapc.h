@@ -8,6 +8,7 @@
 #include "umapc/exact.h"
 #include "umapc/hnsw.h"
 #include "umapc/knn_graph.h"
+#include "umapc/nndescent.h"
 #include "umapc/index.h"
 #include "umapc/fuzzy.h"
 #include "umapc/spectral.h"

@@ -135,14 +135,23 @@ class NNIndex:
         seed = seed_from_random_state(random_state)
         self._seed = 0 if seed is None else seed
         self._angular_trees = is_angular(self._metric_name)
+        _core.check_metric_data(self._raw_data, self._metric_name, self._p)
         self._neighbor_graph: tuple[np.ndarray, np.ndarray] | None = None
-        self._index = self._build(self._raw_data)
+        # The HNSW graph is only needed for queries and updates: like pynndescent, which builds
+        # its search graph in prepare(), it is built on first use, so a UMAP fit that only needs
+        # neighbor_graph never pays for it.
+        self._index: Any = None if self._backend == "hnsw" else self._build(self._raw_data)
 
     @staticmethod
     def _choose_backend(backend: str, n: int) -> str:
         if backend != "auto":
             return backend
         return "exact" if n <= _AUTO_EXACT_MAX_POINTS else "hnsw"
+
+    def _core_index(self) -> Any:
+        if self._index is None:
+            self._index = self._build(self._raw_data)
+        return self._index
 
     def _build(self, data: np.ndarray) -> Any:
         callback, close = progress_callback(self.verbose, "NNIndex")
@@ -169,13 +178,26 @@ class NNIndex:
         if self._neighbor_graph is None:
             callback, close = progress_callback(self.verbose, "neighbor graph")
             try:
-                self._neighbor_graph = self._index.knn_graph(
-                    self.n_neighbors, n_jobs=self.n_jobs, callback=callback
-                )
+                self._neighbor_graph = self._compute_neighbor_graph(callback)
             finally:
                 if close is not None:
                     close()
         return self._neighbor_graph
+
+    def _compute_neighbor_graph(self, callback: Any) -> tuple[np.ndarray, np.ndarray]:
+        if self._index is None and self._metric_name != "dot":
+            # NN-descent straight from the rows: faster than building the HNSW graph and
+            # searching it (pynndescent's own method; "dot" needs the index's normalised rows).
+            return _core.nndescent_knn_graph(
+                self._raw_data,
+                self.n_neighbors,
+                metric=self._metric_name,
+                p=self._p,
+                seed=self._seed,
+                n_jobs=self.n_jobs,
+                progress=callback,
+            )
+        return self._core_index().knn_graph(self.n_neighbors, n_jobs=self.n_jobs, callback=callback)
 
     def query(
         self,
@@ -218,7 +240,7 @@ class NNIndex:
         jobs = self.n_jobs if n_jobs is None else check_n_jobs(n_jobs)
         callback, close = progress_callback(self.verbose, "query")
         try:
-            return self._index.query(
+            return self._core_index().query(
                 query_data,
                 k,
                 ef=ef,
@@ -244,7 +266,7 @@ class NNIndex:
             )
         callback, close = progress_callback(self.verbose, "update")
         try:
-            self._index.add(new, n_jobs=self.n_jobs, callback=callback)
+            self._core_index().add(new, n_jobs=self.n_jobs, callback=callback)
         finally:
             if close is not None:
                 close()
@@ -254,7 +276,7 @@ class NNIndex:
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the index to ``path``: one versioned, checksummed file, written to a temporary
         file and renamed into place so an interrupted save never leaves a half-written index."""
-        self._index.save(os.fspath(path), self._meta())
+        self._core_index().save(os.fspath(path), self._meta())
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> NNIndex:
@@ -322,7 +344,7 @@ class NNIndex:
 
     def __getstate__(self) -> dict[str, Any]:
         return {
-            "index": self._index.serialize(self._meta()),
+            "index": self._core_index().serialize(self._meta()),
             "neighbor_graph": self._neighbor_graph,
         }
 

@@ -20,6 +20,7 @@ extern PyMethodDef umapc_metric_methods[];
 extern PyMethodDef umapc_index_methods[];
 extern PyMethodDef umapc_umap_methods[];
 extern PyMethodDef umapc_exact_methods[];
+extern PyMethodDef umapc_nndescent_methods[];
 
 /* Registers types a unit defines (may be a no-op); returns -1 with an exception set on failure. */
 int umapc_index_register(PyObject *module);

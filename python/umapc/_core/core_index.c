@@ -540,7 +540,41 @@ static PyObject *core_as_float_matrix(PyObject *self, PyObject *args) {
     return (PyObject *)umapc_as_float_matrix(obj, name, 1);
 }
 
+/* check_metric_data(X, metric, p=2.0): raises ValueError when rows lie outside the metric's
+ * domain (hellinger needs nonnegative entries). X must already be a float32 matrix. */
+static PyObject *core_check_metric_data(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *obj = NULL;
+    const char *name = "euclidean";
+    double p = 2.0;
+    if (!PyArg_ParseTuple(args, "Os|d", &obj, &name, &p)) {
+        return NULL;
+    }
+    umapc_metric metric;
+    if (parse_metric(name, p, &metric) < 0) {
+        return NULL;
+    }
+    PyArrayObject *rows = umapc_as_float_matrix(obj, "data", 0);
+    if (rows == NULL) {
+        return NULL;
+    }
+    umapc_error err = {0};
+    umapc_status status;
+    Py_BEGIN_ALLOW_THREADS;
+    status =
+        umapc_metric_check_data(&metric, (const float *)PyArray_DATA(rows),
+                                (size_t)PyArray_DIM(rows, 0), (size_t)PyArray_DIM(rows, 1), &err);
+    Py_END_ALLOW_THREADS;
+    Py_DECREF(rows);
+    if (status) {
+        return umapc_raise(status, &err);
+    }
+    Py_RETURN_NONE;
+}
+
 PyMethodDef umapc_index_methods[] = {
+    {"check_metric_data", core_check_metric_data, METH_VARARGS,
+     "check_metric_data(X, metric, p=2.0): ValueError when rows lie outside the metric's domain."},
     {"as_float_matrix", core_as_float_matrix, METH_VARARGS,
      "as_float_matrix(obj, name='data'): validated C-contiguous float32 matrix."},
     {NULL, NULL, 0, NULL},

@@ -1,0 +1,104 @@
+#include "core.h"
+
+/* Binding for the NN-descent all-points graph: conversion and error translation only. */
+
+static PyObject *core_nndescent_knn_graph(PyObject *self, PyObject *args, PyObject *kwargs) {
+    (void)self;
+    static char *keywords[] = {"X",         "k",      "metric",         "p",
+                               "seed",      "n_jobs", "n_trees",        "leaf_size",
+                               "max_iters", "delta",  "max_candidates", "extra",
+                               "progress",  NULL};
+    PyObject *x_obj = NULL, *jobs_obj = NULL, *callback = Py_None;
+    long k = 0;
+    const char *name = "euclidean";
+    double p = 2.0, delta = 0.001;
+    unsigned long long seed = 0;
+    Py_ssize_t trees = 0, leaf = 0, iters = 0, mc = 0, extra = 1;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "Ol|sdKOnnndnnO:nndescent_knn_graph", keywords,
+                                     &x_obj, &k, &name, &p, &seed, &jobs_obj, &trees, &leaf, &iters,
+                                     &delta, &mc, &extra, &callback)) {
+        return NULL;
+    }
+    if (trees < 0 || leaf < 0 || iters < 0 || mc < 0 || extra < 0) {
+        PyErr_SetString(PyExc_ValueError,
+                        "tree, leaf, iteration and candidate counts must be >= 0");
+        return NULL;
+    }
+    umapc_metric metric;
+    umapc_error err = {0};
+    umapc_metric_init(&metric);
+    metric.p = p;
+    umapc_status st = umapc_metric_parse(name, &metric.kind, &err);
+    if (st == UMAPC_OK) {
+        st = umapc_metric_validate(&metric, &err);
+    }
+    if (st != UMAPC_OK) {
+        return umapc_raise(st, &err);
+    }
+    int n_jobs = -1;
+    if (umapc_parse_jobs(jobs_obj, -1, &n_jobs) < 0) {
+        return NULL;
+    }
+    PyArrayObject *x = umapc_as_float_matrix(x_obj, "X", 1);
+    if (x == NULL) {
+        return NULL;
+    }
+    npy_intp n = PyArray_DIM(x, 0), dim = PyArray_DIM(x, 1);
+    if (k < 1 || k > (long)n) {
+        Py_DECREF(x);
+        return PyErr_Format(PyExc_ValueError,
+                            "k must be between 1 and the number of data rows (%zd), got %ld",
+                            (Py_ssize_t)n, k);
+    }
+    st = umapc_metric_check_data(&metric, (const float *)PyArray_DATA(x), (size_t)n, (size_t)dim,
+                                 &err);
+    if (st != UMAPC_OK) {
+        Py_DECREF(x);
+        return umapc_raise(st, &err);
+    }
+    npy_intp shape[2] = {n, (npy_intp)k};
+    PyArrayObject *indices = (PyArrayObject *)PyArray_SimpleNew(2, shape, NPY_INT32);
+    PyArrayObject *distances = (PyArrayObject *)PyArray_SimpleNew(2, shape, NPY_FLOAT32);
+    if (indices == NULL || distances == NULL) {
+        Py_XDECREF(indices);
+        Py_XDECREF(distances);
+        Py_DECREF(x);
+        return NULL;
+    }
+    umapc_nndescent_options opts;
+    umapc_nndescent_options_init(&opts);
+    opts.n_threads = n_jobs;
+    opts.seed = (uint64_t)seed;
+    opts.n_trees = (size_t)trees;
+    opts.leaf_size = (size_t)leaf;
+    opts.max_iters = (size_t)iters;
+    opts.max_candidates = (size_t)mc;
+    opts.delta = delta;
+    opts.extra = (size_t)extra;
+    umapc_bridge bridge;
+    umapc_bridge_init(&bridge, callback);
+    Py_BEGIN_ALLOW_THREADS;
+    st = umapc_nndescent_knn_graph(&metric, (const float *)PyArray_DATA(x), (size_t)n, (size_t)dim,
+                                   (size_t)k, &opts, &bridge.progress,
+                                   (umapc_idx *)PyArray_DATA(indices),
+                                   (float *)PyArray_DATA(distances), &err);
+    Py_END_ALLOW_THREADS;
+    Py_DECREF(x);
+    if (st != UMAPC_OK) {
+        Py_DECREF(indices);
+        Py_DECREF(distances);
+        if (umapc_bridge_failed(&bridge) && PyErr_Occurred()) {
+            return NULL;
+        }
+        return umapc_raise(st, &err);
+    }
+    return Py_BuildValue("(NN)", (PyObject *)indices, (PyObject *)distances);
+}
+
+PyMethodDef umapc_nndescent_methods[] = {
+    {"nndescent_knn_graph", (PyCFunction)(void (*)(void))core_nndescent_knn_graph,
+     METH_VARARGS | METH_KEYWORDS,
+     "nndescent_knn_graph(X, k, metric='euclidean', p=2.0, seed=0, n_jobs=-1, ...) -> "
+     "(indices, distances): all-points k-NN graph by NN-descent."},
+    {NULL, NULL, 0, NULL},
+};

@@ -1,0 +1,777 @@
+/* All-points k-NN graph by NN-descent seeded from random-projection trees. Every phase reads a
+ * frozen state and writes what only its owner thread touches, and heaps keep the k smallest
+ * (distance, index) pairs whatever order pushes arrive in, so the graph depends on the seed
+ * alone, never on the thread count. */
+#include "hnsw_internal.h"
+#include "internal.h"
+#include "metric.h"
+#include "umapc/nndescent.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#define THREAD_ID()    omp_get_thread_num()
+#define THREAD_COUNT() omp_get_num_threads()
+#else
+#define THREAD_ID()    0
+#define THREAD_COUNT() 1
+#endif
+
+#define ND_FLAG_OLD      0
+#define ND_FLAG_NEW      1
+#define ND_FLAG_INSERTED 2 /* new, and pushed during the current iteration */
+
+void umapc_nndescent_options_init(umapc_nndescent_options *opts) {
+    opts->n_threads = 0;
+    opts->seed = 0;
+    opts->n_trees = 0;
+    opts->leaf_size = 0;
+    opts->max_candidates = 0;
+    opts->max_iters = 0;
+    opts->delta = 0.001;
+    opts->extra = 1;
+}
+
+enum { ND_U8, ND_F32_L2, ND_GENERIC };
+
+typedef struct nd_space {
+    int mode;
+    size_t dim;
+    const float *rows; /* prepared rows */
+    float *proj;       /* n x pdim random projection of the rows: what the trees split */
+    size_t pdim;
+    uint8_t *codes; /* lossless codes in ND_U8 mode */
+    hnsw_code_fn u8;
+    umapc_kernel_fn l2;
+    umapc_kernel_fn dot;
+    metric_plan plan;
+} nd_space;
+
+static inline float nd_dist(const nd_space *s, uint32_t a, uint32_t b) {
+    size_t dim = s->dim;
+    switch (s->mode) {
+    case ND_U8:
+        return s->u8(s->codes + (size_t)a * dim, s->codes + (size_t)b * dim, dim);
+    case ND_F32_L2:
+        return s->l2(s->rows + (size_t)a * dim, s->rows + (size_t)b * dim, dim);
+    default:
+        return metric_surrogate(&s->plan, s->rows + (size_t)a * dim, s->rows + (size_t)b * dim,
+                                dim);
+    }
+}
+
+/* ---- neighbour heaps: per point K slots, a max-heap on (distance, index) ---- */
+
+typedef struct nd_heaps {
+    size_t K;
+    int32_t *idx;
+    float *d;
+    uint8_t *flag;
+} nd_heaps;
+
+static inline int nd_after(float da, int32_t ia, float db, int32_t ib) {
+    return da > db || (da == db && ia > ib);
+}
+
+/* Puts (j, dj, flag) at pos of a max-heap of m entries whose children of pos are heaps. */
+static void sift_down(int32_t *idx, float *d, uint8_t *fl, size_t m, size_t pos, int32_t j,
+                      float dj, uint8_t flag) {
+    for (;;) {
+        size_t c = 2 * pos + 1;
+        if (c >= m) {
+            break;
+        }
+        if (c + 1 < m && nd_after(d[c + 1], idx[c + 1], d[c], idx[c])) {
+            c++;
+        }
+        if (!nd_after(d[c], idx[c], dj, j)) {
+            break;
+        }
+        idx[pos] = idx[c];
+        __atomic_store(&d[pos], &d[c], __ATOMIC_RELAXED); /* heap_top reads it unlocked */
+        fl[pos] = fl[c];
+        pos = c;
+    }
+    idx[pos] = j;
+    __atomic_store(&d[pos], &dj, __ATOMIC_RELAXED);
+    fl[pos] = flag;
+}
+
+/* Pushes (j, dj) into the heap of p unless it is no better than the worst kept or already there;
+ * returns whether it went in. */
+static int heap_push(const nd_heaps *h, size_t p, int32_t j, float dj, uint8_t flag) {
+    size_t K = h->K;
+    int32_t *idx = h->idx + p * K;
+    float *d = h->d + p * K;
+    uint8_t *fl = h->flag + p * K;
+    if (!nd_after(d[0], idx[0], dj, j)) {
+        return 0;
+    }
+    for (size_t s = 0; s < K; s++) {
+        if (idx[s] == j) {
+            return 0;
+        }
+    }
+    sift_down(idx, d, fl, K, 0, j, dj, flag);
+    return 1;
+}
+
+static int heaps_alloc(nd_heaps *h, size_t n, size_t K) {
+    h->K = K;
+    h->idx = malloc(umapc_mul_size(n * sizeof(int32_t), K));
+    h->d = malloc(umapc_mul_size(n * sizeof(float), K));
+    h->flag = malloc(umapc_mul_size(n, K));
+    if (h->idx == NULL || h->d == NULL || h->flag == NULL) {
+        return -1;
+    }
+    for (size_t s = 0; s < n * K; s++) {
+        h->idx[s] = -1;
+        h->d[s] = INFINITY;
+        h->flag[s] = ND_FLAG_NEW;
+    }
+    return 0;
+}
+
+static void heaps_free(nd_heaps *h) {
+    free(h->idx);
+    free(h->d);
+    free(h->flag);
+}
+
+/* ---- space: prepared rows, and lossless 8-bit codes for pixel-like euclidean data ---- */
+
+static hnsw_code_fn u8_kernel(void) {
+    const char *level = simd_kernels_select()->level;
+    if (strcmp(level, "avx512") == 0) {
+        return hnsw_l2_u8_avx512;
+    }
+    if (strcmp(level, "avx2") == 0) {
+        return hnsw_l2_u8_avx2;
+    }
+    return hnsw_l2_u8_scalar;
+}
+
+/* Column minima and maxima of x; returns whether every value is an integer. */
+static int column_ranges(const float *x, size_t n, size_t dim, int threads, float *lo, float *hi) {
+    int integral = 1;
+    for (size_t c = 0; c < dim; c++) {
+        lo[c] = hi[c] = x[c];
+    }
+#pragma omp parallel num_threads(threads) reduction(& : integral)
+    {
+        float *l = malloc(2 * dim * sizeof *l), *h = l + dim;
+        if (l == NULL) {
+            integral = 0;
+        } else {
+            memcpy(l, lo, dim * sizeof *l);
+            memcpy(h, hi, dim * sizeof *h);
+#pragma omp for schedule(static)
+            for (size_t i = 0; i < n; i++) {
+                const float *r = x + i * dim;
+                int ok = 1;
+                for (size_t c = 0; c < dim; c++) {
+                    /* comparisons, not fminf/floorf: these vectorise (the data is finite) */
+                    float v = r[c];
+                    l[c] = v < l[c] ? v : l[c];
+                    h[c] = v > h[c] ? v : h[c];
+                    float w = v < -1e9f ? -1e9f : (v > 1e9f ? 1e9f : v); /* int cast defined */
+                    ok &= (w == v) & (w == (float)(int32_t)w);
+                }
+                integral &= ok;
+            }
+#pragma omp critical(nd_ranges)
+            for (size_t c = 0; c < dim; c++) { /* min and max do not depend on the order */
+                lo[c] = fminf(lo[c], l[c]);
+                hi[c] = fmaxf(hi[c], h[c]);
+            }
+            free(l);
+        }
+    }
+    return integral;
+}
+
+/* Integer data whose every column spans at most 255 codes exactly as x - min(column): squared
+ * differences stay the same integers, at a quarter of the memory traffic. */
+static int build_codes(nd_space *s, const float *x, size_t n, int threads) {
+    size_t dim = s->dim;
+    if (dim > (1u << 14)) { /* 255^2 * dim must stay exact in 32 bits */
+        return 0;
+    }
+    float *lo = malloc(dim * sizeof *lo), *hi = malloc(dim * sizeof *hi);
+    if (lo == NULL || hi == NULL) {
+        free(lo);
+        free(hi);
+        return -1;
+    }
+    int integral = column_ranges(x, n, dim, threads, lo, hi);
+    for (size_t c = 0; c < dim && integral; c++) {
+        integral = hi[c] - lo[c] <= 255.0f;
+    }
+    free(hi);
+    if (integral) {
+        s->codes = malloc(umapc_mul_size(n, dim));
+        if (s->codes == NULL) {
+            free(lo);
+            return -1;
+        }
+#pragma omp parallel for num_threads(threads) schedule(static)
+        for (size_t i = 0; i < n; i++) {
+            for (size_t c = 0; c < dim; c++) {
+                s->codes[i * dim + c] = (uint8_t)(x[i * dim + c] - lo[c]);
+            }
+        }
+        s->mode = ND_U8;
+        s->u8 = u8_kernel();
+    }
+    free(lo);
+    return 0;
+}
+
+/* Fills s; *owned receives prepared rows that s points at and the caller frees (NULL when the
+ * data is used as given). */
+static int space_init(nd_space *s, const umapc_metric *metric, const float *x, size_t n, size_t dim,
+                      int threads, float **owned) {
+    memset(s, 0, sizeof *s);
+    metric_plan_init(&s->plan, metric);
+    s->dim = dim;
+    s->l2 = s->plan.kernels->sqeuclidean;
+    s->dot = s->plan.kernels->dot;
+    s->rows = x;
+    *owned = NULL;
+    int l2 = metric->kind == UMAPC_METRIC_EUCLIDEAN || metric->kind == UMAPC_METRIC_SQEUCLIDEAN;
+    s->mode = l2 ? ND_F32_L2 : ND_GENERIC;
+    if (s->plan.prep != METRIC_PREP_NONE) {
+        float *p = malloc(umapc_mul_size(n * sizeof(float), dim));
+        if (p == NULL) {
+            return -1;
+        }
+#pragma omp parallel for num_threads(threads) schedule(static)
+        for (size_t i = 0; i < n; i++) {
+            metric_prepare_row(&s->plan, x + i * dim, p + i * dim, dim);
+        }
+        s->rows = *owned = p;
+    }
+    return l2 ? build_codes(s, x, n, threads) : 0;
+}
+
+/* ---- random-projection forest ---- */
+
+typedef struct nd_forest {
+    size_t trees, n;
+    uint32_t *perm;    /* trees x n: points in leaf order */
+    uint32_t *leaf_lo; /* trees x n: where the leaf of point i starts in perm */
+    uint32_t *leaf_hi;
+} nd_forest;
+
+/* Splits perm[lo, hi) by the hyperplane halfway between two random members (in the projected
+ * space); returns the split point, or the middle when the plane leaves one side empty
+ * (duplicates). */
+static size_t split_node(const nd_space *s, uint32_t *perm, size_t lo, size_t hi, uint64_t seed,
+                         uint64_t stream, float *normal) {
+    size_t m = hi - lo, dim = s->pdim;
+    size_t ra = umapc_rand_at(seed, stream, 0) % m, rb = umapc_rand_at(seed, stream, 1) % (m - 1);
+    uint32_t a = perm[lo + ra], b = perm[lo + (ra + 1 + rb) % m];
+    const float *xa = s->proj + (size_t)a * dim, *xb = s->proj + (size_t)b * dim;
+    for (size_t c = 0; c < dim; c++) {
+        normal[c] = xa[c] - xb[c];
+    }
+    float offset = 0.5f * (s->dot(xa, xa, dim) - s->dot(xb, xb, dim));
+    size_t i = lo, j = hi;
+    while (i < j) {
+        if (s->dot(normal, s->proj + (size_t)perm[i] * dim, dim) > offset) {
+            i++;
+        } else {
+            uint32_t t = perm[i];
+            perm[i] = perm[--j];
+            perm[j] = t;
+        }
+    }
+    return (i == lo || i == hi) ? lo + m / 2 : i;
+}
+
+/* Trees split a random projection of the rows to at most ND_PROJ dimensions: hyperplanes there are
+ * hyperplanes of the full space too, and each level of each tree then streams a small fraction of
+ * the bytes. */
+#define ND_PROJ 64
+static int build_projection(nd_space *s, size_t n, uint64_t seed, int threads) {
+    size_t dim = s->dim, pd = dim < ND_PROJ ? dim : ND_PROJ;
+    float *r = malloc(umapc_mul_size(pd * sizeof(float), dim));
+    s->proj = malloc(umapc_mul_size(n * sizeof(float), pd));
+    if (r == NULL || s->proj == NULL) {
+        free(r);
+        return -1;
+    }
+    s->pdim = pd;
+    for (size_t e = 0; e < pd * dim; e++) {
+        r[e] = pd == dim ? (e / dim == e % dim ? 1.0f : 0.0f)
+                         : ((umapc_rand_at(seed, 5, e) & 1) ? 1.0f : -1.0f);
+    }
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        for (size_t c = 0; c < pd; c++) {
+            s->proj[i * pd + c] = s->dot(s->rows + i * dim, r + c * dim, dim);
+        }
+    }
+    free(r);
+    return 0;
+}
+
+static int build_tree(const nd_space *s, nd_forest *f, size_t t, size_t leaf, uint64_t seed) {
+    size_t n = f->n, top = 0, node = 0;
+    uint32_t *perm = f->perm + t * n;
+    size_t *stack = malloc(2 * 64 * 2 * sizeof *stack + 2 * n * sizeof *stack);
+    float *normal = malloc(s->pdim * sizeof *normal);
+    if (stack == NULL || normal == NULL) {
+        free(stack);
+        free(normal);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        perm[i] = (uint32_t)i;
+    }
+    stack[top++] = 0;
+    stack[top++] = n;
+    while (top > 0) {
+        size_t hi = stack[--top], lo = stack[--top];
+        if (hi - lo <= leaf) {
+            for (size_t p = lo; p < hi; p++) {
+                f->leaf_lo[t * n + perm[p]] = (uint32_t)lo;
+                f->leaf_hi[t * n + perm[p]] = (uint32_t)hi;
+            }
+            continue;
+        }
+        uint64_t stream = ((uint64_t)t << 40) ^ (uint64_t)node++;
+        size_t mid = split_node(s, perm, lo, hi, seed, stream, normal);
+        stack[top++] = lo;
+        stack[top++] = mid;
+        stack[top++] = mid;
+        stack[top++] = hi;
+    }
+    free(stack);
+    free(normal);
+    return 0;
+}
+
+static int forest_build(const nd_space *s, nd_forest *f, size_t n, size_t trees, size_t leaf,
+                        uint64_t seed, int threads) {
+    f->trees = trees;
+    f->n = n;
+    f->perm = malloc(umapc_mul_size(trees * n, sizeof(uint32_t)));
+    f->leaf_lo = malloc(umapc_mul_size(trees * n, sizeof(uint32_t)));
+    f->leaf_hi = malloc(umapc_mul_size(trees * n, sizeof(uint32_t)));
+    if (f->perm == NULL || f->leaf_lo == NULL || f->leaf_hi == NULL) {
+        return -1;
+    }
+    int failed = 0;
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1) reduction(| : failed)
+    for (size_t t = 0; t < trees; t++) {
+        failed |= build_tree(s, f, t, leaf, seed) != 0;
+    }
+    return failed ? -1 : 0;
+}
+
+static void forest_free(nd_forest *f) {
+    free(f->perm);
+    free(f->leaf_lo);
+    free(f->leaf_hi);
+}
+
+/* All pairs of one leaf into both ends' heaps; a point lies in one leaf per tree, so the leaves
+ * of a tree touch disjoint heaps. */
+static void join_leaf(const nd_space *s, const nd_heaps *h, const uint32_t *pts, size_t m) {
+    for (size_t a = 0; a < m; a++) {
+        for (size_t b = a + 1; b < m; b++) {
+            float d = nd_dist(s, pts[a], pts[b]);
+            heap_push(h, pts[a], (int32_t)pts[b], d, ND_FLAG_NEW);
+            heap_push(h, pts[b], (int32_t)pts[a], d, ND_FLAG_NEW);
+        }
+    }
+}
+
+/* Random points into heaps that the leaves left with empty slots (tiny or duplicate-heavy data). */
+static void fill_random(const nd_space *s, const nd_heaps *h, size_t n, size_t i, uint64_t seed) {
+    for (size_t r = 0; h->idx[i * h->K] < 0 && r < 4 * h->K; r++) {
+        uint32_t j = (uint32_t)(umapc_rand_at(seed, 3, i * 4 * h->K + r) % n);
+        if (j != i) {
+            heap_push(h, i, (int32_t)j, nd_dist(s, (uint32_t)i, j), ND_FLAG_NEW);
+        }
+    }
+}
+
+/* ---- NN-descent ---- */
+
+typedef struct nd_cands {
+    size_t mc;
+    int32_t *idx; /* n x mc */
+    uint32_t *prio;
+    uint32_t *count;
+} nd_cands;
+
+/* Keeps the mc members of lowest (priority, index): a random sample of fixed size whatever order
+ * members arrive in. */
+static void cand_push(const nd_cands *c, size_t p, int32_t j, uint32_t pr) {
+    size_t mc = c->mc, cnt = c->count[p];
+    int32_t *idx = c->idx + p * mc;
+    uint32_t *prio = c->prio + p * mc;
+    if (cnt == mc && (pr > prio[0] || (pr == prio[0] && j >= idx[0]))) {
+        return;
+    }
+    for (size_t s = 0; s < cnt; s++) {
+        if (idx[s] == j) {
+            return;
+        }
+    }
+    size_t pos;
+    if (cnt < mc) { /* sift up */
+        pos = cnt;
+        c->count[p] = (uint32_t)(cnt + 1);
+        while (pos > 0) {
+            size_t up = (pos - 1) / 2;
+            if (prio[up] > pr || (prio[up] == pr && idx[up] > j)) {
+                break;
+            }
+            idx[pos] = idx[up];
+            prio[pos] = prio[up];
+            pos = up;
+        }
+    } else { /* replace the top, sift down */
+        pos = 0;
+        for (;;) {
+            size_t ch = 2 * pos + 1;
+            if (ch >= mc) {
+                break;
+            }
+            if (ch + 1 < mc &&
+                (prio[ch + 1] > prio[ch] || (prio[ch + 1] == prio[ch] && idx[ch + 1] > idx[ch]))) {
+                ch++;
+            }
+            if (prio[ch] < pr || (prio[ch] == pr && idx[ch] < j)) {
+                break;
+            }
+            idx[pos] = idx[ch];
+            prio[pos] = prio[ch];
+            pos = ch;
+        }
+    }
+    idx[pos] = j;
+    prio[pos] = pr;
+}
+
+static int cand_contains(const nd_cands *c, size_t p, int32_t j) {
+    const int32_t *idx = c->idx + p * c->mc;
+    for (size_t s = 0; s < c->count[p]; s++) {
+        if (idx[s] == j) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Per-point spin locks: pushes into one heap (or candidate list) are serialised, and since a
+ * heap keeps the smallest (distance, index) pairs pushed whatever their order, the result does not
+ * depend on which thread gets there first. */
+static inline void nd_lock(uint8_t *locks, size_t p) {
+    while (__atomic_test_and_set(&locks[p], __ATOMIC_ACQUIRE)) {
+    }
+}
+
+static inline void nd_unlock(uint8_t *locks, size_t p) {
+    __atomic_clear(&locks[p], __ATOMIC_RELEASE);
+}
+
+/* The worst distance kept by p, read without the lock: it only decreases, so a stale value lets
+ * through a push that the locked check then rejects, never the reverse. */
+static inline float heap_top(const nd_heaps *h, size_t p) {
+    float v;
+    __atomic_load(&h->d[p * h->K], &v, __ATOMIC_RELAXED);
+    return v;
+}
+
+static inline void locked_push(const nd_heaps *h, uint8_t *locks, size_t p, int32_t j, float d) {
+    if (d <= heap_top(h, p)) {
+        nd_lock(locks, p);
+        heap_push(h, p, j, d, ND_FLAG_INSERTED);
+        nd_unlock(locks, p);
+    }
+}
+
+/* Samples new and old candidates (neighbours and reverse neighbours) of every point, then marks
+ * the sampled new neighbours old. */
+static void build_candidates(const nd_heaps *h, const nd_cands *cn, const nd_cands *co,
+                             uint8_t *locks, size_t n, uint64_t seed, uint64_t iter, int threads) {
+    size_t K = h->K;
+    uint64_t key = umapc_rand_at(seed, 16, iter); /* one hash per edge below, not three */
+#pragma omp parallel num_threads(threads)
+    {
+#pragma omp for schedule(static)
+        for (size_t p = 0; p < n; p++) {
+            cn->count[p] = co->count[p] = 0;
+        }
+#pragma omp for schedule(dynamic, 256)
+        for (size_t i = 0; i < n; i++) {
+            for (size_t s = 0; s < K; s++) {
+                int32_t j = h->idx[i * K + s];
+                if (j < 0) {
+                    continue;
+                }
+                size_t a = i < (size_t)j ? i : (size_t)j, b = i < (size_t)j ? (size_t)j : i;
+                uint32_t pr = (uint32_t)umapc_hash64(key ^ (a * n + b));
+                const nd_cands *c = h->flag[i * K + s] != ND_FLAG_OLD ? cn : co;
+                nd_lock(locks, i);
+                cand_push(c, i, j, pr);
+                nd_unlock(locks, i);
+                nd_lock(locks, (size_t)j);
+                cand_push(c, (size_t)j, (int32_t)i, pr);
+                nd_unlock(locks, (size_t)j);
+            }
+        }
+#pragma omp for schedule(dynamic, 256)
+        for (size_t i = 0; i < n; i++) {
+            for (size_t s = 0; s < K; s++) {
+                if (h->flag[i * K + s] != ND_FLAG_OLD && cand_contains(cn, i, h->idx[i * K + s])) {
+                    h->flag[i * K + s] = ND_FLAG_OLD;
+                }
+            }
+        }
+    }
+}
+
+/* Local join of point i: every new-new and new-old pair of its candidates, pushed into both ends'
+ * heaps. The set of pairs depends only on the candidates, so the outcome does not depend on the
+ * timing of other threads' pushes either. */
+static void local_join(const nd_space *s, const nd_heaps *h, const nd_cands *cn, const nd_cands *co,
+                       uint8_t *locks, size_t i) {
+    size_t nn = cn->count[i], no = co->count[i];
+    const int32_t *nw = cn->idx + i * cn->mc, *ol = co->idx + i * co->mc;
+    for (size_t x = 0; x < nn; x++) {
+        int32_t p = nw[x];
+        for (size_t y = x + 1; y < nn + no; y++) {
+            int32_t q = y < nn ? nw[y] : ol[y - nn];
+            if (q == p) {
+                continue;
+            }
+            float d = nd_dist(s, (uint32_t)p, (uint32_t)q);
+            locked_push(h, locks, (size_t)p, q, d);
+            locked_push(h, locks, (size_t)q, p, d);
+        }
+    }
+}
+
+/* Entries pushed this iteration (counted once the order of pushes no longer matters). */
+static size_t count_inserted(const nd_heaps *h, size_t n, int threads) {
+    size_t total = 0;
+#pragma omp parallel for num_threads(threads) schedule(static) reduction(+ : total)
+    for (size_t s = 0; s < n * h->K; s++) {
+        if (h->flag[s] == ND_FLAG_INSERTED) {
+            h->flag[s] = ND_FLAG_NEW;
+            total++;
+        }
+    }
+    return total;
+}
+
+/* One iteration: sample candidates, join them; returns the number of heap entries that changed. */
+static size_t nd_iteration(const nd_space *s, const nd_heaps *h, const nd_cands *cn,
+                           const nd_cands *co, uint8_t *locks, size_t n, uint64_t seed,
+                           uint64_t iter, int threads) {
+    build_candidates(h, cn, co, locks, n, seed, iter, threads);
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 32)
+    for (size_t i = 0; i < n; i++) {
+        local_join(s, h, cn, co, locks, i);
+    }
+    return count_inserted(h, n, threads);
+}
+
+/* ---- driver ---- */
+
+typedef struct nd_params {
+    size_t K, trees, leaf, mc, iters;
+    double delta;
+    uint64_t seed;
+    int threads;
+} nd_params;
+
+static void resolve_params(nd_params *p, const umapc_nndescent_options *o, size_t n, size_t k) {
+    p->K = k - 1 + o->extra;
+    if (p->K > n - 1) {
+        p->K = n - 1;
+    }
+    size_t auto_trees = 4 + (size_t)(sqrt((double)n) / 40.0);
+    p->trees = o->n_trees ? o->n_trees : (auto_trees < 12 ? auto_trees : 12);
+    p->leaf = o->leaf_size ? o->leaf_size : (2 * k > 24 ? 2 * k : 24);
+    p->mc = o->max_candidates ? o->max_candidates : (2 * k > 20 ? 2 * k : 20);
+    p->iters = o->max_iters ? o->max_iters : (size_t)fmax(5.0, round(log2((double)n)));
+    p->delta = o->delta;
+    p->seed = o->seed;
+    p->threads = umapc_resolve_threads(o->n_threads);
+}
+
+static int cands_alloc(nd_cands *c, size_t n, size_t mc) {
+    c->mc = mc;
+    c->idx = malloc(umapc_mul_size(n * sizeof(int32_t), mc));
+    c->prio = malloc(umapc_mul_size(n * sizeof(uint32_t), mc));
+    c->count = calloc(n, sizeof(uint32_t));
+    return c->idx && c->prio && c->count ? 0 : -1;
+}
+
+static void cands_free(nd_cands *c) {
+    free(c->idx);
+    free(c->prio);
+    free(c->count);
+}
+
+static umapc_status init_graph(nd_space *s, const nd_heaps *h, const nd_params *p, size_t n,
+                               const umapc_progress *progress, umapc_error *err) {
+    nd_forest f = {0};
+    if (build_projection(s, n, p->seed, p->threads) != 0 ||
+        forest_build(s, &f, n, p->trees, p->leaf, p->seed, p->threads) != 0) {
+        forest_free(&f);
+        return umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "nndescent: out of memory");
+    }
+    if (umapc_progress_report(progress, "nndescent trees", p->trees, p->trees)) {
+        forest_free(&f);
+        return umapc_fail(err, UMAPC_ERR_INTERRUPTED, "nndescent: interrupted");
+    }
+    for (size_t t = 0; t < f.trees; t++) {
+        const uint32_t *perm = f.perm + t * n;
+#pragma omp parallel for num_threads(p->threads) schedule(dynamic, 64)
+        for (size_t pos = 0; pos < n; pos++) {
+            if (f.leaf_lo[t * n + perm[pos]] == pos) { /* pos starts a leaf */
+                join_leaf(s, h, perm + pos, f.leaf_hi[t * n + perm[pos]] - pos);
+            }
+        }
+    }
+#pragma omp parallel for num_threads(p->threads) schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        fill_random(s, h, n, i, p->seed);
+    }
+    forest_free(&f);
+    return UMAPC_OK;
+}
+
+static umapc_status descend(const nd_space *s, const nd_heaps *h, const nd_params *p, size_t n,
+                            const umapc_progress *progress, umapc_error *err) {
+    nd_cands cn = {0}, co = {0};
+    uint8_t *locks = calloc(n, 1);
+    umapc_status st = UMAPC_OK;
+    if (locks == NULL || cands_alloc(&cn, n, p->mc) != 0 || cands_alloc(&co, n, p->mc) != 0) {
+        st = umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "nndescent: out of memory");
+    }
+    double stop_below = p->delta * (double)n * (double)p->K;
+    for (size_t it = 0; st == UMAPC_OK && it < p->iters; it++) {
+        size_t changed = nd_iteration(s, h, &cn, &co, locks, n, p->seed, it, p->threads);
+        if (umapc_progress_report(progress, "nndescent", it + 1, p->iters)) {
+            st = umapc_fail(err, UMAPC_ERR_INTERRUPTED, "nndescent: interrupted");
+        } else if ((double)changed <= stop_below) {
+            break;
+        }
+    }
+    free(locks);
+    cands_free(&cn);
+    cands_free(&co);
+    return st;
+}
+
+/* Exact search for inputs too small to sample from. */
+static void brute_force(const nd_space *s, const nd_heaps *h, size_t n, int threads) {
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 16)
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; j < n; j++) {
+            if (j != i) {
+                heap_push(h, i, (int32_t)j, nd_dist(s, (uint32_t)i, (uint32_t)j), ND_FLAG_NEW);
+            }
+        }
+    }
+}
+
+/* Sorts the heap of i in place, ascending (heapsort: pop the largest to the end). */
+static void sort_heap(const nd_heaps *h, size_t i) {
+    int32_t *idx = h->idx + i * h->K;
+    float *d = h->d + i * h->K;
+    uint8_t *fl = h->flag + i * h->K;
+    for (size_t m = h->K; m > 1; m--) {
+        int32_t j = idx[m - 1];
+        float dj = d[m - 1];
+        uint8_t f = fl[m - 1];
+        idx[m - 1] = idx[0];
+        d[m - 1] = d[0];
+        fl[m - 1] = fl[0];
+        sift_down(idx, d, fl, m - 1, 0, j, dj, f);
+    }
+}
+
+/* Row i from its sorted heap: itself, then its neighbours; empty slots (idx -1, distance inf)
+ * sort last and become the padding. */
+static void write_row(const nd_space *s, const nd_heaps *h, size_t i, size_t k, umapc_idx *ind,
+                      float *dist) {
+    ind[0] = (umapc_idx)i;
+    dist[0] = 0.0f;
+    for (size_t c = 1; c < k; c++) {
+        int32_t j = c - 1 < h->K ? h->idx[i * h->K + c - 1] : -1;
+        if (j >= 0) {
+            float t = metric_surrogate_to_distance(&s->plan, h->d[i * h->K + c - 1]);
+            ind[c] = j;
+            dist[c] = t > 0.0f ? t : 0.0f;
+        } else {
+            ind[c] = -1;
+            dist[c] = INFINITY;
+        }
+    }
+}
+
+umapc_status umapc_nndescent_knn_graph(const umapc_metric *metric, const float *data, size_t n,
+                                       size_t dim, size_t k, const umapc_nndescent_options *opts,
+                                       const umapc_progress *progress, umapc_idx *indices,
+                                       float *distances, umapc_error *err) {
+    if (metric == NULL || data == NULL || indices == NULL || distances == NULL || dim == 0) {
+        return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT, "nndescent: NULL argument or dim 0");
+    }
+    if (k == 0 || k > (size_t)INT32_MAX || n == 0 || n > (size_t)INT32_MAX) {
+        return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT,
+                          "nndescent: need k >= 1 and 1 <= n < 2^31");
+    }
+    umapc_status st = umapc_metric_validate(metric, err);
+    if (st != UMAPC_OK) {
+        return st;
+    }
+    umapc_nndescent_options defaults;
+    umapc_nndescent_options_init(&defaults);
+    nd_params p;
+    resolve_params(&p, opts ? opts : &defaults, n, k);
+    if (p.K == 0) { /* a single point */
+        nd_space s0;
+        metric_plan_init(&s0.plan, metric);
+        nd_heaps none = {0};
+        write_row(&s0, &none, 0, k, indices, distances);
+        return UMAPC_OK;
+    }
+    nd_space s;
+    nd_heaps h = {0};
+    float *owned = NULL;
+    if (space_init(&s, metric, data, n, dim, p.threads, &owned) != 0 ||
+        heaps_alloc(&h, n, p.K) != 0) {
+        st = umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "nndescent: out of memory");
+    } else if (n <= 4 * p.mc) {
+        brute_force(&s, &h, n, p.threads);
+    } else {
+        st = init_graph(&s, &h, &p, n, progress, err);
+        if (st == UMAPC_OK) {
+            st = descend(&s, &h, &p, n, progress, err);
+        }
+    }
+    if (st == UMAPC_OK) {
+#pragma omp parallel for num_threads(p.threads) schedule(static)
+        for (size_t i = 0; i < n; i++) {
+            sort_heap(&h, i);
+            write_row(&s, &h, i, k, indices + i * k, distances + i * k);
+        }
+    }
+    heaps_free(&h);
+    free(s.codes);
+    free(s.proj);
+    free(owned);
+    return st;
+}
