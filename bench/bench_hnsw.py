@@ -195,6 +195,7 @@ class Tool:
                 n_jobs=threads,
                 random_state=0,
             )
+            self.index.prepare()  # the HNSW graph is otherwise built on the first query
         elif self.name == "hnswlib":
             import hnswlib
 

@@ -253,8 +253,9 @@ class NNIndex:
                 close()
 
     def prepare(self) -> None:
-        """Make the index ready for queries. Both backends are always ready; kept for
-        pynndescent compatibility (umap-learn calls it before ``update``)."""
+        """Build the search structure now rather than on the first query, as pynndescent's
+        ``prepare`` does (the HNSW graph; the exact backend has nothing to build)."""
+        self._core_index()
 
     def update(self, X: Any) -> None:
         """Append the rows of ``X`` to the index (HNSW inserts them without a rebuild). The
