@@ -177,3 +177,18 @@ int umapc_parse_jobs(PyObject *obj, int default_value, int *out) {
     *out = (int)value;
     return 0;
 }
+
+int umapc_metric_arg(const char *name, double p, umapc_metric *metric) {
+    umapc_error err = {0};
+    umapc_metric_init(metric);
+    metric->p = p;
+    umapc_status status = umapc_metric_parse(name, &metric->kind, &err);
+    if (status == UMAPC_OK) {
+        status = umapc_metric_validate(metric, &err);
+    }
+    if (status) {
+        umapc_raise(status, &err);
+        return -1;
+    }
+    return 0;
+}

@@ -52,6 +52,10 @@ typedef struct umapc_bridge {
 void umapc_bridge_init(umapc_bridge *bridge, PyObject *callback);
 int umapc_bridge_failed(const umapc_bridge *bridge);
 
+/* Fills metric from a name (or alias) and the minkowski p; returns -1 with ValueError set for an
+ * unknown name or a bad p. */
+int umapc_metric_arg(const char *name, double p, umapc_metric *metric);
+
 /* Converts an optional Python int n_jobs (None = default_value) to a C thread count. */
 int umapc_parse_jobs(PyObject *obj, int default_value, int *out);
 

@@ -2,21 +2,6 @@
 
 /* Bindings for exact (brute-force) search: conversion and error translation only. */
 
-static int parse_exact_metric(const char *name, double p, umapc_metric *metric) {
-    umapc_error err = {0};
-    umapc_metric_init(metric);
-    metric->p = p;
-    umapc_status st = umapc_metric_parse(name, &metric->kind, &err);
-    if (st == UMAPC_OK) {
-        st = umapc_metric_validate(metric, &err);
-    }
-    if (st != UMAPC_OK) {
-        umapc_raise(st, &err);
-        return -1;
-    }
-    return 0;
-}
-
 /* New (rows x k) int32 and float32 arrays, or -1 with MemoryError set. */
 static int new_result(npy_intp rows, npy_intp k, PyArrayObject **indices,
                       PyArrayObject **distances) {
@@ -68,7 +53,7 @@ static PyObject *core_exact_knn_graph(PyObject *self, PyObject *args, PyObject *
     }
     umapc_metric metric;
     int n_jobs = -1;
-    if (parse_exact_metric(name, p, &metric) < 0 || umapc_parse_jobs(jobs_obj, -1, &n_jobs) < 0) {
+    if (umapc_metric_arg(name, p, &metric) < 0 || umapc_parse_jobs(jobs_obj, -1, &n_jobs) < 0) {
         return NULL;
     }
     PyArrayObject *x = umapc_as_float_matrix(x_obj, "X", 1);
@@ -122,7 +107,7 @@ static PyObject *core_exact_search(PyObject *self, PyObject *args, PyObject *kwa
     }
     umapc_metric metric;
     int n_jobs = -1;
-    if (parse_exact_metric(name, p, &metric) < 0 || umapc_parse_jobs(jobs_obj, -1, &n_jobs) < 0) {
+    if (umapc_metric_arg(name, p, &metric) < 0 || umapc_parse_jobs(jobs_obj, -1, &n_jobs) < 0) {
         return NULL;
     }
     PyArrayObject *data = umapc_as_float_matrix(data_obj, "data", 1);

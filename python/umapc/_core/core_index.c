@@ -62,21 +62,6 @@ static void index_dealloc(IndexObject *self) {
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-static int parse_metric(const char *name, double p, umapc_metric *metric) {
-    umapc_error err = {0};
-    umapc_metric_init(metric);
-    umapc_status status = umapc_metric_parse(name, &metric->kind, &err);
-    if (status == UMAPC_OK) {
-        metric->p = p;
-        status = umapc_metric_validate(metric, &err);
-    }
-    if (status) {
-        umapc_raise(status, &err);
-        return -1;
-    }
-    return 0;
-}
-
 static int parse_backend(const char *name, umapc_backend *backend) {
     if (strcmp(name, "exact") == 0) {
         *backend = UMAPC_BACKEND_EXACT;
@@ -108,7 +93,7 @@ static PyObject *index_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     umapc_metric metric;
     umapc_index_options opts;
     umapc_index_options_init(&opts);
-    if (parse_metric(metric_name, p, &metric) < 0 ||
+    if (umapc_metric_arg(metric_name, p, &metric) < 0 ||
         parse_backend(backend_name, &opts.backend) < 0 ||
         umapc_parse_jobs(jobs_obj, -1, &opts.n_threads) < 0) {
         return NULL;
@@ -551,7 +536,7 @@ static PyObject *core_check_metric_data(PyObject *self, PyObject *args) {
         return NULL;
     }
     umapc_metric metric;
-    if (parse_metric(name, p, &metric) < 0) {
+    if (umapc_metric_arg(name, p, &metric) < 0) {
         return NULL;
     }
     PyArrayObject *rows = umapc_as_float_matrix(obj, "data", 0);

@@ -2,22 +2,6 @@
 
 /* Bindings for the distance metrics: conversion and error translation only. */
 
-/* Fills metric from a name and p; returns -1 with ValueError set for an unknown name or bad p. */
-static int parse_metric(const char *name, double p, umapc_metric *metric) {
-    umapc_error err = {0};
-    umapc_metric_init(metric);
-    metric->p = p;
-    umapc_status st = umapc_metric_parse(name, &metric->kind, &err);
-    if (st == UMAPC_OK) {
-        st = umapc_metric_validate(metric, &err);
-    }
-    if (st != UMAPC_OK) {
-        umapc_raise(st, &err);
-        return -1;
-    }
-    return 0;
-}
-
 static PyObject *core_pairwise_distances(PyObject *self, PyObject *args, PyObject *kwargs) {
     (void)self;
     static char *keywords[] = {"X", "Y", "metric", "p", "n_jobs", NULL};
@@ -30,7 +14,7 @@ static PyObject *core_pairwise_distances(PyObject *self, PyObject *args, PyObjec
     }
     umapc_metric metric;
     int n_jobs = -1;
-    if (parse_metric(name, p, &metric) < 0 || umapc_parse_jobs(jobs_obj, -1, &n_jobs) < 0) {
+    if (umapc_metric_arg(name, p, &metric) < 0 || umapc_parse_jobs(jobs_obj, -1, &n_jobs) < 0) {
         return NULL;
     }
     PyArrayObject *x = umapc_as_float_matrix(x_obj, "X", 1);

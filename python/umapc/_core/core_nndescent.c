@@ -26,14 +26,9 @@ static PyObject *core_nndescent_knn_graph(PyObject *self, PyObject *args, PyObje
     }
     umapc_metric metric;
     umapc_error err = {0};
-    umapc_metric_init(&metric);
-    metric.p = p;
-    umapc_status st = umapc_metric_parse(name, &metric.kind, &err);
-    if (st == UMAPC_OK) {
-        st = umapc_metric_validate(&metric, &err);
-    }
-    if (st != UMAPC_OK) {
-        return umapc_raise(st, &err);
+    umapc_status st;
+    if (umapc_metric_arg(name, p, &metric) < 0) {
+        return NULL;
     }
     int n_jobs = -1;
     if (umapc_parse_jobs(jobs_obj, -1, &n_jobs) < 0) {

@@ -62,9 +62,15 @@ static int join_method_tables(void) {
 }
 
 static struct PyModuleDef core_module = {
-    PyModuleDef_HEAD_INIT, "_core", "umapc's C core: thin bindings over the C library.", -1,
-    all_methods,           NULL,    NULL,
-    NULL,                  NULL,
+    PyModuleDef_HEAD_INIT,
+    "_core",
+    "umapc's C core: thin bindings over the C library.",
+    -1,
+    all_methods,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
 };
 
 PyMODINIT_FUNC PyInit__core(void) {
