@@ -28,6 +28,7 @@ void umapc_hnsw_options_init(umapc_hnsw_options *opts) {
     opts->ef_construction = 200;
     opts->seed = 0;
     opts->n_threads = 0;
+    opts->lossless_codes = 1;
 }
 
 void umapc_hnsw_query_options_init(umapc_hnsw_query_options *opts) {
@@ -48,7 +49,8 @@ size_t umapc_hnsw_memory(const umapc_hnsw *h) {
     if (h == NULL) {
         return 0;
     }
-    return sizeof *h + h->cap * (h->stride + 1) +
+    size_t lo = h->code_lo != NULL ? h->dim * sizeof *h->code_lo : 0;
+    return sizeof *h + lo + h->cap * (h->stride + 1) +
            h->upper_cap * (sizeof *h->upper_ids + sizeof *h->upper_start) +
            h->pool_cap * sizeof *h->upper_pool;
 }
@@ -58,6 +60,7 @@ void umapc_hnsw_free(umapc_hnsw *h) {
         return;
     }
     umapc_aligned_free(h->base);
+    free(h->code_lo);
     free(h->levels);
     free(h->upper_ids);
     free(h->upper_start);
@@ -72,14 +75,15 @@ static int random_level(uint64_t seed, size_t M, uint64_t id) {
     return level >= HNSW_MAX_LEVEL ? HNSW_MAX_LEVEL : (int)level;
 }
 
-/* Layer-0 block: links first, then the vector. Padding the stride to a cache line is worth it only
- * when it costs little next to the vector itself (the memory budget is 1.1x the data). */
+/* Layer-0 block: links first, then the row. Padding the stride to a cache line is worth it only
+ * when it costs little next to the row itself (the memory budget is 1.1x the data). */
 static void choose_layout(umapc_hnsw *h) {
     size_t links = h->M0 * sizeof(uint32_t);
-    size_t stride = links + h->dim * sizeof(float);
+    size_t row = h->rows == HNSW_ROWS_CODES ? hnsw_item_bytes(h->dim) : h->dim * sizeof(float);
+    size_t stride = (links + row + 7) & ~(size_t)7;
     size_t padded = (stride + 63) & ~(size_t)63;
     h->vec_offset = links;
-    h->stride = ((padded - stride) * 20 <= h->dim * sizeof(float)) ? padded : stride;
+    h->stride = ((padded - stride) * 20 <= row) ? padded : stride;
 }
 
 umapc_hnsw *hnsw_alloc(const umapc_metric *metric, size_t dim, size_t M, size_t ef_construction,
@@ -95,8 +99,43 @@ umapc_hnsw *hnsw_alloc(const umapc_metric *metric, size_t dim, size_t M, size_t 
     h->ef_construction = ef_construction;
     h->seed = seed;
     h->max_level = -1;
+    h->allow_codes = 1;
+    h->rows = HNSW_ROWS_FLOAT;
     choose_layout(h);
     return h;
+}
+
+int hnsw_set_rows(umapc_hnsw *h, hnsw_rows rows, const float *code_lo) {
+    if (rows == HNSW_ROWS_CODES) {
+        h->code_lo = malloc(h->dim * sizeof *h->code_lo);
+        if (h->code_lo == NULL) {
+            return -1;
+        }
+        memcpy(h->code_lo, code_lo, h->dim * sizeof *h->code_lo);
+    }
+    h->rows = rows;
+    choose_layout(h);
+    return 0;
+}
+
+/* Float blocks for a coded index: same links, decoded rows. */
+int hnsw_rows_to_floats(umapc_hnsw *h) {
+    umapc_hnsw wide = *h;
+    wide.rows = HNSW_ROWS_FLOAT;
+    choose_layout(&wide);
+    wide.base = umapc_aligned_alloc(h->cap ? h->cap : 1, wide.stride);
+    if (wide.base == NULL) {
+        return -1;
+    }
+    for (size_t u = 0; u < h->n; u++) {
+        memcpy(wide.base + u * wide.stride, hnsw_links0(h, (uint32_t)u), h->vec_offset);
+        hnsw_row(h, (uint32_t)u, (float *)(wide.base + u * wide.stride + wide.vec_offset));
+    }
+    umapc_aligned_free(h->base);
+    free(h->code_lo);
+    wide.code_lo = NULL;
+    *h = wide;
+    return 0;
 }
 
 static int grow_array(void **p, size_t *cap, size_t need, size_t elem) {
@@ -160,8 +199,12 @@ static int store_rows(umapc_hnsw *h, const float *data, size_t count) {
         size_t u = first + i;
         unsigned char *block = h->base + u * h->stride;
         memset(block, 0xff, h->vec_offset); /* HNSW_NONE in every slot */
-        metric_prepare_row(&h->space.plan, data + i * h->dim, (float *)(block + h->vec_offset),
-                           h->dim);
+        if (h->rows == HNSW_ROWS_CODES) {   /* euclidean: the prepared row is the row */
+            hnsw_encode_row(h, data + i * h->dim, block + h->vec_offset);
+        } else {
+            metric_prepare_row(&h->space.plan, data + i * h->dim, (float *)(block + h->vec_offset),
+                               h->dim);
+        }
         if (h->levels[u] > 0) {
             h->upper_ids[h->n_upper] = (uint32_t)u;
             h->upper_start[h->n_upper] = h->pool_size;
@@ -240,7 +283,7 @@ static int builder_init(hnsw_builder *b, umapc_hnsw *h, int threads, size_t tota
     if (hnsw_codes_build(h, total, threads, &b->codes) == 0) {
         hnsw_view_codes(&b->view, h, &b->codes);
     } else {
-        hnsw_view_floats(&b->view, h);
+        hnsw_view_rows(&b->view, h);
     }
     b->cbuf_len = h->ef_construction + HNSW_MAX_BATCH + h->M0 + 1;
     size_t slots = (size_t)HNSW_MAX_BATCH * (HNSW_MAX_LEVEL + 1);
@@ -430,10 +473,30 @@ static void drop_unlinked(umapc_hnsw *h) {
     }
 }
 
+/* Picks how rows are stored before the first insertion (codes when lossless), and goes back to
+ * float rows when later rows do not fit the codes. */
+static int choose_rows(umapc_hnsw *h, const float *data, size_t count) {
+    if (h->n == 0 && h->cap == 0) {
+        float *lo = malloc(h->dim * sizeof *lo);
+        if (lo == NULL) {
+            return -1;
+        }
+        int fits = hnsw_rows_fit_codes(h, data, count, lo, 1);
+        int st = hnsw_set_rows(h, fits ? HNSW_ROWS_CODES : HNSW_ROWS_FLOAT, lo);
+        free(lo);
+        return st;
+    }
+    if (h->rows == HNSW_ROWS_CODES && !hnsw_rows_fit_codes(h, data, count, h->code_lo, 0)) {
+        return hnsw_rows_to_floats(h);
+    }
+    return 0;
+}
+
 static umapc_status insert_range(umapc_hnsw *h, const float *data, size_t count, int n_threads,
                                  const umapc_progress *progress, umapc_error *err) {
     size_t first = h->n, total = h->n + count;
-    if (hnsw_reserve(h, total) != 0 || store_rows(h, data, count) != 0) {
+    if (choose_rows(h, data, count) != 0 || hnsw_reserve(h, total) != 0 ||
+        store_rows(h, data, count) != 0) {
         return umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "hnsw: out of memory storing %zu rows",
                           count);
     }
@@ -549,6 +612,7 @@ umapc_status umapc_hnsw_build(const umapc_metric *metric, const float *data, siz
     if (h == NULL) {
         return umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "hnsw: out of memory");
     }
+    h->allow_codes = opts->lossless_codes != 0;
     st = insert_range(h, data, n, opts->n_threads, progress, err);
     if (st != UMAPC_OK) {
         umapc_hnsw_free(h);
@@ -610,10 +674,9 @@ static int plan_mask(query_plan *qp, umapc_error *err) {
 static void query_one(const query_plan *qp, hnsw_scratch *s, hnsw_pair *buf, const float *row,
                       umapc_idx *indices, float *distances) {
     const umapc_hnsw *h = qp->h;
-    const float *q = s->query;
     hnsw_view v;
-    hnsw_view_floats(&v, h);
     metric_prepare_row(&h->space.plan, row, s->query, h->dim);
+    const void *q = hnsw_query_view(h, s->query, s->query_item, &v);
     if (qp->allowed != NULL) {
         hnsw_scan(&v, s, q, qp->allowed, qp->n_allowed, qp->k);
     } else {

@@ -1,4 +1,4 @@
-/* AVX2 kernel for 8-bit codes; reached only after the cpuid check in simd_kernels_select. */
+/* AVX2 kernels for 8-bit codes; reached only after the cpuid check in simd_kernels_select. */
 #include "hnsw_internal.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -25,10 +25,34 @@ float hnsw_l2_u8_avx2(const uint8_t *a, const uint8_t *b, size_t dim) {
     return (float)total;
 }
 
+float hnsw_mixed_u8_avx2(const float *q, const uint8_t *c, size_t dim) {
+    __m256 s = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + 8 <= dim; i += 8) {
+        __m128i bytes = _mm_loadl_epi64((const __m128i *)(c + i));
+        __m256 x = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(bytes));
+        __m256 d = _mm256_sub_ps(_mm256_loadu_ps(q + i), x);
+        s = _mm256_fmadd_ps(d, d, s);
+    }
+    __m128 t = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+    t = _mm_add_ps(t, _mm_movehl_ps(t, t));
+    t = _mm_add_ss(t, _mm_movehdup_ps(t));
+    float total = _mm_cvtss_f32(t);
+    for (; i < dim; i++) {
+        float d = q[i] - (float)c[i];
+        total += d * d;
+    }
+    return total;
+}
+
 #else
 
 float hnsw_l2_u8_avx2(const uint8_t *a, const uint8_t *b, size_t dim) {
     return hnsw_l2_u8_scalar(a, b, dim);
+}
+
+float hnsw_mixed_u8_avx2(const float *q, const uint8_t *c, size_t dim) {
+    return hnsw_mixed_u8_scalar(q, c, dim);
 }
 
 #endif

@@ -1,4 +1,4 @@
-/* AVX-512 kernel for 8-bit codes; reached only after the cpuid check in simd_kernels_select. */
+/* AVX-512 kernels for 8-bit codes; reached only after the cpuid check in simd_kernels_select. */
 #include "hnsw_internal.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -32,10 +32,36 @@ float hnsw_l2_u8_avx512(const uint8_t *a, const uint8_t *b, size_t dim) {
     return (float)_mm512_reduce_add_epi32(_mm512_add_epi32(s0, s1));
 }
 
+float hnsw_mixed_u8_avx512(const float *q, const uint8_t *c, size_t dim) {
+    __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+    size_t i = 0;
+    for (; i + 32 <= dim; i += 32) {
+        __m512 x0 =
+            _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(c + i))));
+        __m512 x1 = _mm512_cvtepi32_ps(
+            _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(c + i + 16))));
+        __m512 d0 = _mm512_sub_ps(_mm512_loadu_ps(q + i), x0);
+        __m512 d1 = _mm512_sub_ps(_mm512_loadu_ps(q + i + 16), x1);
+        s0 = _mm512_fmadd_ps(d0, d0, s0);
+        s1 = _mm512_fmadd_ps(d1, d1, s1);
+    }
+    for (; i < dim; i += 16) {
+        __mmask16 m = dim - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (dim - i)) - 1u);
+        __m512 x = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, c + i)));
+        __m512 d = _mm512_sub_ps(_mm512_maskz_loadu_ps(m, q + i), x);
+        s0 = _mm512_fmadd_ps(d, d, s0);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+}
+
 #else
 
 float hnsw_l2_u8_avx512(const uint8_t *a, const uint8_t *b, size_t dim) {
     return hnsw_l2_u8_scalar(a, b, dim);
+}
+
+float hnsw_mixed_u8_avx512(const float *q, const uint8_t *c, size_t dim) {
+    return hnsw_mixed_u8_scalar(q, c, dim);
 }
 
 #endif

@@ -25,10 +25,20 @@ typedef struct hnsw_space {
     size_t dim;
 } hnsw_space;
 
-/* Layer 0 of every node lives in one block of `stride` bytes: M0 link slots, then the prepared
- * vector, so one node's links and its vector are contiguous (one prefetch stream). Upper layers
- * exist for about 1/M of the nodes only; they are found through the sorted `upper_ids` (no
- * per-node pointer, which would cost 8 bytes on every node). */
+/* How a node's row is stored in its layer-0 block. */
+typedef enum hnsw_rows {
+    HNSW_ROWS_FLOAT = 0, /* the prepared float row */
+    HNSW_ROWS_CODES      /* a code item (see below): lossless 8-bit codes of integer data */
+} hnsw_rows;
+
+/* Layer 0 of every node lives in one block of `stride` bytes: M0 link slots, then the row, so one
+ * node's links and its vector are contiguous (one prefetch stream). Upper layers exist for about
+ * 1/M of the nodes only; they are found through the sorted `upper_ids` (no per-node pointer, which
+ * would cost 8 bytes on every node).
+ *
+ * Euclidean data of integers spanning at most 255 in every column (pixels, SIFT) is stored as
+ * 8-bit codes, row - code_lo: distances between codes are exactly the squared distances of the
+ * rows, at a quarter of the memory and the memory traffic. */
 struct umapc_hnsw {
     hnsw_space space;
     size_t dim;
@@ -36,8 +46,11 @@ struct umapc_hnsw {
     size_t cap; /* nodes the blocks have room for */
     size_t M, M0, ef_construction;
     uint64_t seed;
+    hnsw_rows rows;
+    int allow_codes;   /* build option: store codes when lossless */
+    float *code_lo;    /* HNSW_ROWS_CODES: dim column offsets */
     size_t stride;     /* bytes per layer-0 block */
-    size_t vec_offset; /* bytes from block start to the vector */
+    size_t vec_offset; /* bytes from block start to the row */
     unsigned char *base;
     uint8_t *levels;
     uint32_t *upper_ids;   /* nodes with level > 0, ascending */
@@ -101,16 +114,35 @@ static inline size_t hnsw_count(const uint32_t *links, size_t cap) {
     return c;
 }
 
-/* What a search measures distances on: the index's own float rows, or a compact 8-bit copy of them
- * (4x less memory traffic) used while building and for the all-points graph. */
-typedef float (*hnsw_code_fn)(const uint8_t *a, const uint8_t *b, size_t dim);
+/* A code item: int32 |c|^2, int32 128 * sum(c), then the dim code bytes c. The two sums make the
+ * squared distance of two items one VNNI dot product (src/codes.h). */
+#define HNSW_ITEM_HEADER 8
+static inline size_t hnsw_item_bytes(size_t dim) {
+    return HNSW_ITEM_HEADER + dim;
+}
+void hnsw_item_fill(uint8_t *item, size_t dim); /* the header from the codes already there */
 
+/* Item vs item (both code items), in squared code units. */
+typedef float (*hnsw_code_fn)(const uint8_t *a, const uint8_t *b, size_t dim);
+/* A float query in code units (row - code_lo, times the scale) vs a code item. */
+typedef float (*hnsw_mixed_fn)(const float *q, const uint8_t *item, size_t dim);
+
+typedef enum hnsw_view_kind {
+    HNSW_VIEW_FLOAT = 0,      /* float rows, float query: h->space */
+    HNSW_VIEW_CODES,          /* code items, code-item query */
+    HNSW_VIEW_FLOAT_VS_CODES, /* code items, float query in code units */
+} hnsw_view_kind;
+
+/* What a search measures distances on: the index's own rows, or a compact 8-bit copy of float
+ * rows (4x less memory traffic) used while building and for the all-points graph. */
 typedef struct hnsw_view {
     const umapc_hnsw *h;
     const unsigned char *base; /* item u at base + u * stride + offset */
     size_t stride, offset;
-    size_t bytes;           /* item size, for prefetching */
-    hnsw_code_fn code_dist; /* NULL: float rows measured with h->space */
+    size_t bytes; /* item size, for prefetching */
+    hnsw_view_kind kind;
+    hnsw_code_fn code_dist;
+    hnsw_mixed_fn mixed_dist;
 } hnsw_view;
 
 static inline const void *hnsw_item(const hnsw_view *v, uint32_t u) {
@@ -118,10 +150,14 @@ static inline const void *hnsw_item(const hnsw_view *v, uint32_t u) {
 }
 
 static inline float hnsw_vdist(const hnsw_view *v, const void *q, uint32_t u) {
-    if (v->code_dist != NULL) {
+    switch (v->kind) {
+    case HNSW_VIEW_CODES:
         return v->code_dist((const uint8_t *)q, (const uint8_t *)hnsw_item(v, u), v->h->dim);
+    case HNSW_VIEW_FLOAT_VS_CODES:
+        return v->mixed_dist((const float *)q, (const uint8_t *)hnsw_item(v, u), v->h->dim);
+    default:
+        return hnsw_dist(&v->h->space, (const float *)q, (const float *)hnsw_item(v, u));
     }
-    return hnsw_dist(&v->h->space, (const float *)q, (const float *)hnsw_item(v, u));
 }
 
 /* The first lines of an item. The hardware prefetcher follows the rest of a long row once the
@@ -136,20 +172,22 @@ static inline void hnsw_prefetch(const hnsw_view *v, uint32_t u) {
     }
 }
 
-void hnsw_view_floats(hnsw_view *v, const umapc_hnsw *h);
+/* The index's own rows, measured against queries of their own kind (code items for coded rows). */
+void hnsw_view_rows(hnsw_view *v, const umapc_hnsw *h);
 
-/* 8-bit codes of the prepared rows for metrics searched by squared L2 on prepared rows
+/* 8-bit code items of the prepared rows for metrics searched by squared L2 on prepared rows
  * (euclidean, and the angular ones on normalised rows): one affine map with a single scale keeps
  * the order of squared distances up to rounding. */
 typedef struct hnsw_codes {
-    uint8_t *codes; /* n x dim */
-    size_t n;
+    uint8_t *items; /* n items, `stride` bytes apart */
+    size_t n, stride;
     float scale; /* code units per row unit */
-    int exact;   /* rows are integers spanning <= 255 (pixels, SIFT): code distances are exact */
+    int exact;   /* code distances are the exact surrogate (the index stores code rows) */
+    int owned;   /* items were allocated here (not the index's own) */
 } hnsw_codes;
 
-/* Codes for the first n rows of h; nonzero when the metric does not allow them or memory is short
- * (callers then search the float rows). */
+/* Code items of the first n rows of h (the index's own items when it stores codes); nonzero when
+ * the metric does not allow them or memory is short (callers then search the float rows). */
 int hnsw_codes_build(const umapc_hnsw *h, size_t n, int threads, hnsw_codes *out);
 void hnsw_codes_free(hnsw_codes *c);
 void hnsw_view_codes(hnsw_view *v, const umapc_hnsw *h, const hnsw_codes *c);
@@ -157,6 +195,26 @@ void hnsw_view_codes(hnsw_view *v, const umapc_hnsw *h, const hnsw_codes *c);
 float hnsw_l2_u8_scalar(const uint8_t *a, const uint8_t *b, size_t dim);
 float hnsw_l2_u8_avx2(const uint8_t *a, const uint8_t *b, size_t dim);
 float hnsw_l2_u8_avx512(const uint8_t *a, const uint8_t *b, size_t dim);
+/* sum (q_i - c_i)^2 for a float q and 8-bit codes c. */
+float hnsw_mixed_u8_scalar(const float *q, const uint8_t *c, size_t dim);
+float hnsw_mixed_u8_avx2(const float *q, const uint8_t *c, size_t dim);
+float hnsw_mixed_u8_avx512(const float *q, const uint8_t *c, size_t dim);
+
+/* Whether count rows (prepared form) can be stored as lossless codes: euclidean, integers, and
+ * each column within 255 of lo (filled from the rows when `fill_lo`, else h->code_lo). */
+int hnsw_rows_fit_codes(const umapc_hnsw *h, const float *rows, size_t count, float *lo,
+                        int fill_lo);
+/* Writes the code item of one prepared row (which must fit). */
+void hnsw_encode_row(const umapc_hnsw *h, const float *row, uint8_t *item);
+/* Switches a coded index to float rows (rows that do not fit the codes are about to be added);
+ * nonzero when out of memory (the index is then unchanged). */
+int hnsw_rows_to_floats(umapc_hnsw *h);
+/* The float row of node u, decoded when the index stores codes. */
+void hnsw_row(const umapc_hnsw *h, uint32_t u, float *out);
+
+/* A prepared query against the index's rows: fills buf (4 * dim + HNSW_ITEM_HEADER bytes at
+ * least) and v; returns the query pointer for hnsw_vdist. */
+const void *hnsw_query_view(const umapc_hnsw *h, const float *prepared, void *buf, hnsw_view *v);
 
 /* Per-thread search state: visited tags with an epoch (no clearing between searches), and two
  * heaps that grow on demand. */
@@ -170,6 +228,7 @@ typedef struct hnsw_scratch {
     size_t n_res, cap_res;
     uint32_t *gather; /* unvisited neighbours of the node being expanded */
     float *query;     /* prepared query row */
+    void *query_item; /* the query as the index's rows are stored (hnsw_query_view) */
     int failed;       /* an allocation failed */
 } hnsw_scratch;
 
@@ -218,6 +277,8 @@ static inline size_t hnsw_default_ef(size_t k) {
 /* An empty index (no rows, no storage) with its parameters set; NULL when out of memory. */
 umapc_hnsw *hnsw_alloc(const umapc_metric *metric, size_t dim, size_t M, size_t ef_construction,
                        uint64_t seed);
+/* Sets how rows are stored (an empty index only; code_lo: dim offsets for codes, copied). */
+int hnsw_set_rows(umapc_hnsw *h, hnsw_rows rows, const float *code_lo);
 /* Makes room for `total` nodes, keeping the first h->n blocks; nonzero when out of memory. */
 int hnsw_reserve(umapc_hnsw *h, size_t total);
 

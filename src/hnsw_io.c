@@ -1,6 +1,8 @@
-/* HNSW serialisation. The buffer is a fixed header, then the levels, the upper-layer directory and
- * lists, and the layer-0 blocks without padding. Loading checks every field and every link before
- * the index is used: a corrupt buffer gives UMAPC_ERR_CORRUPT, never an out-of-bounds read later.
+/* HNSW serialisation. The buffer is a fixed header, the code offsets (coded rows only), then the
+ * levels, the upper-layer directory and lists, and the layer-0 links and rows without padding (code
+ * rows without their item header, which loading recomputes). Loading checks every field and every
+ * link before the index is used: a corrupt buffer gives UMAPC_ERR_CORRUPT, never an out-of-bounds
+ * read later.
  */
 #include "hnsw_internal.h"
 
@@ -9,13 +11,14 @@
 #include <string.h>
 
 static const char HNSW_MAGIC[8] = {'U', 'M', 'H', 'N', 'S', 'W', 0, 1};
-#define HNSW_FORMAT_VERSION 1u
+#define HNSW_FORMAT_VERSION 2u
 #define HNSW_ENDIAN_MARK    0x01020304u
 
 typedef struct hnsw_header {
     char magic[8];
     uint32_t version, endian;
     uint32_t metric_kind, max_level_plus1;
+    uint32_t rows, allow_codes; /* hnsw_rows; the build option, kept for later additions */
     double metric_p;
     uint64_t dim, n, M, ef_construction, seed;
     uint64_t entry, n_upper, pool_size;
@@ -25,20 +28,28 @@ static size_t add_size(size_t a, size_t b) {
     return (a == SIZE_MAX || b == SIZE_MAX || b > SIZE_MAX - a) ? SIZE_MAX : a + b;
 }
 
-static size_t body_size(size_t n, size_t dim, size_t M, size_t n_upper, size_t pool_size) {
-    size_t s = n;                                                 /* levels */
+static size_t row_bytes(uint32_t rows, size_t dim) {
+    return rows == HNSW_ROWS_CODES ? dim : umapc_mul_size(dim, sizeof(float));
+}
+
+static size_t body_size(size_t n, size_t dim, size_t M, size_t n_upper, size_t pool_size,
+                        uint32_t rows) {
+    size_t s = n; /* levels */
+    if (rows == HNSW_ROWS_CODES) {
+        s = add_size(s, umapc_mul_size(dim, sizeof(float))); /* code offsets */
+    }
     s = add_size(s, umapc_mul_size(n_upper, sizeof(uint32_t)));   /* upper ids */
     s = add_size(s, umapc_mul_size(n_upper, sizeof(uint64_t)));   /* upper starts */
     s = add_size(s, umapc_mul_size(pool_size, sizeof(uint32_t))); /* upper lists */
-    size_t block = add_size(umapc_mul_size(2 * M, sizeof(uint32_t)), umapc_mul_size(dim, 4));
-    return add_size(s, umapc_mul_size(n, block)); /* layer-0 links + vectors */
+    size_t block = add_size(umapc_mul_size(2 * M, sizeof(uint32_t)), row_bytes(rows, dim));
+    return add_size(s, umapc_mul_size(n, block)); /* layer-0 links + rows */
 }
 
 size_t umapc_hnsw_serialized_size(const umapc_hnsw *h) {
     if (h == NULL) {
         return 0;
     }
-    return sizeof(hnsw_header) + body_size(h->n, h->dim, h->M, h->n_upper, h->pool_size);
+    return sizeof(hnsw_header) + body_size(h->n, h->dim, h->M, h->n_upper, h->pool_size, h->rows);
 }
 
 static uint8_t *put(uint8_t *p, const void *src, size_t bytes) {
@@ -63,6 +74,8 @@ umapc_status umapc_hnsw_serialize(const umapc_hnsw *h, uint8_t *buffer, size_t s
     hd.endian = HNSW_ENDIAN_MARK;
     hd.metric_kind = (uint32_t)h->space.plan.metric.kind;
     hd.max_level_plus1 = (uint32_t)(h->max_level + 1);
+    hd.rows = (uint32_t)h->rows;
+    hd.allow_codes = (uint32_t)h->allow_codes;
     hd.metric_p = h->space.plan.metric.p;
     hd.dim = h->dim;
     hd.n = h->n;
@@ -73,14 +86,18 @@ umapc_status umapc_hnsw_serialize(const umapc_hnsw *h, uint8_t *buffer, size_t s
     hd.n_upper = h->n_upper;
     hd.pool_size = h->pool_size;
     uint8_t *p = put(buffer, &hd, sizeof hd);
+    if (h->rows == HNSW_ROWS_CODES) {
+        p = put(p, h->code_lo, h->dim * sizeof *h->code_lo);
+    }
     p = put(p, h->levels, h->n);
     p = put(p, h->upper_ids, h->n_upper * sizeof *h->upper_ids);
     p = put(p, h->upper_start, h->n_upper * sizeof *h->upper_start);
     p = put(p, h->upper_pool, h->pool_size * sizeof *h->upper_pool);
-    size_t links = h->M0 * sizeof(uint32_t), vec = h->dim * sizeof(float);
+    size_t links = h->M0 * sizeof(uint32_t), vec = row_bytes(h->rows, h->dim);
+    size_t skip = h->rows == HNSW_ROWS_CODES ? HNSW_ITEM_HEADER : 0;
     for (size_t u = 0; u < h->n; u++) {
         p = put(p, h->base + u * h->stride, links);
-        p = put(p, h->base + u * h->stride + h->vec_offset, vec);
+        p = put(p, h->base + u * h->stride + h->vec_offset + skip, vec);
     }
     return UMAPC_OK;
 }
@@ -103,11 +120,14 @@ static umapc_status check_header(const hnsw_header *hd, size_t size, umapc_error
     if (hd->n == 0 || hd->n >= INT32_MAX || hd->dim == 0 || hd->dim > (1u << 24) || hd->M < 2 ||
         hd->M > HNSW_MAX_M || hd->ef_construction < 1 || hd->ef_construction > 65536 ||
         hd->max_level_plus1 < 1 || hd->max_level_plus1 > HNSW_MAX_LEVEL + 1 || hd->entry >= hd->n ||
-        hd->n_upper > hd->n || hd->pool_size > (uint64_t)hd->n * HNSW_MAX_LEVEL * hd->M) {
+        hd->n_upper > hd->n || hd->pool_size > (uint64_t)hd->n * HNSW_MAX_LEVEL * hd->M ||
+        hd->rows > HNSW_ROWS_CODES || hd->allow_codes > 1 ||
+        (hd->rows == HNSW_ROWS_CODES &&
+         (hd->dim > (1u << 15) || hd->metric_kind > UMAPC_METRIC_SQEUCLIDEAN))) {
         return corrupt(err, "header fields out of range");
     }
-    size_t want =
-        add_size(sizeof *hd, body_size(hd->n, hd->dim, hd->M, hd->n_upper, hd->pool_size));
+    size_t want = add_size(sizeof *hd,
+                           body_size(hd->n, hd->dim, hd->M, hd->n_upper, hd->pool_size, hd->rows));
     if (want != size) {
         return corrupt(err, "size does not match header");
     }
@@ -161,10 +181,12 @@ static int check_graph(const umapc_hnsw *h) {
         if (check_list(h, (uint32_t)u, hnsw_links0(h, (uint32_t)u), h->M0, 0) != 0) {
             return -1;
         }
-        const float *v = hnsw_vec(h, (uint32_t)u);
-        for (size_t d = 0; d < h->dim; d++) {
-            if (!isfinite(v[d])) {
-                return -1;
+        if (h->rows == HNSW_ROWS_FLOAT) {
+            const float *v = hnsw_vec(h, (uint32_t)u);
+            for (size_t d = 0; d < h->dim; d++) {
+                if (!isfinite(v[d])) {
+                    return -1;
+                }
             }
         }
         for (int l = 1; l <= h->levels[u]; l++) {
@@ -181,8 +203,30 @@ static const uint8_t *take(void *dst, const uint8_t *p, size_t bytes) {
     return p + bytes;
 }
 
+/* Code offsets must be finite and leave every code's row finite. */
+static int check_code_lo(const float *lo, size_t dim) {
+    for (size_t d = 0; d < dim; d++) {
+        if (!isfinite(lo[d]) || !isfinite(lo[d] + 255.0f)) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static int load_body(umapc_hnsw *h, const hnsw_header *hd, const uint8_t *p) {
     size_t n = hd->n, nu = hd->n_upper, ps = hd->pool_size;
+    if (hd->rows == HNSW_ROWS_CODES) {
+        float *lo = malloc(h->dim * sizeof *lo);
+        int st = lo == NULL ? -1 : 0;
+        if (st == 0) {
+            p = take(lo, p, h->dim * sizeof *lo);
+            st = check_code_lo(lo, h->dim) != 0 ? 1 : hnsw_set_rows(h, HNSW_ROWS_CODES, lo);
+        }
+        free(lo);
+        if (st != 0) {
+            return st;
+        }
+    }
     if (hnsw_reserve(h, n) != 0) {
         return -1;
     }
@@ -198,10 +242,15 @@ static int load_body(umapc_hnsw *h, const hnsw_header *hd, const uint8_t *p) {
     p = take(h->upper_ids, p, nu * sizeof *h->upper_ids);
     p = take(h->upper_start, p, nu * sizeof *h->upper_start);
     p = take(h->upper_pool, p, ps * sizeof *h->upper_pool);
-    size_t links = h->M0 * sizeof(uint32_t), vec = h->dim * sizeof(float);
+    size_t links = h->M0 * sizeof(uint32_t), vec = row_bytes(h->rows, h->dim);
+    size_t skip = h->rows == HNSW_ROWS_CODES ? HNSW_ITEM_HEADER : 0;
     for (size_t u = 0; u < n; u++) {
-        p = take(h->base + u * h->stride, p, links);
-        p = take(h->base + u * h->stride + h->vec_offset, p, vec);
+        unsigned char *block = h->base + u * h->stride;
+        p = take(block, p, links);
+        p = take(block + h->vec_offset + skip, p, vec);
+        if (skip) {
+            hnsw_item_fill(block + h->vec_offset, h->dim);
+        }
     }
     h->n = n;
     return 0;
@@ -224,10 +273,14 @@ umapc_status umapc_hnsw_deserialize(const uint8_t *buffer, size_t size, umapc_hn
     }
     umapc_metric metric = {(umapc_metric_kind)hd.metric_kind, hd.metric_p};
     umapc_hnsw *h = hnsw_alloc(&metric, hd.dim, hd.M, hd.ef_construction, hd.seed);
-    if (h == NULL || load_body(h, &hd, buffer + sizeof hd) != 0) {
+    int loaded = h == NULL ? -1 : load_body(h, &hd, buffer + sizeof hd);
+    if (loaded != 0) {
         umapc_hnsw_free(h);
-        return umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "hnsw deserialize: out of memory");
+        return loaded > 0
+                   ? corrupt(err, "code offsets")
+                   : umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "hnsw deserialize: out of memory");
     }
+    h->allow_codes = (int)hd.allow_codes;
     h->entry = (uint32_t)hd.entry;
     h->max_level = (int)hd.max_level_plus1 - 1;
     if (check_levels(h, h->max_level) != 0 || check_graph(h) != 0) {

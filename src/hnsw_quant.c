@@ -1,5 +1,7 @@
-/* 8-bit codes of the index rows for cheaper traversal (build, all-points graph). Final distances
- * are always recomputed on the float rows. */
+/* 8-bit code items: lossless storage of integer rows, and a compact lossy copy of float rows for
+ * cheaper traversal while building and for the all-points graph (final distances are then
+ * recomputed on the float rows). */
+#include "codes.h"
 #include "hnsw_internal.h"
 
 #include <math.h>
@@ -15,16 +17,154 @@ float hnsw_l2_u8_scalar(const uint8_t *a, const uint8_t *b, size_t dim) {
     return (float)s;
 }
 
-static hnsw_code_fn code_kernel(void) {
+float hnsw_mixed_u8_scalar(const float *q, const uint8_t *c, size_t dim) {
+    float s = 0.0f;
+    for (size_t i = 0; i < dim; i++) {
+        float d = q[i] - (float)c[i];
+        s += d * d;
+    }
+    return s;
+}
+
+void hnsw_item_fill(uint8_t *item, size_t dim) {
+    int32_t norm2, sum128;
+    code_row_terms(item + HNSW_ITEM_HEADER, dim, &norm2, &sum128);
+    memcpy(item, &norm2, sizeof norm2);
+    memcpy(item + sizeof norm2, &sum128, sizeof sum128);
+}
+
+/* ---- item kernels: one per instruction set, chosen once per view ---- */
+
+static float item_vnni(const uint8_t *a, const uint8_t *b, size_t dim) {
+    int32_t norm_a, sum_a, norm_b;
+    memcpy(&norm_a, a, sizeof norm_a);
+    memcpy(&sum_a, a + sizeof norm_a, sizeof sum_a);
+    memcpy(&norm_b, b, sizeof norm_b);
+    int32_t dot = code_dot_flip_vnni(a + HNSW_ITEM_HEADER, b + HNSW_ITEM_HEADER, dim);
+    return code_l2_from_dot(norm_a, norm_b, sum_a, dot);
+}
+
+static float item_avx512(const uint8_t *a, const uint8_t *b, size_t dim) {
+    return hnsw_l2_u8_avx512(a + HNSW_ITEM_HEADER, b + HNSW_ITEM_HEADER, dim);
+}
+
+static float item_avx2(const uint8_t *a, const uint8_t *b, size_t dim) {
+    return hnsw_l2_u8_avx2(a + HNSW_ITEM_HEADER, b + HNSW_ITEM_HEADER, dim);
+}
+
+static float item_scalar(const uint8_t *a, const uint8_t *b, size_t dim) {
+    return hnsw_l2_u8_scalar(a + HNSW_ITEM_HEADER, b + HNSW_ITEM_HEADER, dim);
+}
+
+static float mixed_avx512(const float *q, const uint8_t *item, size_t dim) {
+    return hnsw_mixed_u8_avx512(q, item + HNSW_ITEM_HEADER, dim);
+}
+
+static float mixed_avx2(const float *q, const uint8_t *item, size_t dim) {
+    return hnsw_mixed_u8_avx2(q, item + HNSW_ITEM_HEADER, dim);
+}
+
+static float mixed_scalar(const float *q, const uint8_t *item, size_t dim) {
+    return hnsw_mixed_u8_scalar(q, item + HNSW_ITEM_HEADER, dim);
+}
+
+static void choose_kernels(hnsw_view *v) {
     const char *level = simd_kernels_select()->level;
     if (strcmp(level, "avx512") == 0) {
-        return hnsw_l2_u8_avx512;
+        v->code_dist = code_cpu_has_vnni() ? item_vnni : item_avx512;
+        v->mixed_dist = mixed_avx512;
+    } else if (strcmp(level, "avx2") == 0) {
+        v->code_dist = item_avx2;
+        v->mixed_dist = mixed_avx2;
+    } else {
+        v->code_dist = item_scalar;
+        v->mixed_dist = mixed_scalar;
     }
-    if (strcmp(level, "avx2") == 0) {
-        return hnsw_l2_u8_avx2;
-    }
-    return hnsw_l2_u8_scalar;
 }
+
+/* ---- lossless codes of integer rows ---- */
+
+static int column_fits(float x, float lo) {
+    return x == nearbyintf(x) && x >= lo && x - lo <= 255.0f;
+}
+
+int hnsw_rows_fit_codes(const umapc_hnsw *h, const float *rows, size_t count, float *lo,
+                        int fill_lo) {
+    size_t dim = h->dim;
+    if (!h->allow_codes || h->space.mode != HNSW_DIST_SQL2 || dim > (1u << 15) || count == 0) {
+        return 0;
+    }
+    if (fill_lo) {
+        memcpy(lo, rows, dim * sizeof *lo);
+        for (size_t u = 1; u < count; u++) {
+            for (size_t d = 0; d < dim; d++) {
+                float x = rows[u * dim + d];
+                lo[d] = x < lo[d] ? x : lo[d];
+            }
+        }
+    }
+    int fits = 1;
+    for (size_t u = 0; u < count && fits; u++) {
+        for (size_t d = 0; d < dim; d++) {
+            fits &= column_fits(rows[u * dim + d], lo[d]);
+        }
+    }
+    return fits;
+}
+
+void hnsw_encode_row(const umapc_hnsw *h, const float *row, uint8_t *item) {
+    uint8_t *c = item + HNSW_ITEM_HEADER;
+    for (size_t d = 0; d < h->dim; d++) {
+        c[d] = (uint8_t)(row[d] - h->code_lo[d]);
+    }
+    hnsw_item_fill(item, h->dim);
+}
+
+void hnsw_row(const umapc_hnsw *h, uint32_t u, float *out) {
+    const unsigned char *r = h->base + (size_t)u * h->stride + h->vec_offset;
+    if (h->rows == HNSW_ROWS_FLOAT) {
+        memcpy(out, r, h->dim * sizeof *out);
+        return;
+    }
+    for (size_t d = 0; d < h->dim; d++) {
+        out[d] = h->code_lo[d] + (float)r[HNSW_ITEM_HEADER + d];
+    }
+}
+
+void hnsw_view_rows(hnsw_view *v, const umapc_hnsw *h) {
+    memset(v, 0, sizeof *v);
+    v->h = h;
+    v->base = h->base;
+    v->stride = h->stride;
+    v->offset = h->vec_offset;
+    if (h->rows == HNSW_ROWS_FLOAT) {
+        v->bytes = h->dim * sizeof(float);
+        v->kind = HNSW_VIEW_FLOAT;
+        return;
+    }
+    v->bytes = hnsw_item_bytes(h->dim);
+    v->kind = HNSW_VIEW_CODES;
+    choose_kernels(v);
+}
+
+const void *hnsw_query_view(const umapc_hnsw *h, const float *prepared, void *buf, hnsw_view *v) {
+    hnsw_view_rows(v, h);
+    if (h->rows == HNSW_ROWS_FLOAT) {
+        return prepared;
+    }
+    if (hnsw_rows_fit_codes(h, prepared, 1, h->code_lo, 0)) {
+        hnsw_encode_row(h, prepared, buf);
+        return buf;
+    }
+    float *q = buf;
+    for (size_t d = 0; d < h->dim; d++) {
+        q[d] = prepared[d] - h->code_lo[d];
+    }
+    v->kind = HNSW_VIEW_FLOAT_VS_CODES;
+    return q;
+}
+
+/* ---- lossy codes of float rows ---- */
 
 /* Per-dimension offsets and one common scale: squared distances of codes are then proportional to
  * squared distances of rows, up to rounding. Integer data spanning at most 255 gets scale 1, which
@@ -60,45 +200,61 @@ static int code_map(const umapc_hnsw *h, size_t n, float *lo, float *scale, int 
 
 int hnsw_codes_build(const umapc_hnsw *h, size_t n, int threads, hnsw_codes *out) {
     memset(out, 0, sizeof *out);
+    if (h->rows == HNSW_ROWS_CODES) { /* the index's own items */
+        out->items = h->base + h->vec_offset;
+        out->n = n;
+        out->stride = h->stride;
+        out->scale = 1.0f;
+        out->exact = 1;
+        return 0;
+    }
     if (n == 0 || (h->space.mode != HNSW_DIST_SQL2 && h->space.mode != HNSW_DIST_ONE_MINUS_DOT) ||
-        h->dim > (1u << 14)) { /* 255^2 * dim must stay exact in 32 bits */
+        h->dim > (1u << 15)) { /* 255^2 * dim must stay exact in 32 bits */
         return -1;
     }
-    size_t dim = h->dim;
+    size_t dim = h->dim, stride = (hnsw_item_bytes(dim) + 7) & ~(size_t)7;
     float *lo = malloc(dim * sizeof *lo), scale;
     int exact;
-    out->codes = malloc(umapc_mul_size(n, dim));
-    if (lo == NULL || out->codes == NULL || code_map(h, n, lo, &scale, &exact) != 0) {
+    uint8_t *items = malloc(umapc_mul_size(n, stride));
+    if (lo == NULL || items == NULL || code_map(h, n, lo, &scale, &exact) != 0) {
         free(lo);
-        hnsw_codes_free(out);
+        free(items);
         return -1;
     }
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (size_t u = 0; u < n; u++) {
         const float *r = hnsw_vec(h, (uint32_t)u);
-        uint8_t *c = out->codes + u * dim;
+        uint8_t *item = items + u * stride, *c = item + HNSW_ITEM_HEADER;
         for (size_t d = 0; d < dim; d++) {
             float x = (r[d] - lo[d]) * scale + 0.5f;
             c[d] = (uint8_t)(x < 0.0f ? 0.0f : (x > 255.0f ? 255.0f : x));
         }
+        hnsw_item_fill(item, dim);
     }
     free(lo);
+    out->items = items;
     out->n = n;
+    out->stride = stride;
     out->scale = scale;
     out->exact = exact && h->space.mode == HNSW_DIST_SQL2;
+    out->owned = 1;
     return 0;
 }
 
 void hnsw_codes_free(hnsw_codes *c) {
-    free(c->codes);
+    if (c->owned) {
+        free(c->items);
+    }
     memset(c, 0, sizeof *c);
 }
 
 void hnsw_view_codes(hnsw_view *v, const umapc_hnsw *h, const hnsw_codes *c) {
+    memset(v, 0, sizeof *v);
     v->h = h;
-    v->base = c->codes;
-    v->stride = h->dim;
+    v->base = c->items;
+    v->stride = c->stride;
     v->offset = 0;
-    v->bytes = h->dim;
-    v->code_dist = code_kernel();
+    v->bytes = hnsw_item_bytes(h->dim);
+    v->kind = HNSW_VIEW_CODES;
+    choose_kernels(v);
 }

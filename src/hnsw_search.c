@@ -31,15 +31,6 @@ void hnsw_space_init(hnsw_space *space, const umapc_metric *metric, size_t dim) 
     }
 }
 
-void hnsw_view_floats(hnsw_view *v, const umapc_hnsw *h) {
-    v->h = h;
-    v->base = h->base;
-    v->stride = h->stride;
-    v->offset = h->vec_offset;
-    v->bytes = h->dim * sizeof(float);
-    v->code_dist = NULL;
-}
-
 uint32_t *hnsw_upper_links(const umapc_hnsw *h, uint32_t u, int level) {
     size_t lo = 0, hi = h->n_upper;
     while (lo < hi) {
@@ -63,7 +54,8 @@ int hnsw_scratch_init(hnsw_scratch *s, size_t n_tags, size_t M0, size_t dim) {
     s->res = malloc(s->cap_res * sizeof *s->res);
     s->gather = malloc((M0 + 1) * sizeof *s->gather);
     s->query = umapc_aligned_alloc(dim ? dim : 1, sizeof(float));
-    s->failed = !(s->tags && s->cand && s->res && s->gather && s->query);
+    s->query_item = umapc_aligned_alloc(dim + HNSW_ITEM_HEADER, sizeof(float));
+    s->failed = !(s->tags && s->cand && s->res && s->gather && s->query && s->query_item);
     return s->failed ? -1 : 0;
 }
 
@@ -73,6 +65,7 @@ void hnsw_scratch_free(hnsw_scratch *s) {
     free(s->res);
     free(s->gather);
     umapc_aligned_free(s->query);
+    umapc_aligned_free(s->query_item);
     memset(s, 0, sizeof *s);
 }
 
@@ -292,7 +285,7 @@ static size_t pick_duplicates(uint32_t base, const hnsw_pair *cand, size_t n_zer
 size_t hnsw_select(const hnsw_view *v, uint32_t base, const hnsw_pair *cand, size_t n_cand,
                    size_t max_keep, hnsw_pair *out) {
     size_t n_zero = 0;
-    if (v->code_dist != NULL || v->h->space.mode != HNSW_DIST_NEG_DOT) {
+    if (v->kind != HNSW_VIEW_FLOAT || v->h->space.mode != HNSW_DIST_NEG_DOT) {
         while (n_zero < n_cand && cand[n_zero].d <= 0.0f) {
             n_zero++;
         }

@@ -43,10 +43,10 @@ static void self_search(const hnsw_view *v, const hnsw_codes *codes, hnsw_scratc
     size_t found = hnsw_drain_sorted(s, buf), m = 0;
     int rerank = codes == NULL || !codes->exact;
     size_t keep = rerank ? (found < k + 8 ? found : k + 8) : found;
-    const float *x = hnsw_vec(h, i);
     for (size_t r = 0; r < keep; r++) {
-        if (buf[r].id != i) {
-            float d = rerank ? hnsw_dist(&h->space, x, hnsw_vec(h, buf[r].id)) : buf[r].d;
+        if (buf[r].id != i) { /* codes are lossy only for float rows, so hnsw_vec is valid */
+            float d =
+                rerank ? hnsw_dist(&h->space, hnsw_vec(h, i), hnsw_vec(h, buf[r].id)) : buf[r].d;
             buf[m++] = (hnsw_pair){d, buf[r].id};
         }
     }
@@ -127,7 +127,7 @@ umapc_status umapc_hnsw_knn_graph(const umapc_hnsw *index, size_t k,
         hnsw_view_codes(&view, h, &codes);
         used = &codes;
     } else {
-        hnsw_view_floats(&view, h);
+        hnsw_view_rows(&view, h);
     }
     uint32_t *order = bfs_order(h);
     if (order == NULL) {

@@ -17,6 +17,9 @@ typedef struct umapc_hnsw_options {
     int n_threads;          /* <= 0: all cores. Default 0. The graph does not depend on it:
                                points are inserted in batches that search the graph frozen before
                                the batch, then link in a fixed order. */
+    int lossless_codes;     /* nonzero: euclidean rows of integers spanning at most 255 in each
+                               column (pixels, SIFT) are stored as 8-bit codes, which give the
+                               same distances at a quarter of the memory. Default 1. */
 } umapc_hnsw_options;
 
 UMAPC_API void umapc_hnsw_options_init(umapc_hnsw_options *opts);

@@ -1,0 +1,37 @@
+/* Portable side of the 8-bit code kernels and their run-time choice. */
+#include "codes.h"
+
+int32_t code_dot_flip_scalar(const uint8_t *a, const uint8_t *b, size_t dim) {
+    int32_t s = 0;
+    for (size_t i = 0; i < dim; i++) {
+        s += (int32_t)a[i] * ((int32_t)b[i] - 128);
+    }
+    return s;
+}
+
+int code_cpu_has_vnni(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
+#else
+    return 0;
+#endif
+}
+
+code_dot_flip_fn code_dot_flip_select(void) {
+    return code_cpu_has_vnni() ? code_dot_flip_vnni : NULL;
+}
+
+void code_dot_flip_4x4_scalar(const uint8_t *const flip[4], const uint8_t *const plain[4],
+                              size_t dim, int32_t out[16]) {
+    for (size_t r = 0; r < 4; r++) {
+        for (size_t c = 0; c < 4; c++) {
+            out[r * 4 + c] = code_dot_flip_scalar(plain[c], flip[r], dim);
+        }
+    }
+}
+
+code_dot_flip_4x4_fn code_dot_flip_4x4_select(void) {
+    return code_cpu_has_vnni() ? code_dot_flip_4x4_vnni : NULL;
+}
