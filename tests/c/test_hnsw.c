@@ -410,6 +410,84 @@ static void test_errors(void) {
     umapc_hnsw_free(h);
 }
 
+/* Pixel-like data: integers spanning at most 255 per column. */
+static float *pixels(size_t n, size_t dim, uint64_t seed) {
+    float *x = clustered(n, dim, 20, seed);
+    for (size_t i = 0; i < n * dim; i++) {
+        x[i] = nearbyintf(x[i] * 30.0f) + 40.0f;
+        x[i] = x[i] < 0.0f ? 0.0f : (x[i] > 255.0f ? 255.0f : x[i]);
+    }
+    return x;
+}
+
+static umapc_hnsw *build_codes(const float *x, size_t n, size_t dim, int codes, int threads) {
+    umapc_metric m;
+    umapc_metric_init(&m);
+    umapc_hnsw_options o;
+    umapc_hnsw_options_init(&o);
+    o.ef_construction = 100;
+    o.n_threads = threads;
+    o.lossless_codes = codes;
+    umapc_hnsw *h = NULL;
+    CHECK(umapc_hnsw_build(&m, x, n, dim, &o, NULL, &h, NULL) == UMAPC_OK);
+    return h;
+}
+
+/* Integer rows stored as 8-bit codes: the same graph and the same answers as float rows, at a
+ * fraction of the memory; queries off the integer grid, saving, threads and additions that do not
+ * fit the codes all keep working. */
+static void test_lossless_codes(void) {
+    umapc_metric m;
+    umapc_metric_init(&m);
+    size_t n = 3000, dim = 40, nq = 200, k = 10;
+    float *x = pixels(n + nq, dim, 9);
+    const float *q = x + n * dim;
+    umapc_hnsw *coded = build_codes(x, n, dim, 1, 2), *plain = build_codes(x, n, dim, 0, 2);
+    CHECK(umapc_hnsw_memory(plain) >= umapc_hnsw_memory(coded) + n * 2 * dim); /* 1 byte, not 4 */
+    query_both(coded, plain, q, nq, k);
+    umapc_hnsw *coded1 = build_codes(x, n, dim, 1, 1);
+    size_t s1, s2, s3;
+    uint8_t *b1 = serialize(coded1, &s1), *b2 = serialize(coded, &s2);
+    CHECK(s1 == s2 && memcmp(b1, b2, s1) == 0);
+    umapc_hnsw *loaded = NULL;
+    CHECK(umapc_hnsw_deserialize(b2, s2, &loaded, NULL) == UMAPC_OK);
+    uint8_t *b3 = serialize(loaded, &s3);
+    CHECK(s3 == s2 && memcmp(b3, b2, s2) == 0);
+    query_both(coded, loaded, q, nq, k);
+    /* Queries off the grid are measured as floats against the codes. */
+    float *off = malloc(nq * dim * sizeof *off);
+    for (size_t i = 0; i < nq * dim; i++) {
+        off[i] = q[i] + 0.37f;
+    }
+    double r_off = query_recall(coded, &m, x, n, dim, off, nq, k, 0, NULL);
+    printf("lossless codes: recall@10 of off-grid queries %.4f\n", r_off);
+    CHECK(r_off >= 0.95);
+    /* Rows that the codes cannot hold turn the index back into float rows. */
+    float *extra = malloc(50 * dim * sizeof *extra);
+    for (size_t i = 0; i < 50 * dim; i++) {
+        extra[i] = x[i] + 1000.5f;
+    }
+    size_t before = umapc_hnsw_memory(coded);
+    CHECK(umapc_hnsw_add(coded, extra, 50, 2, NULL, NULL) == UMAPC_OK);
+    CHECK(umapc_hnsw_memory(coded) >= before + n * 2 * dim);
+    umapc_idx idx[1];
+    float dist[1];
+    CHECK(umapc_hnsw_query(coded, extra + 7 * dim, 1, 1, NULL, NULL, idx, dist, NULL) == UMAPC_OK);
+    CHECK(idx[0] == (umapc_idx)(n + 7) && dist[0] == 0.0f);
+    double r_after = query_recall(coded, &m, x, n, dim, q, nq, k, 0, NULL);
+    CHECK(r_after >= 0.95);
+    umapc_hnsw_free(coded);
+    umapc_hnsw_free(coded1);
+    umapc_hnsw_free(plain);
+    umapc_hnsw_free(loaded);
+    free(b1);
+    free(b2);
+    free(b3);
+    free(off);
+    free(extra);
+    free(x);
+}
+
 int main(void) {
     umapc_metric m;
     umapc_metric_init(&m);
@@ -422,6 +500,7 @@ int main(void) {
     test_determinism();
     test_serialize();
     test_add();
+    test_lossless_codes();
     test_filter();
     test_duplicates();
     test_errors();
