@@ -224,8 +224,9 @@ typedef struct hnsw_scratch {
     uint32_t epoch;
     hnsw_pair *cand; /* min-heap of nodes to expand */
     size_t n_cand, cap_cand;
-    hnsw_pair *res; /* max-heap of the best ef found */
+    hnsw_pair *res; /* the best ef found: a max-heap, or ascending when res_sorted */
     size_t n_res, cap_res;
+    int res_sorted;
     uint32_t *gather; /* unvisited neighbours of the node being expanded */
     float *query;     /* prepared query row */
     void *query_item; /* the query as the index's rows are stored (hnsw_query_view) */

@@ -202,8 +202,10 @@ static void offer(hnsw_scratch *s, hnsw_pair x, size_t ef, const uint8_t *mask) 
     }
 }
 
-void hnsw_search_layer(const hnsw_view *v, hnsw_scratch *s, const void *q, const hnsw_pair *eps,
-                       size_t n_eps, size_t ef, int level, const uint8_t *mask) {
+/* Filtered search: a candidate heap over every node reached and a result heap of allowed ones only,
+ * since the walk must pass through excluded nodes. */
+static void search_heaps(const hnsw_view *v, hnsw_scratch *s, const void *q, const hnsw_pair *eps,
+                         size_t n_eps, size_t ef, int level, const uint8_t *mask) {
     const umapc_hnsw *h = v->h;
     s->n_cand = 0;
     s->n_res = 0;
@@ -247,8 +249,116 @@ void hnsw_search_layer(const hnsw_view *v, hnsw_scratch *s, const void *q, const
     }
 }
 
+/* Unfiltered search keeps one array of the best ef nodes found, sorted by (distance, id), with the
+ * expanded ones marked in the top bit of the id; the next node to expand is the first unmarked
+ * one. Same beam as the two heaps of the paper, but inserting is a short memmove in one or two
+ * cache lines and the result comes out sorted. */
+#define POOL_DONE 0x80000000u
+
+static inline int pool_less(hnsw_pair x, hnsw_pair p) {
+    uint32_t pid = p.id & ~POOL_DONE;
+    return x.d < p.d || (x.d == p.d && x.id < pid);
+}
+
+/* Inserts x unless the pool is full of better nodes; returns its position, or n when left out. */
+static size_t pool_insert(hnsw_pair *pool, size_t *n, size_t ef, hnsw_pair x) {
+    size_t m = *n;
+    if (m == ef && !pool_less(x, pool[m - 1])) {
+        return m;
+    }
+    size_t lo = 0, hi = m;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (pool_less(x, pool[mid])) {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    size_t moved = (m == ef ? m - 1 : m) - lo;
+    memmove(pool + lo + 1, pool + lo, moved * sizeof *pool);
+    pool[lo] = x;
+    *n = m == ef ? m : m + 1;
+    return lo;
+}
+
+static size_t gather_unvisited(const hnsw_view *v, hnsw_scratch *s, uint32_t c, int level) {
+    size_t cap;
+    const uint32_t *links = hnsw_links(v->h, c, level, &cap);
+    for (size_t j = 0; j < cap && links[j] != HNSW_NONE; j++) {
+        __builtin_prefetch(&s->tags[links[j]], 1, 3);
+    }
+    size_t m = 0;
+    for (size_t j = 0; j < cap && links[j] != HNSW_NONE; j++) {
+        uint32_t u = links[j];
+        if (hnsw_visit(s, u)) {
+            s->gather[m++] = u;
+        }
+    }
+    return m;
+}
+
+static void search_pool(const hnsw_view *v, hnsw_scratch *s, const void *q, const hnsw_pair *eps,
+                        size_t n_eps, size_t ef, int level) {
+    hnsw_pair *pool = s->res;
+    size_t n = 0, cursor = 0;
+    for (size_t i = 0; i < n_eps; i++) {
+        (void)pool_insert(pool, &n, ef, eps[i]);
+    }
+    while (cursor < n) {
+        uint32_t c = pool[cursor].id;
+        pool[cursor].id |= POOL_DONE;
+        size_t m = gather_unvisited(v, s, c, level);
+        if (m > 0) {
+            hnsw_prefetch(v, s->gather[0]);
+        }
+        size_t next = cursor + 1;
+        for (size_t j = 0; j < m; j++) {
+            if (j + 1 < m) {
+                hnsw_prefetch(v, s->gather[j + 1]);
+            }
+            hnsw_pair x = {hnsw_vdist(v, q, s->gather[j]), s->gather[j]};
+            size_t at = pool_insert(pool, &n, ef, x);
+            next = at < next ? at : next;
+        }
+        while (next < n && (pool[next].id & POOL_DONE)) {
+            next++;
+        }
+        if (next < n && level == 0) { /* the next expansion's links, while we sort ours */
+            __builtin_prefetch(hnsw_links0(v->h, pool[next].id), 0, 3);
+        }
+        cursor = next;
+    }
+    for (size_t i = 0; i < n; i++) {
+        pool[i].id &= ~POOL_DONE;
+    }
+    s->n_res = n;
+    s->res_sorted = 1;
+}
+
+void hnsw_search_layer(const hnsw_view *v, hnsw_scratch *s, const void *q, const hnsw_pair *eps,
+                       size_t n_eps, size_t ef, int level, const uint8_t *mask) {
+    s->res_sorted = 0;
+    if (grow(&s->res, &s->cap_res, ef + 1) != 0) {
+        s->failed = 1;
+        s->n_res = 0;
+        return;
+    }
+    if (mask == NULL) {
+        search_pool(v, s, q, eps, n_eps, ef, level);
+    } else {
+        search_heaps(v, s, q, eps, n_eps, ef, level, mask);
+    }
+}
+
 size_t hnsw_drain_sorted(hnsw_scratch *s, hnsw_pair *out) {
     size_t n = s->n_res;
+    if (s->res_sorted) {
+        memcpy(out, s->res, n * sizeof *out);
+        s->n_res = 0;
+        s->res_sorted = 0;
+        return n;
+    }
     while (s->n_res > 0) {
         out[s->n_res - 1] = max_pop(s->res, &s->n_res);
     }
@@ -319,6 +429,7 @@ int hnsw_cmp_pair(const void *a, const void *b) {
 void hnsw_scan(const hnsw_view *v, hnsw_scratch *s, const void *q, const uint32_t *ids,
                size_t n_ids, size_t k) {
     s->n_res = 0;
+    s->res_sorted = 0;
     if (grow(&s->res, &s->cap_res, k + 1) != 0) {
         s->failed = 1;
         return;
