@@ -123,7 +123,7 @@ int hnsw_rows_to_floats(umapc_hnsw *h) {
     umapc_hnsw wide = *h;
     wide.rows = HNSW_ROWS_FLOAT;
     choose_layout(&wide);
-    wide.base = umapc_aligned_alloc(h->cap ? h->cap : 1, wide.stride);
+    wide.base = umapc_huge_alloc(h->cap ? h->cap : 1, wide.stride);
     if (wide.base == NULL) {
         return -1;
     }
@@ -159,7 +159,7 @@ int hnsw_reserve(umapc_hnsw *h, size_t total) {
     if (umapc_mul_size(total, h->stride) == SIZE_MAX) {
         return -1;
     }
-    unsigned char *base = umapc_aligned_alloc(total, h->stride);
+    unsigned char *base = umapc_huge_alloc(total, h->stride);
     uint8_t *levels = realloc(h->levels, total);
     if (levels != NULL) {
         h->levels = levels;
