@@ -35,3 +35,17 @@ void code_dot_flip_4x4_scalar(const uint8_t *const flip[4], const uint8_t *const
 code_dot_flip_4x4_fn code_dot_flip_4x4_select(void) {
     return code_cpu_has_vnni() ? code_dot_flip_4x4_vnni : NULL;
 }
+
+void code_dot_flip_tile_scalar(const uint8_t *const flip[4], size_t nf,
+                               const uint8_t *const plain[4], size_t np, size_t dim,
+                               int32_t out[16]) {
+    for (size_t r = 0; r < nf; r++) {
+        for (size_t c = 0; c < np; c++) {
+            out[r * 4 + c] = code_dot_flip_scalar(plain[c], flip[r], dim);
+        }
+    }
+}
+
+code_dot_flip_tile_fn code_dot_flip_tile_select(void) {
+    return code_cpu_has_vnni() ? code_dot_flip_tile_vnni : NULL;
+}

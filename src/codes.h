@@ -41,6 +41,22 @@ void code_dot_flip_4x4_vnni(const uint8_t *const flip[4], const uint8_t *const p
 /* The VNNI tile where the CPU has it, else NULL. */
 code_dot_flip_4x4_fn code_dot_flip_4x4_select(void);
 
+/* The same for a partial tile of nf flipped and np plain rows (1..4 each): out[r * 4 + c] for
+ * r < nf, c < np, at the cost of nf * np pairs (the entries outside are unspecified). */
+typedef void (*code_dot_flip_tile_fn)(const uint8_t *const flip[4], size_t nf,
+                                      const uint8_t *const plain[4], size_t np, size_t dim,
+                                      int32_t out[16]);
+
+void code_dot_flip_tile_scalar(const uint8_t *const flip[4], size_t nf,
+                               const uint8_t *const plain[4], size_t np, size_t dim,
+                               int32_t out[16]);
+/* Only after code_cpu_has_vnni() said yes. */
+void code_dot_flip_tile_vnni(const uint8_t *const flip[4], size_t nf, const uint8_t *const plain[4],
+                             size_t np, size_t dim, int32_t out[16]);
+
+/* The VNNI partial tile where the CPU has it, else NULL. */
+code_dot_flip_tile_fn code_dot_flip_tile_select(void);
+
 /* Per-row terms of the dot formulation: |a|^2 and 128 * sum a_i. */
 static inline void code_row_terms(const uint8_t *a, size_t dim, int32_t *norm2, int32_t *sum128) {
     int32_t n2 = 0, s = 0;

@@ -26,7 +26,7 @@ int32_t code_dot_flip_vnni(const uint8_t *a, const uint8_t *b, size_t dim) {
 
 /* Sums of the sixteen vectors v[0..15], as out[4 * j + t] = sum of v[4 * t + j]: halves, then
  * quarters, then elements are folded pairwise, so all sixteen reductions share the shuffles. */
-static void reduce16(const __m512i v[16], int32_t out[16]) {
+static inline __attribute__((always_inline)) void reduce16(const __m512i v[16], int32_t out[16]) {
     __m512i w[8], x[4];
     for (int k = 0; k < 8; k++) {
         w[k] = _mm512_add_epi32(_mm512_shuffle_i32x4(v[2 * k], v[2 * k + 1], 0x44),
@@ -44,39 +44,59 @@ static void reduce16(const __m512i v[16], int32_t out[16]) {
     _mm512_storeu_si512(out, z);
 }
 
-/* One chunk of a 4x4 tile; named accumulators, not an array, so that they stay in registers. */
-#define TILE_ROW(c, p)                                                                             \
+/* A tile of nf x np pairs (both 1..4, constants once inlined): accumulators are named, not an
+ * array, so that they stay in registers, and those of absent rows and columns compile away. */
+#define TILE_STEP(c, r)                                                                            \
     do {                                                                                           \
-        c##0 = _mm512_dpbusd_epi32(c##0, p, f0);                                                   \
-        c##1 = _mm512_dpbusd_epi32(c##1, p, f1);                                                   \
-        c##2 = _mm512_dpbusd_epi32(c##2, p, f2);                                                   \
-        c##3 = _mm512_dpbusd_epi32(c##3, p, f3);                                                   \
+        if ((c) < np && (r) < nf) {                                                                \
+            a##c##r = _mm512_dpbusd_epi32(a##c##r, q##c, f##r);                                    \
+        }                                                                                          \
+    } while (0)
+#define TILE_COL(c)                                                                                \
+    do {                                                                                           \
+        TILE_STEP(c, 0);                                                                           \
+        TILE_STEP(c, 1);                                                                           \
+        TILE_STEP(c, 2);                                                                           \
+        TILE_STEP(c, 3);                                                                           \
     } while (0)
 
-void code_dot_flip_4x4_vnni(const uint8_t *const flip[4], const uint8_t *const plain[4], size_t dim,
-                            int32_t out[16]) {
-    const __m512i sign = _mm512_set1_epi8((char)0x80);
-    const uint8_t *r0 = flip[0], *r1 = flip[1], *r2 = flip[2], *r3 = flip[3];
-    const uint8_t *p0 = plain[0], *p1 = plain[1], *p2 = plain[2], *p3 = plain[3];
-    /* aC_R holds pair (row R, plain C) */
-    __m512i a00 = _mm512_setzero_si512(), a01 = a00, a02 = a00, a03 = a00;
-    __m512i a10 = a00, a11 = a00, a12 = a00, a13 = a00, a20 = a00, a21 = a00, a22 = a00, a23 = a00;
-    __m512i a30 = a00, a31 = a00, a32 = a00, a33 = a00;
+static inline __attribute__((always_inline)) void
+tile_body(const uint8_t *const flip[4], const size_t nf, const uint8_t *const plain[4],
+          const size_t np, size_t dim, int32_t out[16]) {
+    const __m512i sign = _mm512_set1_epi8((char)0x80), zero = _mm512_setzero_si512();
+    /* aCR holds pair (row R, plain C) */
+    __m512i a00 = zero, a01 = zero, a02 = zero, a03 = zero, a10 = zero, a11 = zero, a12 = zero;
+    __m512i a13 = zero, a20 = zero, a21 = zero, a22 = zero, a23 = zero, a30 = zero, a31 = zero;
+    __m512i a32 = zero, a33 = zero;
     for (size_t i = 0; i < dim; i += 64) {
         /* Masked-off bytes of the plain rows load as 0 and add nothing. */
         __mmask64 m = dim - i >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << (dim - i)) - 1);
-        __m512i f0 = _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, r0 + i), sign);
-        __m512i f1 = _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, r1 + i), sign);
-        __m512i f2 = _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, r2 + i), sign);
-        __m512i f3 = _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, r3 + i), sign);
-        __m512i q = _mm512_maskz_loadu_epi8(m, p0 + i);
-        TILE_ROW(a0, q);
-        q = _mm512_maskz_loadu_epi8(m, p1 + i);
-        TILE_ROW(a1, q);
-        q = _mm512_maskz_loadu_epi8(m, p2 + i);
-        TILE_ROW(a2, q);
-        q = _mm512_maskz_loadu_epi8(m, p3 + i);
-        TILE_ROW(a3, q);
+        __m512i f0 = zero, f1 = zero, f2 = zero, f3 = zero, q0 = zero, q1 = zero, q2 = zero;
+        __m512i q3 = zero;
+        f0 = _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, flip[0] + i), sign);
+        if (nf > 1) {
+            f1 = _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, flip[1] + i), sign);
+        }
+        if (nf > 2) {
+            f2 = _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, flip[2] + i), sign);
+        }
+        if (nf > 3) {
+            f3 = _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, flip[3] + i), sign);
+        }
+        q0 = _mm512_maskz_loadu_epi8(m, plain[0] + i);
+        TILE_COL(0);
+        if (np > 1) {
+            q1 = _mm512_maskz_loadu_epi8(m, plain[1] + i);
+            TILE_COL(1);
+        }
+        if (np > 2) {
+            q2 = _mm512_maskz_loadu_epi8(m, plain[2] + i);
+            TILE_COL(2);
+        }
+        if (np > 3) {
+            q3 = _mm512_maskz_loadu_epi8(m, plain[3] + i);
+            TILE_COL(3);
+        }
     }
     /* reduce16 writes the sum of v[4 * c + r] to out[4 * r + c] */
     const __m512i v[16] = {a00, a01, a02, a03, a10, a11, a12, a13,
@@ -84,13 +104,52 @@ void code_dot_flip_4x4_vnni(const uint8_t *const flip[4], const uint8_t *const p
     reduce16(v, out);
 }
 
-#undef TILE_ROW
+#undef TILE_COL
+#undef TILE_STEP
+
+void code_dot_flip_4x4_vnni(const uint8_t *const flip[4], const uint8_t *const plain[4], size_t dim,
+                            int32_t out[16]) {
+    tile_body(flip, 4, plain, 4, dim, out);
+}
+
+#define TILE_SHAPES(nf)                                                                            \
+    case 4 * (nf - 1) + 0:                                                                         \
+        tile_body(flip, nf, plain, 1, dim, out);                                                   \
+        break;                                                                                     \
+    case 4 * (nf - 1) + 1:                                                                         \
+        tile_body(flip, nf, plain, 2, dim, out);                                                   \
+        break;                                                                                     \
+    case 4 * (nf - 1) + 2:                                                                         \
+        tile_body(flip, nf, plain, 3, dim, out);                                                   \
+        break;                                                                                     \
+    case 4 * (nf - 1) + 3:                                                                         \
+        tile_body(flip, nf, plain, 4, dim, out);                                                   \
+        break
+
+void code_dot_flip_tile_vnni(const uint8_t *const flip[4], size_t nf, const uint8_t *const plain[4],
+                             size_t np, size_t dim, int32_t out[16]) {
+    switch (4 * (nf - 1) + (np - 1)) { /* one specialised body per shape */
+        TILE_SHAPES(1);
+        TILE_SHAPES(2);
+        TILE_SHAPES(3);
+        TILE_SHAPES(4);
+    default:
+        break;
+    }
+}
+
+#undef TILE_SHAPES
 
 #else
 
 void code_dot_flip_4x4_vnni(const uint8_t *const flip[4], const uint8_t *const plain[4], size_t dim,
                             int32_t out[16]) {
     code_dot_flip_4x4_scalar(flip, plain, dim, out);
+}
+
+void code_dot_flip_tile_vnni(const uint8_t *const flip[4], size_t nf, const uint8_t *const plain[4],
+                             size_t np, size_t dim, int32_t out[16]) {
+    code_dot_flip_tile_scalar(flip, nf, plain, np, dim, out);
 }
 
 int32_t code_dot_flip_vnni(const uint8_t *a, const uint8_t *b, size_t dim) {

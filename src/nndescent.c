@@ -2,6 +2,7 @@
  * frozen state and writes what only its owner thread touches, and heaps keep the k smallest
  * (distance, index) pairs whatever order pushes arrive in, so the graph depends on the seed
  * alone, never on the thread count. */
+#include "codes.h"
 #include "hnsw_internal.h"
 #include "internal.h"
 #include "metric.h"
@@ -45,6 +46,11 @@ typedef struct nd_space {
     size_t pdim;
     uint8_t *codes; /* lossless codes in ND_U8 mode */
     hnsw_code_fn u8;
+    /* ND_U8 with AVX-512 VNNI: all-pairs joins (and the projection for the trees) go through the
+     * dot formulation in tiles of up to 4x4 pairs, with the per-row terms (code_row_terms) computed
+     * once; NULL elsewhere. */
+    code_dot_flip_tile_fn tile;
+    int32_t *norm2, *sum128;
     umapc_kernel_fn l2;
     umapc_kernel_fn dot;
     metric_plan plan;
@@ -63,6 +69,41 @@ static inline float nd_dist(const nd_space *s, uint32_t a, uint32_t b) {
     }
 }
 
+/* Distances from rows[0..nr) (nr <= 4) to cols[0..nc): out[r * nc + c]. The joins ask for all
+ * pairs among a few dozen rows, which the VNNI tiles compute at a fraction of the per-pair cost;
+ * both ways give the same exact integers in ND_U8 mode. */
+static void nd_dist_block(const nd_space *s, const uint32_t *rows, size_t nr, const uint32_t *cols,
+                          size_t nc, float *out) {
+    if (s->tile == NULL) {
+        for (size_t r = 0; r < nr; r++) {
+            for (size_t c = 0; c < nc; c++) {
+                out[r * nc + c] = nd_dist(s, rows[r], cols[c]);
+            }
+        }
+        return;
+    }
+    size_t dim = s->dim;
+    const uint8_t *fr[4] = {NULL, NULL, NULL, NULL}, *pc[4] = {NULL, NULL, NULL, NULL};
+    for (size_t r = 0; r < nr; r++) {
+        fr[r] = s->codes + (size_t)rows[r] * dim;
+    }
+    for (size_t c0 = 0; c0 < nc; c0 += 4) {
+        size_t w = nc - c0 < 4 ? nc - c0 : 4;
+        for (size_t c = 0; c < w; c++) {
+            pc[c] = s->codes + (size_t)cols[c0 + c] * dim;
+        }
+        int32_t dots[16];
+        s->tile(fr, nr, pc, w, dim, dots);
+        for (size_t r = 0; r < nr; r++) {
+            for (size_t c = 0; c < w; c++) {
+                uint32_t a = rows[r], b = cols[c0 + c];
+                out[r * nc + c0 + c] =
+                    code_l2_from_dot(s->norm2[b], s->norm2[a], s->sum128[b], dots[r * 4 + c]);
+            }
+        }
+    }
+}
+
 /* ---- neighbour heaps: per point K slots, a max-heap on (distance, index) ---- */
 
 typedef struct nd_heaps {
@@ -70,6 +111,7 @@ typedef struct nd_heaps {
     int32_t *idx;
     float *d;
     uint8_t *flag;
+    float *top; /* d[0] of every heap, packed: the unlocked filter of pushes reads it */
 } nd_heaps;
 
 static inline int nd_after(float da, int32_t ia, float db, int32_t ib) {
@@ -90,14 +132,24 @@ static void sift_down(int32_t *idx, float *d, uint8_t *fl, size_t m, size_t pos,
         if (!nd_after(d[c], idx[c], dj, j)) {
             break;
         }
-        idx[pos] = idx[c];
-        __atomic_store(&d[pos], &d[c], __ATOMIC_RELAXED); /* heap_top reads it unlocked */
+        __atomic_store_n(&idx[pos], idx[c], __ATOMIC_RELAXED); /* heap_seen reads it unlocked */
+        d[pos] = d[c];
         fl[pos] = fl[c];
         pos = c;
     }
-    idx[pos] = j;
-    __atomic_store(&d[pos], &dj, __ATOMIC_RELAXED);
+    __atomic_store_n(&idx[pos], j, __ATOMIC_RELAXED);
+    d[pos] = dj;
     fl[pos] = flag;
+}
+
+/* Whether j is among idx[0..m): without an early exit, so that the compiler vectorises it (the
+ * branch of the early exit mispredicts about once a call anyway). */
+static inline int contains(const int32_t *idx, size_t m, int32_t j) {
+    int found = 0;
+    for (size_t s = 0; s < m; s++) {
+        found |= idx[s] == j;
+    }
+    return found;
 }
 
 /* Pushes (j, dj) into the heap of p unless it is no better than the worst kept or already there;
@@ -110,12 +162,11 @@ static int heap_push(const nd_heaps *h, size_t p, int32_t j, float dj, uint8_t f
     if (!nd_after(d[0], idx[0], dj, j)) {
         return 0;
     }
-    for (size_t s = 0; s < K; s++) {
-        if (idx[s] == j) {
-            return 0;
-        }
+    if (contains(idx, K, j)) {
+        return 0;
     }
     sift_down(idx, d, fl, K, 0, j, dj, flag);
+    __atomic_store(&h->top[p], &d[0], __ATOMIC_RELAXED); /* heap_top reads it unlocked */
     return 1;
 }
 
@@ -124,8 +175,12 @@ static int heaps_alloc(nd_heaps *h, size_t n, size_t K) {
     h->idx = malloc(umapc_mul_size(n * sizeof(int32_t), K));
     h->d = malloc(umapc_mul_size(n * sizeof(float), K));
     h->flag = malloc(umapc_mul_size(n, K));
-    if (h->idx == NULL || h->d == NULL || h->flag == NULL) {
+    h->top = malloc(umapc_mul_size(n, sizeof(float)));
+    if (h->idx == NULL || h->d == NULL || h->flag == NULL || h->top == NULL) {
         return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        h->top[i] = INFINITY;
     }
     for (size_t s = 0; s < n * K; s++) {
         h->idx[s] = -1;
@@ -139,6 +194,7 @@ static void heaps_free(nd_heaps *h) {
     free(h->idx);
     free(h->d);
     free(h->flag);
+    free(h->top);
 }
 
 /* ---- space: prepared rows, and lossless 8-bit codes for pixel-like euclidean data ---- */
@@ -193,6 +249,25 @@ static int column_ranges(const float *x, size_t n, size_t dim, int threads, floa
     return integral;
 }
 
+/* Row terms for the tiled dot formulation, where the CPU has VNNI. */
+static int build_terms(nd_space *s, size_t n, int threads) {
+    code_dot_flip_tile_fn tile = code_dot_flip_tile_select();
+    if (tile == NULL) {
+        return 0;
+    }
+    s->norm2 = malloc(umapc_mul_size(n, sizeof(int32_t)));
+    s->sum128 = malloc(umapc_mul_size(n, sizeof(int32_t)));
+    if (s->norm2 == NULL || s->sum128 == NULL) {
+        return -1;
+    }
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        code_row_terms(s->codes + i * s->dim, s->dim, &s->norm2[i], &s->sum128[i]);
+    }
+    s->tile = tile;
+    return 0;
+}
+
 /* Integer data whose every column spans at most 255 codes exactly as x - min(column): squared
  * differences stay the same integers, at a quarter of the memory traffic. */
 static int build_codes(nd_space *s, const float *x, size_t n, int threads) {
@@ -227,7 +302,7 @@ static int build_codes(nd_space *s, const float *x, size_t n, int threads) {
         s->u8 = u8_kernel();
     }
     free(lo);
-    return 0;
+    return integral ? build_terms(s, n, threads) : 0;
 }
 
 /* Fills s; *owned receives prepared rows that s points at and the caller frees (NULL when the
@@ -292,6 +367,43 @@ static size_t split_node(const nd_space *s, uint32_t *perm, size_t lo, size_t hi
     return (i == lo || i == hi) ? lo + m / 2 : i;
 }
 
+/* The projection of the codes (the rows shifted by their column minima, which moves no hyperplane)
+ * in exact integers: the +-1 (or 0/1) directions are stored as 128 + r, the flipped operand of the
+ * VNNI tiles, so each 4x4 tile gives 4 directions of 4 rows. */
+static int project_codes(nd_space *s, size_t n, const float *r, int threads) {
+    size_t dim = s->dim, pd = s->pdim;
+    uint8_t *dirs = malloc(umapc_mul_size(pd, dim));
+    if (dirs == NULL) {
+        return -1;
+    }
+    for (size_t e = 0; e < pd * dim; e++) {
+        dirs[e] = (uint8_t)(128 + (int)r[e]);
+    }
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (size_t i0 = 0; i0 < n; i0 += 4) {
+        const uint8_t *rows[4] = {NULL, NULL, NULL, NULL}, *dr[4] = {NULL, NULL, NULL, NULL};
+        size_t nr = n - i0 < 4 ? n - i0 : 4;
+        int32_t out[16];
+        for (size_t c = 0; c < nr; c++) {
+            rows[c] = s->codes + (i0 + c) * dim;
+        }
+        for (size_t c0 = 0; c0 < pd; c0 += 4) {
+            size_t nd = pd - c0 < 4 ? pd - c0 : 4;
+            for (size_t q = 0; q < nd; q++) {
+                dr[q] = dirs + (c0 + q) * dim;
+            }
+            s->tile(dr, nd, rows, nr, dim, out);
+            for (size_t c = 0; c < nr; c++) {
+                for (size_t q = 0; q < nd; q++) {
+                    s->proj[(i0 + c) * pd + c0 + q] = (float)out[q * 4 + c];
+                }
+            }
+        }
+    }
+    free(dirs);
+    return 0;
+}
+
 /* Trees split a random projection of the rows to at most ND_PROJ dimensions: hyperplanes there are
  * hyperplanes of the full space too, and each level of each tree then streams a small fraction of
  * the bytes. */
@@ -309,14 +421,19 @@ static int build_projection(nd_space *s, size_t n, uint64_t seed, int threads) {
         r[e] = pd == dim ? (e / dim == e % dim ? 1.0f : 0.0f)
                          : ((umapc_rand_at(seed, 5, e) & 1) ? 1.0f : -1.0f);
     }
+    int failed = 0;
+    if (s->tile != NULL) {
+        failed = project_codes(s, n, r, threads);
+    } else {
 #pragma omp parallel for num_threads(threads) schedule(static)
-    for (size_t i = 0; i < n; i++) {
-        for (size_t c = 0; c < pd; c++) {
-            s->proj[i * pd + c] = s->dot(s->rows + i * dim, r + c * dim, dim);
+        for (size_t i = 0; i < n; i++) {
+            for (size_t c = 0; c < pd; c++) {
+                s->proj[i * pd + c] = s->dot(s->rows + i * dim, r + c * dim, dim);
+            }
         }
     }
     free(r);
-    return 0;
+    return failed;
 }
 
 static int build_tree(const nd_space *s, nd_forest *f, size_t t, size_t leaf, uint64_t seed) {
@@ -380,13 +497,20 @@ static void forest_free(nd_forest *f) {
 }
 
 /* All pairs of one leaf into both ends' heaps; a point lies in one leaf per tree, so the leaves
- * of a tree touch disjoint heaps. */
-static void join_leaf(const nd_space *s, const nd_heaps *h, const uint32_t *pts, size_t m) {
-    for (size_t a = 0; a < m; a++) {
-        for (size_t b = a + 1; b < m; b++) {
-            float d = nd_dist(s, pts[a], pts[b]);
-            heap_push(h, pts[a], (int32_t)pts[b], d, ND_FLAG_NEW);
-            heap_push(h, pts[b], (int32_t)pts[a], d, ND_FLAG_NEW);
+ * of a tree touch disjoint heaps. buf holds 4 * m floats. */
+static void join_leaf(const nd_space *s, const nd_heaps *h, const uint32_t *pts, size_t m,
+                      float *buf) {
+    for (size_t a0 = 0; a0 + 1 < m; a0 += 4) {
+        size_t nr = m - 1 - a0 < 4 ? m - 1 - a0 : 4, nc = m - a0 - 1;
+        nd_dist_block(s, pts + a0, nr, pts + a0 + 1, nc, buf);
+        for (size_t r = 0; r < nr; r++) {
+            uint32_t p = pts[a0 + r];
+            for (size_t c = r; c < nc; c++) { /* column c is point a0 + 1 + c */
+                uint32_t q = pts[a0 + 1 + c];
+                float d = buf[r * nc + c];
+                heap_push(h, p, (int32_t)q, d, ND_FLAG_NEW);
+                heap_push(h, q, (int32_t)p, d, ND_FLAG_NEW);
+            }
         }
     }
 }
@@ -419,10 +543,8 @@ static void cand_push(const nd_cands *c, size_t p, int32_t j, uint32_t pr) {
     if (cnt == mc && (pr > prio[0] || (pr == prio[0] && j >= idx[0]))) {
         return;
     }
-    for (size_t s = 0; s < cnt; s++) {
-        if (idx[s] == j) {
-            return;
-        }
+    if (contains(idx, cnt, j)) {
+        return;
     }
     size_t pos;
     if (cnt < mc) { /* sift up */
@@ -470,7 +592,7 @@ static int cand_contains(const nd_cands *c, size_t p, int32_t j) {
     return 0;
 }
 
-/* Per-point spin locks: pushes into one heap (or candidate list) are serialised, and since a
+/* Per-point spin locks: pushes into one heap during local joins are serialised, and since a
  * heap keeps the smallest (distance, index) pairs pushed whatever their order, the result does not
  * depend on which thread gets there first. */
 static inline void nd_lock(uint8_t *locks, size_t p) {
@@ -486,48 +608,98 @@ static inline void nd_unlock(uint8_t *locks, size_t p) {
  * through a push that the locked check then rejects, never the reverse. */
 static inline float heap_top(const nd_heaps *h, size_t p) {
     float v;
-    __atomic_load(&h->d[p * h->K], &v, __ATOMIC_RELAXED);
+    __atomic_load(&h->top[p], &v, __ATOMIC_RELAXED);
     return v;
 }
 
-static inline void locked_push(const nd_heaps *h, uint8_t *locks, size_t p, int32_t j, float d) {
-    if (d <= heap_top(h, p)) {
+/* Whether j shows in the heap of p, read without the lock. Most pushes that pass the distance
+ * filter are of neighbours already kept, and this check, unlike the lock, lets their cache misses
+ * overlap. A j seen was in the heap at some time, and then a push of (j, d(p, j)) is rejected now
+ * and ever after (it is there, or k better ones pushed it out), so skipping it changes nothing. */
+static inline int heap_seen(const nd_heaps *h, size_t p, int32_t j) {
+    const int32_t *idx = h->idx + p * h->K;
+    int found = 0;
+    for (size_t s = 0; s < h->K; s++) {
+        found |= __atomic_load_n(&idx[s], __ATOMIC_RELAXED) == j;
+    }
+    return found;
+}
+
+/* Pushes (j, d) into the heap of p when d passes the filter *top (a stale copy of p's heap top,
+ * refreshed here). */
+static inline void locked_push(const nd_heaps *h, uint8_t *locks, size_t p, int32_t j, float d,
+                               float *top) {
+    if (d <= *top && !heap_seen(h, p, j)) {
         nd_lock(locks, p);
         heap_push(h, p, j, d, ND_FLAG_INSERTED);
+        *top = h->top[p];
         nd_unlock(locks, p);
     }
 }
 
+/* GCC takes a function that only prefetches for one without effects and drops its calls, unless
+ * it is inlined first. */
+#define ND_PREFETCH static inline __attribute__((always_inline))
+
+/* Reverse pushes land in random lists: their lines are fetched a few points ahead so that the
+ * misses overlap. */
+#define ND_AHEAD 4
+ND_PREFETCH void prefetch_list(const nd_cands *c, size_t j) {
+    const int32_t *idx = c->idx + j * c->mc;
+    __builtin_prefetch(&c->count[j]);
+    __builtin_prefetch(c->prio + j * c->mc);
+    for (size_t s = 0; s < c->mc; s += 16) {
+        __builtin_prefetch(idx + s);
+    }
+}
+
+ND_PREFETCH void prefetch_reverse(const nd_heaps *h, const nd_cands *cn, const nd_cands *co,
+                                  size_t i, size_t lo, size_t hi) {
+    for (size_t s = 0; s < h->K; s++) {
+        int32_t j = h->idx[i * h->K + s];
+        if (j >= 0 && (size_t)j >= lo && (size_t)j < hi) {
+            prefetch_list(h->flag[i * h->K + s] != ND_FLAG_OLD ? cn : co, (size_t)j);
+        }
+    }
+}
+
 /* Samples new and old candidates (neighbours and reverse neighbours) of every point, then marks
- * the sampled new neighbours old. */
-static void build_candidates(const nd_heaps *h, const nd_cands *cn, const nd_cands *co,
-                             uint8_t *locks, size_t n, uint64_t seed, uint64_t iter, int threads) {
+ * the sampled new neighbours old. Each thread scans all edges but fills only the lists of its own
+ * range of points: no locks, whose fences would serialise the cache misses of the pushes. */
+static void build_candidates(const nd_heaps *h, const nd_cands *cn, const nd_cands *co, size_t n,
+                             uint64_t seed, uint64_t iter, int threads) {
     size_t K = h->K;
     uint64_t key = umapc_rand_at(seed, 16, iter); /* one hash per edge below, not three */
 #pragma omp parallel num_threads(threads)
     {
-#pragma omp for schedule(static)
-        for (size_t p = 0; p < n; p++) {
+        size_t t = (size_t)THREAD_ID(), nt = (size_t)THREAD_COUNT();
+        size_t lo = n * t / nt, hi = n * (t + 1) / nt;
+        for (size_t p = lo; p < hi; p++) {
             cn->count[p] = co->count[p] = 0;
         }
-#pragma omp for schedule(dynamic, 256)
         for (size_t i = 0; i < n; i++) {
+            if (i + ND_AHEAD < n) {
+                prefetch_reverse(h, cn, co, i + ND_AHEAD, lo, hi);
+            }
+            int own_i = i >= lo && i < hi;
             for (size_t s = 0; s < K; s++) {
                 int32_t j = h->idx[i * K + s];
-                if (j < 0) {
+                int own_j = j >= 0 && (size_t)j >= lo && (size_t)j < hi;
+                if (j < 0 || !(own_i || own_j)) {
                     continue;
                 }
                 size_t a = i < (size_t)j ? i : (size_t)j, b = i < (size_t)j ? (size_t)j : i;
                 uint32_t pr = (uint32_t)umapc_hash64(key ^ (a * n + b));
                 const nd_cands *c = h->flag[i * K + s] != ND_FLAG_OLD ? cn : co;
-                nd_lock(locks, i);
-                cand_push(c, i, j, pr);
-                nd_unlock(locks, i);
-                nd_lock(locks, (size_t)j);
-                cand_push(c, (size_t)j, (int32_t)i, pr);
-                nd_unlock(locks, (size_t)j);
+                if (own_i) {
+                    cand_push(c, i, j, pr);
+                }
+                if (own_j) {
+                    cand_push(c, (size_t)j, (int32_t)i, pr);
+                }
             }
         }
+#pragma omp barrier
 #pragma omp for schedule(dynamic, 256)
         for (size_t i = 0; i < n; i++) {
             for (size_t s = 0; s < K; s++) {
@@ -539,23 +711,81 @@ static void build_candidates(const nd_heaps *h, const nd_cands *cn, const nd_can
     }
 }
 
+/* Scratch of one thread for local joins: the candidates of a point, their heap tops, and a
+ * 4-row block of their distances. */
+typedef struct nd_scratch {
+    uint32_t *pts;
+    float *top;
+    float *dist;
+} nd_scratch;
+
+static int scratch_alloc(nd_scratch *w, size_t m) {
+    w->pts = malloc(umapc_mul_size(m, sizeof(uint32_t)));
+    w->top = malloc(umapc_mul_size(m, sizeof(float)));
+    w->dist = malloc(umapc_mul_size(4 * sizeof(float), m));
+    return w->pts && w->top && w->dist ? 0 : -1;
+}
+
+static void scratch_free(nd_scratch *w) {
+    free(w->pts);
+    free(w->top);
+    free(w->dist);
+}
+
+/* The neighbour list of p, which heap_seen scans. */
+ND_PREFETCH void prefetch_heap(const nd_heaps *h, size_t p) {
+    size_t K = h->K;
+    __builtin_prefetch(h->idx + p * K);
+    __builtin_prefetch(h->idx + p * K + K - 1);
+}
+
+ND_PREFETCH void prefetch_row(const nd_space *s, size_t p) {
+    if (s->tile != NULL) { /* into L2: the rows of one join do not fit L1 */
+        const uint8_t *row = s->codes + p * s->dim;
+        for (size_t b = 0; b < s->dim; b += 64) {
+            __builtin_prefetch(row + b, 0, 2);
+        }
+    }
+}
+
+/* The heaps and rows of the candidates of point i, which its local join reads: fetched while the
+ * join of the point before computes distances. */
+ND_PREFETCH void prefetch_join(const nd_space *s, const nd_heaps *h, const nd_cands *cn,
+                               const nd_cands *co, size_t i) {
+    for (size_t x = 0; x < cn->count[i]; x++) {
+        prefetch_heap(h, (size_t)cn->idx[i * cn->mc + x]);
+        prefetch_row(s, (size_t)cn->idx[i * cn->mc + x]);
+    }
+    for (size_t x = 0; x < co->count[i]; x++) {
+        prefetch_heap(h, (size_t)co->idx[i * co->mc + x]);
+        prefetch_row(s, (size_t)co->idx[i * co->mc + x]);
+    }
+}
+
 /* Local join of point i: every new-new and new-old pair of its candidates, pushed into both ends'
  * heaps. The set of pairs depends only on the candidates, so the outcome does not depend on the
- * timing of other threads' pushes either. */
+ * timing of other threads' pushes either (the heap tops read here only filter pushes early). */
 static void local_join(const nd_space *s, const nd_heaps *h, const nd_cands *cn, const nd_cands *co,
-                       uint8_t *locks, size_t i) {
-    size_t nn = cn->count[i], no = co->count[i];
+                       uint8_t *locks, size_t i, nd_scratch *w) {
+    size_t nn = cn->count[i], no = co->count[i], m = nn + no;
     const int32_t *nw = cn->idx + i * cn->mc, *ol = co->idx + i * co->mc;
-    for (size_t x = 0; x < nn; x++) {
-        int32_t p = nw[x];
-        for (size_t y = x + 1; y < nn + no; y++) {
-            int32_t q = y < nn ? nw[y] : ol[y - nn];
-            if (q == p) {
-                continue;
+    for (size_t x = 0; x < m; x++) {
+        w->pts[x] = (uint32_t)(x < nn ? nw[x] : ol[x - nn]);
+        w->top[x] = heap_top(h, w->pts[x]);
+    }
+    for (size_t x0 = 0; x0 < nn && x0 + 1 < m; x0 += 4) {
+        size_t nr = nn - x0 < 4 ? nn - x0 : 4, nc = m - x0 - 1;
+        nd_dist_block(s, w->pts + x0, nr, w->pts + x0 + 1, nc, w->dist);
+        for (size_t r = 0; r < nr; r++) {
+            uint32_t p = w->pts[x0 + r];
+            for (size_t c = r; c < nc; c++) { /* column c is candidate x0 + 1 + c */
+                uint32_t q = w->pts[x0 + 1 + c];
+                float d = w->dist[r * nc + c];
+                if (q != p) {
+                    locked_push(h, locks, p, (int32_t)q, d, &w->top[x0 + r]);
+                    locked_push(h, locks, q, (int32_t)p, d, &w->top[x0 + 1 + c]);
+                }
             }
-            float d = nd_dist(s, (uint32_t)p, (uint32_t)q);
-            locked_push(h, locks, (size_t)p, q, d);
-            locked_push(h, locks, (size_t)q, p, d);
         }
     }
 }
@@ -573,16 +803,32 @@ static size_t count_inserted(const nd_heaps *h, size_t n, int threads) {
     return total;
 }
 
-/* One iteration: sample candidates, join them; returns the number of heap entries that changed. */
-static size_t nd_iteration(const nd_space *s, const nd_heaps *h, const nd_cands *cn,
-                           const nd_cands *co, uint8_t *locks, size_t n, uint64_t seed,
-                           uint64_t iter, int threads) {
-    build_candidates(h, cn, co, locks, n, seed, iter, threads);
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 32)
-    for (size_t i = 0; i < n; i++) {
-        local_join(s, h, cn, co, locks, i);
+/* One iteration: sample candidates, join them; *changed receives the number of heap entries that
+ * changed. Points are joined in the order given, the leaf order of a tree: points joined one after
+ * another then share many candidates, whose rows are still in cache. Returns -1 when out of
+ * memory. */
+static int nd_iteration(const nd_space *s, const nd_heaps *h, const nd_cands *cn,
+                        const nd_cands *co, uint8_t *locks, const uint32_t *order, size_t n,
+                        uint64_t seed, uint64_t iter, int threads, size_t *changed) {
+    build_candidates(h, cn, co, n, seed, iter, threads);
+    int failed = 0;
+#pragma omp parallel num_threads(threads) reduction(| : failed)
+    {
+        nd_scratch w;
+        failed = scratch_alloc(&w, cn->mc + co->mc) != 0;
+#pragma omp for schedule(dynamic, 32)
+        for (size_t o = 0; o < n; o++) {
+            if (o + 1 < n) {
+                prefetch_join(s, h, cn, co, order[o + 1]);
+            }
+            if (!failed) {
+                local_join(s, h, cn, co, locks, order[o], &w);
+            }
+        }
+        scratch_free(&w);
     }
-    return count_inserted(h, n, threads);
+    *changed = count_inserted(h, n, threads);
+    return failed ? -1 : 0;
 }
 
 /* ---- driver ---- */
@@ -623,8 +869,39 @@ static void cands_free(nd_cands *c) {
     free(c->count);
 }
 
+/* Every leaf of every tree joined, tree after tree (the leaves of one tree touch disjoint heaps).
+ */
+static int join_leaves(const nd_space *s, const nd_heaps *h, const nd_forest *f, size_t leaf,
+                       int threads) {
+    size_t n = f->n;
+    int failed = 0;
+#pragma omp parallel num_threads(threads) reduction(| : failed)
+    {
+        float *buf = malloc(umapc_mul_size(4 * sizeof(float), leaf));
+        failed = buf == NULL;
+        for (size_t t = 0; t < f->trees; t++) {
+            const uint32_t *perm = f->perm + t * n, *lo = f->leaf_lo + t * n;
+#pragma omp for schedule(dynamic, 64)
+            for (size_t pos = 0; pos < n; pos++) {
+                if (buf != NULL && lo[perm[pos]] == pos) { /* pos starts a leaf */
+                    size_t hi = f->leaf_hi[t * n + perm[pos]];
+                    for (size_t q = hi; q < n && q < hi + (hi - pos); q++) {
+                        prefetch_row(s, perm[q]); /* about the next leaf */
+                        prefetch_heap(h, perm[q]);
+                        __builtin_prefetch(h->d + (size_t)perm[q] * h->K);
+                    }
+                    join_leaf(s, h, perm + pos, hi - pos, buf);
+                }
+            }
+        }
+        free(buf);
+    }
+    return failed ? -1 : 0;
+}
+
+/* The initial graph from the trees' leaves; order receives the leaf order of the first tree. */
 static umapc_status init_graph(nd_space *s, const nd_heaps *h, const nd_params *p, size_t n,
-                               const umapc_progress *progress, umapc_error *err) {
+                               uint32_t *order, const umapc_progress *progress, umapc_error *err) {
     nd_forest f = {0};
     if (build_projection(s, n, p->seed, p->threads) != 0 ||
         forest_build(s, &f, n, p->trees, p->leaf, p->seed, p->threads) != 0) {
@@ -635,25 +912,22 @@ static umapc_status init_graph(nd_space *s, const nd_heaps *h, const nd_params *
         forest_free(&f);
         return umapc_fail(err, UMAPC_ERR_INTERRUPTED, "nndescent: interrupted");
     }
-    for (size_t t = 0; t < f.trees; t++) {
-        const uint32_t *perm = f.perm + t * n;
-#pragma omp parallel for num_threads(p->threads) schedule(dynamic, 64)
-        for (size_t pos = 0; pos < n; pos++) {
-            if (f.leaf_lo[t * n + perm[pos]] == pos) { /* pos starts a leaf */
-                join_leaf(s, h, perm + pos, f.leaf_hi[t * n + perm[pos]] - pos);
-            }
-        }
+    if (join_leaves(s, h, &f, p->leaf, p->threads) != 0) {
+        forest_free(&f);
+        return umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "nndescent: out of memory");
     }
 #pragma omp parallel for num_threads(p->threads) schedule(static)
     for (size_t i = 0; i < n; i++) {
         fill_random(s, h, n, i, p->seed);
     }
+    memcpy(order, f.perm, n * sizeof *order);
     forest_free(&f);
     return UMAPC_OK;
 }
 
 static umapc_status descend(const nd_space *s, const nd_heaps *h, const nd_params *p, size_t n,
-                            const umapc_progress *progress, umapc_error *err) {
+                            const uint32_t *order, const umapc_progress *progress,
+                            umapc_error *err) {
     nd_cands cn = {0}, co = {0};
     uint8_t *locks = calloc(n, 1);
     umapc_status st = UMAPC_OK;
@@ -662,8 +936,10 @@ static umapc_status descend(const nd_space *s, const nd_heaps *h, const nd_param
     }
     double stop_below = p->delta * (double)n * (double)p->K;
     for (size_t it = 0; st == UMAPC_OK && it < p->iters; it++) {
-        size_t changed = nd_iteration(s, h, &cn, &co, locks, n, p->seed, it, p->threads);
-        if (umapc_progress_report(progress, "nndescent", it + 1, p->iters)) {
+        size_t changed = 0;
+        if (nd_iteration(s, h, &cn, &co, locks, order, n, p->seed, it, p->threads, &changed) != 0) {
+            st = umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "nndescent: out of memory");
+        } else if (umapc_progress_report(progress, "nndescent", it + 1, p->iters)) {
             st = umapc_fail(err, UMAPC_ERR_INTERRUPTED, "nndescent: interrupted");
         } else if ((double)changed <= stop_below) {
             break;
@@ -751,15 +1027,18 @@ umapc_status umapc_nndescent_knn_graph(const umapc_metric *metric, const float *
     nd_space s;
     nd_heaps h = {0};
     float *owned = NULL;
+    uint32_t *order = NULL;
     if (space_init(&s, metric, data, n, dim, p.threads, &owned) != 0 ||
         heaps_alloc(&h, n, p.K) != 0) {
         st = umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "nndescent: out of memory");
     } else if (n <= 4 * p.mc) {
         brute_force(&s, &h, n, p.threads);
+    } else if ((order = malloc(umapc_mul_size(n, sizeof *order))) == NULL) {
+        st = umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "nndescent: out of memory");
     } else {
-        st = init_graph(&s, &h, &p, n, progress, err);
+        st = init_graph(&s, &h, &p, n, order, progress, err);
         if (st == UMAPC_OK) {
-            st = descend(&s, &h, &p, n, progress, err);
+            st = descend(&s, &h, &p, n, order, progress, err);
         }
     }
     if (st == UMAPC_OK) {
@@ -770,7 +1049,10 @@ umapc_status umapc_nndescent_knn_graph(const umapc_metric *metric, const float *
         }
     }
     heaps_free(&h);
+    free(order);
     free(s.codes);
+    free(s.norm2);
+    free(s.sum128);
     free(s.proj);
     free(owned);
     return st;

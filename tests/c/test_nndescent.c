@@ -79,8 +79,9 @@ static void run(const umapc_metric *m, const float *x, size_t n, size_t dim, siz
     CHECK_OK(umapc_nndescent_knn_graph(m, x, n, dim, k, &o, NULL, ind, dist, &ce_));
 }
 
-static void test_recall_and_determinism(umapc_metric_kind kind, int pixels, double min_recall) {
-    size_t n = 2000, dim = 24, k = 11;
+static void test_recall_and_determinism(umapc_metric_kind kind, int pixels, size_t n, size_t dim,
+                                        double min_recall) {
+    size_t k = 11;
     float *x = clustered(n, dim, 12, 11 + (uint64_t)kind, pixels);
     umapc_metric m;
     umapc_metric_init(&m);
@@ -157,10 +158,12 @@ static void test_interrupt(void) {
 }
 
 int main(void) {
-    test_recall_and_determinism(UMAPC_METRIC_EUCLIDEAN, 0, 0.97);
-    test_recall_and_determinism(UMAPC_METRIC_EUCLIDEAN, 1, 0.97);
-    test_recall_and_determinism(UMAPC_METRIC_COSINE, 0, 0.97);
-    test_recall_and_determinism(UMAPC_METRIC_MANHATTAN, 0, 0.95);
+    test_recall_and_determinism(UMAPC_METRIC_EUCLIDEAN, 0, 2000, 24, 0.97);
+    test_recall_and_determinism(UMAPC_METRIC_EUCLIDEAN, 1, 2000, 24, 0.97);
+    /* pixels over more than one 64-byte chunk, and a point count that leaves partial tiles */
+    test_recall_and_determinism(UMAPC_METRIC_EUCLIDEAN, 1, 2003, 100, 0.97);
+    test_recall_and_determinism(UMAPC_METRIC_COSINE, 0, 2000, 24, 0.97);
+    test_recall_and_determinism(UMAPC_METRIC_MANHATTAN, 0, 2000, 24, 0.95);
     test_tiny();
     test_interrupt();
     CHECK_DONE();

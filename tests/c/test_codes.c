@@ -1,0 +1,94 @@
+/* 8-bit code kernels (VNNI dot, 4x4 tiles) against the scalar references and a plain squared
+ * difference, on odd lengths and the extreme bytes 0 and 255. */
+#include "check.h"
+#include "codes.h"
+#include "internal.h"
+
+#include <stdlib.h>
+
+/* Random bytes, one in four forced to 0 or 255 so both ends of the range are exercised. */
+static void fill_bytes(uint8_t *x, size_t n, umapc_rng *rng) {
+    for (size_t i = 0; i < n; i++) {
+        uint32_t r = umapc_rng_below(rng, 1024);
+        x[i] = r < 128 ? 0 : (r < 256 ? 255 : (uint8_t)(r & 255));
+    }
+}
+
+static int64_t sq_diff(const uint8_t *a, const uint8_t *b, size_t dim) {
+    int64_t s = 0;
+    for (size_t i = 0; i < dim; i++) {
+        int64_t d = (int64_t)a[i] - b[i];
+        s += d * d;
+    }
+    return s;
+}
+
+/* The scalar references themselves: the dot formulation rebuilds the squared distance. */
+static void test_scalar(const uint8_t *rows, size_t dim) {
+    const uint8_t *a = rows, *b = rows + dim;
+    int32_t na, nb, sa, sb;
+    code_row_terms(a, dim, &na, &sa);
+    code_row_terms(b, dim, &nb, &sb);
+    float d = code_l2_from_dot(na, nb, sa, code_dot_flip_scalar(a, b, dim));
+    CHECK(d == (float)sq_diff(a, b, dim));
+    const uint8_t *flip[4] = {a, b, a, b}, *plain[4] = {b, a, a, b};
+    int32_t tile[16];
+    code_dot_flip_tile_scalar(flip, 2, plain, 3, dim, tile);
+    for (size_t r = 0; r < 2; r++) {
+        for (size_t c = 0; c < 3; c++) {
+            CHECK(tile[r * 4 + c] == code_dot_flip_scalar(plain[c], flip[r], dim));
+        }
+    }
+}
+
+static void test_vnni(const uint8_t *rows, size_t dim) {
+    const uint8_t *flip[4], *plain[4];
+    for (size_t r = 0; r < 4; r++) {
+        flip[r] = rows + r * dim;
+        plain[r] = rows + (4 + r) * dim;
+    }
+    plain[3] = flip[1]; /* a repeated row, as in padded tiles */
+    CHECK(code_dot_flip_vnni(flip[0], plain[0], dim) ==
+          code_dot_flip_scalar(flip[0], plain[0], dim));
+    int32_t got[16], want[16];
+    code_dot_flip_4x4_vnni(flip, plain, dim, got);
+    code_dot_flip_4x4_scalar(flip, plain, dim, want);
+    for (size_t e = 0; e < 16; e++) {
+        CHECK(got[e] == want[e]);
+    }
+    for (size_t nf = 1; nf <= 4; nf++) {
+        for (size_t np = 1; np <= 4; np++) {
+            code_dot_flip_tile_vnni(flip, nf, plain, np, dim, got);
+            for (size_t r = 0; r < nf; r++) {
+                for (size_t c = 0; c < np; c++) {
+                    CHECK(got[r * 4 + c] == want[r * 4 + c]);
+                }
+            }
+        }
+    }
+}
+
+int main(void) {
+    int vnni = code_cpu_has_vnni();
+    CHECK((code_dot_flip_select() != NULL) == vnni);
+    CHECK((code_dot_flip_4x4_select() != NULL) == vnni);
+    CHECK((code_dot_flip_tile_select() != NULL) == vnni);
+    if (!vnni) {
+        printf("no AVX-512 VNNI: only the scalar kernels are tested\n");
+    }
+    umapc_rng rng;
+    umapc_rng_seed(&rng, 7);
+    size_t max_dim = 300;
+    uint8_t *rows = malloc(8 * max_dim);
+    for (size_t dim = 1; dim <= max_dim; dim++) {
+        for (int rep = 0; rep < 3; rep++) {
+            fill_bytes(rows, 8 * dim, &rng);
+            test_scalar(rows, dim);
+            if (vnni) {
+                test_vnni(rows, dim);
+            }
+        }
+    }
+    free(rows);
+    CHECK_DONE();
+}
