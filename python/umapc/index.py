@@ -50,8 +50,12 @@ _PYNNDESCENT_KEYWORDS = frozenset(
 
 _BACKENDS = ("auto", "exact", "hnsw")
 
-# Below this many points the exact backend builds the all-points graph faster than HNSW would.
-_AUTO_EXACT_MAX_POINTS = 20_000
+# The exact all-points graph costs n^2 pairs at about (dim + 23) units each (multiply-adds at
+# matrix-multiply speed, plus a per-pair selection cost that dominates at low dim); NN-descent
+# costs a roughly constant ~11 us per point. Exact is the faster way to the graph while
+# n * (dim + 23) stays below about 1.1e6 (bench/bench_auto.py measures the crossover: ~1,400
+# points of 784 dimensions, ~23,000 of 25).
+_AUTO_EXACT_MAX_WORK = 1.1e6
 
 
 def ef_from_epsilon(k: int, epsilon: float) -> int:
@@ -79,7 +83,8 @@ class NNIndex:
         Metric parameters (``{"p": ...}`` for minkowski).
     backend : {"auto", "exact", "hnsw"}, default="auto"
         ``"exact"``: brute force, exact answers. ``"hnsw"``: approximate graph index.
-        ``"auto"``: exact for small data, HNSW otherwise.
+        ``"auto"``: exact while that is the faster way to the all-points graph (n * (dim + 23)
+        below about 1.1e6: ~1,400 points of 784 dimensions, ~23,000 of 25), HNSW otherwise.
     random_state : int, RandomState, Generator or None
         Seeds the HNSW graph; with a fixed value the index is identical for any ``n_jobs``.
     n_jobs : int, default=-1
@@ -131,7 +136,7 @@ class NNIndex:
                 f"n_neighbors={self.n_neighbors} is larger than the number of points ({n})"
             )
         self.backend = backend
-        self._backend = self._choose_backend(backend, n)
+        self._backend = self._choose_backend(backend, n, self._raw_data.shape[1])
         seed = seed_from_random_state(random_state)
         self._seed = 0 if seed is None else seed
         self._angular_trees = is_angular(self._metric_name)
@@ -143,10 +148,10 @@ class NNIndex:
         self._index: Any = None if self._backend == "hnsw" else self._build(self._raw_data)
 
     @staticmethod
-    def _choose_backend(backend: str, n: int) -> str:
+    def _choose_backend(backend: str, n: int, dim: int) -> str:
         if backend != "auto":
             return backend
-        return "exact" if n <= _AUTO_EXACT_MAX_POINTS else "hnsw"
+        return "exact" if float(n) * (dim + 23) <= _AUTO_EXACT_MAX_WORK else "hnsw"
 
     def _core_index(self) -> Any:
         if self._index is None:

@@ -1,0 +1,75 @@
+"""Where NNIndex's ``backend="auto"`` switches from exact search to the approximate graph.
+
+For the all-points k-NN graph (what UMAP needs), times the exact backend and NN-descent on growing
+prefixes of Fashion-MNIST (784 dims, euclidean), SIFT-small (128, euclidean) and GloVe-25
+(cosine), and prints which one
+``auto`` picks at each size, so the rule can be checked against the measured crossover.
+
+    python bench/bench_auto.py [--threads 2] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+
+from umapc import _core, _io, index
+
+
+def median_time(fn, repeats: int) -> float:
+    walls = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        walls.append(time.perf_counter() - t)
+    return statistics.median(walls)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--k", type=int, default=15)
+    args = ap.parse_args()
+    data = _io.shared_data_dir()
+    if data is None:
+        raise SystemExit("shared data not found")
+    fashion = _io.load_fashion_mnist(data)[0]
+    sift = _io.read_fvecs(data / "siftsmall" / "siftsmall_base.fvecs")
+    glove = _io.read_fvecs(data / "glove25" / "glove_twitter_25d_12k.fvecs")
+    sets = (
+        ("fashion", fashion, "euclidean", (500, 1000, 1500, 2000, 3000, 5000)),
+        ("sift", sift, "euclidean", (2500, 5000, 7500, 10000)),
+        ("glove", glove, "cosine", (3000, 6000, 9000, 11925)),
+    )
+    print(f"k={args.k}, {args.threads} threads, median of {args.repeats}")
+    print("| data | n | dim | exact (s) | NN-descent (s) | faster | auto picks |")
+    print("|---|---|---|---|---|---|---|")
+    for name, x_all, metric, sizes in sets:
+        for n in sizes:
+            x = np.ascontiguousarray(x_all[:n], dtype=np.float32)
+            t_exact = median_time(
+                lambda x=x, metric=metric: _core.exact_knn_graph(
+                    x, args.k, metric=metric, n_jobs=args.threads
+                ),
+                args.repeats,
+            )
+            t_nnd = median_time(
+                lambda x=x, metric=metric: _core.nndescent_knn_graph(
+                    x, args.k, metric=metric, n_jobs=args.threads
+                ),
+                args.repeats,
+            )
+            faster = "exact" if t_exact <= t_nnd else "hnsw"
+            picked = index.NNIndex._choose_backend("auto", n, x.shape[1])
+            print(
+                f"| {name} | {n} | {x.shape[1]} | {t_exact:.3f} | {t_nnd:.3f} | {faster} | "
+                f"{picked} |"
+            )
+
+
+if __name__ == "__main__":
+    main()
