@@ -216,12 +216,13 @@ void hnsw_row(const umapc_hnsw *h, uint32_t u, float *out);
  * least) and v; returns the query pointer for hnsw_vdist. */
 const void *hnsw_query_view(const umapc_hnsw *h, const float *prepared, void *buf, hnsw_view *v);
 
-/* Per-thread search state: visited tags with an epoch (no clearing between searches), and two
- * heaps that grow on demand. */
+/* Per-thread search state: visited tags with an epoch (no clearing between searches; one byte per
+ * node, so the tags of a 60k-node index fit in L1/L2 and are cleared once every 255 searches),
+ * and two heaps that grow on demand. */
 typedef struct hnsw_scratch {
-    uint32_t *tags;
+    uint8_t *tags;
     size_t n_tags;
-    uint32_t epoch;
+    uint8_t epoch;
     hnsw_pair *cand; /* min-heap of nodes to expand */
     size_t n_cand, cap_cand;
     hnsw_pair *res; /* the best ef found: a max-heap, or ascending when res_sorted */

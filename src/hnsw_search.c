@@ -281,14 +281,15 @@ static size_t pool_insert(hnsw_pair *pool, size_t *n, size_t ef, hnsw_pair x) {
 static size_t gather_unvisited(const hnsw_view *v, hnsw_scratch *s, uint32_t c, int level) {
     size_t cap;
     const uint32_t *links = hnsw_links(v->h, c, level, &cap);
-    for (size_t j = 0; j < cap && links[j] != HNSW_NONE; j++) {
-        __builtin_prefetch(&s->tags[links[j]], 1, 3);
-    }
-    size_t m = 0;
-    for (size_t j = 0; j < cap && links[j] != HNSW_NONE; j++) {
+    uint8_t *restrict tags = s->tags; /* locals: stores through tags cannot alias them */
+    uint32_t *restrict gather = s->gather;
+    const uint8_t epoch = s->epoch;
+    size_t cnt = hnsw_count(links, cap), m = 0;
+    for (size_t j = 0; j < cnt; j++) {
         uint32_t u = links[j];
-        if (hnsw_visit(s, u)) {
-            s->gather[m++] = u;
+        if (tags[u] != epoch) {
+            tags[u] = epoch;
+            gather[m++] = u;
         }
     }
     return m;
