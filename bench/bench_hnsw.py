@@ -478,8 +478,46 @@ def report(results: dict, graph: dict, args, command: str) -> str:
                 f"| {tool} | {wall:.2f} | {ratio(ours, wall)} | {r['recall']:.4f} | "
                 f"{r['peak_mib']:.0f} |"
             )
-    lines += ["", "![recall vs QPS](recall_qps.png)", ""]
+    lines += ["", *target_lines(results, graph), "", "![recall vs QPS](recall_qps.png)", ""]
     return "\n".join(lines)
+
+
+def _met(ok: bool | None) -> str:
+    return "not measured" if ok is None else ("met" if ok else "NOT met")
+
+
+def target_lines(results: dict, graph: dict) -> list[str]:
+    """The issue's targets, checked against this run's figures."""
+    out = ["Targets (issue 3), from this run:", ""]
+    walls = {t: statistics.median(r["walls"]) for t, r in graph.items() if t != "n"}
+    ours = walls.get("umapc")
+    for peer, limit in (("pynndescent", 0.33), ("hnswlib", 0.2)):
+        if ours is not None and peer in walls:
+            r = ours / walls[peer]
+            out.append(f"- all-points graph <= {limit}x {peer}: {r:.2f}x, {_met(r <= limit)}")
+    if "umapc" in graph:
+        rec = graph["umapc"]["recall"]
+        out.append(f"- all-points graph recall@15 >= 0.99: {rec:.4f}, {_met(rec >= 0.99)}")
+    fashion = results.get("fashion", {})
+    mine, theirs = fashion.get("umapc", {}).get("curves", {}), fashion.get("hnswlib", {})
+    theirs = theirs.get("curves", {})
+    for target in (0.95, 0.99):
+        a = qps_at(mine["1"], target) if "1" in mine else None
+        b = qps_at(theirs["1"], target) if "1" in theirs else None
+        if a is not None and b is not None:
+            out.append(
+                f"- single-thread QPS at recall {target} >= 1.3x hnswlib (Fashion-MNIST): "
+                f"{a / b:.2f}x, {_met(a / b >= 1.3)}"
+            )
+    for ds, per_tool in results.items():
+        r = per_tool.get("umapc", {})
+        if r.get("index_ratio") is not None:
+            size, budget = r["index_ratio"], r["budget_ratio"]
+            out.append(
+                f"- index memory <= 1.1x data + 8M bytes/point ({ds}): {size:.2f}x of "
+                f"{budget:.2f}x, {_met(size <= budget)}"
+            )
+    return out
 
 
 def write_docs(section: str) -> None:
