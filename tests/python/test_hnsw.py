@@ -66,6 +66,28 @@ def test_query_recall_on_fashion_mnist() -> None:
     assert _tie_recall(ref, dist_wide) >= 0.99
 
 
+def test_epsilon_widths_umap_learn_passes_reach_recall_095() -> None:
+    base, queries = _fashion(10000, 300)
+    index = umapc.NNIndex(base, backend="hnsw", random_state=0, n_jobs=2)
+    _, ref = _exact(base, queries, 10)
+    for epsilon in (0.0, 0.12, 0.24):
+        _, dist = index.query(queries, k=10, epsilon=epsilon)
+        assert _tie_recall(ref, dist) >= 0.95, epsilon
+
+
+def test_off_grid_queries_on_pixel_rows() -> None:
+    # Pixel rows are stored as lossless 8-bit codes; queries that are not integers are measured
+    # as floats against them and must still get true distances.
+    base, queries = _fashion(8000, 200)
+    queries = queries * 0.9 + 0.3
+    index = umapc.NNIndex(base, backend="hnsw", random_state=0, n_jobs=2)
+    _, ref = _exact(base, queries, 10)
+    ind, dist = index.query(queries, k=10)
+    assert _tie_recall(ref, dist) >= 0.95
+    true = np.linalg.norm(queries[:, None, :] - base[ind], axis=2)
+    np.testing.assert_allclose(dist, true, rtol=1e-4, atol=1e-2)
+
+
 def test_neighbor_graph_recall_and_self_first() -> None:
     base, _ = _fashion(6000, 1)
     index = umapc.NNIndex(base, n_neighbors=15, backend="hnsw", random_state=0, n_jobs=2)
