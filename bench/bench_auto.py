@@ -5,18 +5,24 @@ prefixes of Fashion-MNIST (784 dims, euclidean), SIFT-small (128, euclidean) and
 (cosine), and prints which one
 ``auto`` picks at each size, so the rule can be checked against the measured crossover.
 
-    python bench/bench_auto.py [--threads 2] [--repeats 3]
+    python bench/bench_auto.py [--threads 2] [--repeats 3] [--write-docs]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
 from umapc import _core, _io, index
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _docs import replace_section  # noqa: E402
 
 
 def median_time(fn, repeats: int) -> float:
@@ -33,6 +39,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--k", type=int, default=15)
+    ap.add_argument("--write-docs", action="store_true", help="replace its section of the docs")
     args = ap.parse_args()
     data = _io.shared_data_dir()
     if data is None:
@@ -45,9 +52,17 @@ def main() -> None:
         ("sift", sift, "euclidean", (2500, 5000, 7500, 10000)),
         ("glove", glove, "cosine", (3000, 6000, 9000, 11925)),
     )
-    print(f"k={args.k}, {args.threads} threads, median of {args.repeats}")
-    print("| data | n | dim | exact (s) | NN-descent (s) | faster | auto picks |")
-    print("|---|---|---|---|---|---|---|")
+    lines = [
+        '## Exact or approximate: NNIndex(backend="auto")',
+        "",
+        f"Command: `{' '.join(['python', 'bench/bench_auto.py', *sys.argv[1:]])}`",
+        f"Machine: {os.cpu_count()} cores; k={args.k}, {args.threads} threads, median of "
+        f"{args.repeats}. All-points graph by the exact backend and by NN-descent on prefixes of "
+        "each data set, and the backend that `auto` picks (exact while n * (dim + 23) <= 1.1e6).",
+        "",
+        "| data | n | dim | exact (s) | NN-descent (s) | faster | auto picks |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for name, x_all, metric, sizes in sets:
         for n in sizes:
             x = np.ascontiguousarray(x_all[:n], dtype=np.float32)
@@ -65,10 +80,15 @@ def main() -> None:
             )
             faster = "exact" if t_exact <= t_nnd else "hnsw"
             picked = index.NNIndex._choose_backend("auto", n, x.shape[1])
-            print(
+            lines.append(
                 f"| {name} | {n} | {x.shape[1]} | {t_exact:.3f} | {t_nnd:.3f} | {faster} | "
                 f"{picked} |"
             )
+            print(lines[-1], flush=True)
+    section = "\n".join(lines) + "\n"
+    print(section)
+    if args.write_docs:
+        replace_section(section)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,9 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _docs import replace_section  # noqa: E402
+
 TOOLS = ("umapc", "hnswlib", "pynndescent")
 DATASETS = ("fashion", "sift", "glove")
 EFS = (10, 16, 24, 32, 48, 64, 96, 128, 192, 256)
@@ -520,18 +523,6 @@ def target_lines(results: dict, graph: dict) -> list[str]:
     return out
 
 
-def write_docs(section: str) -> None:
-    path = ROOT / "docs" / "benchmarks.md"
-    text = path.read_text() if path.exists() else "# Benchmarks\n\n"
-    start = text.find("## HNSW\n")
-    if start < 0:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = text.find("\n## ", start + 1)
-        text = text[:start] + section + ("" if end < 0 else text[end:])
-    path.write_text(text if text.endswith("\n") else text + "\n")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ann-worker", nargs=2, metavar=("TOOL", "DATA"), help=argparse.SUPPRESS)
@@ -594,7 +585,7 @@ def main() -> None:
     if args.write_docs:
         if "fashion" in results:
             plot(results, ROOT / "docs" / "recall_qps.png", args.threads)
-        write_docs(section)
+        replace_section(section)
 
 
 if __name__ == "__main__":

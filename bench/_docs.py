@@ -1,0 +1,20 @@
+"""Writing a benchmark's output into docs/benchmarks.md, one "## " section per script."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
+
+
+def replace_section(section: str) -> None:
+    """Replace the section whose "## " heading starts ``section`` (or append it)."""
+    heading = section.splitlines()[0] + "\n"
+    text = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n\n"
+    start = text.find(heading)
+    if start < 0:
+        text = text.rstrip("\n") + "\n\n" + section
+    else:
+        end = text.find("\n## ", start + 1)
+        text = text[:start] + section.rstrip("\n") + "\n" + ("" if end < 0 else text[end:])
+    DOCS.write_text(text if text.endswith("\n") else text + "\n")
