@@ -49,3 +49,23 @@ void code_dot_flip_tile_scalar(const uint8_t *const flip[4], size_t nf,
 code_dot_flip_tile_fn code_dot_flip_tile_select(void) {
     return code_cpu_has_vnni() ? code_dot_flip_tile_vnni : NULL;
 }
+
+int code_from_floats_scalar(const float *x, size_t dim, uint8_t *out, int32_t *norm2,
+                            int32_t *sum128) {
+    int ok = 1;
+    for (size_t i = 0; i < dim; i++) {
+        float v = x[i], w = v > 0.0f ? v : 0.0f; /* NaN clamps to 0, and fails below */
+        w = w < 255.0f ? w : 255.0f;
+        int32_t iv = (int32_t)w;
+        ok &= v == (float)iv;
+        out[i] = (uint8_t)iv;
+    }
+    if (norm2 != NULL) {
+        code_row_terms(out, dim, norm2, sum128);
+    }
+    return ok;
+}
+
+code_from_floats_fn code_from_floats_select(void) {
+    return code_cpu_has_vnni() ? code_from_floats_vnni : code_from_floats_scalar;
+}

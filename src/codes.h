@@ -57,6 +57,21 @@ void code_dot_flip_tile_vnni(const uint8_t *const flip[4], size_t nf, const uint
 /* The VNNI partial tile where the CPU has it, else NULL. */
 code_dot_flip_tile_fn code_dot_flip_tile_select(void);
 
+/* Codes of a row of floats that should hold integers 0..255: out[i] = x[i] clamped to 0..255 and
+ * truncated; returns whether every x[i] was such an integer (NaN is not). Where norm2 is not NULL,
+ * it and sum128 receive the row terms of out (see code_row_terms). */
+typedef int (*code_from_floats_fn)(const float *x, size_t dim, uint8_t *out, int32_t *norm2,
+                                   int32_t *sum128);
+
+int code_from_floats_scalar(const float *x, size_t dim, uint8_t *out, int32_t *norm2,
+                            int32_t *sum128);
+/* Only after code_cpu_has_vnni() said yes. */
+int code_from_floats_vnni(const float *x, size_t dim, uint8_t *out, int32_t *norm2,
+                          int32_t *sum128);
+
+/* The AVX-512 kernel where the CPU has VNNI (the tiles' machines), else the scalar one. */
+code_from_floats_fn code_from_floats_select(void);
+
 /* Per-row terms of the dot formulation: |a|^2 and 128 * sum a_i. */
 static inline void code_row_terms(const uint8_t *a, size_t dim, int32_t *norm2, int32_t *sum128) {
     int32_t n2 = 0, s = 0;

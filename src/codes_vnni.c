@@ -140,6 +140,28 @@ void code_dot_flip_tile_vnni(const uint8_t *const flip[4], size_t nf, const uint
 
 #undef TILE_SHAPES
 
+int code_from_floats_vnni(const float *x, size_t dim, uint8_t *out, int32_t *norm2,
+                          int32_t *sum128) {
+    const __m512 zero = _mm512_setzero_ps(), top = _mm512_set1_ps(255.0f);
+    __m512i n2 = _mm512_setzero_si512(), sum = _mm512_setzero_si512();
+    __mmask16 bad = 0;
+    for (size_t i = 0; i < dim; i += 16) {
+        __mmask16 m = dim - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (dim - i)) - 1);
+        __m512 v = _mm512_maskz_loadu_ps(m, x + i);
+        /* max returns its second operand where the first is NaN: NaN clamps to 0 */
+        __m512i iv = _mm512_cvttps_epi32(_mm512_min_ps(_mm512_max_ps(v, zero), top));
+        bad |= _mm512_mask_cmp_ps_mask(m, v, _mm512_cvtepi32_ps(iv), _CMP_NEQ_UQ);
+        _mm512_mask_cvtepi32_storeu_epi8(out + i, m, iv);
+        n2 = _mm512_add_epi32(n2, _mm512_madd_epi16(iv, iv)); /* lanes below 256: high halves 0 */
+        sum = _mm512_add_epi32(sum, iv);
+    }
+    if (norm2 != NULL) {
+        *norm2 = _mm512_reduce_add_epi32(n2);
+        *sum128 = 128 * _mm512_reduce_add_epi32(sum);
+    }
+    return bad == 0;
+}
+
 #else
 
 void code_dot_flip_4x4_vnni(const uint8_t *const flip[4], const uint8_t *const plain[4], size_t dim,
@@ -154,6 +176,11 @@ void code_dot_flip_tile_vnni(const uint8_t *const flip[4], size_t nf, const uint
 
 int32_t code_dot_flip_vnni(const uint8_t *a, const uint8_t *b, size_t dim) {
     return code_dot_flip_scalar(a, b, dim);
+}
+
+int code_from_floats_vnni(const float *x, size_t dim, uint8_t *out, int32_t *norm2,
+                          int32_t *sum128) {
+    return code_from_floats_scalar(x, dim, out, norm2, sum128);
 }
 
 #endif

@@ -42,7 +42,12 @@ typedef struct nd_space {
     int mode;
     size_t dim;
     const float *rows; /* prepared rows */
-    float *proj;       /* n x pdim random projection of the rows: what the trees split */
+    /* Points go by internal ids, the leaf order of the first tree, so that neighbours have nearby
+     * ids and their heaps and candidate lists share cache lines. Codes and their terms are stored
+     * in that order (copied: rows read in nearly that order then stream), float rows stay where
+     * they are and internal id i finds its own at map[i] (map NULL: the same ids). */
+    const uint32_t *map;
+    float *proj; /* n x pdim random projection of the rows: what the trees split */
     size_t pdim;
     uint8_t *codes; /* lossless codes in ND_U8 mode */
     hnsw_code_fn u8;
@@ -56,16 +61,23 @@ typedef struct nd_space {
     metric_plan plan;
 } nd_space;
 
+static inline const float *nd_row(const nd_space *s, uint32_t a) {
+    return s->rows + (size_t)(s->map != NULL ? s->map[a] : a) * s->dim;
+}
+
+static inline const uint8_t *nd_code(const nd_space *s, uint32_t a) {
+    return s->codes + (size_t)a * s->dim;
+}
+
 static inline float nd_dist(const nd_space *s, uint32_t a, uint32_t b) {
     size_t dim = s->dim;
     switch (s->mode) {
     case ND_U8:
-        return s->u8(s->codes + (size_t)a * dim, s->codes + (size_t)b * dim, dim);
+        return s->u8(nd_code(s, a), nd_code(s, b), dim);
     case ND_F32_L2:
-        return s->l2(s->rows + (size_t)a * dim, s->rows + (size_t)b * dim, dim);
+        return s->l2(nd_row(s, a), nd_row(s, b), dim);
     default:
-        return metric_surrogate(&s->plan, s->rows + (size_t)a * dim, s->rows + (size_t)b * dim,
-                                dim);
+        return metric_surrogate(&s->plan, nd_row(s, a), nd_row(s, b), dim);
     }
 }
 
@@ -85,12 +97,12 @@ static void nd_dist_block(const nd_space *s, const uint32_t *rows, size_t nr, co
     size_t dim = s->dim;
     const uint8_t *fr[4] = {NULL, NULL, NULL, NULL}, *pc[4] = {NULL, NULL, NULL, NULL};
     for (size_t r = 0; r < nr; r++) {
-        fr[r] = s->codes + (size_t)rows[r] * dim;
+        fr[r] = nd_code(s, rows[r]);
     }
     for (size_t c0 = 0; c0 < nc; c0 += 4) {
         size_t w = nc - c0 < 4 ? nc - c0 : 4;
         for (size_t c = 0; c < w; c++) {
-            pc[c] = s->codes + (size_t)cols[c0 + c] * dim;
+            pc[c] = nd_code(s, cols[c0 + c]);
         }
         int32_t dots[16];
         s->tile(fr, nr, pc, w, dim, dots);
@@ -114,8 +126,9 @@ typedef struct nd_heaps {
     float *top; /* d[0] of every heap, packed: the unlocked filter of pushes reads it */
 } nd_heaps;
 
+/* Bitwise, not logical, operators: heaps compare unpredictable pairs, and setcc beats branches. */
 static inline int nd_after(float da, int32_t ia, float db, int32_t ib) {
-    return da > db || (da == db && ia > ib);
+    return (da > db) | ((da == db) & (ia > ib));
 }
 
 /* Puts (j, dj, flag) at pos of a max-heap of m entries whose children of pos are heaps. */
@@ -126,8 +139,8 @@ static void sift_down(int32_t *idx, float *d, uint8_t *fl, size_t m, size_t pos,
         if (c >= m) {
             break;
         }
-        if (c + 1 < m && nd_after(d[c + 1], idx[c + 1], d[c], idx[c])) {
-            c++;
+        if (c + 1 < m) {
+            c += (size_t)nd_after(d[c + 1], idx[c + 1], d[c], idx[c]);
         }
         if (!nd_after(d[c], idx[c], dj, j)) {
             break;
@@ -249,60 +262,94 @@ static int column_ranges(const float *x, size_t n, size_t dim, int threads, floa
     return integral;
 }
 
-/* Row terms for the tiled dot formulation, where the CPU has VNNI. */
-static int build_terms(nd_space *s, size_t n, int threads) {
-    code_dot_flip_tile_fn tile = code_dot_flip_tile_select();
-    if (tile == NULL) {
-        return 0;
-    }
-    s->norm2 = malloc(umapc_mul_size(n, sizeof(int32_t)));
-    s->sum128 = malloc(umapc_mul_size(n, sizeof(int32_t)));
-    if (s->norm2 == NULL || s->sum128 == NULL) {
-        return -1;
-    }
+/* Codes of the rows as x - lo, and the row terms where the tiles use them. */
+static void codes_shifted(nd_space *s, const float *x, size_t n, const float *lo, int threads) {
+    size_t dim = s->dim;
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (size_t i = 0; i < n; i++) {
-        code_row_terms(s->codes + i * s->dim, s->dim, &s->norm2[i], &s->sum128[i]);
+        for (size_t c = 0; c < dim; c++) {
+            s->codes[i * dim + c] = (uint8_t)(x[i * dim + c] - lo[c]);
+        }
+        if (s->norm2 != NULL) {
+            code_row_terms(s->codes + i * dim, dim, &s->norm2[i], &s->sum128[i]);
+        }
     }
-    s->tile = tile;
-    return 0;
 }
 
-/* Integer data whose every column spans at most 255 codes exactly as x - min(column): squared
- * differences stay the same integers, at a quarter of the memory traffic. */
-static int build_codes(nd_space *s, const float *x, size_t n, int threads) {
+/* Pixel-like data (integers 0..255, the common case) codes as it is, with the row terms, in one
+ * pass over the floats instead of the two that the column minima take. Returns whether every row
+ * was such. */
+static int codes_direct(nd_space *s, const float *x, size_t n, int threads) {
     size_t dim = s->dim;
-    if (dim > (1u << 14)) { /* 255^2 * dim must stay exact in 32 bits */
+    code_from_floats_fn conv = code_from_floats_select();
+    if (!conv(x, dim, s->codes, NULL, NULL)) { /* most other data shows it in its first row */
         return 0;
     }
+    int ok = 1;
+#pragma omp parallel for num_threads(threads) schedule(static) reduction(& : ok)
+    for (size_t i = 0; i < n; i++) {
+        int32_t *n2 = s->norm2 != NULL ? &s->norm2[i] : NULL;
+        int32_t *s128 = s->sum128 != NULL ? &s->sum128[i] : NULL;
+        ok &= conv(x + i * dim, dim, s->codes + i * dim, n2, s128);
+    }
+    return ok;
+}
+
+/* Codes as x - min(column) when every value is an integer and every column spans at most 255;
+ * returns whether they were. */
+static int codes_from_ranges(nd_space *s, const float *x, size_t n, int threads, int *integral) {
+    size_t dim = s->dim;
     float *lo = malloc(dim * sizeof *lo), *hi = malloc(dim * sizeof *hi);
     if (lo == NULL || hi == NULL) {
         free(lo);
         free(hi);
         return -1;
     }
-    int integral = column_ranges(x, n, dim, threads, lo, hi);
-    for (size_t c = 0; c < dim && integral; c++) {
-        integral = hi[c] - lo[c] <= 255.0f;
+    *integral = column_ranges(x, n, dim, threads, lo, hi);
+    for (size_t c = 0; c < dim && *integral; c++) {
+        *integral = hi[c] - lo[c] <= 255.0f;
     }
-    free(hi);
-    if (integral) {
-        s->codes = malloc(umapc_mul_size(n, dim));
-        if (s->codes == NULL) {
-            free(lo);
-            return -1;
-        }
-#pragma omp parallel for num_threads(threads) schedule(static)
-        for (size_t i = 0; i < n; i++) {
-            for (size_t c = 0; c < dim; c++) {
-                s->codes[i * dim + c] = (uint8_t)(x[i * dim + c] - lo[c]);
-            }
-        }
-        s->mode = ND_U8;
-        s->u8 = u8_kernel();
+    if (*integral) {
+        codes_shifted(s, x, n, lo, threads);
     }
     free(lo);
-    return integral ? build_terms(s, n, threads) : 0;
+    free(hi);
+    return 0;
+}
+
+/* Integer data whose every column spans at most 255 codes exactly (shifted by the column minima
+ * where needed): squared differences stay the same integers, at a quarter of the memory traffic.
+ * Where the CPU has VNNI, the row terms of the tiled dot formulation come along. */
+static int build_codes(nd_space *s, const float *x, size_t n, int threads) {
+    size_t dim = s->dim;
+    if (dim > (1u << 14)) { /* 255^2 * dim must stay exact in 32 bits */
+        return 0;
+    }
+    code_dot_flip_tile_fn tile = code_dot_flip_tile_select();
+    s->codes = umapc_aligned_alloc(n, dim);
+    if (tile != NULL) {
+        s->norm2 = umapc_aligned_alloc(n, sizeof(int32_t));
+        s->sum128 = umapc_aligned_alloc(n, sizeof(int32_t));
+    }
+    if (s->codes == NULL || (tile != NULL && (s->norm2 == NULL || s->sum128 == NULL))) {
+        return -1;
+    }
+    int integral = codes_direct(s, x, n, threads);
+    if (!integral && codes_from_ranges(s, x, n, threads, &integral) != 0) {
+        return -1;
+    }
+    if (!integral) {
+        umapc_aligned_free(s->codes);
+        umapc_aligned_free(s->norm2);
+        umapc_aligned_free(s->sum128);
+        s->codes = NULL;
+        s->norm2 = s->sum128 = NULL;
+        return 0;
+    }
+    s->mode = ND_U8;
+    s->u8 = u8_kernel();
+    s->tile = tile;
+    return 0;
 }
 
 /* Fills s; *owned receives prepared rows that s points at and the caller frees (NULL when the
@@ -336,16 +383,27 @@ static int space_init(nd_space *s, const umapc_metric *metric, const float *x, s
 
 typedef struct nd_forest {
     size_t trees, n;
-    uint32_t *perm;    /* trees x n: points in leaf order */
-    uint32_t *leaf_lo; /* trees x n: where the leaf of point i starts in perm */
-    uint32_t *leaf_hi;
+    uint32_t *perm; /* trees x n: points in leaf order */
+    uint32_t *end;  /* trees x n: where the leaf holding position p of perm ends */
 } nd_forest;
 
+/* GCC takes a function that only prefetches for one without effects and drops its calls, unless
+ * it is inlined first. */
+#define ND_PREFETCH static inline __attribute__((always_inline))
+
+#define ND_SPLIT_AHEAD 6
+ND_PREFETCH void prefetch_proj(const nd_space *s, uint32_t p) {
+    const char *row = (const char *)(s->proj + (size_t)p * s->pdim);
+    for (size_t b = 0; b < s->pdim * sizeof(float); b += 64) {
+        __builtin_prefetch(row + b);
+    }
+}
+
 /* Splits perm[lo, hi) by the hyperplane halfway between two random members (in the projected
- * space); returns the split point, or the middle when the plane leaves one side empty
- * (duplicates). */
+ * space), keeping the order within each side; returns the split point, or the middle when the
+ * plane leaves one side empty (duplicates). tmp holds hi - lo entries. */
 static size_t split_node(const nd_space *s, uint32_t *perm, size_t lo, size_t hi, uint64_t seed,
-                         uint64_t stream, float *normal) {
+                         uint64_t stream, float *normal, uint32_t *tmp) {
     size_t m = hi - lo, dim = s->pdim;
     size_t ra = umapc_rand_at(seed, stream, 0) % m, rb = umapc_rand_at(seed, stream, 1) % (m - 1);
     uint32_t a = perm[lo + ra], b = perm[lo + (ra + 1 + rb) % m];
@@ -354,17 +412,23 @@ static size_t split_node(const nd_space *s, uint32_t *perm, size_t lo, size_t hi
         normal[c] = xa[c] - xb[c];
     }
     float offset = 0.5f * (s->dot(xa, xa, dim) - s->dot(xb, xb, dim));
-    size_t i = lo, j = hi;
-    while (i < j) {
-        if (s->dot(normal, s->proj + (size_t)perm[i] * dim, dim) > offset) {
-            i++;
-        } else {
-            uint32_t t = perm[i];
-            perm[i] = perm[--j];
-            perm[j] = t;
+    /* Both sides are written at every step, and the cursors advance by the outcome: no branch
+     * on it, which would mispredict half the time. The left side goes back in place (its cursor
+     * never passes the reads), the right side to tmp. */
+    size_t left = lo, right = 0;
+    for (size_t i = lo; i < hi; i++) {
+        if (i + ND_SPLIT_AHEAD < hi) {
+            prefetch_proj(s, perm[i + ND_SPLIT_AHEAD]);
         }
+        uint32_t p = perm[i];
+        size_t up = s->dot(normal, s->proj + (size_t)p * dim, dim) > offset;
+        perm[left] = p;
+        tmp[right] = p;
+        left += up;
+        right += 1 - up;
     }
-    return (i == lo || i == hi) ? lo + m / 2 : i;
+    memcpy(perm + left, tmp, right * sizeof *perm);
+    return (left == lo || left == hi) ? lo + m / 2 : left;
 }
 
 /* The projection of the codes (the rows shifted by their column minima, which moves no hyperplane)
@@ -441,9 +505,11 @@ static int build_tree(const nd_space *s, nd_forest *f, size_t t, size_t leaf, ui
     uint32_t *perm = f->perm + t * n;
     size_t *stack = malloc(2 * 64 * 2 * sizeof *stack + 2 * n * sizeof *stack);
     float *normal = malloc(s->pdim * sizeof *normal);
-    if (stack == NULL || normal == NULL) {
+    uint32_t *tmp = malloc(n * sizeof *tmp);
+    if (stack == NULL || normal == NULL || tmp == NULL) {
         free(stack);
         free(normal);
+        free(tmp);
         return -1;
     }
     for (size_t i = 0; i < n; i++) {
@@ -455,13 +521,12 @@ static int build_tree(const nd_space *s, nd_forest *f, size_t t, size_t leaf, ui
         size_t hi = stack[--top], lo = stack[--top];
         if (hi - lo <= leaf) {
             for (size_t p = lo; p < hi; p++) {
-                f->leaf_lo[t * n + perm[p]] = (uint32_t)lo;
-                f->leaf_hi[t * n + perm[p]] = (uint32_t)hi;
+                f->end[t * n + p] = (uint32_t)hi;
             }
             continue;
         }
         uint64_t stream = ((uint64_t)t << 40) ^ (uint64_t)node++;
-        size_t mid = split_node(s, perm, lo, hi, seed, stream, normal);
+        size_t mid = split_node(s, perm, lo, hi, seed, stream, normal, tmp);
         stack[top++] = lo;
         stack[top++] = mid;
         stack[top++] = mid;
@@ -469,6 +534,7 @@ static int build_tree(const nd_space *s, nd_forest *f, size_t t, size_t leaf, ui
     }
     free(stack);
     free(normal);
+    free(tmp);
     return 0;
 }
 
@@ -477,9 +543,8 @@ static int forest_build(const nd_space *s, nd_forest *f, size_t n, size_t trees,
     f->trees = trees;
     f->n = n;
     f->perm = malloc(umapc_mul_size(trees * n, sizeof(uint32_t)));
-    f->leaf_lo = malloc(umapc_mul_size(trees * n, sizeof(uint32_t)));
-    f->leaf_hi = malloc(umapc_mul_size(trees * n, sizeof(uint32_t)));
-    if (f->perm == NULL || f->leaf_lo == NULL || f->leaf_hi == NULL) {
+    f->end = malloc(umapc_mul_size(trees * n, sizeof(uint32_t)));
+    if (f->perm == NULL || f->end == NULL) {
         return -1;
     }
     int failed = 0;
@@ -492,14 +557,26 @@ static int forest_build(const nd_space *s, nd_forest *f, size_t n, size_t trees,
 
 static void forest_free(nd_forest *f) {
     free(f->perm);
-    free(f->leaf_lo);
-    free(f->leaf_hi);
+    free(f->end);
+}
+
+/* Pushes (j, d) into the heap of p when d passes *top, a copy of its heap top, and refreshes it. */
+static inline void filtered_push(const nd_heaps *h, size_t p, int32_t j, float d, float *top) {
+    if (d <= *top) {
+        heap_push(h, p, j, d, ND_FLAG_NEW);
+        *top = h->top[p];
+    }
 }
 
 /* All pairs of one leaf into both ends' heaps; a point lies in one leaf per tree, so the leaves
- * of a tree touch disjoint heaps. buf holds 4 * m floats. */
+ * of a tree touch disjoint heaps. Most pairs fail the heap tops once the first trees are in:
+ * local copies of those filter them without reading the heaps. buf holds 5 * m floats. */
 static void join_leaf(const nd_space *s, const nd_heaps *h, const uint32_t *pts, size_t m,
                       float *buf) {
+    float *top = buf + 4 * m;
+    for (size_t x = 0; x < m; x++) {
+        top[x] = h->top[pts[x]];
+    }
     for (size_t a0 = 0; a0 + 1 < m; a0 += 4) {
         size_t nr = m - 1 - a0 < 4 ? m - 1 - a0 : 4, nc = m - a0 - 1;
         nd_dist_block(s, pts + a0, nr, pts + a0 + 1, nc, buf);
@@ -508,8 +585,8 @@ static void join_leaf(const nd_space *s, const nd_heaps *h, const uint32_t *pts,
             for (size_t c = r; c < nc; c++) { /* column c is point a0 + 1 + c */
                 uint32_t q = pts[a0 + 1 + c];
                 float d = buf[r * nc + c];
-                heap_push(h, p, (int32_t)q, d, ND_FLAG_NEW);
-                heap_push(h, q, (int32_t)p, d, ND_FLAG_NEW);
+                filtered_push(h, p, (int32_t)q, d, &top[a0 + r]);
+                filtered_push(h, q, (int32_t)p, d, &top[a0 + 1 + c]);
             }
         }
     }
@@ -534,62 +611,56 @@ typedef struct nd_cands {
     uint32_t *count;
 } nd_cands;
 
-/* Keeps the mc members of lowest (priority, index): a random sample of fixed size whatever order
- * members arrive in. */
-static void cand_push(const nd_cands *c, size_t p, int32_t j, uint32_t pr) {
-    size_t mc = c->mc, cnt = c->count[p];
-    int32_t *idx = c->idx + p * mc;
-    uint32_t *prio = c->prio + p * mc;
-    if (cnt == mc && (pr > prio[0] || (pr == prio[0] && j >= idx[0]))) {
-        return;
-    }
-    if (contains(idx, cnt, j)) {
-        return;
-    }
-    size_t pos;
-    if (cnt < mc) { /* sift up */
-        pos = cnt;
-        c->count[p] = (uint32_t)(cnt + 1);
-        while (pos > 0) {
-            size_t up = (pos - 1) / 2;
-            if (prio[up] > pr || (prio[up] == pr && idx[up] > j)) {
-                break;
-            }
-            idx[pos] = idx[up];
-            prio[pos] = prio[up];
-            pos = up;
+/* Whether (pa, ja) comes after (pb, jb): candidate lists are max-heaps on it. */
+static inline int cand_after(uint32_t pa, int32_t ja, uint32_t pb, int32_t jb) {
+    return (pa > pb) | ((pa == pb) & (ja > jb));
+}
+
+/* Puts (j, pr) at pos of a max-heap of m entries whose children of pos are heaps. */
+static void cand_sift_down(int32_t *idx, uint32_t *prio, size_t m, size_t pos, int32_t j,
+                           uint32_t pr) {
+    for (;;) {
+        size_t ch = 2 * pos + 1;
+        if (ch >= m) {
+            break;
         }
-    } else { /* replace the top, sift down */
-        pos = 0;
-        for (;;) {
-            size_t ch = 2 * pos + 1;
-            if (ch >= mc) {
-                break;
-            }
-            if (ch + 1 < mc &&
-                (prio[ch + 1] > prio[ch] || (prio[ch + 1] == prio[ch] && idx[ch + 1] > idx[ch]))) {
-                ch++;
-            }
-            if (prio[ch] < pr || (prio[ch] == pr && idx[ch] < j)) {
-                break;
-            }
-            idx[pos] = idx[ch];
-            prio[pos] = prio[ch];
-            pos = ch;
+        if (ch + 1 < m) {
+            ch += (size_t)cand_after(prio[ch + 1], idx[ch + 1], prio[ch], idx[ch]);
         }
+        if (!cand_after(prio[ch], idx[ch], pr, j)) {
+            break;
+        }
+        idx[pos] = idx[ch];
+        prio[pos] = prio[ch];
+        pos = ch;
     }
     idx[pos] = j;
     prio[pos] = pr;
 }
 
-static int cand_contains(const nd_cands *c, size_t p, int32_t j) {
-    const int32_t *idx = c->idx + p * c->mc;
-    for (size_t s = 0; s < c->count[p]; s++) {
-        if (idx[s] == j) {
-            return 1;
-        }
+/* Keeps the mc members of lowest (priority, index): a random sample of fixed size whatever order
+ * members arrive in. Most lists never fill: until they do, members are appended, and the heap is
+ * built once they fill. */
+static void cand_push(const nd_cands *c, size_t p, int32_t j, uint32_t pr) {
+    size_t mc = c->mc, cnt = c->count[p];
+    int32_t *idx = c->idx + p * mc;
+    uint32_t *prio = c->prio + p * mc;
+    if (cnt == mc && !cand_after(prio[0], idx[0], pr, j)) {
+        return;
     }
-    return 0;
+    if (contains(idx, cnt, j)) {
+        return;
+    }
+    if (cnt < mc) {
+        idx[cnt] = j;
+        prio[cnt] = pr;
+        c->count[p] = (uint32_t)(cnt + 1);
+        for (size_t q = mc / 2; cnt + 1 == mc && q-- > 0;) {
+            cand_sift_down(idx, prio, mc, q, idx[q], prio[q]);
+        }
+        return;
+    }
+    cand_sift_down(idx, prio, mc, 0, j, pr);
 }
 
 /* Per-point spin locks: pushes into one heap during local joins are serialised, and since a
@@ -617,9 +688,10 @@ static inline float heap_top(const nd_heaps *h, size_t p) {
  * overlap. A j seen was in the heap at some time, and then a push of (j, d(p, j)) is rejected now
  * and ever after (it is there, or k better ones pushed it out), so skipping it changes nothing. */
 static inline int heap_seen(const nd_heaps *h, size_t p, int32_t j) {
-    const int32_t *idx = h->idx + p * h->K;
+    size_t K = h->K; /* a local: atomic loads make the compiler reload fields after each */
+    const int32_t *idx = h->idx + p * K;
     int found = 0;
-    for (size_t s = 0; s < h->K; s++) {
+    for (size_t s = 0; s < K; s++) {
         found |= __atomic_load_n(&idx[s], __ATOMIC_RELAXED) == j;
     }
     return found;
@@ -637,10 +709,6 @@ static inline void locked_push(const nd_heaps *h, uint8_t *locks, size_t p, int3
     }
 }
 
-/* GCC takes a function that only prefetches for one without effects and drops its calls, unless
- * it is inlined first. */
-#define ND_PREFETCH static inline __attribute__((always_inline))
-
 /* Reverse pushes land in random lists: their lines are fetched a few points ahead so that the
  * misses overlap. */
 #define ND_AHEAD 4
@@ -653,12 +721,47 @@ ND_PREFETCH void prefetch_list(const nd_cands *c, size_t j) {
     }
 }
 
-ND_PREFETCH void prefetch_reverse(const nd_heaps *h, const nd_cands *cn, const nd_cands *co,
-                                  size_t i, size_t lo, size_t hi) {
+/* The lists of the neighbours of i that pass scan_edges pushes into (those in [lo, hi) of the
+ * class asked for). */
+ND_PREFETCH void prefetch_reverse(const nd_heaps *h, const nd_cands *c, size_t i, int old,
+                                  size_t lo, size_t hi) {
     for (size_t s = 0; s < h->K; s++) {
         int32_t j = h->idx[i * h->K + s];
-        if (j >= 0 && (size_t)j >= lo && (size_t)j < hi) {
-            prefetch_list(h->flag[i * h->K + s] != ND_FLAG_OLD ? cn : co, (size_t)j);
+        if (j >= 0 && (size_t)j >= lo && (size_t)j < hi &&
+            (h->flag[i * h->K + s] == ND_FLAG_OLD) == old) {
+            prefetch_list(c, (size_t)j);
+        }
+    }
+}
+
+/* One pass over all edges of one class (new, or old) into the lists c of points in [lo, hi), both
+ * ways. Old candidates only join with new ones, so with `old` only points that have new
+ * candidates get any: most points in later iterations have none. */
+static void scan_edges(const nd_heaps *h, const nd_cands *c, const nd_cands *cn, size_t n,
+                       uint64_t key, int old, size_t lo, size_t hi) {
+    size_t K = h->K;
+    for (size_t i = 0; i < n; i++) {
+        if (i + ND_AHEAD < n) {
+            prefetch_reverse(h, c, i + ND_AHEAD, old, lo, hi);
+        }
+        int own_i = i >= lo && i < hi && (!old || cn->count[i] > 0);
+        for (size_t s = 0; s < K; s++) {
+            int32_t j = h->idx[i * K + s];
+            if (j < 0 || (h->flag[i * K + s] == ND_FLAG_OLD) != old) {
+                continue;
+            }
+            int own_j = (size_t)j >= lo && (size_t)j < hi && (!old || cn->count[j] > 0);
+            if (!(own_i || own_j)) {
+                continue;
+            }
+            size_t a = i < (size_t)j ? i : (size_t)j, b = i < (size_t)j ? (size_t)j : i;
+            uint32_t pr = (uint32_t)umapc_hash64(key ^ (a * n + b));
+            if (own_i) {
+                cand_push(c, i, j, pr);
+            }
+            if (own_j) {
+                cand_push(c, (size_t)j, (int32_t)i, pr);
+            }
         }
     }
 }
@@ -677,33 +780,14 @@ static void build_candidates(const nd_heaps *h, const nd_cands *cn, const nd_can
         for (size_t p = lo; p < hi; p++) {
             cn->count[p] = co->count[p] = 0;
         }
-        for (size_t i = 0; i < n; i++) {
-            if (i + ND_AHEAD < n) {
-                prefetch_reverse(h, cn, co, i + ND_AHEAD, lo, hi);
-            }
-            int own_i = i >= lo && i < hi;
-            for (size_t s = 0; s < K; s++) {
-                int32_t j = h->idx[i * K + s];
-                int own_j = j >= 0 && (size_t)j >= lo && (size_t)j < hi;
-                if (j < 0 || !(own_i || own_j)) {
-                    continue;
-                }
-                size_t a = i < (size_t)j ? i : (size_t)j, b = i < (size_t)j ? (size_t)j : i;
-                uint32_t pr = (uint32_t)umapc_hash64(key ^ (a * n + b));
-                const nd_cands *c = h->flag[i * K + s] != ND_FLAG_OLD ? cn : co;
-                if (own_i) {
-                    cand_push(c, i, j, pr);
-                }
-                if (own_j) {
-                    cand_push(c, (size_t)j, (int32_t)i, pr);
-                }
-            }
-        }
+        scan_edges(h, cn, cn, n, key, 0, lo, hi);
+        scan_edges(h, co, cn, n, key, 1, lo, hi); /* reads the counts of its own range only */
 #pragma omp barrier
 #pragma omp for schedule(dynamic, 256)
         for (size_t i = 0; i < n; i++) {
             for (size_t s = 0; s < K; s++) {
-                if (h->flag[i * K + s] != ND_FLAG_OLD && cand_contains(cn, i, h->idx[i * K + s])) {
+                if (h->flag[i * K + s] != ND_FLAG_OLD &&
+                    contains(cn->idx + i * cn->mc, cn->count[i], h->idx[i * K + s])) {
                     h->flag[i * K + s] = ND_FLAG_OLD;
                 }
             }
@@ -741,7 +825,7 @@ ND_PREFETCH void prefetch_heap(const nd_heaps *h, size_t p) {
 
 ND_PREFETCH void prefetch_row(const nd_space *s, size_t p) {
     if (s->tile != NULL) { /* into L2: the rows of one join do not fit L1 */
-        const uint8_t *row = s->codes + p * s->dim;
+        const uint8_t *row = nd_code(s, (uint32_t)p);
         for (size_t b = 0; b < s->dim; b += 64) {
             __builtin_prefetch(row + b, 0, 2);
         }
@@ -804,12 +888,12 @@ static size_t count_inserted(const nd_heaps *h, size_t n, int threads) {
 }
 
 /* One iteration: sample candidates, join them; *changed receives the number of heap entries that
- * changed. Points are joined in the order given, the leaf order of a tree: points joined one after
- * another then share many candidates, whose rows are still in cache. Returns -1 when out of
- * memory. */
+ * changed. Points are joined in the order of their ids, the leaf order of a tree: points joined
+ * one after another then share many candidates, whose rows are still in cache. Returns -1 when out
+ * of memory. */
 static int nd_iteration(const nd_space *s, const nd_heaps *h, const nd_cands *cn,
-                        const nd_cands *co, uint8_t *locks, const uint32_t *order, size_t n,
-                        uint64_t seed, uint64_t iter, int threads, size_t *changed) {
+                        const nd_cands *co, uint8_t *locks, size_t n, uint64_t seed, uint64_t iter,
+                        int threads, size_t *changed) {
     build_candidates(h, cn, co, n, seed, iter, threads);
     int failed = 0;
 #pragma omp parallel num_threads(threads) reduction(| : failed)
@@ -817,12 +901,12 @@ static int nd_iteration(const nd_space *s, const nd_heaps *h, const nd_cands *cn
         nd_scratch w;
         failed = scratch_alloc(&w, cn->mc + co->mc) != 0;
 #pragma omp for schedule(dynamic, 32)
-        for (size_t o = 0; o < n; o++) {
-            if (o + 1 < n) {
-                prefetch_join(s, h, cn, co, order[o + 1]);
+        for (size_t i = 0; i < n; i++) {
+            if (i + 1 < n) {
+                prefetch_join(s, h, cn, co, i + 1);
             }
             if (!failed) {
-                local_join(s, h, cn, co, locks, order[o], &w);
+                local_join(s, h, cn, co, locks, i, &w);
             }
         }
         scratch_free(&w);
@@ -877,18 +961,19 @@ static int join_leaves(const nd_space *s, const nd_heaps *h, const nd_forest *f,
     int failed = 0;
 #pragma omp parallel num_threads(threads) reduction(| : failed)
     {
-        float *buf = malloc(umapc_mul_size(4 * sizeof(float), leaf));
+        float *buf = malloc(umapc_mul_size(5 * sizeof(float), leaf));
         failed = buf == NULL;
         for (size_t t = 0; t < f->trees; t++) {
-            const uint32_t *perm = f->perm + t * n, *lo = f->leaf_lo + t * n;
+            const uint32_t *perm = f->perm + t * n, *end = f->end + t * n;
 #pragma omp for schedule(dynamic, 64)
             for (size_t pos = 0; pos < n; pos++) {
-                if (buf != NULL && lo[perm[pos]] == pos) { /* pos starts a leaf */
-                    size_t hi = f->leaf_hi[t * n + perm[pos]];
+                if (buf != NULL && (pos == 0 || end[pos - 1] == pos)) { /* pos starts a leaf */
+                    size_t hi = end[pos];
                     for (size_t q = hi; q < n && q < hi + (hi - pos); q++) {
                         prefetch_row(s, perm[q]); /* about the next leaf */
                         prefetch_heap(h, perm[q]);
                         __builtin_prefetch(h->d + (size_t)perm[q] * h->K);
+                        __builtin_prefetch(&h->top[perm[q]]);
                     }
                     join_leaf(s, h, perm + pos, hi - pos, buf);
                 }
@@ -899,12 +984,82 @@ static int join_leaves(const nd_space *s, const nd_heaps *h, const nd_forest *f,
     return failed ? -1 : 0;
 }
 
-/* The initial graph from the trees' leaves; order receives the leaf order of the first tree. */
+/* Rows of size bytes each into the order given: out row i is row order[i]. */
+static void *permute_rows(const void *src, const uint32_t *order, size_t n, size_t size,
+                          int threads) {
+    char *out = umapc_aligned_alloc(n, size);
+    if (out != NULL) {
+#pragma omp parallel for num_threads(threads) schedule(static)
+        for (size_t i = 0; i < n; i++) {
+            memcpy(out + i * size, (const char *)src + (size_t)order[i] * size, size);
+        }
+    }
+    return out;
+}
+
+/* The codes and their row terms into the order given. */
+static int permute_codes(nd_space *s, const uint32_t *order, size_t n, int threads) {
+    uint8_t *codes = permute_rows(s->codes, order, n, s->dim, threads);
+    if (codes == NULL) {
+        return -1;
+    }
+    umapc_aligned_free(s->codes);
+    s->codes = codes;
+    if (s->norm2 == NULL) {
+        return 0;
+    }
+    int32_t *norm2 = permute_rows(s->norm2, order, n, sizeof *norm2, threads);
+    int32_t *sum128 = permute_rows(s->sum128, order, n, sizeof *sum128, threads);
+    if (norm2 == NULL || sum128 == NULL) {
+        umapc_aligned_free(norm2);
+        umapc_aligned_free(sum128);
+        return -1;
+    }
+    umapc_aligned_free(s->norm2);
+    umapc_aligned_free(s->sum128);
+    s->norm2 = norm2;
+    s->sum128 = sum128;
+    return 0;
+}
+
+/* Switches to internal ids, the leaf order of the first tree (order receives it: internal id i is
+ * point order[i]): the trees' leaves and the codes follow; float rows are reached through
+ * s->map. */
+static int renumber(nd_space *s, nd_forest *f, uint32_t *order, int threads) {
+    size_t n = f->n;
+    uint32_t *inv = malloc(umapc_mul_size(n, sizeof *inv));
+    if (inv == NULL) {
+        return -1;
+    }
+    memcpy(order, f->perm, n * sizeof *order);
+#pragma omp parallel num_threads(threads)
+    {
+#pragma omp for schedule(static)
+        for (size_t i = 0; i < n; i++) {
+            inv[order[i]] = (uint32_t)i;
+        }
+#pragma omp for schedule(static)
+        for (size_t e = 0; e < f->trees * n; e++) {
+            f->perm[e] = inv[f->perm[e]];
+        }
+    }
+    free(inv);
+    free(s->proj); /* the trees are built: not needed any more */
+    s->proj = NULL;
+    if (s->codes == NULL) {
+        s->map = order;
+        return 0;
+    }
+    return permute_codes(s, order, n, threads);
+}
+
+/* The initial graph from the trees' leaves, in internal ids (see renumber). */
 static umapc_status init_graph(nd_space *s, const nd_heaps *h, const nd_params *p, size_t n,
                                uint32_t *order, const umapc_progress *progress, umapc_error *err) {
     nd_forest f = {0};
     if (build_projection(s, n, p->seed, p->threads) != 0 ||
-        forest_build(s, &f, n, p->trees, p->leaf, p->seed, p->threads) != 0) {
+        forest_build(s, &f, n, p->trees, p->leaf, p->seed, p->threads) != 0 ||
+        renumber(s, &f, order, p->threads) != 0) {
         forest_free(&f);
         return umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "nndescent: out of memory");
     }
@@ -920,14 +1075,12 @@ static umapc_status init_graph(nd_space *s, const nd_heaps *h, const nd_params *
     for (size_t i = 0; i < n; i++) {
         fill_random(s, h, n, i, p->seed);
     }
-    memcpy(order, f.perm, n * sizeof *order);
     forest_free(&f);
     return UMAPC_OK;
 }
 
 static umapc_status descend(const nd_space *s, const nd_heaps *h, const nd_params *p, size_t n,
-                            const uint32_t *order, const umapc_progress *progress,
-                            umapc_error *err) {
+                            const umapc_progress *progress, umapc_error *err) {
     nd_cands cn = {0}, co = {0};
     uint8_t *locks = calloc(n, 1);
     umapc_status st = UMAPC_OK;
@@ -937,7 +1090,7 @@ static umapc_status descend(const nd_space *s, const nd_heaps *h, const nd_param
     double stop_below = p->delta * (double)n * (double)p->K;
     for (size_t it = 0; st == UMAPC_OK && it < p->iters; it++) {
         size_t changed = 0;
-        if (nd_iteration(s, h, &cn, &co, locks, order, n, p->seed, it, p->threads, &changed) != 0) {
+        if (nd_iteration(s, h, &cn, &co, locks, n, p->seed, it, p->threads, &changed) != 0) {
             st = umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "nndescent: out of memory");
         } else if (umapc_progress_report(progress, "nndescent", it + 1, p->iters)) {
             st = umapc_fail(err, UMAPC_ERR_INTERRUPTED, "nndescent: interrupted");
@@ -979,23 +1132,42 @@ static void sort_heap(const nd_heaps *h, size_t i) {
     }
 }
 
-/* Row i from its sorted heap: itself, then its neighbours; empty slots (idx -1, distance inf)
- * sort last and become the padding. */
-static void write_row(const nd_space *s, const nd_heaps *h, size_t i, size_t k, umapc_idx *ind,
-                      float *dist) {
-    ind[0] = (umapc_idx)i;
+/* Sorts the m entries of a nearly sorted row by (distance, index). */
+static void sort_ties(umapc_idx *ind, float *dist, size_t m) {
+    for (size_t c = 1; c < m; c++) {
+        umapc_idx j = ind[c];
+        float d = dist[c];
+        size_t q = c;
+        for (; q > 0 && (dist[q - 1] > d || (dist[q - 1] == d && ind[q - 1] > j)); q--) {
+            ind[q] = ind[q - 1];
+            dist[q] = dist[q - 1];
+        }
+        ind[q] = j;
+        dist[q] = d;
+    }
+}
+
+/* The row of internal point i from its sorted heap: the point itself, then its neighbours by
+ * (distance, original index); empty slots (idx -1, distance inf) sort last and become the
+ * padding. order maps internal ids to original ones (NULL: the same). */
+static void write_row(const nd_space *s, const nd_heaps *h, const uint32_t *order, size_t i,
+                      size_t k, umapc_idx *ind, float *dist) {
+    ind[0] = (umapc_idx)(order != NULL ? order[i] : i);
     dist[0] = 0.0f;
+    size_t filled = 1;
     for (size_t c = 1; c < k; c++) {
         int32_t j = c - 1 < h->K ? h->idx[i * h->K + c - 1] : -1;
         if (j >= 0) {
             float t = metric_surrogate_to_distance(&s->plan, h->d[i * h->K + c - 1]);
-            ind[c] = j;
+            ind[c] = (umapc_idx)(order != NULL ? order[j] : (uint32_t)j);
             dist[c] = t > 0.0f ? t : 0.0f;
+            filled = c + 1;
         } else {
             ind[c] = -1;
             dist[c] = INFINITY;
         }
     }
+    sort_ties(ind + 1, dist + 1, filled - 1);
 }
 
 umapc_status umapc_nndescent_knn_graph(const umapc_metric *metric, const float *data, size_t n,
@@ -1021,7 +1193,7 @@ umapc_status umapc_nndescent_knn_graph(const umapc_metric *metric, const float *
         nd_space s0;
         metric_plan_init(&s0.plan, metric);
         nd_heaps none = {0};
-        write_row(&s0, &none, 0, k, indices, distances);
+        write_row(&s0, &none, NULL, 0, k, indices, distances);
         return UMAPC_OK;
     }
     nd_space s;
@@ -1032,27 +1204,28 @@ umapc_status umapc_nndescent_knn_graph(const umapc_metric *metric, const float *
         heaps_alloc(&h, n, p.K) != 0) {
         st = umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "nndescent: out of memory");
     } else if (n <= 4 * p.mc) {
-        brute_force(&s, &h, n, p.threads);
+        brute_force(&s, &h, n, p.threads); /* in original ids */
     } else if ((order = malloc(umapc_mul_size(n, sizeof *order))) == NULL) {
         st = umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "nndescent: out of memory");
     } else {
         st = init_graph(&s, &h, &p, n, order, progress, err);
         if (st == UMAPC_OK) {
-            st = descend(&s, &h, &p, n, order, progress, err);
+            st = descend(&s, &h, &p, n, progress, err);
         }
     }
     if (st == UMAPC_OK) {
 #pragma omp parallel for num_threads(p.threads) schedule(static)
         for (size_t i = 0; i < n; i++) {
             sort_heap(&h, i);
-            write_row(&s, &h, i, k, indices + i * k, distances + i * k);
+            size_t row = order != NULL ? order[i] : i;
+            write_row(&s, &h, order, i, k, indices + row * k, distances + row * k);
         }
     }
     heaps_free(&h);
     free(order);
-    free(s.codes);
-    free(s.norm2);
-    free(s.sum128);
+    umapc_aligned_free(s.codes);
+    umapc_aligned_free(s.norm2);
+    umapc_aligned_free(s.sum128);
     free(s.proj);
     free(owned);
     return st;

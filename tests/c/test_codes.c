@@ -4,7 +4,9 @@
 #include "codes.h"
 #include "internal.h"
 
+#include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* Random bytes, one in four forced to 0 or 255 so both ends of the range are exercised. */
 static void fill_bytes(uint8_t *x, size_t n, umapc_rng *rng) {
@@ -68,11 +70,46 @@ static void test_vnni(const uint8_t *rows, size_t dim) {
     }
 }
 
+/* Float rows to codes: pixel rows convert exactly with their row terms, and one value that is
+ * not an integer within 0..255 (a fraction, below 0, above 255, NaN) fails the row; the VNNI kernel
+ * agrees with the scalar one everywhere. */
+static void test_from_floats(const uint8_t *bytes, size_t dim, int vnni) {
+    float *x = malloc(dim * sizeof *x);
+    uint8_t *got = malloc(dim), *want = malloc(dim);
+    for (size_t i = 0; i < dim; i++) {
+        x[i] = (float)bytes[i];
+    }
+    int32_t n2, s128, rn2, rs128;
+    code_row_terms(bytes, dim, &rn2, &rs128);
+    CHECK(code_from_floats_scalar(x, dim, want, &n2, &s128) == 1);
+    CHECK(memcmp(want, bytes, dim) == 0 && n2 == rn2 && s128 == rs128);
+    if (vnni) {
+        CHECK(code_from_floats_vnni(x, dim, got, &n2, &s128) == 1);
+        CHECK(memcmp(got, bytes, dim) == 0 && n2 == rn2 && s128 == rs128);
+    }
+    const float bad[4] = {0.5f, -1.0f, 256.0f, NAN};
+    for (size_t b = 0; b < 4; b++) {
+        size_t at = (b * 7919) % dim;
+        float keep = x[at];
+        x[at] = (float)bytes[at] * (b == 0) + bad[b]; /* a fraction near the value it replaces */
+        CHECK(code_from_floats_scalar(x, dim, want, NULL, NULL) == 0);
+        if (vnni) {
+            CHECK(code_from_floats_vnni(x, dim, got, NULL, NULL) == 0);
+            CHECK(memcmp(got, want, dim) == 0);
+        }
+        x[at] = keep;
+    }
+    free(x);
+    free(got);
+    free(want);
+}
+
 int main(void) {
     int vnni = code_cpu_has_vnni();
     CHECK((code_dot_flip_select() != NULL) == vnni);
     CHECK((code_dot_flip_4x4_select() != NULL) == vnni);
     CHECK((code_dot_flip_tile_select() != NULL) == vnni);
+    CHECK(code_from_floats_select() == (vnni ? code_from_floats_vnni : code_from_floats_scalar));
     if (!vnni) {
         printf("no AVX-512 VNNI: only the scalar kernels are tested\n");
     }
@@ -84,6 +121,7 @@ int main(void) {
         for (int rep = 0; rep < 3; rep++) {
             fill_bytes(rows, 8 * dim, &rng);
             test_scalar(rows, dim);
+            test_from_floats(rows, dim, vnni);
             if (vnni) {
                 test_vnni(rows, dim);
             }

@@ -7,7 +7,7 @@
 #include <string.h>
 
 /* Gaussian clusters; with `pixels`, rounded and clipped to 0..255 like image data (the 8-bit code
- * path). */
+ * path), and with pixels == 2 then shifted to -300..-45 (codes relative to the column minima). */
 static float *clustered(size_t n, size_t dim, size_t clusters, uint64_t seed, int pixels) {
     float *x = malloc(n * dim * sizeof *x);
     float *centres = malloc(clusters * dim * sizeof *centres);
@@ -25,6 +25,7 @@ static float *clustered(size_t n, size_t dim, size_t clusters, uint64_t seed, in
             if (pixels) {
                 v = roundf(40.0f * v + 100.0f);
                 v = v < 0.0f ? 0.0f : (v > 255.0f ? 255.0f : v);
+                v -= pixels == 2 ? 300.0f : 0.0f;
             }
             x[i * dim + d] = v;
         }
@@ -162,6 +163,7 @@ int main(void) {
     test_recall_and_determinism(UMAPC_METRIC_EUCLIDEAN, 1, 2000, 24, 0.97);
     /* pixels over more than one 64-byte chunk, and a point count that leaves partial tiles */
     test_recall_and_determinism(UMAPC_METRIC_EUCLIDEAN, 1, 2003, 100, 0.97);
+    test_recall_and_determinism(UMAPC_METRIC_EUCLIDEAN, 2, 2000, 24, 0.97);
     test_recall_and_determinism(UMAPC_METRIC_COSINE, 0, 2000, 24, 0.97);
     test_recall_and_determinism(UMAPC_METRIC_MANHATTAN, 0, 2000, 24, 0.95);
     test_tiny();
