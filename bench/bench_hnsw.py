@@ -414,7 +414,7 @@ def report(results: dict, graph: dict, args, command: str) -> str:
         "How umapc gets there: points are inserted in batches that search the graph frozen before "
         "the batch (plus their batch neighbours by brute force), then link in a fixed order, so "
         "the graph is the same for any thread count. Layer-0 links sit next to each row in one "
-        "fixed-stride block, in transparent huge pages. Euclidean rows of integers spanning at "
+        "fixed-stride block. Euclidean rows of integers spanning at "
         "most 255 per column (Fashion-MNIST, SIFT) are stored as lossless 8-bit codes: the "
         "distances are exact and each row is a quarter of the bytes; two code rows are compared "
         "through a VNNI dot product (|a|^2 + |b|^2 - 2 a.b, all integer), a float query that is "

@@ -9,9 +9,6 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
-#ifdef __linux__
-#include <sys/mman.h>
-#endif
 
 #define UMAPC_STR2(x) #x
 #define UMAPC_STR(x)  UMAPC_STR2(x)
@@ -90,22 +87,6 @@ void *umapc_aligned_alloc(size_t count, size_t size) {
         bytes = 64;
     }
     return aligned_alloc(64, bytes);
-}
-
-void *umapc_huge_alloc(size_t count, size_t size) {
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-    const size_t huge = (size_t)2 << 20;
-    size_t bytes = umapc_mul_size(count, size);
-    if (bytes != SIZE_MAX && bytes >= 2 * huge && bytes <= SIZE_MAX - huge) {
-        bytes = (bytes + huge - 1) & ~(huge - 1);
-        void *p = aligned_alloc(huge, bytes);
-        if (p != NULL) {
-            (void)madvise(p, bytes, MADV_HUGEPAGE); /* advice only: failure changes nothing */
-        }
-        return p;
-    }
-#endif
-    return umapc_aligned_alloc(count, size);
 }
 
 void umapc_aligned_free(void *ptr) {

@@ -80,7 +80,7 @@ static int random_level(uint64_t seed, size_t M, uint64_t id) {
 static void choose_layout(umapc_hnsw *h) {
     size_t links = h->M0 * sizeof(uint32_t);
     size_t row = h->rows == HNSW_ROWS_CODES ? hnsw_item_bytes(h->dim) : h->dim * sizeof(float);
-    size_t stride = (links + row + 7) & ~(size_t)7;
+    size_t stride = (links + row + 3) & ~(size_t)3; /* 4-byte fields; item headers are memcpy'd */
     size_t padded = (stride + 63) & ~(size_t)63;
     h->vec_offset = links;
     h->stride = ((padded - stride) * 20 <= row) ? padded : stride;
@@ -123,7 +123,7 @@ int hnsw_rows_to_floats(umapc_hnsw *h) {
     umapc_hnsw wide = *h;
     wide.rows = HNSW_ROWS_FLOAT;
     choose_layout(&wide);
-    wide.base = umapc_huge_alloc(h->cap ? h->cap : 1, wide.stride);
+    wide.base = umapc_aligned_alloc(h->cap ? h->cap : 1, wide.stride);
     if (wide.base == NULL) {
         return -1;
     }
@@ -159,7 +159,7 @@ int hnsw_reserve(umapc_hnsw *h, size_t total) {
     if (umapc_mul_size(total, h->stride) == SIZE_MAX) {
         return -1;
     }
-    unsigned char *base = umapc_huge_alloc(total, h->stride);
+    unsigned char *base = umapc_aligned_alloc(total, h->stride);
     uint8_t *levels = realloc(h->levels, total);
     if (levels != NULL) {
         h->levels = levels;

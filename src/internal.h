@@ -31,10 +31,6 @@ int umapc_progress_report(const umapc_progress *progress, const char *stage, siz
  * umapc_aligned_free. Returns NULL on overflow or exhaustion. */
 void *umapc_aligned_alloc(size_t count, size_t size);
 void umapc_aligned_free(void *ptr);
-/* Like umapc_aligned_alloc, for large blocks read in random order (graph indexes): on Linux they
- * are aligned to 2 MiB and marked for transparent huge pages, so random reads miss the TLB far
- * less often. Freed with umapc_aligned_free. */
-void *umapc_huge_alloc(size_t count, size_t size);
 
 /* a * b, or SIZE_MAX when it overflows. */
 size_t umapc_mul_size(size_t a, size_t b);
