@@ -48,8 +48,8 @@ def main() -> None:
     sift = _io.read_fvecs(data / "siftsmall" / "siftsmall_base.fvecs")
     glove = _io.read_fvecs(data / "glove25" / "glove_twitter_25d_12k.fvecs")
     sets = (
-        ("fashion", fashion, "euclidean", (500, 1000, 1500, 2000, 3000, 5000)),
-        ("sift", sift, "euclidean", (2500, 5000, 7500, 10000)),
+        ("fashion", fashion, "euclidean", (250, 500, 750, 1000, 1500, 3000)),
+        ("sift", sift, "euclidean", (2000, 3000, 4000, 5000, 7500)),
         ("glove", glove, "cosine", (3000, 6000, 9000, 11925)),
     )
     lines = [
@@ -58,7 +58,7 @@ def main() -> None:
         f"Command: `{' '.join(['python', 'bench/bench_auto.py', *sys.argv[1:]])}`",
         f"Machine: {os.cpu_count()} cores; k={args.k}, {args.threads} threads, median of "
         f"{args.repeats}. All-points graph by the exact backend and by NN-descent on prefixes of "
-        "each data set, and the backend that `auto` picks (exact while n * (dim + 23) <= 1.1e6).",
+        "each data set, and the backend that `auto` picks (exact while n * (dim + 11) <= 5.5e5).",
         "",
         "| data | n | dim | exact (s) | NN-descent (s) | faster | auto picks |",
         "|---|---|---|---|---|---|---|",

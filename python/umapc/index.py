@@ -50,12 +50,12 @@ _PYNNDESCENT_KEYWORDS = frozenset(
 
 _BACKENDS = ("auto", "exact", "hnsw")
 
-# The exact all-points graph costs n^2 pairs at about (dim + 23) units each (multiply-adds at
+# The exact all-points graph costs n^2 pairs at about (dim + 11) units each (multiply-adds at
 # matrix-multiply speed, plus a per-pair selection cost that dominates at low dim); NN-descent
-# costs a roughly constant ~11 us per point. Exact is the faster way to the graph while
-# n * (dim + 23) stays below about 1.1e6 (bench/bench_auto.py measures the crossover: ~1,400
-# points of 784 dimensions, ~23,000 of 25).
-_AUTO_EXACT_MAX_WORK = 1.1e6
+# costs a roughly constant 7-12 us per point. Exact is the faster way to the graph while
+# n * (dim + 11) stays below about 5.5e5 (bench/bench_auto.py measures the crossover: ~700
+# points of 784 dimensions, ~4,000 of 128, ~15,000 of 25).
+_AUTO_EXACT_MAX_WORK = 5.5e5
 
 
 def ef_from_epsilon(k: int, epsilon: float) -> int:
@@ -83,8 +83,8 @@ class NNIndex:
         Metric parameters (``{"p": ...}`` for minkowski).
     backend : {"auto", "exact", "hnsw"}, default="auto"
         ``"exact"``: brute force, exact answers. ``"hnsw"``: approximate graph index.
-        ``"auto"``: exact while that is the faster way to the all-points graph (n * (dim + 23)
-        below about 1.1e6: ~1,400 points of 784 dimensions, ~23,000 of 25), HNSW otherwise.
+        ``"auto"``: exact while that is the faster way to the all-points graph (n * (dim + 11)
+        below about 5.5e5: ~700 points of 784 dimensions, ~15,000 of 25), HNSW otherwise.
     random_state : int, RandomState, Generator or None
         Seeds the HNSW graph; with a fixed value the index is identical for any ``n_jobs``.
     n_jobs : int, default=-1
@@ -151,7 +151,7 @@ class NNIndex:
     def _choose_backend(backend: str, n: int, dim: int) -> str:
         if backend != "auto":
             return backend
-        return "exact" if float(n) * (dim + 23) <= _AUTO_EXACT_MAX_WORK else "hnsw"
+        return "exact" if float(n) * (dim + 11) <= _AUTO_EXACT_MAX_WORK else "hnsw"
 
     def _core_index(self) -> Any:
         if self._index is None:
