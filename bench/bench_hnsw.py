@@ -404,8 +404,8 @@ def report(results: dict, graph: dict, args, command: str) -> str:
     lines = ["## HNSW", ""]
     lines.append(f"Command: `{command}`")
     lines.append(
-        f"Machine: {os.cpu_count()} cores (shared with other work while measured: absolute "
-        f"times are noisy, ratios within the run are what to read); {args.threads} threads for "
+        f"Machine: {os.cpu_count()} cores (absolute times vary from run to run on a shared "
+        f"machine; ratios within the run are what to read); {args.threads} threads for "
         f"builds; median of {args.repeats} run(s) per query point. HNSW for umapc and hnswlib: "
         "M=16, ef_construction=200; pynndescent: defaults."
     )
