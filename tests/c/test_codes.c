@@ -2,6 +2,7 @@
  * difference, on odd lengths and the extreme bytes 0 and 255. */
 #include "check.h"
 #include "codes.h"
+#include "hnsw_internal.h"
 #include "internal.h"
 
 #include <math.h>
@@ -104,6 +105,31 @@ static void test_from_floats(const uint8_t *bytes, size_t dim, int vnni) {
     free(want);
 }
 
+/* The HNSW search kernels on codes (squared difference of two code rows; a float query against
+ * code bytes) at every instruction level this CPU has, against double-precision sums. */
+static void test_hnsw_kernels(const uint8_t *rows, size_t dim, umapc_rng *rng) {
+    const uint8_t *a = rows, *b = rows + dim;
+    float *q = malloc(dim * sizeof *q);
+    double want = 0.0;
+    for (size_t i = 0; i < dim; i++) {
+        q[i] = (float)(300.0 * umapc_rng_uniform(rng) - 20.0);
+        double d = (double)q[i] - (double)b[i];
+        want += d * d;
+    }
+    float exact = (float)sq_diff(a, b, dim);
+    CHECK(hnsw_l2_u8_scalar(a, b, dim) == exact);
+    CHECK_CLOSE(hnsw_mixed_u8_scalar(q, b, dim), want, 1e-5, 1e-3);
+    if (simd_kernels_avx2() != NULL) {
+        CHECK(hnsw_l2_u8_avx2(a, b, dim) == exact);
+        CHECK_CLOSE(hnsw_mixed_u8_avx2(q, b, dim), want, 1e-5, 1e-3);
+    }
+    if (simd_kernels_avx512() != NULL) {
+        CHECK(hnsw_l2_u8_avx512(a, b, dim) == exact);
+        CHECK_CLOSE(hnsw_mixed_u8_avx512(q, b, dim), want, 1e-5, 1e-3);
+    }
+    free(q);
+}
+
 int main(void) {
     int vnni = code_cpu_has_vnni();
     CHECK((code_dot_flip_select() != NULL) == vnni);
@@ -122,6 +148,7 @@ int main(void) {
             fill_bytes(rows, 8 * dim, &rng);
             test_scalar(rows, dim);
             test_from_floats(rows, dim, vnni);
+            test_hnsw_kernels(rows, dim, &rng);
             if (vnni) {
                 test_vnni(rows, dim);
             }
