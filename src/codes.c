@@ -1,6 +1,14 @@
 /* Portable side of the 8-bit code kernels and their run-time choice. */
 #include "codes.h"
 
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 int32_t code_dot_flip_scalar(const uint8_t *a, const uint8_t *b, size_t dim) {
     int32_t s = 0;
     for (size_t i = 0; i < dim; i++) {
@@ -68,4 +76,53 @@ int code_from_floats_scalar(const float *x, size_t dim, uint8_t *out, int32_t *n
 
 code_from_floats_fn code_from_floats_select(void) {
     return code_cpu_has_vnni() ? code_from_floats_vnni : code_from_floats_scalar;
+}
+
+/* Each thread scans its share of the rows into its own minima and maxima, set up before the
+ * parallel region (so every thread reaches the worksharing loop, and parts of threads the runtime
+ * did not start still hold a real row); min and max do not depend on the merge order. */
+int code_column_ranges(const float *x, size_t n, size_t dim, size_t stride, int threads, float *lo,
+                       float *hi) {
+    float *part = malloc((size_t)threads * 2 * dim * sizeof *part);
+    if (part == NULL) {
+        return -1;
+    }
+    for (int t = 0; t < threads; t++) {
+        memcpy(part + (size_t)t * 2 * dim, x, dim * sizeof *part);
+        memcpy(part + (size_t)t * 2 * dim + dim, x, dim * sizeof *part);
+    }
+    int integral = 1;
+#pragma omp parallel num_threads(threads) reduction(& : integral)
+    {
+#ifdef _OPENMP
+        float *l = part + (size_t)omp_get_thread_num() * 2 * dim, *h = l + dim;
+#else
+        float *l = part, *h = l + dim;
+#endif
+#pragma omp for schedule(static)
+        for (size_t i = 0; i < n; i++) {
+            const float *r = x + i * stride;
+            int ok = 1;
+            for (size_t c = 0; c < dim; c++) {
+                /* comparisons, not fminf/floorf: these vectorise (the data is finite) */
+                float v = r[c];
+                l[c] = v < l[c] ? v : l[c];
+                h[c] = v > h[c] ? v : h[c];
+                float w = v < -1e9f ? -1e9f : (v > 1e9f ? 1e9f : v); /* int cast defined */
+                ok &= (w == v) & (w == (float)(int32_t)w);
+            }
+            integral &= ok;
+        }
+    }
+    memcpy(lo, x, dim * sizeof *lo);
+    memcpy(hi, x, dim * sizeof *hi);
+    for (int t = 0; t < threads; t++) {
+        const float *l = part + (size_t)t * 2 * dim, *h = l + dim;
+        for (size_t c = 0; c < dim; c++) {
+            lo[c] = fminf(lo[c], l[c]);
+            hi[c] = fmaxf(hi[c], h[c]);
+        }
+    }
+    free(part);
+    return integral;
 }

@@ -11,6 +11,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Longest code row the integer kernels take: 255^2 * dim (and |a.(b - 128)|) stay within int32. */
+#define CODE_MAX_DIM ((size_t)1 << 15)
+
+/* Column minima and maxima of n rows of dim floats, row i at x + i * stride floats, on `threads`
+ * threads; returns whether every value is an integer (what lossless codes need, with every column
+ * spanning at most 255). Nonzero n; the values must be finite. Returns -1 when out of memory. */
+int code_column_ranges(const float *x, size_t n, size_t dim, size_t stride, int threads, float *lo,
+                       float *hi);
+
 /* sum_i a_i * (b_i - 128). */
 typedef int32_t (*code_dot_flip_fn)(const uint8_t *a, const uint8_t *b, size_t dim);
 

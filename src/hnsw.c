@@ -475,18 +475,15 @@ static void drop_unlinked(umapc_hnsw *h) {
 
 /* Picks how rows are stored before the first insertion (codes when lossless), and goes back to
  * float rows when later rows do not fit the codes. */
-static int choose_rows(umapc_hnsw *h, const float *data, size_t count) {
+static int choose_rows(umapc_hnsw *h, const float *data, size_t count, int threads) {
     if (h->n == 0 && h->cap == 0) {
         float *lo = malloc(h->dim * sizeof *lo);
-        if (lo == NULL) {
-            return -1;
-        }
-        int fits = hnsw_rows_fit_codes(h, data, count, lo, 1);
-        int st = hnsw_set_rows(h, fits ? HNSW_ROWS_CODES : HNSW_ROWS_FLOAT, lo);
+        int fits = lo == NULL ? -1 : hnsw_rows_code_offsets(h, data, count, threads, lo);
+        int st = fits < 0 ? -1 : hnsw_set_rows(h, fits ? HNSW_ROWS_CODES : HNSW_ROWS_FLOAT, lo);
         free(lo);
         return st;
     }
-    if (h->rows == HNSW_ROWS_CODES && !hnsw_rows_fit_codes(h, data, count, h->code_lo, 0)) {
+    if (h->rows == HNSW_ROWS_CODES && !hnsw_rows_fit_codes(h, data, count)) {
         return hnsw_rows_to_floats(h);
     }
     return 0;
@@ -495,7 +492,8 @@ static int choose_rows(umapc_hnsw *h, const float *data, size_t count) {
 static umapc_status insert_range(umapc_hnsw *h, const float *data, size_t count, int n_threads,
                                  const umapc_progress *progress, umapc_error *err) {
     size_t first = h->n, total = h->n + count;
-    if (choose_rows(h, data, count) != 0 || hnsw_reserve(h, total) != 0 ||
+    int threads = umapc_resolve_threads(n_threads);
+    if (choose_rows(h, data, count, threads) != 0 || hnsw_reserve(h, total) != 0 ||
         store_rows(h, data, count) != 0) {
         return umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "hnsw: out of memory storing %zu rows",
                           count);
@@ -507,7 +505,6 @@ static umapc_status insert_range(umapc_hnsw *h, const float *data, size_t count,
         done++;
         h->n = done;
     }
-    int threads = umapc_resolve_threads(n_threads);
     hnsw_builder b;
     memset(&b, 0, sizeof b);
     size_t slots = (size_t)HNSW_MAX_BATCH * (HNSW_MAX_LEVEL + 1) * h->M + 1;

@@ -200,10 +200,13 @@ float hnsw_mixed_u8_scalar(const float *q, const uint8_t *c, size_t dim);
 float hnsw_mixed_u8_avx2(const float *q, const uint8_t *c, size_t dim);
 float hnsw_mixed_u8_avx512(const float *q, const uint8_t *c, size_t dim);
 
-/* Whether count rows (prepared form) can be stored as lossless codes: euclidean, integers, and
- * each column within 255 of lo (filled from the rows when `fill_lo`, else h->code_lo). */
-int hnsw_rows_fit_codes(const umapc_hnsw *h, const float *rows, size_t count, float *lo,
-                        int fill_lo);
+/* Whether an empty index can store these rows (prepared form) as lossless codes: euclidean,
+ * integers, each column spanning at most 255. Fills lo with the column minima; 1 yes, 0 no, -1 out
+ * of memory. */
+int hnsw_rows_code_offsets(const umapc_hnsw *h, const float *rows, size_t count, int threads,
+                           float *lo);
+/* Whether more rows fit a coded index's codes (integers within 255 above h->code_lo). */
+int hnsw_rows_fit_codes(const umapc_hnsw *h, const float *rows, size_t count);
 /* Writes the code item of one prepared row (which must fit). */
 void hnsw_encode_row(const umapc_hnsw *h, const float *row, uint8_t *item);
 /* Switches a coded index to float rows (rows that do not fit the codes are about to be added);

@@ -4,6 +4,7 @@
  * link before the index is used: a corrupt buffer gives UMAPC_ERR_CORRUPT, never an out-of-bounds
  * read later.
  */
+#include "codes.h"
 #include "hnsw_internal.h"
 
 #include <math.h>
@@ -123,7 +124,7 @@ static umapc_status check_header(const hnsw_header *hd, size_t size, umapc_error
         hd->n_upper > hd->n || hd->pool_size > (uint64_t)hd->n * HNSW_MAX_LEVEL * hd->M ||
         hd->rows > HNSW_ROWS_CODES || hd->allow_codes > 1 ||
         (hd->rows == HNSW_ROWS_CODES &&
-         (hd->dim > (1u << 15) || hd->metric_kind > UMAPC_METRIC_SQEUCLIDEAN))) {
+         (hd->dim > CODE_MAX_DIM || hd->metric_kind > UMAPC_METRIC_SQEUCLIDEAN))) {
         return corrupt(err, "header fields out of range");
     }
     size_t want = add_size(sizeof *hd,

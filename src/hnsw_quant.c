@@ -88,25 +88,33 @@ static int column_fits(float x, float lo) {
     return x == nearbyintf(x) && x >= lo && x - lo <= 255.0f;
 }
 
-int hnsw_rows_fit_codes(const umapc_hnsw *h, const float *rows, size_t count, float *lo,
-                        int fill_lo) {
+static int codes_allowed(const umapc_hnsw *h) {
+    return h->allow_codes && h->space.mode == HNSW_DIST_SQL2 && h->dim <= CODE_MAX_DIM;
+}
+
+int hnsw_rows_code_offsets(const umapc_hnsw *h, const float *rows, size_t count, int threads,
+                           float *lo) {
     size_t dim = h->dim;
-    if (!h->allow_codes || h->space.mode != HNSW_DIST_SQL2 || dim > (1u << 15) || count == 0) {
+    if (!codes_allowed(h) || count == 0) {
         return 0;
     }
-    if (fill_lo) {
-        memcpy(lo, rows, dim * sizeof *lo);
-        for (size_t u = 1; u < count; u++) {
-            for (size_t d = 0; d < dim; d++) {
-                float x = rows[u * dim + d];
-                lo[d] = x < lo[d] ? x : lo[d];
-            }
-        }
+    float *hi = malloc(dim * sizeof *hi);
+    int fits = hi == NULL ? -1 : code_column_ranges(rows, count, dim, dim, threads, lo, hi);
+    for (size_t d = 0; d < dim && fits == 1; d++) {
+        fits = hi[d] - lo[d] <= 255.0f;
+    }
+    free(hi);
+    return fits;
+}
+
+int hnsw_rows_fit_codes(const umapc_hnsw *h, const float *rows, size_t count) {
+    if (!codes_allowed(h)) {
+        return 0;
     }
     int fits = 1;
     for (size_t u = 0; u < count && fits; u++) {
-        for (size_t d = 0; d < dim; d++) {
-            fits &= column_fits(rows[u * dim + d], lo[d]);
+        for (size_t d = 0; d < h->dim; d++) {
+            fits &= column_fits(rows[u * h->dim + d], h->code_lo[d]);
         }
     }
     return fits;
@@ -152,7 +160,7 @@ const void *hnsw_query_view(const umapc_hnsw *h, const float *prepared, void *bu
     if (h->rows == HNSW_ROWS_FLOAT) {
         return prepared;
     }
-    if (hnsw_rows_fit_codes(h, prepared, 1, h->code_lo, 0)) {
+    if (hnsw_rows_fit_codes(h, prepared, 1)) {
         hnsw_encode_row(h, prepared, buf);
         return buf;
     }
@@ -169,24 +177,16 @@ const void *hnsw_query_view(const umapc_hnsw *h, const float *prepared, void *bu
 /* Per-dimension offsets and one common scale: squared distances of codes are then proportional to
  * squared distances of rows, up to rounding. Integer data spanning at most 255 gets scale 1, which
  * makes the codes lossless. */
-static int code_map(const umapc_hnsw *h, size_t n, float *lo, float *scale, int *exact) {
+static int code_map(const umapc_hnsw *h, size_t n, int threads, float *lo, float *scale,
+                    int *exact) {
     size_t dim = h->dim;
     float *hi = malloc(dim * sizeof *hi);
-    if (hi == NULL) {
+    int integral = hi == NULL ? -1
+                              : code_column_ranges(hnsw_vec(h, 0), n, dim,
+                                                   h->stride / sizeof(float), threads, lo, hi);
+    if (integral < 0) {
+        free(hi);
         return -1;
-    }
-    const float *r0 = hnsw_vec(h, 0);
-    for (size_t d = 0; d < dim; d++) {
-        lo[d] = hi[d] = r0[d];
-    }
-    int integral = 1;
-    for (size_t u = 0; u < n; u++) {
-        const float *r = hnsw_vec(h, (uint32_t)u);
-        for (size_t d = 0; d < dim; d++) {
-            lo[d] = r[d] < lo[d] ? r[d] : lo[d];
-            hi[d] = r[d] > hi[d] ? r[d] : hi[d];
-            integral &= (r[d] == nearbyintf(r[d]));
-        }
     }
     float range = 0.0f;
     for (size_t d = 0; d < dim; d++) {
@@ -209,14 +209,14 @@ int hnsw_codes_build(const umapc_hnsw *h, size_t n, int threads, hnsw_codes *out
         return 0;
     }
     if (n == 0 || (h->space.mode != HNSW_DIST_SQL2 && h->space.mode != HNSW_DIST_ONE_MINUS_DOT) ||
-        h->dim > (1u << 15)) { /* 255^2 * dim must stay exact in 32 bits */
+        h->dim > CODE_MAX_DIM) {
         return -1;
     }
     size_t dim = h->dim, stride = (hnsw_item_bytes(dim) + 7) & ~(size_t)7;
     float *lo = malloc(dim * sizeof *lo), scale;
     int exact;
     uint8_t *items = malloc(umapc_mul_size(n, stride));
-    if (lo == NULL || items == NULL || code_map(h, n, lo, &scale, &exact) != 0) {
+    if (lo == NULL || items == NULL || code_map(h, n, threads, lo, &scale, &exact) != 0) {
         free(lo);
         free(items);
         return -1;

@@ -223,45 +223,6 @@ static hnsw_code_fn u8_kernel(void) {
     return hnsw_l2_u8_scalar;
 }
 
-/* Column minima and maxima of x; returns whether every value is an integer. */
-static int column_ranges(const float *x, size_t n, size_t dim, int threads, float *lo, float *hi) {
-    int integral = 1;
-    for (size_t c = 0; c < dim; c++) {
-        lo[c] = hi[c] = x[c];
-    }
-#pragma omp parallel num_threads(threads) reduction(& : integral)
-    {
-        float *l = malloc(2 * dim * sizeof *l), *h = l + dim;
-        if (l == NULL) {
-            integral = 0;
-        } else {
-            memcpy(l, lo, dim * sizeof *l);
-            memcpy(h, hi, dim * sizeof *h);
-#pragma omp for schedule(static)
-            for (size_t i = 0; i < n; i++) {
-                const float *r = x + i * dim;
-                int ok = 1;
-                for (size_t c = 0; c < dim; c++) {
-                    /* comparisons, not fminf/floorf: these vectorise (the data is finite) */
-                    float v = r[c];
-                    l[c] = v < l[c] ? v : l[c];
-                    h[c] = v > h[c] ? v : h[c];
-                    float w = v < -1e9f ? -1e9f : (v > 1e9f ? 1e9f : v); /* int cast defined */
-                    ok &= (w == v) & (w == (float)(int32_t)w);
-                }
-                integral &= ok;
-            }
-#pragma omp critical(nd_ranges)
-            for (size_t c = 0; c < dim; c++) { /* min and max do not depend on the order */
-                lo[c] = fminf(lo[c], l[c]);
-                hi[c] = fmaxf(hi[c], h[c]);
-            }
-            free(l);
-        }
-    }
-    return integral;
-}
-
 /* Codes of the rows as x - lo, and the row terms where the tiles use them. */
 static void codes_shifted(nd_space *s, const float *x, size_t n, const float *lo, int threads) {
     size_t dim = s->dim;
@@ -305,7 +266,12 @@ static int codes_from_ranges(nd_space *s, const float *x, size_t n, int threads,
         free(hi);
         return -1;
     }
-    *integral = column_ranges(x, n, dim, threads, lo, hi);
+    *integral = code_column_ranges(x, n, dim, dim, threads, lo, hi);
+    if (*integral < 0) {
+        free(lo);
+        free(hi);
+        return -1;
+    }
     for (size_t c = 0; c < dim && *integral; c++) {
         *integral = hi[c] - lo[c] <= 255.0f;
     }
@@ -322,7 +288,7 @@ static int codes_from_ranges(nd_space *s, const float *x, size_t n, int threads,
  * Where the CPU has VNNI, the row terms of the tiled dot formulation come along. */
 static int build_codes(nd_space *s, const float *x, size_t n, int threads) {
     size_t dim = s->dim;
-    if (dim > (1u << 14)) { /* 255^2 * dim must stay exact in 32 bits */
+    if (dim > CODE_MAX_DIM) {
         return 0;
     }
     code_dot_flip_tile_fn tile = code_dot_flip_tile_select();

@@ -130,6 +130,33 @@ static void test_hnsw_kernels(const uint8_t *rows, size_t dim, umapc_rng *rng) {
     free(q);
 }
 
+/* Column ranges of strided rows against a serial scan, for 1 and 3 threads; one non-integer value
+ * anywhere clears the integer flag. */
+static void test_column_ranges(umapc_rng *rng) {
+    size_t n = 1001, dim = 37, stride = 41;
+    float *x = malloc(n * stride * sizeof *x), lo[37], hi[37], want_lo[37], want_hi[37];
+    for (size_t i = 0; i < n * stride; i++) {
+        x[i] = (float)umapc_rng_below(rng, 600) - 300.0f;
+    }
+    for (size_t c = 0; c < dim; c++) {
+        want_lo[c] = want_hi[c] = x[c];
+        for (size_t i = 1; i < n; i++) {
+            want_lo[c] = fminf(want_lo[c], x[i * stride + c]);
+            want_hi[c] = fmaxf(want_hi[c], x[i * stride + c]);
+        }
+    }
+    for (int threads = 1; threads <= 3; threads += 2) {
+        CHECK(code_column_ranges(x, n, dim, stride, threads, lo, hi) == 1);
+        CHECK(memcmp(lo, want_lo, sizeof lo) == 0 && memcmp(hi, want_hi, sizeof hi) == 0);
+    }
+    x[777 * stride + 5] += 0.5f;
+    CHECK(code_column_ranges(x, n, dim, stride, 3, lo, hi) == 0);
+    x[777 * stride + 5] -= 0.5f;
+    x[777 * stride + dim] = 0.5f; /* padding between rows is not read */
+    CHECK(code_column_ranges(x, n, dim, stride, 3, lo, hi) == 1);
+    free(x);
+}
+
 int main(void) {
     int vnni = code_cpu_has_vnni();
     CHECK((code_dot_flip_select() != NULL) == vnni);
@@ -141,6 +168,7 @@ int main(void) {
     }
     umapc_rng rng;
     umapc_rng_seed(&rng, 7);
+    test_column_ranges(&rng);
     size_t max_dim = 300;
     uint8_t *rows = malloc(8 * max_dim);
     for (size_t dim = 1; dim <= max_dim; dim++) {
