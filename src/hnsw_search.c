@@ -202,17 +202,30 @@ static void offer(hnsw_scratch *s, hnsw_pair x, size_t ef, const uint8_t *mask) 
     }
 }
 
+static size_t gather_unvisited(const hnsw_view *v, hnsw_scratch *s, uint32_t c, int level) {
+    size_t cap;
+    const uint32_t *links = hnsw_links(v->h, c, level, &cap);
+    uint8_t *restrict tags = s->tags; /* locals: stores through tags cannot alias them */
+    uint32_t *restrict gather = s->gather;
+    const uint8_t epoch = s->epoch;
+    size_t cnt = hnsw_count(links, cap), m = 0;
+    for (size_t j = 0; j < cnt; j++) {
+        uint32_t u = links[j];
+        if (tags[u] != epoch) {
+            tags[u] = epoch;
+            gather[m++] = u;
+        }
+    }
+    return m;
+}
+
 /* Filtered search: a candidate heap over every node reached and a result heap of allowed ones only,
  * since the walk must pass through excluded nodes. */
 static void search_heaps(const hnsw_view *v, hnsw_scratch *s, const void *q, const hnsw_pair *eps,
                          size_t n_eps, size_t ef, int level, const uint8_t *mask) {
     const umapc_hnsw *h = v->h;
     s->n_cand = 0;
-    s->n_res = 0;
-    if (grow(&s->res, &s->cap_res, ef + 1) != 0) {
-        s->failed = 1;
-        return;
-    }
+    s->n_res = 0; /* hnsw_search_layer made room for ef + 1 results */
     for (size_t i = 0; i < n_eps; i++) {
         offer(s, eps[i], ef, mask);
     }
@@ -224,18 +237,7 @@ static void search_heaps(const hnsw_view *v, hnsw_scratch *s, const void *q, con
         if (s->n_cand > 0 && level == 0) { /* the next expansion's links, while we work */
             __builtin_prefetch(hnsw_links0(h, s->cand[0].id), 0, 3);
         }
-        size_t cap;
-        const uint32_t *links = hnsw_links(h, c.id, level, &cap);
-        size_t m = 0;
-        for (size_t j = 0; j < cap && links[j] != HNSW_NONE; j++) {
-            __builtin_prefetch(&s->tags[links[j]], 1, 3);
-        }
-        for (size_t j = 0; j < cap && links[j] != HNSW_NONE; j++) {
-            uint32_t u = links[j];
-            if (hnsw_visit(s, u)) {
-                s->gather[m++] = u;
-            }
-        }
+        size_t m = gather_unvisited(v, s, c.id, level);
         if (m > 0) {
             hnsw_prefetch(v, s->gather[0]);
         }
@@ -276,23 +278,6 @@ static size_t pool_insert(hnsw_pair *pool, size_t *n, size_t ef, hnsw_pair x) {
     pool[pos] = x;
     *n = m == ef ? m : m + 1;
     return pos;
-}
-
-static size_t gather_unvisited(const hnsw_view *v, hnsw_scratch *s, uint32_t c, int level) {
-    size_t cap;
-    const uint32_t *links = hnsw_links(v->h, c, level, &cap);
-    uint8_t *restrict tags = s->tags; /* locals: stores through tags cannot alias them */
-    uint32_t *restrict gather = s->gather;
-    const uint8_t epoch = s->epoch;
-    size_t cnt = hnsw_count(links, cap), m = 0;
-    for (size_t j = 0; j < cnt; j++) {
-        uint32_t u = links[j];
-        if (tags[u] != epoch) {
-            tags[u] = epoch;
-            gather[m++] = u;
-        }
-    }
-    return m;
 }
 
 static void search_pool(const hnsw_view *v, hnsw_scratch *s, const void *q, const hnsw_pair *eps,
