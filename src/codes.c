@@ -17,18 +17,17 @@ int32_t code_dot_flip_scalar(const uint8_t *a, const uint8_t *b, size_t dim) {
     return s;
 }
 
-int code_cpu_has_vnni(void) {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
-#else
-    return 0;
-#endif
+int code_use_vnni(void) {
+    return (umapc_cpu_features() & UMAPC_CPU_AVX512VNNI) != 0;
 }
 
 code_dot_flip_fn code_dot_flip_select(void) {
-    return code_cpu_has_vnni() ? code_dot_flip_vnni : NULL;
+#if defined(UMAPC_HAVE_X86_KERNELS)
+    if (code_use_vnni()) {
+        return code_dot_flip_vnni;
+    }
+#endif
+    return NULL;
 }
 
 void code_dot_flip_4x4_scalar(const uint8_t *const flip[4], const uint8_t *const plain[4],
@@ -41,7 +40,12 @@ void code_dot_flip_4x4_scalar(const uint8_t *const flip[4], const uint8_t *const
 }
 
 code_dot_flip_4x4_fn code_dot_flip_4x4_select(void) {
-    return code_cpu_has_vnni() ? code_dot_flip_4x4_vnni : NULL;
+#if defined(UMAPC_HAVE_X86_KERNELS)
+    if (code_use_vnni()) {
+        return code_dot_flip_4x4_vnni;
+    }
+#endif
+    return NULL;
 }
 
 void code_dot_flip_tile_scalar(const uint8_t *const flip[4], size_t nf,
@@ -55,7 +59,12 @@ void code_dot_flip_tile_scalar(const uint8_t *const flip[4], size_t nf,
 }
 
 code_dot_flip_tile_fn code_dot_flip_tile_select(void) {
-    return code_cpu_has_vnni() ? code_dot_flip_tile_vnni : NULL;
+#if defined(UMAPC_HAVE_X86_KERNELS)
+    if (code_use_vnni()) {
+        return code_dot_flip_tile_vnni;
+    }
+#endif
+    return NULL;
 }
 
 int code_from_floats_scalar(const float *x, size_t dim, uint8_t *out, int32_t *norm2,
@@ -75,7 +84,12 @@ int code_from_floats_scalar(const float *x, size_t dim, uint8_t *out, int32_t *n
 }
 
 code_from_floats_fn code_from_floats_select(void) {
-    return code_cpu_has_vnni() ? code_from_floats_vnni : code_from_floats_scalar;
+#if defined(UMAPC_HAVE_X86_KERNELS)
+    if (code_use_vnni()) {
+        return code_from_floats_vnni;
+    }
+#endif
+    return code_from_floats_scalar;
 }
 
 /* Each thread scans its share of the rows into its own minima and maxima, set up before the

@@ -8,6 +8,8 @@
 #ifndef UMAPC_SRC_CODES_H
 #define UMAPC_SRC_CODES_H
 
+#include "cpu.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,11 +26,14 @@ int code_column_ranges(const float *x, size_t n, size_t dim, size_t stride, int 
 typedef int32_t (*code_dot_flip_fn)(const uint8_t *a, const uint8_t *b, size_t dim);
 
 int32_t code_dot_flip_scalar(const uint8_t *a, const uint8_t *b, size_t dim);
-/* Only after code_cpu_has_vnni() said yes. */
+#if defined(UMAPC_HAVE_X86_KERNELS)
+/* Only where the CPU has UMAPC_CPU_AVX512VNNI. */
 int32_t code_dot_flip_vnni(const uint8_t *a, const uint8_t *b, size_t dim);
+#endif
 
-/* Whether this CPU (and OS) runs the AVX-512 VNNI kernels. */
-int code_cpu_has_vnni(void);
+/* Whether the level in use allows the AVX-512 VNNI kernels (the CPU has them and UMAPC_SIMD does
+ * not ask for less than avx512). */
+int code_use_vnni(void);
 
 /* The VNNI kernel where the CPU has it, else NULL (callers then use a squared-difference kernel,
  * which is faster than the scalar dot without VNNI). */
@@ -43,9 +48,10 @@ typedef void (*code_dot_flip_4x4_fn)(const uint8_t *const flip[4], const uint8_t
 
 void code_dot_flip_4x4_scalar(const uint8_t *const flip[4], const uint8_t *const plain[4],
                               size_t dim, int32_t out[16]);
-/* Only after code_cpu_has_vnni() said yes. */
+#if defined(UMAPC_HAVE_X86_KERNELS)
 void code_dot_flip_4x4_vnni(const uint8_t *const flip[4], const uint8_t *const plain[4], size_t dim,
                             int32_t out[16]);
+#endif
 
 /* The VNNI tile where the CPU has it, else NULL. */
 code_dot_flip_4x4_fn code_dot_flip_4x4_select(void);
@@ -59,9 +65,10 @@ typedef void (*code_dot_flip_tile_fn)(const uint8_t *const flip[4], size_t nf,
 void code_dot_flip_tile_scalar(const uint8_t *const flip[4], size_t nf,
                                const uint8_t *const plain[4], size_t np, size_t dim,
                                int32_t out[16]);
-/* Only after code_cpu_has_vnni() said yes. */
+#if defined(UMAPC_HAVE_X86_KERNELS)
 void code_dot_flip_tile_vnni(const uint8_t *const flip[4], size_t nf, const uint8_t *const plain[4],
                              size_t np, size_t dim, int32_t out[16]);
+#endif
 
 /* The VNNI partial tile where the CPU has it, else NULL. */
 code_dot_flip_tile_fn code_dot_flip_tile_select(void);
@@ -74,9 +81,10 @@ typedef int (*code_from_floats_fn)(const float *x, size_t dim, uint8_t *out, int
 
 int code_from_floats_scalar(const float *x, size_t dim, uint8_t *out, int32_t *norm2,
                             int32_t *sum128);
-/* Only after code_cpu_has_vnni() said yes. */
+#if defined(UMAPC_HAVE_X86_KERNELS)
 int code_from_floats_vnni(const float *x, size_t dim, uint8_t *out, int32_t *norm2,
                           int32_t *sum128);
+#endif
 
 /* The AVX-512 kernel where the CPU has VNNI (the tiles' machines), else the scalar one. */
 code_from_floats_fn code_from_floats_select(void);

@@ -1,7 +1,5 @@
-/* AVX-512 VNNI kernel for 8-bit codes; reached only after code_cpu_has_vnni(). */
+/* AVX-512 VNNI kernel for 8-bit codes; reached only where code_use_vnni() says yes. */
 #include "codes.h"
-
-#if defined(__x86_64__) || defined(__i386__)
 
 #include <immintrin.h>
 
@@ -161,26 +159,3 @@ int code_from_floats_vnni(const float *x, size_t dim, uint8_t *out, int32_t *nor
     }
     return bad == 0;
 }
-
-#else
-
-void code_dot_flip_4x4_vnni(const uint8_t *const flip[4], const uint8_t *const plain[4], size_t dim,
-                            int32_t out[16]) {
-    code_dot_flip_4x4_scalar(flip, plain, dim, out);
-}
-
-void code_dot_flip_tile_vnni(const uint8_t *const flip[4], size_t nf, const uint8_t *const plain[4],
-                             size_t np, size_t dim, int32_t out[16]) {
-    code_dot_flip_tile_scalar(flip, nf, plain, np, dim, out);
-}
-
-int32_t code_dot_flip_vnni(const uint8_t *a, const uint8_t *b, size_t dim) {
-    return code_dot_flip_scalar(a, b, dim);
-}
-
-int code_from_floats_vnni(const float *x, size_t dim, uint8_t *out, int32_t *norm2,
-                          int32_t *sum128) {
-    return code_from_floats_scalar(x, dim, out, norm2, sum128);
-}
-
-#endif

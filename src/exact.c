@@ -63,39 +63,28 @@ static void tile_scalar(size_t dim, const float *a, const float *b, const exact_
 
 static const exact_gemm_kernel scalar_table = {tile_scalar, 4, 16, "scalar"};
 
-const exact_gemm_kernel *exact_kernel_scalar(void) {
-    return &scalar_table;
-}
-
-const exact_gemm_kernel *exact_kernel_avx2(void) {
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+const exact_gemm_kernel *exact_kernel_at(umapc_level level) {
+    if (!umapc_cpu_level_runs(umapc_cpu_detected(), level)) {
+        return NULL;
+    }
+    switch (level) {
+    case UMAPC_LEVEL_SCALAR:
+        return &scalar_table;
+#if defined(UMAPC_HAVE_X86_KERNELS)
+    case UMAPC_LEVEL_AVX2:
         return &exact_kernel_avx2_table;
-    }
-#endif
-    return NULL;
-}
-
-const exact_gemm_kernel *exact_kernel_avx512(void) {
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-    /* The AVX-512 file is also compiled with AVX2 and FMA, which the compiler may use there. */
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&
-        __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    case UMAPC_LEVEL_AVX512:
         return &exact_kernel_avx512_table;
-    }
 #endif
-    return NULL;
+    default:
+        return NULL;
+    }
 }
 
+/* Levels without a tile kernel of their own (neon) take the scalar one. */
 const exact_gemm_kernel *exact_kernel_select(void) {
-    const exact_gemm_kernel *kernel = exact_kernel_avx512();
-    if (kernel == NULL) {
-        kernel = exact_kernel_avx2();
-    }
-    return kernel != NULL ? kernel : exact_kernel_scalar();
+    const exact_gemm_kernel *kernel = exact_kernel_at(umapc_cpu_level());
+    return kernel != NULL ? kernel : &scalar_table;
 }
 
 void exact_pack_column(const float *row, size_t dim, size_t width, size_t c, float *panel) {

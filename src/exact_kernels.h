@@ -4,6 +4,7 @@
 #ifndef UMAPC_SRC_EXACT_KERNELS_H
 #define UMAPC_SRC_EXACT_KERNELS_H
 
+#include "cpu.h"
 #include "umapc/exact.h"
 
 #include <stddef.h>
@@ -33,15 +34,15 @@ typedef struct exact_gemm_kernel {
     const char *level;
 } exact_gemm_kernel;
 
-/* Defined in the SIMD files; use only through the checked accessors below. */
+/* Defined in the SIMD files (x86 builds only); use only through the checked accessors below. */
+#if defined(UMAPC_HAVE_X86_KERNELS)
 extern const exact_gemm_kernel exact_kernel_avx2_table;
 extern const exact_gemm_kernel exact_kernel_avx512_table;
+#endif
 
-/* NULL when the CPU (or OS) lacks the instructions. */
-const exact_gemm_kernel *exact_kernel_scalar(void);
-const exact_gemm_kernel *exact_kernel_avx2(void);
-const exact_gemm_kernel *exact_kernel_avx512(void);
-/* The widest kernel this CPU runs. */
+/* The kernel of one level, for tests; NULL when the CPU (or build) lacks it. */
+const exact_gemm_kernel *exact_kernel_at(umapc_level level);
+/* The kernel of the level in use (umapc_cpu_level). */
 const exact_gemm_kernel *exact_kernel_select(void);
 
 /* Writes row (dim floats) as column c of a packed panel of the given width. */

@@ -1,7 +1,6 @@
-/* AVX-512 kernels for 8-bit codes; reached only after the cpuid check in simd_kernels_select. */
+/* AVX-512 kernels for 8-bit codes; reached only through hnsw_l2_u8_at and the item kernels of
+ * hnsw_quant.c. */
 #include "hnsw_internal.h"
-
-#if defined(__x86_64__) || defined(__i386__)
 
 #include <immintrin.h>
 
@@ -53,15 +52,3 @@ float hnsw_mixed_u8_avx512(const float *q, const uint8_t *c, size_t dim) {
     }
     return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
 }
-
-#else
-
-float hnsw_l2_u8_avx512(const uint8_t *a, const uint8_t *b, size_t dim) {
-    return hnsw_l2_u8_scalar(a, b, dim);
-}
-
-float hnsw_mixed_u8_avx512(const float *q, const uint8_t *c, size_t dim) {
-    return hnsw_mixed_u8_scalar(q, c, dim);
-}
-
-#endif

@@ -33,7 +33,53 @@ void hnsw_item_fill(uint8_t *item, size_t dim) {
     memcpy(item + sizeof norm2, &sum128, sizeof sum128);
 }
 
+hnsw_code_fn hnsw_l2_u8_at(umapc_level level) {
+    if (!umapc_cpu_level_runs(umapc_cpu_detected(), level)) {
+        return NULL;
+    }
+    switch (level) {
+    case UMAPC_LEVEL_SCALAR:
+        return hnsw_l2_u8_scalar;
+#if defined(UMAPC_HAVE_X86_KERNELS)
+    case UMAPC_LEVEL_AVX2:
+        return hnsw_l2_u8_avx2;
+    case UMAPC_LEVEL_AVX512:
+        return hnsw_l2_u8_avx512;
+#endif
+#if defined(UMAPC_HAVE_NEON_KERNELS)
+    case UMAPC_LEVEL_NEON:
+        return (umapc_cpu_detected() & UMAPC_CPU_DOTPROD) ? hnsw_l2_u8_dotprod : hnsw_l2_u8_neon;
+#endif
+    default:
+        return NULL;
+    }
+}
+
+hnsw_code_fn hnsw_l2_u8_select(void) {
+    hnsw_code_fn f = hnsw_l2_u8_at(umapc_cpu_level());
+    return f != NULL ? f : hnsw_l2_u8_scalar;
+}
+
 /* ---- item kernels: one per instruction set, chosen once per view ---- */
+
+/* The header offset is added here rather than by the caller so that the search loop makes one
+ * indirect call per distance. */
+#define ITEM_KERNELS(name)                                                                         \
+    static float item_##name(const uint8_t *a, const uint8_t *b, size_t dim) {                     \
+        return hnsw_l2_u8_##name(a + HNSW_ITEM_HEADER, b + HNSW_ITEM_HEADER, dim);                 \
+    }
+#define MIXED_KERNELS(name)                                                                        \
+    static float mixed_##name(const float *q, const uint8_t *item, size_t dim) {                   \
+        return hnsw_mixed_u8_##name(q, item + HNSW_ITEM_HEADER, dim);                              \
+    }
+
+ITEM_KERNELS(scalar)
+MIXED_KERNELS(scalar)
+#if defined(UMAPC_HAVE_X86_KERNELS)
+ITEM_KERNELS(avx2)
+ITEM_KERNELS(avx512)
+MIXED_KERNELS(avx2)
+MIXED_KERNELS(avx512)
 
 static float item_vnni(const uint8_t *a, const uint8_t *b, size_t dim) {
     int32_t norm_a, sum_a, norm_b;
@@ -43,42 +89,37 @@ static float item_vnni(const uint8_t *a, const uint8_t *b, size_t dim) {
     int32_t dot = code_dot_flip_vnni(a + HNSW_ITEM_HEADER, b + HNSW_ITEM_HEADER, dim);
     return code_l2_from_dot(norm_a, norm_b, sum_a, dot);
 }
-
-static float item_avx512(const uint8_t *a, const uint8_t *b, size_t dim) {
-    return hnsw_l2_u8_avx512(a + HNSW_ITEM_HEADER, b + HNSW_ITEM_HEADER, dim);
-}
-
-static float item_avx2(const uint8_t *a, const uint8_t *b, size_t dim) {
-    return hnsw_l2_u8_avx2(a + HNSW_ITEM_HEADER, b + HNSW_ITEM_HEADER, dim);
-}
-
-static float item_scalar(const uint8_t *a, const uint8_t *b, size_t dim) {
-    return hnsw_l2_u8_scalar(a + HNSW_ITEM_HEADER, b + HNSW_ITEM_HEADER, dim);
-}
-
-static float mixed_avx512(const float *q, const uint8_t *item, size_t dim) {
-    return hnsw_mixed_u8_avx512(q, item + HNSW_ITEM_HEADER, dim);
-}
-
-static float mixed_avx2(const float *q, const uint8_t *item, size_t dim) {
-    return hnsw_mixed_u8_avx2(q, item + HNSW_ITEM_HEADER, dim);
-}
-
-static float mixed_scalar(const float *q, const uint8_t *item, size_t dim) {
-    return hnsw_mixed_u8_scalar(q, item + HNSW_ITEM_HEADER, dim);
-}
+#endif
+#if defined(UMAPC_HAVE_NEON_KERNELS)
+ITEM_KERNELS(neon)
+ITEM_KERNELS(dotprod)
+MIXED_KERNELS(neon)
+#endif
 
 static void choose_kernels(hnsw_view *v) {
-    const char *level = simd_kernels_select()->level;
-    if (strcmp(level, "avx512") == 0) {
-        v->code_dist = code_cpu_has_vnni() ? item_vnni : item_avx512;
+    unsigned features = umapc_cpu_features();
+    v->code_dist = item_scalar;
+    v->mixed_dist = mixed_scalar;
+    switch (umapc_cpu_level()) {
+#if defined(UMAPC_HAVE_X86_KERNELS)
+    case UMAPC_LEVEL_AVX512:
+        v->code_dist = (features & UMAPC_CPU_AVX512VNNI) ? item_vnni : item_avx512;
         v->mixed_dist = mixed_avx512;
-    } else if (strcmp(level, "avx2") == 0) {
+        break;
+    case UMAPC_LEVEL_AVX2:
         v->code_dist = item_avx2;
         v->mixed_dist = mixed_avx2;
-    } else {
-        v->code_dist = item_scalar;
-        v->mixed_dist = mixed_scalar;
+        break;
+#endif
+#if defined(UMAPC_HAVE_NEON_KERNELS)
+    case UMAPC_LEVEL_NEON:
+        v->code_dist = (features & UMAPC_CPU_DOTPROD) ? item_dotprod : item_neon;
+        v->mixed_dist = mixed_neon;
+        break;
+#endif
+    default:
+        (void)features;
+        break;
     }
 }
 

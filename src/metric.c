@@ -1,6 +1,7 @@
 /* Distance metrics: names, the portable kernels, run-time choice of SIMD kernels, exact
  * distances, the prepared/surrogate form used by search code, and pairwise distance matrices. */
 #include "metric.h"
+#include "cpu.h"
 #include "internal.h"
 
 #include <math.h>
@@ -71,54 +72,31 @@ static const simd_kernels scalar_table = {
 
 /* ---- run-time choice ------------------------------------------------------------------------- */
 
-#if defined(__x86_64__) || defined(__i386__)
-/* The AVX-512 file is compiled with f, bw, dq and vl, so the compiler may use any of them there;
- * __builtin_cpu_supports also checks that the OS saves the wide registers. */
-static int cpu_has_avx512(void) {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-           __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&
-           __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-}
-
-static int cpu_has_avx2(void) {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-}
-#endif
-
-const simd_kernels *simd_kernels_scalar(void) {
-    return &scalar_table;
-}
-
-const simd_kernels *simd_kernels_avx2(void) {
-#if defined(__x86_64__) || defined(__i386__)
-    if (cpu_has_avx2()) {
+const simd_kernels *simd_kernels_at(umapc_level level) {
+    if (!umapc_cpu_level_runs(umapc_cpu_detected(), level)) {
+        return NULL;
+    }
+    switch (level) {
+    case UMAPC_LEVEL_SCALAR:
+        return &scalar_table;
+#if defined(UMAPC_HAVE_X86_KERNELS)
+    case UMAPC_LEVEL_AVX2:
         return &metric_kernels_avx2_table;
-    }
-#endif
-    return NULL;
-}
-
-const simd_kernels *simd_kernels_avx512(void) {
-#if defined(__x86_64__) || defined(__i386__)
-    if (cpu_has_avx512()) {
+    case UMAPC_LEVEL_AVX512:
         return &metric_kernels_avx512_table;
-    }
 #endif
-    return NULL;
+#if defined(UMAPC_HAVE_NEON_KERNELS)
+    case UMAPC_LEVEL_NEON:
+        return &metric_kernels_neon_table;
+#endif
+    default:
+        return NULL;
+    }
 }
 
 const simd_kernels *simd_kernels_select(void) {
-    const simd_kernels *k = simd_kernels_avx512();
-    if (k == NULL) {
-        k = simd_kernels_avx2();
-    }
+    const simd_kernels *k = simd_kernels_at(umapc_cpu_level());
     return k != NULL ? k : &scalar_table;
-}
-
-const char *umapc_simd_level(void) {
-    return simd_kernels_select()->level;
 }
 
 /* ---- names ----------------------------------------------------------------------------------- */

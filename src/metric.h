@@ -3,6 +3,7 @@
 #ifndef UMAPC_SRC_METRIC_H
 #define UMAPC_SRC_METRIC_H
 
+#include "cpu.h"
 #include "umapc/metric.h"
 
 typedef float (*umapc_kernel_fn)(const float *a, const float *b, size_t dim);
@@ -13,20 +14,23 @@ typedef struct simd_kernels {
     umapc_kernel_fn sqeuclidean; /* sum (a-b)^2 */
     umapc_kernel_fn dot;         /* sum a*b */
     umapc_kernel_fn manhattan;   /* sum |a-b| */
-    const char *level;           /* "avx512", "avx2" or "scalar" */
+    const char *level;           /* umapc_cpu_level_name of its level */
 } simd_kernels;
 
-/* Tables defined in the files compiled with SIMD flags; only touched after the cpuid check in
- * simd_kernels_select / simd_kernels_avx2 / simd_kernels_avx512. */
+/* Tables defined in the files compiled with SIMD flags (only in builds for their architecture);
+ * reached only through simd_kernels_at / simd_kernels_select, which check the CPU first. */
+#if defined(UMAPC_HAVE_X86_KERNELS)
 extern const simd_kernels metric_kernels_avx2_table;
 extern const simd_kernels metric_kernels_avx512_table;
+#endif
+#if defined(UMAPC_HAVE_NEON_KERNELS)
+extern const simd_kernels metric_kernels_neon_table;
+#endif
 
-/* The widest table this CPU supports (checked with cpuid on each call; cheap). */
+/* The table of the level in use (umapc_cpu_level). */
 const simd_kernels *simd_kernels_select(void);
-/* Fixed tables, for tests that compare levels; NULL when the CPU lacks the instructions. */
-const simd_kernels *simd_kernels_scalar(void);
-const simd_kernels *simd_kernels_avx2(void);
-const simd_kernels *simd_kernels_avx512(void);
+/* The table of one level, for tests that compare levels; NULL when this CPU (or build) lacks it. */
+const simd_kernels *simd_kernels_at(umapc_level level);
 
 /* How rows are transformed once before search so that a cheap surrogate orders pairs exactly like
  * the true distance. */

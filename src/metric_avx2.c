@@ -1,8 +1,6 @@
 /* AVX2 + FMA versions of the hot distance kernels. Compiled with -mavx2 -mfma; reached only
- * through simd_kernels_select / simd_kernels_avx2 after a cpuid check. */
+ * through simd_kernels_at / simd_kernels_select after the check in cpu.c. */
 #include "metric.h"
-
-#if defined(__x86_64__) || defined(__i386__)
 
 #include <immintrin.h>
 #include <stdint.h>
@@ -106,9 +104,3 @@ const simd_kernels metric_kernels_avx2_table = {
     .manhattan = manhattan_avx2,
     .level = "avx2",
 };
-
-#else
-
-typedef int umapc_metric_avx2_unavailable;
-
-#endif

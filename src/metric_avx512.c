@@ -1,8 +1,6 @@
 /* AVX-512 versions of the hot distance kernels. Compiled with -mavx512f (and bw/dq/vl); reached
- * only through simd_kernels_select / simd_kernels_avx512 after a cpuid check. */
+ * only through simd_kernels_at / simd_kernels_select after the check in cpu.c. */
 #include "metric.h"
-
-#if defined(__x86_64__) || defined(__i386__)
 
 #include <immintrin.h>
 #include <stdint.h>
@@ -98,9 +96,3 @@ const simd_kernels metric_kernels_avx512_table = {
     .manhattan = manhattan_avx512,
     .level = "avx512",
 };
-
-#else
-
-typedef int umapc_metric_avx512_unavailable;
-
-#endif

@@ -212,17 +212,6 @@ static void heaps_free(nd_heaps *h) {
 
 /* ---- space: prepared rows, and lossless 8-bit codes for pixel-like euclidean data ---- */
 
-static hnsw_code_fn u8_kernel(void) {
-    const char *level = simd_kernels_select()->level;
-    if (strcmp(level, "avx512") == 0) {
-        return hnsw_l2_u8_avx512;
-    }
-    if (strcmp(level, "avx2") == 0) {
-        return hnsw_l2_u8_avx2;
-    }
-    return hnsw_l2_u8_scalar;
-}
-
 /* Codes of the rows as x - lo, and the row terms where the tiles use them. */
 static void codes_shifted(nd_space *s, const float *x, size_t n, const float *lo, int threads) {
     size_t dim = s->dim;
@@ -313,7 +302,7 @@ static int build_codes(nd_space *s, const float *x, size_t n, int threads) {
         return 0;
     }
     s->mode = ND_U8;
-    s->u8 = u8_kernel();
+    s->u8 = hnsw_l2_u8_select();
     s->tile = tile;
     return 0;
 }

@@ -44,6 +44,7 @@ static void test_scalar(const uint8_t *rows, size_t dim) {
     }
 }
 
+#if defined(UMAPC_HAVE_X86_KERNELS)
 static void test_vnni(const uint8_t *rows, size_t dim) {
     const uint8_t *flip[4], *plain[4];
     for (size_t r = 0; r < 4; r++) {
@@ -70,11 +71,12 @@ static void test_vnni(const uint8_t *rows, size_t dim) {
         }
     }
 }
+#endif
 
 /* Float rows to codes: pixel rows convert exactly with their row terms, and one value that is
- * not an integer within 0..255 (a fraction, below 0, above 255, NaN) fails the row; the VNNI kernel
- * agrees with the scalar one everywhere. */
-static void test_from_floats(const uint8_t *bytes, size_t dim, int vnni) {
+ * not an integer within 0..255 (a fraction, below 0, above 255, NaN) fails the row; the SIMD kernel
+ * (VNNI) agrees with the scalar one everywhere. */
+static void test_from_floats(const uint8_t *bytes, size_t dim, code_from_floats_fn simd) {
     float *x = malloc(dim * sizeof *x);
     uint8_t *got = malloc(dim), *want = malloc(dim);
     for (size_t i = 0; i < dim; i++) {
@@ -84,8 +86,8 @@ static void test_from_floats(const uint8_t *bytes, size_t dim, int vnni) {
     code_row_terms(bytes, dim, &rn2, &rs128);
     CHECK(code_from_floats_scalar(x, dim, want, &n2, &s128) == 1);
     CHECK(memcmp(want, bytes, dim) == 0 && n2 == rn2 && s128 == rs128);
-    if (vnni) {
-        CHECK(code_from_floats_vnni(x, dim, got, &n2, &s128) == 1);
+    if (simd != NULL) {
+        CHECK(simd(x, dim, got, &n2, &s128) == 1);
         CHECK(memcmp(got, bytes, dim) == 0 && n2 == rn2 && s128 == rs128);
     }
     const float bad[4] = {0.5f, -1.0f, 256.0f, NAN};
@@ -94,8 +96,8 @@ static void test_from_floats(const uint8_t *bytes, size_t dim, int vnni) {
         float keep = x[at];
         x[at] = (float)bytes[at] * (b == 0) + bad[b]; /* a fraction near the value it replaces */
         CHECK(code_from_floats_scalar(x, dim, want, NULL, NULL) == 0);
-        if (vnni) {
-            CHECK(code_from_floats_vnni(x, dim, got, NULL, NULL) == 0);
+        if (simd != NULL) {
+            CHECK(simd(x, dim, got, NULL, NULL) == 0);
             CHECK(memcmp(got, want, dim) == 0);
         }
         x[at] = keep;
@@ -103,6 +105,33 @@ static void test_from_floats(const uint8_t *bytes, size_t dim, int vnni) {
     free(x);
     free(got);
     free(want);
+}
+
+/* The squared-difference and mixed code kernels of every level, with what each needs beyond its
+ * level (dotprod for one NEON variant). */
+typedef struct u8_variant {
+    umapc_level level;
+    unsigned needs;
+    hnsw_code_fn l2;
+    float (*mixed)(const float *q, const uint8_t *c, size_t dim);
+} u8_variant;
+
+static const u8_variant u8_variants[] = {
+    {UMAPC_LEVEL_SCALAR, 0, hnsw_l2_u8_scalar, hnsw_mixed_u8_scalar},
+#if defined(UMAPC_HAVE_X86_KERNELS)
+    {UMAPC_LEVEL_AVX2, 0, hnsw_l2_u8_avx2, hnsw_mixed_u8_avx2},
+    {UMAPC_LEVEL_AVX512, 0, hnsw_l2_u8_avx512, hnsw_mixed_u8_avx512},
+#endif
+#if defined(UMAPC_HAVE_NEON_KERNELS)
+    {UMAPC_LEVEL_NEON, 0, hnsw_l2_u8_neon, hnsw_mixed_u8_neon},
+    {UMAPC_LEVEL_NEON, UMAPC_CPU_DOTPROD, hnsw_l2_u8_dotprod, hnsw_mixed_u8_neon},
+#endif
+};
+#define N_U8_VARIANTS (sizeof u8_variants / sizeof u8_variants[0])
+
+static int variant_runs(const u8_variant *v) {
+    unsigned detected = umapc_cpu_detected();
+    return umapc_cpu_level_runs(detected, v->level) && (detected & v->needs) == v->needs;
 }
 
 /* The HNSW search kernels on codes (squared difference of two code rows; a float query against
@@ -117,17 +146,34 @@ static void test_hnsw_kernels(const uint8_t *rows, size_t dim, umapc_rng *rng) {
         want += d * d;
     }
     float exact = (float)sq_diff(a, b, dim);
-    CHECK(hnsw_l2_u8_scalar(a, b, dim) == exact);
-    CHECK_CLOSE(hnsw_mixed_u8_scalar(q, b, dim), want, 1e-5, 1e-3);
-    if (simd_kernels_avx2() != NULL) {
-        CHECK(hnsw_l2_u8_avx2(a, b, dim) == exact);
-        CHECK_CLOSE(hnsw_mixed_u8_avx2(q, b, dim), want, 1e-5, 1e-3);
-    }
-    if (simd_kernels_avx512() != NULL) {
-        CHECK(hnsw_l2_u8_avx512(a, b, dim) == exact);
-        CHECK_CLOSE(hnsw_mixed_u8_avx512(q, b, dim), want, 1e-5, 1e-3);
+    for (size_t v = 0; v < N_U8_VARIANTS; v++) {
+        if (variant_runs(&u8_variants[v])) {
+            CHECK(u8_variants[v].l2(a, b, dim) == exact);
+            CHECK_CLOSE(u8_variants[v].mixed(q, b, dim), want, 1e-5, 1e-3);
+        }
     }
     free(q);
+}
+
+/* Which variants run, and that the choosers pick among them at the level in use. */
+static void test_u8_choice(void) {
+    int n_run = 0;
+    for (size_t v = 0; v < N_U8_VARIANTS; v++) {
+        n_run += variant_runs(&u8_variants[v]);
+    }
+    CHECK(n_run >= 1);
+    for (int l = 0; l < 4; l++) {
+        hnsw_code_fn f = hnsw_l2_u8_at((umapc_level)l);
+        CHECK((f != NULL) == umapc_cpu_level_runs(umapc_cpu_detected(), (umapc_level)l));
+        int known = f == NULL;
+        for (size_t v = 0; v < N_U8_VARIANTS; v++) {
+            known |= u8_variants[v].level == (umapc_level)l && u8_variants[v].l2 == f &&
+                     variant_runs(&u8_variants[v]);
+        }
+        CHECK(known);
+    }
+    CHECK(hnsw_l2_u8_select() == hnsw_l2_u8_at(umapc_cpu_level()));
+    printf("code kernels: %d variants run here (level in use: %s)\n", n_run, umapc_simd_level());
 }
 
 /* Column ranges of strided rows against a serial scan, for 1 and 3 threads; one non-integer value
@@ -158,14 +204,25 @@ static void test_column_ranges(umapc_rng *rng) {
 }
 
 int main(void) {
-    int vnni = code_cpu_has_vnni();
-    CHECK((code_dot_flip_select() != NULL) == vnni);
-    CHECK((code_dot_flip_4x4_select() != NULL) == vnni);
-    CHECK((code_dot_flip_tile_select() != NULL) == vnni);
-    CHECK(code_from_floats_select() == (vnni ? code_from_floats_vnni : code_from_floats_scalar));
+    /* The VNNI kernels are tested wherever the CPU has them; the choosers follow the level in use,
+     * which UMAPC_SIMD may have lowered. */
+    int use = code_use_vnni();
+    CHECK((code_dot_flip_select() != NULL) == use);
+    CHECK((code_dot_flip_4x4_select() != NULL) == use);
+    CHECK((code_dot_flip_tile_select() != NULL) == use);
+    code_from_floats_fn simd_from_floats = NULL;
+    int vnni = 0;
+#if defined(UMAPC_HAVE_X86_KERNELS)
+    CHECK(code_from_floats_select() == (use ? code_from_floats_vnni : code_from_floats_scalar));
+    vnni = (umapc_cpu_detected() & UMAPC_CPU_AVX512VNNI) != 0;
+    simd_from_floats = vnni ? code_from_floats_vnni : NULL;
+#else
+    CHECK(code_from_floats_select() == code_from_floats_scalar);
+#endif
     if (!vnni) {
-        printf("no AVX-512 VNNI: only the scalar kernels are tested\n");
+        printf("no AVX-512 VNNI: the dot-product kernels are tested in scalar only\n");
     }
+    test_u8_choice();
     umapc_rng rng;
     umapc_rng_seed(&rng, 7);
     test_column_ranges(&rng);
@@ -175,11 +232,13 @@ int main(void) {
         for (int rep = 0; rep < 3; rep++) {
             fill_bytes(rows, 8 * dim, &rng);
             test_scalar(rows, dim);
-            test_from_floats(rows, dim, vnni);
+            test_from_floats(rows, dim, simd_from_floats);
             test_hnsw_kernels(rows, dim, &rng);
+#if defined(UMAPC_HAVE_X86_KERNELS)
             if (vnni) {
                 test_vnni(rows, dim);
             }
+#endif
         }
     }
     free(rows);

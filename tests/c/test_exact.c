@@ -110,17 +110,10 @@ static float *make_data(data_kind kind, size_t n, size_t dim, uint64_t seed) {
 /* ---- kernels ----------------------------------------------------------------------------------
  */
 
+/* Test level 0 is direct evaluation (no kernel); 1 + l is the tile kernel of umapc_level l
+ * (scalar, avx2, avx512; there is no NEON tile kernel), NULL where this CPU lacks it. */
 static const exact_gemm_kernel *kernel_at(int level) {
-    switch (level) {
-    case 0:
-        return NULL;
-    case 1:
-        return exact_kernel_scalar();
-    case 2:
-        return exact_kernel_avx2();
-    default:
-        return exact_kernel_avx512();
-    }
+    return level == 0 ? NULL : exact_kernel_at((umapc_level)(level - 1));
 }
 
 static const char *level_name(int level) {
