@@ -60,8 +60,10 @@ UMAPC_API const char *umapc_status_name(umapc_status status);
  * (-1 is scikit-learn's spelling), otherwise the value itself. */
 UMAPC_API int umapc_resolve_threads(int n_threads);
 
-/* Name of the widest SIMD instruction set the distance kernels use on this CPU: "avx512", "avx2"
- * or "scalar". */
+/* Name of the SIMD level the kernels use in this process: "scalar", "avx2" or "avx512" on x86,
+ * "scalar" or "neon" on 64-bit ARM. It is the CPU's best, or the level the environment variable
+ * UMAPC_SIMD names where the CPU has it (more than the CPU has, or an unknown name, gives the
+ * best). Detected on first use and then fixed for the process; safe to call from any thread. */
 UMAPC_API const char *umapc_simd_level(void);
 
 #ifdef __cplusplus

@@ -9,16 +9,41 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ._core import simd_level as _c_simd_level
 from ._core import version as _c_version
 
 __version__ = "0.1.0"
-__all__ = ["UMAP", "NNIndex", "__version__"]
+__all__ = ["UMAP", "NNIndex", "__version__", "simd_level"]
 
 if TYPE_CHECKING:
     from .index import NNIndex
     from .umap_ import UMAP
 
 _LAZY = {"UMAP": ".umap_", "NNIndex": ".index"}
+
+
+def simd_level() -> str:
+    """Return the SIMD instruction level the compute kernels use in this process.
+
+    Every stage (distances, exact search, HNSW, NN-descent, 8-bit code kernels) runs at this one
+    level. It is the best level the CPU supports, or the level named by the environment variable
+    ``UMAPC_SIMD`` (``scalar``, ``avx2``, ``avx512`` or ``neon``) when the CPU supports that one;
+    asking for more than the CPU has, or an unknown name, gives the CPU's best. The variable is
+    read once, on first use of the kernels, and the level stays fixed for the process.
+
+    Returns
+    -------
+    str
+        ``"scalar"``, ``"avx2"`` or ``"avx512"`` on x86, ``"scalar"`` or ``"neon"`` on 64-bit
+        ARM.
+
+    Examples
+    --------
+    >>> import umapc
+    >>> umapc.simd_level() in {"scalar", "avx2", "avx512", "neon"}
+    True
+    """
+    return str(_c_simd_level())
 
 
 def __getattr__(name: str) -> Any:

@@ -25,7 +25,7 @@ static PyObject *core_resolve_threads(PyObject *self, PyObject *arg) {
 static PyMethodDef base_methods[] = {
     {"version", core_version, METH_NOARGS, "Version of the C library."},
     {"simd_level", core_simd_level, METH_NOARGS,
-     "Widest SIMD instruction set the kernels use on this CPU."},
+     "SIMD level the kernels use in this process (see umapc.simd_level)."},
     {"resolve_threads", core_resolve_threads, METH_O,
      "Number of threads used for n_jobs (<= 0 means all cores)."},
     {NULL, NULL, 0, NULL},

@@ -1,0 +1,121 @@
+"""The SIMD level override (UMAPC_SIMD): each level is reported by umapc.simd_level(), every stage
+runs under it, and exact k-NN gives the same neighbours at every level.
+
+The level is fixed per process, so each level runs in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import umapc
+
+# Gaussian rows (exact search: no ties, so the neighbours must match exactly) and small integer
+# rows (lossless 8-bit codes in NN-descent and HNSW, the code kernels). A UMAP fit on top.
+_SCRIPT = r"""
+import json, sys
+import numpy as np
+import umapc
+from umapc import NNIndex, UMAP
+
+out = sys.argv[1]
+rng = np.random.default_rng(0)
+x = rng.standard_normal((500, 37)).astype(np.float32)
+q = rng.standard_normal((60, 37)).astype(np.float32)
+pix = rng.integers(0, 17, size=(600, 64)).astype(np.float32)
+
+exact = NNIndex(x, n_neighbors=10, backend="exact", n_jobs=2)
+ei, ed = exact.query(q, k=10)
+gi, gd = exact.neighbor_graph
+pi, pd = NNIndex(pix, n_neighbors=10, backend="exact", n_jobs=2).neighbor_graph
+ni, _ = NNIndex(x, n_neighbors=10, backend="hnsw", random_state=1, n_jobs=2).neighbor_graph
+ci, _ = NNIndex(pix, n_neighbors=10, backend="hnsw", random_state=1, n_jobs=2).neighbor_graph
+hi, _ = NNIndex(pix, n_neighbors=10, backend="hnsw", random_state=1, n_jobs=2).query(
+    pix[:50] + 0.25, k=10)
+emb = UMAP(n_neighbors=10, n_epochs=30, random_state=0, n_jobs=1).fit_transform(x)
+np.savez(out, ei=ei, ed=ed, gi=gi, gd=gd, pi=pi, pd=pd, ni=ni, ci=ci, hi=hi, emb=emb)
+print(json.dumps({"level": umapc.simd_level()}))
+"""
+
+
+def _run(tmp_path: Path, level: str | None) -> tuple[str, dict[str, np.ndarray]]:
+    env = dict(os.environ)
+    env.pop("UMAPC_SIMD", None)
+    if level is not None:
+        env["UMAPC_SIMD"] = level
+    out = tmp_path / f"{level or 'default'}.npz"
+    proc = subprocess.run(
+        [sys.executable, "-c", _SCRIPT, str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    reported = json.loads(proc.stdout.strip().splitlines()[-1])["level"]
+    with np.load(out) as data:
+        return reported, {k: data[k] for k in data.files}
+
+
+def _recall(found: np.ndarray, truth: np.ndarray) -> float:
+    hits = sum(len(set(f) & set(t)) for f, t in zip(found.tolist(), truth.tolist()))
+    return hits / truth.size
+
+
+def test_simd_level_in_process() -> None:
+    assert umapc.simd_level() in {"scalar", "avx2", "avx512", "neon"}
+    assert "simd_level" in umapc.__all__
+
+
+def test_levels_agree(tmp_path: Path) -> None:
+    best, ref = _run(tmp_path, None)
+    # avx2 is below avx512 on x86; elsewhere (or without AVX2) the request is capped at the best.
+    want_avx2 = "avx2" if best in ("avx2", "avx512") else best
+    runs = {"best": (best, best, ref)}
+    for request, want in (("scalar", "scalar"), ("avx2", want_avx2), (best, best)):
+        level, res = _run(tmp_path, request)
+        assert level == want, f"UMAPC_SIMD={request} reported {level}, expected {want}"
+        runs[request] = (level, want, res)
+    unknown, _ = _run(tmp_path, "no-such-level")
+    assert unknown == best
+
+    for request, (_, _, res) in runs.items():
+        # Exact k-NN: the same neighbours at every level (distances up to float rounding).
+        np.testing.assert_array_equal(res["ei"], ref["ei"], err_msg=request)
+        np.testing.assert_array_equal(res["gi"], ref["gi"], err_msg=request)
+        np.testing.assert_allclose(res["ed"], ref["ed"], rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(res["gd"], ref["gd"], rtol=1e-5, atol=1e-5)
+        # Integer rows: squared distances are exact integers at every level; ties may order
+        # differently, so compare the distances.
+        np.testing.assert_array_equal(res["pd"], ref["pd"], err_msg=request)
+        # NN-descent and HNSW are approximate: each level must find the exact neighbours.
+        assert _recall(res["ni"], ref["gi"]) > 0.9, request
+        assert _recall(res["ci"], ref["pi"]) > 0.8, request
+        assert res["hi"].shape == (50, 10) and (res["hi"] >= 0).all()
+        # The embedding itself may differ between levels (another test's concern); it must exist.
+        assert res["emb"].shape == (500, 2) and np.isfinite(res["emb"]).all()
+
+
+@pytest.mark.parametrize("request_level", ["scalar", "avx512", "neon"])
+def test_request_capped(tmp_path: Path, request_level: str) -> None:
+    """A level the CPU lacks gives the CPU's best; one it has is used."""
+    env = dict(os.environ, UMAPC_SIMD=request_level)
+    best_env = {k: v for k, v in os.environ.items() if k != "UMAPC_SIMD"}
+    code = "import umapc; print(umapc.simd_level())"
+    best = subprocess.run(
+        [sys.executable, "-c", code], env=best_env, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    got = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    order = {"scalar": 0, "avx2": 1, "avx512": 2} if best != "neon" else {"scalar": 0, "neon": 1}
+    if request_level in order and order[request_level] <= order[best]:
+        assert got == request_level
+    else:
+        assert got == best
