@@ -35,7 +35,10 @@ echo "aarch64: tools ready after $((SECONDS - start)) s"
 
 rm -rf "$build"
 meson setup "$build" --cross-file .ci/aarch64-cross.ini -Dpython=false -Dopenmp="$openmp" > /dev/null
-ninja -C "$build" > /dev/null
+if ! ninja -C "$build" > "$build/ninja.log" 2>&1; then
+    tail -n 60 "$build/ninja.log"
+    exit 1
+fi
 echo "aarch64: built after $((SECONDS - start)) s"
 # Emulation is 10-30 times slower than native: the per-test timeouts (300 s) are scaled.
 meson test -C "$build" --print-errorlogs --timeout-multiplier 4 --num-processes "$(nproc)"
