@@ -76,12 +76,15 @@ const exact_gemm_kernel *exact_kernel_at(umapc_level level) {
     case UMAPC_LEVEL_AVX512:
         return &exact_kernel_avx512_table;
 #endif
+#if defined(UMAPC_HAVE_NEON_KERNELS)
+    case UMAPC_LEVEL_NEON:
+        return &exact_kernel_neon_table;
+#endif
     default:
         return NULL;
     }
 }
 
-/* Levels without a tile kernel of their own (neon) take the scalar one. */
 const exact_gemm_kernel *exact_kernel_select(void) {
     const exact_gemm_kernel *kernel = exact_kernel_at(umapc_cpu_level());
     return kernel != NULL ? kernel : &scalar_table;

@@ -34,10 +34,14 @@ typedef struct exact_gemm_kernel {
     const char *level;
 } exact_gemm_kernel;
 
-/* Defined in the SIMD files (x86 builds only); use only through the checked accessors below. */
+/* Defined in the SIMD files (only in builds for their architecture); use only through the checked
+ * accessors below. */
 #if defined(UMAPC_HAVE_X86_KERNELS)
 extern const exact_gemm_kernel exact_kernel_avx2_table;
 extern const exact_gemm_kernel exact_kernel_avx512_table;
+#endif
+#if defined(UMAPC_HAVE_NEON_KERNELS)
+extern const exact_gemm_kernel exact_kernel_neon_table;
 #endif
 
 /* The kernel of one level, for tests; NULL when the CPU (or build) lacks it. */

@@ -111,7 +111,9 @@ static float *make_data(data_kind kind, size_t n, size_t dim, uint64_t seed) {
  */
 
 /* Test level 0 is direct evaluation (no kernel); 1 + l is the tile kernel of umapc_level l
- * (scalar, avx2, avx512; there is no NEON tile kernel), NULL where this CPU lacks it. */
+ * (scalar, avx2, avx512, neon), NULL where this CPU or build lacks it. */
+#define TEST_LEVELS 4
+
 static const exact_gemm_kernel *kernel_at(int level) {
     return level == 0 ? NULL : exact_kernel_at((umapc_level)(level - 1));
 }
@@ -172,7 +174,7 @@ static void test_tile(const exact_gemm_kernel *kern, size_t dim, uint64_t seed) 
 
 static void test_kernels(void) {
     const size_t dims[] = {1, 2, 3, 17, 64, 784};
-    for (int level = 1; level <= 3; level++) {
+    for (int level = 1; level <= TEST_LEVELS; level++) {
         const exact_gemm_kernel *kern = kernel_at(level);
         if (kern == NULL) {
             printf("kernel %d not supported by this CPU, skipped\n", level);
@@ -278,7 +280,7 @@ static void test_all_metrics_all_k(void) {
         for (int kind = 0; kind < UMAPC_METRIC_COUNT_; kind++) {
             umapc_metric m;
             metric_at(&m, kind);
-            for (int level = 0; level <= 3; level++) {
+            for (int level = 0; level <= TEST_LEVELS; level++) {
                 if (level > 0 && kernel_at(level) == NULL) {
                     continue;
                 }
@@ -318,7 +320,7 @@ static void test_shapes(void) {
             umapc_metric m;
             metric_at(&m, metrics[mi]);
             const size_t ks[] = {1, 2, 16, 31, cs->n - 1, cs->n};
-            for (int level = 1; level <= 3; level++) {
+            for (int level = 1; level <= TEST_LEVELS; level++) {
                 if (kernel_at(level) == NULL) {
                     continue;
                 }
