@@ -53,7 +53,7 @@ unsigned umapc_cpu_detected(void);
 umapc_level umapc_cpu_level(void);
 
 /* Feature bits the level in use allows (detected bits of the level and below, plus VNNI at avx512
- * and dotprod at neon): what kernels choosers test, so UMAPC_SIMD=avx2 also turns VNNI off. */
+ * and dotprod at neon): what kernel choosers test, so UMAPC_SIMD=avx2 also turns VNNI off. */
 unsigned umapc_cpu_features(void);
 
 /* "scalar", "avx2", "avx512" or "neon". */
@@ -66,11 +66,11 @@ int umapc_cpu_level_runs(unsigned detected, umapc_level level);
 umapc_level umapc_cpu_best_level(unsigned detected);
 
 /* The level for these feature bits and a UMAPC_SIMD value (NULL: unset): the requested level if
- * the bits run it, else the best (also for an unknown name). What umapc_cpu_level does, apart from
- * the process, for tests. */
+ * the bits run it, else the best (also for an unknown name). The rule umapc_cpu_level applies,
+ * without the process's CPU and environment, for tests. */
 umapc_level umapc_cpu_resolve(unsigned detected, const char *request);
 
-/* Feature bits a level allows, of all bits. */
+/* The feature bits kernels of this level (and not of the levels below it) may use. */
 unsigned umapc_cpu_level_mask(umapc_level level);
 
 #endif
