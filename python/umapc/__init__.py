@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING, Any
 from ._core import version as _c_version
 
 __version__ = "0.1.0"
-__all__ = ["UMAP", "NNIndex", "__version__"]
+__all__ = ["UMAP", "CorruptIndexError", "NNIndex", "__version__"]
 
 if TYPE_CHECKING:
-    from .index import NNIndex
+    from .index import CorruptIndexError, NNIndex
     from .umap_ import UMAP
 
-_LAZY = {"UMAP": ".umap_", "NNIndex": ".index"}
+_LAZY = {"UMAP": ".umap_", "NNIndex": ".index", "CorruptIndexError": ".index"}
 
 
 def __getattr__(name: str) -> Any:
