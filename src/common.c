@@ -1,10 +1,13 @@
 #include "internal.h"
 #include "umapc/metric.h"
 
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -59,15 +62,77 @@ int umapc_progress_report(const umapc_progress *progress, const char *stage, siz
     return progress->fn(progress->user, stage, done, total);
 }
 
+/* CPUs allowed by a cgroup CPU quota (v2 cpu.max, else v1 cfs quota/period), rounded up; 0 when
+ * there is no quota or it cannot be read. */
+static int cgroup_cpus(void) {
+    long long quota = -1, period = 0;
+    FILE *fp = fopen("/sys/fs/cgroup/cpu.max", "r");
+    if (fp != NULL) {
+        char max[32] = {0};
+        if (fscanf(fp, "%31s %lld", max, &period) == 2 && strcmp(max, "max") != 0) {
+            quota = strtoll(max, NULL, 10);
+        }
+        fclose(fp);
+    } else {
+        fp = fopen("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "r");
+        if (fp != NULL) {
+            if (fscanf(fp, "%lld", &quota) != 1) {
+                quota = -1;
+            }
+            fclose(fp);
+        }
+        fp = fopen("/sys/fs/cgroup/cpu/cpu.cfs_period_us", "r");
+        if (fp != NULL) {
+            if (fscanf(fp, "%lld", &period) != 1) {
+                period = 0;
+            }
+            fclose(fp);
+        }
+    }
+    if (quota <= 0 || period <= 0) {
+        return 0;
+    }
+    long long cpus = (quota + period - 1) / period;
+    return cpus > 65536 ? 65536 : (int)cpus;
+}
+
+int umapc_usable_cpus(void) {
+    /* The cgroup quota cannot change under a running process in practice; read it once. */
+    static _Atomic int quota_cpus = -1;
+    int cpus = 0;
+#ifdef __linux__
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) {
+        cpus = CPU_COUNT(&set);
+    }
+#endif
+    if (cpus <= 0) {
+#ifdef _OPENMP
+        cpus = omp_get_num_procs();
+#else
+        long online = sysconf(_SC_NPROCESSORS_ONLN);
+        cpus = online > 0 && online < 65536 ? (int)online : 1;
+#endif
+    }
+    int quota = quota_cpus;
+    if (quota < 0) {
+        quota = cgroup_cpus();
+        quota_cpus = quota;
+    }
+    if (quota > 0 && quota < cpus) {
+        cpus = quota;
+    }
+    return cpus > 0 ? cpus : 1;
+}
+
 int umapc_resolve_threads(int n_threads) {
-    if (n_threads > 0) {
+    int usable = umapc_usable_cpus();
+    /* More threads than CPUs only adds per-thread buffers and contention, and a thread count
+     * the OS cannot create aborts the process inside libgomp. */
+    if (n_threads > 0 && n_threads < usable) {
         return n_threads;
     }
-#ifdef _OPENMP
-    return omp_get_num_procs();
-#else
-    return 1;
-#endif
+    return usable;
 }
 
 size_t umapc_mul_size(size_t a, size_t b) {

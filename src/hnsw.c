@@ -710,7 +710,8 @@ static umapc_status run_queries(const query_plan *qp, const float *queries, size
 #pragma omp parallel num_threads(threads)
     {
         hnsw_scratch s;
-        hnsw_pair *buf = malloc((width + 1) * sizeof *buf);
+        size_t buf_bytes = umapc_mul_size(width + 1, sizeof(hnsw_pair));
+        hnsw_pair *buf = buf_bytes == SIZE_MAX ? NULL : malloc(buf_bytes);
         int ok = hnsw_scratch_init(&s, h->n, h->M0, h->dim) == 0 && buf != NULL;
         if (!ok) {
 #pragma omp atomic write
@@ -775,6 +776,11 @@ umapc_status umapc_hnsw_query(const umapc_hnsw *index, const float *queries, siz
                      NULL,  0};
     if (qp.ef < k) {
         qp.ef = k;
+    }
+    /* A beam wider than the index holds nothing more (a search visits each node once), and an
+     * unbounded one would size the per-thread buffers from a caller's number. */
+    if (qp.ef > index->n) {
+        qp.ef = index->n > k ? index->n : k;
     }
     if (qp.mask != NULL && plan_mask(&qp, err) != 0) {
         return UMAPC_ERR_OUT_OF_MEMORY;

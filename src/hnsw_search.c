@@ -81,8 +81,10 @@ static int grow(hnsw_pair **heap, size_t *cap, size_t need) {
     if (need <= *cap) {
         return 0;
     }
-    size_t ncap = *cap * 2 > need ? *cap * 2 : need;
-    hnsw_pair *p = realloc(*heap, ncap * sizeof *p);
+    size_t ncap = *cap <= SIZE_MAX / 2 && *cap * 2 > need ? *cap * 2 : need;
+    size_t bytes = umapc_mul_size(ncap, sizeof(hnsw_pair));
+    /* SIZE_MAX marks an overflowed product; realloc(p, 0) would free the heap. */
+    hnsw_pair *p = bytes == SIZE_MAX || bytes == 0 ? NULL : realloc(*heap, bytes);
     if (p == NULL) {
         return -1;
     }

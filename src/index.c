@@ -15,14 +15,19 @@
  *   payload             exact: n x dim float32 rows; hnsw: umapc_hnsw_serialize's bytes
  *   checksum   u64      index_checksum of everything before it
  */
+#include "hnsw_internal.h"
 #include "internal.h"
 #include "umapc/index.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define UMAPC_INDEX_FORMAT_VERSION 1u
@@ -209,9 +214,17 @@ umapc_status umapc_index_add(umapc_index *index, const float *data, size_t n, in
     if (index->backend == UMAPC_BACKEND_EXACT) {
         status = append_exact_rows(index, rows, n, err);
     } else {
+        size_t before = index->n;
         status = umapc_hnsw_add(index->hnsw, rows, n, n_threads, progress, err);
-        if (status == UMAPC_OK) {
-            index->n += n;
+        /* An interrupted or failed insertion keeps the batches it finished linked (unlinking them
+         * would cost the back-links they displaced), so the size follows the graph and the
+         * message says how many rows made it in. */
+        index->n = umapc_hnsw_size(index->hnsw);
+        if (status != UMAPC_OK && err != NULL) {
+            char detail[sizeof err->message];
+            memcpy(detail, err->message, sizeof detail);
+            umapc_fail(err, status, "%s (%zu of %zu new rows were added)", detail,
+                       index->n - before, n);
         }
     }
     free(normalised);
@@ -319,7 +332,7 @@ void umapc_index_free(umapc_index *index) {
 /* A 64-bit checksum that reads 32 bytes per step in four independent lanes, so checking a large
  * index costs about as much as reading it. Not cryptographic: it catches truncation, bit rot and
  * edits, not forgery. */
-static uint64_t index_checksum(const uint8_t *bytes, size_t size) {
+uint64_t umapc_index_checksum(const uint8_t *bytes, size_t size) {
     const uint64_t prime = 0x9e3779b97f4a7c15ULL;
     uint64_t lanes[4] = {prime, prime ^ 1, prime ^ 2, prime ^ 3};
     size_t i = 0;
@@ -416,7 +429,7 @@ umapc_status umapc_index_serialize(const umapc_index *index, umapc_blob meta, ui
         free(bytes);
         return status;
     }
-    put_u64(bytes + body, index_checksum(bytes, body));
+    put_u64(bytes + body, umapc_index_checksum(bytes, body));
     *buffer = bytes;
     *size = body + CHECKSUM_BYTES;
     return UMAPC_OK;
@@ -452,7 +465,7 @@ static umapc_status read_header(const uint8_t *buffer, size_t size, index_header
     if (h->payload > body || h->meta > body || h->payload + h->meta != body - HEADER_BYTES) {
         return corrupt(err, "truncated or extended (size does not match the header)");
     }
-    if (get_u64(buffer + body) != index_checksum(buffer, body)) {
+    if (get_u64(buffer + body) != umapc_index_checksum(buffer, body)) {
         return corrupt(err, "checksum mismatch");
     }
     uint32_t backend = get_u32(buffer + 12);
@@ -485,6 +498,12 @@ static umapc_status read_payload(umapc_index *index, const index_header *h, cons
             return status;
         }
         memcpy(index->exact_rows, at, h->payload);
+        /* The rows get the checks create and add give them: a loaded index must not hold what
+         * neither would have accepted (NaN, hellinger rows with negative entries, ...). */
+        umapc_error detail = {0};
+        if (check_rows(&h->metric, index->exact_rows, h->n, h->dim, "stored rows", &detail)) {
+            return corrupt(err, detail.message);
+        }
         index->n = h->n;
         return UMAPC_OK;
     }
@@ -494,6 +513,11 @@ static umapc_status read_payload(umapc_index *index, const index_header *h, cons
     }
     if (umapc_hnsw_size(index->hnsw) != h->n || umapc_hnsw_dim(index->hnsw) != h->dim) {
         return corrupt(err, "graph shape does not match the header");
+    }
+    const umapc_metric *graph_metric = &index->hnsw->space.plan.metric;
+    if (graph_metric->kind != h->metric.kind ||
+        (h->metric.kind == UMAPC_METRIC_MINKOWSKI && graph_metric->p != h->metric.p)) {
+        return corrupt(err, "the graph was built for another metric than the header names");
     }
     index->n = h->n;
     return UMAPC_OK;
@@ -549,32 +573,96 @@ umapc_status umapc_index_copy_rows(const umapc_index *index, float *out, umapc_e
     return UMAPC_OK;
 }
 
+/* Writes all of bytes to fd, retrying short writes and EINTR; 0 on success. */
+static int write_all(int fd, const uint8_t *bytes, size_t size) {
+    while (size > 0) {
+        size_t chunk = size < ((size_t)1 << 30) ? size : ((size_t)1 << 30);
+        ssize_t wrote = write(fd, bytes, chunk);
+        if (wrote < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return -1;
+        }
+        bytes += wrote;
+        size -= (size_t)wrote;
+    }
+    return 0;
+}
+
+/* The folder part of path ("." when it has none), in a new buffer. */
+static char *folder_of(const char *path) {
+    const char *slash = strrchr(path, '/');
+    size_t len = slash == NULL ? 1 : (slash == path ? 1 : (size_t)(slash - path));
+    char *dir = malloc(len + 1);
+    if (dir != NULL) {
+        memcpy(dir, slash == NULL ? "." : path, len);
+        dir[len] = '\0';
+    }
+    return dir;
+}
+
+/* A temporary file next to path, created exclusively (O_EXCL | O_NOFOLLOW: a name planted by
+ * another user, a symlink included, is never opened) under a name no other thread or process
+ * uses, then written, fsynced and renamed over path; the folder is fsynced so the rename
+ * survives a crash. Readers see the old file or the new one, never a mix. */
 static umapc_status write_file_atomically(const char *path, const uint8_t *bytes, size_t size,
                                           umapc_error *err) {
-    size_t tmp_len = strlen(path) + 32;
+    static _Atomic unsigned long counter = 0;
+    size_t tmp_len = strlen(path) + 64;
     char *tmp = malloc(tmp_len);
-    if (tmp == NULL) {
+    char *dir = folder_of(path);
+    if (tmp == NULL || dir == NULL) {
+        free(tmp);
+        free(dir);
         return umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "out of memory");
     }
-    snprintf(tmp, tmp_len, "%s.tmp.%ld", path, (long)getpid());
-    FILE *fp = fopen(tmp, "wb");
-    if (fp == NULL) {
+    int fd = -1;
+    for (int attempt = 0; attempt < 100 && fd < 0; attempt++) {
+        unsigned long serial = counter++;
+        uint64_t salt = umapc_hash64((uint64_t)(uintptr_t)&fd ^ ((uint64_t)getpid() << 32) ^
+                                     (uint64_t)serial ^ (uint64_t)time(NULL));
+        snprintf(tmp, tmp_len, "%s.tmp.%ld.%lu.%016llx", path, (long)getpid(), serial,
+                 (unsigned long long)salt);
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+        if (fd < 0 && errno != EEXIST) {
+            break;
+        }
+    }
+    if (fd < 0) {
         umapc_status st =
             umapc_fail(err, UMAPC_ERR_IO, "cannot write %s: %s", path, strerror(errno));
         free(tmp);
+        free(dir);
         return st;
     }
-    int ok = fwrite(bytes, 1, size, fp) == size;
-    ok = (fflush(fp) == 0) && ok;
-    ok = (fsync(fileno(fp)) == 0) && ok;
-    ok = (fclose(fp) == 0) && ok;
-    ok = ok && rename(tmp, path) == 0;
+    int ok = write_all(fd, bytes, size) == 0;
+    ok = ok && fsync(fd) == 0;
+    int saved = errno;
+    ok = (close(fd) == 0) && ok;
+    if (ok) {
+        ok = rename(tmp, path) == 0;
+        saved = errno;
+    }
     umapc_status status = UMAPC_OK;
     if (!ok) {
-        status = umapc_fail(err, UMAPC_ERR_IO, "cannot write %s: %s", path, strerror(errno));
-        remove(tmp);
+        status = umapc_fail(err, UMAPC_ERR_IO, "cannot write %s: %s", path, strerror(saved));
+        unlink(tmp);
+    } else {
+        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0 || fsync(dfd) != 0) {
+            /* Some file systems refuse fsync on folders (EINVAL); the file itself is synced. */
+            if (errno != EINVAL && errno != EROFS && errno != EBADF) {
+                status = umapc_fail(err, UMAPC_ERR_IO, "cannot sync the folder of %s: %s", path,
+                                    strerror(errno));
+            }
+        }
+        if (dfd >= 0) {
+            close(dfd);
+        }
     }
     free(tmp);
+    free(dir);
     return status;
 }
 
@@ -591,32 +679,57 @@ umapc_status umapc_index_save(const umapc_index *index, const char *path, umapc_
     return status;
 }
 
+/* Regular files only (a folder, a FIFO or a device would block or read as garbage), sized with
+ * fstat in 64 bits, read in chunks (files over 2 GiB included). */
 static umapc_status read_whole_file(const char *path, uint8_t **bytes, size_t *size,
                                     umapc_error *err) {
-    FILE *fp = fopen(path, "rb");
-    if (fp == NULL) {
+    *bytes = NULL;
+    *size = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) {
         return umapc_fail(err, UMAPC_ERR_IO, "cannot open %s: %s", path, strerror(errno));
     }
-    umapc_status status = UMAPC_OK;
-    long length = -1;
-    if (fseek(fp, 0, SEEK_END) == 0) {
-        length = ftell(fp);
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        umapc_status status =
+            umapc_fail(err, UMAPC_ERR_IO, "cannot read %s: %s", path, strerror(errno));
+        close(fd);
+        return status;
     }
-    if (length < 0 || fseek(fp, 0, SEEK_SET) != 0) {
-        status = umapc_fail(err, UMAPC_ERR_IO, "cannot read %s", path);
-    } else {
-        *bytes = malloc(length > 0 ? (size_t)length : 1);
-        *size = (size_t)length;
-        if (*bytes == NULL) {
-            status = umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "cannot allocate %ld bytes", length);
-        } else if (fread(*bytes, 1, *size, fp) != *size) {
-            status = umapc_fail(err, UMAPC_ERR_IO, "cannot read %s", path);
-            free(*bytes);
-            *bytes = NULL;
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return umapc_fail(err, UMAPC_ERR_IO, "cannot read %s: not a regular file", path);
+    }
+    if (st.st_size < 0 || (uint64_t)st.st_size >= (uint64_t)SIZE_MAX) {
+        close(fd);
+        return umapc_fail(err, UMAPC_ERR_IO, "cannot read %s: file too large", path);
+    }
+    size_t length = (size_t)st.st_size;
+    uint8_t *buffer = malloc(length > 0 ? length : 1);
+    if (buffer == NULL) {
+        close(fd);
+        return umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "cannot allocate %zu bytes", length);
+    }
+    size_t got = 0;
+    while (got < length) {
+        size_t chunk = length - got < ((size_t)1 << 30) ? length - got : ((size_t)1 << 30);
+        ssize_t r = read(fd, buffer + got, chunk);
+        if (r < 0 && errno == EINTR) {
+            continue;
         }
+        if (r <= 0) { /* an error, or the file shrank while being read */
+            umapc_status status = umapc_fail(err, UMAPC_ERR_IO, "cannot read %s: %s", path,
+                                             r < 0 ? strerror(errno) : "file changed size");
+            free(buffer);
+            close(fd);
+            return status;
+        }
+        got += (size_t)r;
     }
-    fclose(fp);
-    return status;
+    close(fd);
+    *bytes = buffer;
+    *size = length;
+    return UMAPC_OK;
 }
 
 umapc_status umapc_index_load(const char *path, umapc_index **out, uint8_t **meta,

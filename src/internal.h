@@ -35,6 +35,10 @@ void umapc_aligned_free(void *ptr);
 /* a * b, or SIZE_MAX when it overflows. */
 size_t umapc_mul_size(size_t a, size_t b);
 
+/* The index file's trailing checksum over its first size bytes (src/index.c); the tests use it to
+ * forge files whose content, not their checksum, is wrong. */
+uint64_t umapc_index_checksum(const uint8_t *bytes, size_t size);
+
 /* Seedable counter-based random numbers (SplitMix64 / Philox style): the value depends only on
  * (seed, stream, counter), so results do not depend on how work is split across threads. */
 uint64_t umapc_hash64(uint64_t x);

@@ -4,6 +4,7 @@
 #include "cpu.h"
 #include "internal.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -195,24 +196,65 @@ int umapc_metric_is_angular(umapc_metric_kind kind) {
            kind == UMAPC_METRIC_DOT || kind == UMAPC_METRIC_HELLINGER;
 }
 
+/* Every kernel sums dim terms in float32: squares or products of coordinates (euclidean and the
+ * angular metrics, and the |a|^2 + |b|^2 - 2ab form of the exact search), |a - b|^p (minkowski) or
+ * |a - b| (the others). Coordinates up to the returned bound keep each such sum, and the distance,
+ * a factor 16 below FLT_MAX, so finite inputs never give infinite distances. */
+double umapc_metric_max_magnitude(const umapc_metric *metric, size_t dim) {
+    double d = dim > 0 ? (double)dim : 1.0;
+    double room = (double)FLT_MAX / 16.0;
+    switch (metric->kind) {
+    case UMAPC_METRIC_EUCLIDEAN:
+    case UMAPC_METRIC_SQEUCLIDEAN:
+    case UMAPC_METRIC_COSINE:
+    case UMAPC_METRIC_CORRELATION:
+    case UMAPC_METRIC_DOT:
+    case UMAPC_METRIC_INNER_PRODUCT:
+        return 0.5 * sqrt(room / d);
+    case UMAPC_METRIC_MINKOWSKI: {
+        /* The sum of |a - b|^p and its 1/p-th power, which exceeds the sum's terms for p < 1. */
+        double p = metric->p;
+        double by_sum = pow(room / d, 1.0 / p);
+        double by_root = room / pow(d, 1.0 / p);
+        return 0.5 * (by_sum < by_root ? by_sum : by_root);
+    }
+    case UMAPC_METRIC_MANHATTAN:
+    case UMAPC_METRIC_CHEBYSHEV:
+    case UMAPC_METRIC_CANBERRA:
+    case UMAPC_METRIC_BRAYCURTIS:
+        return 0.5 * room / d;
+    default: /* hamming, jaccard compare; hellinger sums in double */
+        return (double)FLT_MAX;
+    }
+}
+
 umapc_status umapc_metric_check_data(const umapc_metric *metric, const float *data, size_t n,
                                      size_t dim, umapc_error *err) {
     umapc_status st = umapc_metric_validate(metric, err);
-    if (st != UMAPC_OK || metric->kind != UMAPC_METRIC_HELLINGER) {
+    if (st != UMAPC_OK) {
         return st;
     }
     size_t count = umapc_mul_size(n, dim);
     if (count == SIZE_MAX || (count > 0 && data == NULL)) {
         return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT, "data is NULL or too large");
     }
-    /* Branch-free minimum so the scan vectorises; data can be large. */
-    float lowest = 0.0f;
+    /* Branch-free minimum and maximum so the scan vectorises; data can be large. */
+    float lowest = 0.0f, highest = 0.0f;
     for (size_t i = 0; i < count; i++) {
         lowest = data[i] < lowest ? data[i] : lowest;
+        highest = data[i] > highest ? data[i] : highest;
     }
-    if (lowest < 0.0f) {
+    if (metric->kind == UMAPC_METRIC_HELLINGER && lowest < 0.0f) {
         return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT,
                           "hellinger needs nonnegative data, found %g", (double)lowest);
+    }
+    double largest = fmax(-(double)lowest, (double)highest);
+    double limit = umapc_metric_max_magnitude(metric, dim);
+    if (largest > limit) {
+        return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT,
+                          "data has a value of magnitude %g; the largest magnitude supported for "
+                          "metric %s in %zu dimensions is %.3g (distances would overflow float32)",
+                          largest, umapc_metric_name(metric->kind), dim, limit);
     }
     return UMAPC_OK;
 }

@@ -56,8 +56,12 @@ typedef int32_t umapc_idx;
 UMAPC_API const char *umapc_version(void);
 UMAPC_API const char *umapc_status_name(umapc_status status);
 
-/* Number of threads a call will use for n_threads as given by the caller: <= 0 means all cores
- * (-1 is scikit-learn's spelling), otherwise the value itself. */
+/* CPUs this process may run on: its affinity mask, capped by a cgroup CPU quota. */
+UMAPC_API int umapc_usable_cpus(void);
+
+/* Number of threads a call will use for n_threads as given by the caller: <= 0 means all usable
+ * CPUs (-1 is scikit-learn's spelling), otherwise the value itself capped at umapc_usable_cpus().
+ */
 UMAPC_API int umapc_resolve_threads(int n_threads);
 
 /* Name of the SIMD level the kernels use in this process: "scalar", "avx2" or "avx512" on x86,

@@ -49,10 +49,15 @@ UMAPC_API const char *umapc_metric_alias(size_t i);
 UMAPC_API umapc_status umapc_metric_validate(const umapc_metric *metric, umapc_error *err);
 
 /* Checks that rows (n x dim, row-major) lie in the metric's domain: hellinger needs nonnegative
- * entries (they are treated as unnormalised probabilities). Other metrics accept any finite data.
+ * entries (they are treated as unnormalised probabilities), and no coordinate may exceed
+ * umapc_metric_max_magnitude in absolute value (larger ones would overflow float32 sums).
  * NaN or infinite entries are not checked here; they give NaN distances. */
 UMAPC_API umapc_status umapc_metric_check_data(const umapc_metric *metric, const float *data,
                                                size_t n, size_t dim, umapc_error *err);
+
+/* The largest coordinate magnitude for which the metric's float32 distance sums stay finite in
+ * dim dimensions (e.g. about 2.3e18 for euclidean in 4 dimensions); FLT_MAX when any float fits. */
+UMAPC_API double umapc_metric_max_magnitude(const umapc_metric *metric, size_t dim);
 
 /* True when the metric compares directions only (cosine, correlation, dot, hellinger): the index
  * then normalises rows, and pynndescent reports `_angular_trees`. */

@@ -13,13 +13,13 @@ from ._core import simd_level as _c_simd_level
 from ._core import version as _c_version
 
 __version__ = "0.1.0"
-__all__ = ["UMAP", "NNIndex", "__version__", "simd_level"]
+__all__ = ["UMAP", "CorruptIndexError", "NNIndex", "__version__", "simd_level"]
 
 if TYPE_CHECKING:
-    from .index import NNIndex
+    from .index import CorruptIndexError, NNIndex
     from .umap_ import UMAP
 
-_LAZY = {"UMAP": ".umap_", "NNIndex": ".index"}
+_LAZY = {"UMAP": ".umap_", "NNIndex": ".index", "CorruptIndexError": ".index"}
 
 
 def simd_level() -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+import warnings
 from collections.abc import Mapping
 from typing import Any, Callable
 
@@ -37,14 +38,43 @@ def is_angular(metric: str) -> bool:
     return bool(_core.metric_info(metric)[2])
 
 
+MAX_JOBS = 4096
+
+
 def check_n_jobs(n_jobs: Any) -> int:
-    """-1 or None for all cores, else a positive integer."""
+    """Thread count for ``n_jobs``: -1 (or None) for all usable CPUs, else a positive integer.
+
+    Values above the CPUs this process may use (its affinity mask, capped by a cgroup quota) are
+    lowered to that count with a ``RuntimeWarning``: more threads only add per-thread buffers.
+    Values above ``MAX_JOBS`` raise ``ValueError``.
+
+    Raises
+    ------
+    TypeError
+        When ``n_jobs`` is not an integer or None.
+    ValueError
+        When ``n_jobs`` is 0, below -1 or above ``MAX_JOBS``.
+    """
     if n_jobs is None:
         return -1
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral):
         raise TypeError(f"n_jobs must be an integer or None, got {n_jobs!r}")
     if n_jobs == 0 or n_jobs < -1:
         raise ValueError(f"n_jobs must be -1 or a positive integer, got {n_jobs}")
+    usable = _core.usable_cpus()
+    if n_jobs > MAX_JOBS:
+        raise ValueError(
+            f"n_jobs={n_jobs} is more than the {MAX_JOBS} threads umapc supports "
+            f"(this process may use {usable} CPUs; n_jobs=-1 uses all of them)"
+        )
+    if n_jobs > usable:
+        warnings.warn(
+            f"n_jobs={n_jobs} is more than the {usable} CPUs this process may use; "
+            f"using {usable} threads",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return usable
     return int(n_jobs)
 
 

@@ -124,16 +124,21 @@ def _outputs(args: argparse.Namespace, stem: str) -> tuple[Path | None, Path | N
     if output is not None and output.suffix.lower() not in _OUTPUT_SUFFIXES:
         raise _UsageError(f"{output}: the embedding is written as .npy or .csv")
     for path in (output, plot):
+        if path is not None and path.is_dir():
+            raise _UsageError(f"{path} is a folder; give a file name to write")
         if path is not None and not path.resolve().parent.is_dir():
             raise _UsageError(f"{path}: folder {path.parent} does not exist")
     return output, plot
 
 
 def _write_embedding(embedding: np.ndarray, path: Path) -> None:
-    if path.suffix.lower() == ".npy":
-        np.save(path, embedding)
-    else:
-        np.savetxt(path, embedding, delimiter=",", fmt="%.6g")
+    try:
+        if path.suffix.lower() == ".npy":
+            np.save(path, embedding)
+        else:
+            np.savetxt(path, embedding, delimiter=",", fmt="%.6g")
+    except OSError as exc:  # e.g. the path became a folder, or no permission
+        raise _UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def _run(args: argparse.Namespace) -> None:
@@ -161,7 +166,7 @@ def _run(args: argparse.Namespace) -> None:
     start = time.perf_counter()
     try:
         embedding = model.fit_transform(data)
-    except (ValueError, TypeError, NotImplementedError) as exc:
+    except (ValueError, TypeError, NotImplementedError, FloatingPointError) as exc:
         raise _UsageError(str(exc)) from None
     seconds = time.perf_counter() - start
     print(

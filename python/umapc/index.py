@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import os
 import struct
+import threading
 from typing import Any
 
 import numpy as np
@@ -24,7 +26,13 @@ from ._validation import (
     seed_from_random_state,
 )
 
-__all__ = ["NNIndex"]
+__all__ = ["CorruptIndexError", "NNIndex"]
+
+#: Raised for a malformed, truncated, corrupt or incompatible index file or pickled state. It is a
+#: ``ValueError`` (bad content) and, for code written against earlier versions, an ``OSError``;
+#: failures to read or write the file itself (missing, a folder, no permission) raise plain
+#: ``OSError``.
+CorruptIndexError = _core.CorruptIndexError
 
 # Keywords umap-learn (and pynndescent users) pass to NNDescent that have no meaning for the
 # exact or HNSW backends. They are accepted so that NNIndex drops in, and otherwise ignored.
@@ -129,6 +137,9 @@ class NNIndex:
         self.verbose = bool(verbose)
         self.M = check_positive_int(M, "M")
         self.ef_construction = check_positive_int(ef_construction, "ef_construction")
+        # Serialises updates, the lazy HNSW build and the cached graph (the C index has its own
+        # reader-writer lock for queries against updates).
+        self._lock = threading.RLock()
         self._raw_data = _core_matrix(data, "data")
         n = self._raw_data.shape[0]
         if self.n_neighbors > n:
@@ -154,9 +165,13 @@ class NNIndex:
         return "exact" if float(n) * (dim + 11) <= _AUTO_EXACT_MAX_WORK else "hnsw"
 
     def _core_index(self) -> Any:
-        if self._index is None:
-            self._index = self._build(self._raw_data)
-        return self._index
+        index = self._index
+        if index is None:
+            with self._lock:  # two first queries must not build the graph twice
+                if self._index is None:
+                    self._index = self._build(self._raw_data)
+                index = self._index
+        return index
 
     def _build(self, data: np.ndarray) -> Any:
         callback, close = progress_callback(self.verbose, "NNIndex")
@@ -180,14 +195,18 @@ class NNIndex:
     def neighbor_graph(self) -> tuple[np.ndarray, np.ndarray]:
         """``(indices, distances)`` of shape (n_samples, n_neighbors): each point's nearest
         neighbours, the point itself first at distance 0. Computed once and cached."""
-        if self._neighbor_graph is None:
-            callback, close = progress_callback(self.verbose, "neighbor graph")
-            try:
-                self._neighbor_graph = self._compute_neighbor_graph(callback)
-            finally:
-                if close is not None:
-                    close()
-        return self._neighbor_graph
+        graph = self._neighbor_graph
+        if graph is None:
+            with self._lock:  # an update in between would leave a graph of the old rows cached
+                if self._neighbor_graph is None:
+                    callback, close = progress_callback(self.verbose, "neighbor graph")
+                    try:
+                        self._neighbor_graph = self._compute_neighbor_graph(callback)
+                    finally:
+                        if close is not None:
+                            close()
+                graph = self._neighbor_graph
+        return graph
 
     def _compute_neighbor_graph(self, callback: Any) -> tuple[np.ndarray, np.ndarray]:
         if self._index is None and self._metric_name != "dot":
@@ -236,12 +255,20 @@ class NNIndex:
         distances : float32 array of shape (n_queries, k), ascending per row
         """
         k = check_positive_int(k, "k")
-        if not isinstance(epsilon, (int, float)) or not np.isfinite(epsilon) or epsilon < 0:
+        if (
+            isinstance(epsilon, (bool, np.bool_))
+            or not isinstance(epsilon, numbers.Real)
+            or not np.isfinite(epsilon)
+            or epsilon < 0
+        ):
             raise ValueError(f"epsilon must be a non-negative number, got {epsilon!r}")
         if ef is None:
             ef = ef_from_epsilon(k, float(epsilon))
         else:
             ef = check_positive_int(ef, "ef")
+        # A beam wider than the index finds nothing more; the C library clamps too, this keeps
+        # Python ints beyond 64 bits out of the call.
+        ef = min(ef, max(k, self._raw_data.shape[0]))
         jobs = self.n_jobs if n_jobs is None else check_n_jobs(n_jobs)
         callback, close = progress_callback(self.verbose, "query")
         try:
@@ -270,24 +297,43 @@ class NNIndex:
             raise ValueError(
                 f"X has {new.shape[1]} columns but the index has {self._raw_data.shape[1]}"
             )
-        callback, close = progress_callback(self.verbose, "update")
-        try:
-            self._core_index().add(new, n_jobs=self.n_jobs, callback=callback)
-        finally:
-            if close is not None:
-                close()
-        self._raw_data = np.ascontiguousarray(np.concatenate([self._raw_data, new]))
-        self._neighbor_graph = None
+        _core.check_metric_data(new, self._metric_name, self._p)
+        with self._lock:
+            core_index = self._core_index()
+            before = core_index.size
+            callback, close = progress_callback(self.verbose, "update")
+            try:
+                core_index.add(new, n_jobs=self.n_jobs, callback=callback)
+            finally:
+                if close is not None:
+                    close()
+                # An interrupted HNSW insert keeps the batches it finished (the exception says
+                # how many rows); the Python rows follow whatever the C index now holds.
+                added = core_index.size - before
+                if added:
+                    self._raw_data = np.ascontiguousarray(
+                        np.concatenate([self._raw_data, new[:added]])
+                    )
+                    self._neighbor_graph = None
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the index to ``path``: one versioned, checksummed file, written to a temporary
         file and renamed into place so an interrupted save never leaves a half-written index."""
-        self._core_index().save(os.fspath(path), self._meta())
+        with self._lock:
+            self._core_index().save(os.fspath(path), self._meta())
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> NNIndex:
-        """Read an index written by :meth:`save`. Raises OSError for a missing, truncated,
-        corrupt or incompatible file."""
+        """Read an index written by :meth:`save`.
+
+        Raises
+        ------
+        CorruptIndexError
+            (a ``ValueError``, and an ``OSError`` for compatibility) for a truncated, corrupt,
+            incompatible or otherwise malformed file.
+        OSError
+            When the file cannot be read: missing, not a regular file, no permission.
+        """
         core_index, meta = _core.Index.load(os.fspath(path))
         return cls._from_parts(core_index, meta)
 
@@ -318,45 +364,81 @@ class NNIndex:
         cls,
         core_index: Any,
         meta: bytes,
-        neighbor_graph: tuple[np.ndarray, np.ndarray] | None = None,
+        neighbor_graph: Any = None,
     ) -> NNIndex:
         params, raw_rows = _parse_meta(meta)
         self = cls.__new__(cls)
-        self.metric = params["metric"]
-        self.metric_kwds = params["metric_kwds"]
-        self._metric_name, self._p = resolve_metric(self.metric, self.metric_kwds)
-        if core_index.metric[0] != self._metric_name:
-            raise OSError("the index and its stored parameters disagree on the metric")
-        self.n_neighbors = params["n_neighbors"]
-        self.n_jobs = params["n_jobs"]
-        self.random_state = params["random_state"]
-        self._seed = params["random_state"]
-        self.verbose = params["verbose"]
-        self.M = params["M"]
-        self.ef_construction = params["ef_construction"]
-        self.backend = params["backend"]
+        self._lock = threading.RLock()
+        try:
+            self.metric = params["metric"]
+            self.metric_kwds = params["metric_kwds"]
+            if not isinstance(self.metric, str) or not (
+                self.metric_kwds is None or isinstance(self.metric_kwds, dict)
+            ):
+                raise ValueError("metric must be a name and metric_kwds a dict or null")
+            self._metric_name, self._p = resolve_metric(self.metric, self.metric_kwds)
+            self.n_neighbors = _stored_int(params["n_neighbors"], "n_neighbors", 1)
+            self.n_jobs = _stored_int(params["n_jobs"], "n_jobs", -1)
+            if self.n_jobs == 0:
+                raise ValueError("n_jobs must be -1 or positive")
+            self._seed = _stored_int(params["random_state"], "random_state", 0)
+            self.random_state = self._seed
+            self.verbose = params["verbose"]
+            if not isinstance(self.verbose, bool):
+                raise ValueError("verbose must be a bool")
+            self.M = _stored_int(params["M"], "M", 2)
+            self.ef_construction = _stored_int(params["ef_construction"], "ef_construction", 1)
+            self.backend = params["backend"]
+            if self.backend not in _BACKENDS:
+                raise ValueError(f"backend must be one of {_BACKENDS}")
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CorruptIndexError(f"the index's stored parameters are invalid: {exc}") from exc
+        stored_name, stored_p = core_index.metric
+        if stored_name != self._metric_name or (
+            self._metric_name == "minkowski" and stored_p != self._p
+        ):
+            raise CorruptIndexError("the index and its stored parameters disagree on the metric")
         self._backend = core_index.backend
+        if self.backend != "auto" and self.backend != self._backend:
+            raise CorruptIndexError("the index and its stored parameters disagree on the backend")
         self._angular_trees = is_angular(self._metric_name)
         self._index = core_index
         shape = (core_index.size, core_index.dim)
+        if self.n_neighbors > shape[0]:
+            raise CorruptIndexError(
+                f"the stored n_neighbors={self.n_neighbors} exceeds the {shape[0]} indexed points"
+            )
         if self._backend == "exact":
             self._raw_data = core_index.rows()
         elif raw_rows is not None and raw_rows.size == shape[0] * shape[1]:
             self._raw_data = raw_rows.reshape(shape)
+            try:
+                _core.as_float_matrix(self._raw_data, "stored rows")
+                _core.check_metric_data(self._raw_data, self._metric_name, self._p)
+            except ValueError as exc:
+                raise CorruptIndexError(f"the index's stored rows are invalid: {exc}") from exc
         else:
-            raise OSError("the index file lacks the raw rows its backend needs")
-        self._neighbor_graph = neighbor_graph
+            raise CorruptIndexError("the index file lacks the raw rows its backend needs")
+        self._neighbor_graph = _checked_graph(neighbor_graph, shape[0], self.n_neighbors)
         return self
 
     def __getstate__(self) -> dict[str, Any]:
-        return {
-            "index": self._core_index().serialize(self._meta()),
-            "neighbor_graph": self._neighbor_graph,
-        }
+        with self._lock:
+            return {
+                "index": self._core_index().serialize(self._meta()),
+                "neighbor_graph": self._neighbor_graph,
+            }
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        core_index, meta = _core.Index.deserialize(state["index"])
-        other = NNIndex._from_parts(core_index, meta, state["neighbor_graph"])
+    def __setstate__(self, state: Any) -> None:
+        """Restore from :meth:`__getstate__`'s dict; raises :data:`CorruptIndexError` for
+        anything else."""
+        if not isinstance(state, dict) or "index" not in state:
+            raise CorruptIndexError("NNIndex state must be a dict with the serialised index")
+        blob = state["index"]
+        if not isinstance(blob, (bytes, bytearray, memoryview)):
+            raise CorruptIndexError("NNIndex state: the serialised index must be bytes")
+        core_index, meta = _core.Index.deserialize(blob)
+        other = NNIndex._from_parts(core_index, meta, state.get("neighbor_graph"))
         self.__dict__.update(other.__dict__)
 
     def __repr__(self) -> str:
@@ -382,16 +464,59 @@ _META_MAGIC = b"UMAPCPY1"
 def _parse_meta(meta: bytes) -> tuple[dict[str, Any], np.ndarray | None]:
     head = len(_META_MAGIC) + 8
     if len(meta) < head or meta[: len(_META_MAGIC)] != _META_MAGIC:
-        raise OSError("the index file lacks umapc's Python parameters")
+        raise CorruptIndexError("the index file lacks umapc's Python parameters")
     (json_len,) = struct.unpack("<Q", meta[len(_META_MAGIC) : head])
     if head + json_len > len(meta):
-        raise OSError("the index file's Python parameters are truncated")
+        raise CorruptIndexError("the index file's Python parameters are truncated")
     try:
         params = json.loads(meta[head : head + json_len].decode())
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise OSError(f"the index file's Python parameters are unreadable: {exc}") from exc
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise CorruptIndexError(
+            f"the index file's Python parameters are unreadable: {exc}"
+        ) from exc
+    if not isinstance(params, dict):
+        raise CorruptIndexError("the index file's Python parameters are not a JSON object")
     rest = meta[head + json_len :]
     if len(rest) % 4:
-        raise OSError("the index file's raw rows are truncated")
+        raise CorruptIndexError("the index file's raw rows are truncated")
     raw = np.frombuffer(rest, dtype=np.float32).copy() if rest else None
     return params, raw
+
+
+def _stored_int(value: Any, name: str, lowest: int) -> int:
+    """An integer parameter read back from a file: exactly an int (JSON), at least ``lowest``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < lowest:
+        raise ValueError(f"{name} must be an integer >= {lowest}, got {value!r}")
+    if value >= 1 << 63:
+        raise ValueError(f"{name} is out of range: {value}")
+    return value
+
+
+def _checked_graph(graph: Any, n: int, k: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """A pickled ``neighbor_graph``: None, or int32 ids below n and float32 distances without
+    NaN, both of shape (n, k); anything else is :data:`CorruptIndexError`."""
+    if graph is None:
+        return None
+    if not isinstance(graph, tuple) or len(graph) != 2:
+        raise CorruptIndexError(
+            "NNIndex state: neighbor_graph must be an (indices, distances) pair"
+        )
+    indices, distances = graph
+    if not isinstance(indices, np.ndarray) or not isinstance(distances, np.ndarray):
+        raise CorruptIndexError("NNIndex state: neighbor_graph must hold numpy arrays")
+    if indices.shape != (n, k) or distances.shape != (n, k):
+        raise CorruptIndexError(
+            f"NNIndex state: neighbor_graph has shapes {indices.shape} and {distances.shape}, "
+            f"expected ({n}, {k})"
+        )
+    if indices.dtype != np.int32 or distances.dtype != np.float32:
+        raise CorruptIndexError(
+            "NNIndex state: neighbor_graph must be int32 ids, float32 distances"
+        )
+    # -1 / inf pad the slots of a point with fewer neighbours; inner_product distances may be
+    # negative.
+    if indices.size and (indices.min() < -1 or indices.max() >= n):
+        raise CorruptIndexError("NNIndex state: neighbor_graph ids are out of range")
+    if np.isnan(distances).any():
+        raise CorruptIndexError("NNIndex state: neighbor_graph distances contain NaN")
+    return indices, distances

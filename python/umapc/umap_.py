@@ -7,6 +7,8 @@ optimisation, transform) runs in the C library through :mod:`umapc._core`.
 
 from __future__ import annotations
 
+import math
+import numbers
 import time
 import warnings
 from collections.abc import Callable
@@ -19,6 +21,7 @@ from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from . import _core
+from ._validation import check_n_jobs
 
 __all__ = ["UMAP"]
 
@@ -43,6 +46,30 @@ _UMAP_LEARN_ONLY_METRICS = frozenset(
 
 # Bounded metrics: neighbours at this distance or farther are cut (umap-learn's defaults).
 _DISCONNECTION_DISTANCES = {"correlation": 2.0, "cosine": 2.0, "hellinger": 1.0, "jaccard": 1.0}
+
+# Negative samples per edge and epoch: the layout's work grows linearly with it (umap-learn's
+# default is 5), and far larger values would take hours or overflow the C layout's sample counts.
+_MAX_NEGATIVE_SAMPLE_RATE = 1000
+
+
+def _check_finite_number(value: Any, name: str) -> None:
+    """Raise ValueError unless value is a finite real number (bools and strings refused)."""
+    if (
+        isinstance(value, (bool, np.bool_))
+        or not isinstance(value, numbers.Real)
+        or not math.isfinite(value)
+    ):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+
+
+def _check_layout_finite(embedding: np.ndarray) -> None:
+    """The layout's coordinates must be finite; never hand back inf or NaN silently."""
+    if not np.isfinite(embedding).all():
+        raise FloatingPointError(
+            "the layout produced non-finite coordinates; lower learning_rate or "
+            "repulsion_strength, or check a and b"
+        )
+
 
 _INIT_NAMES = ("pca", "spectral", "random", "tswspectral")
 
@@ -349,10 +376,25 @@ class UMAP(BaseEstimator):
             )
         if not isinstance(self.metric, str) and not callable(self.metric):
             raise ValueError("metric must be string or callable")
+        _check_finite_number(self.negative_sample_rate, "negative_sample_rate")
         if self.negative_sample_rate < 0:
             raise ValueError("negative sample rate must be positive")
+        if self.negative_sample_rate > _MAX_NEGATIVE_SAMPLE_RATE:
+            raise ValueError(
+                f"negative_sample_rate={self.negative_sample_rate!r} is above the largest "
+                f"supported, {_MAX_NEGATIVE_SAMPLE_RATE} (the layout's work grows with it; "
+                "the default is 5)"
+            )
+        _check_finite_number(self.learning_rate, "learning_rate")
         if self.learning_rate < 0.0:
             raise ValueError("learning_rate must be positive")
+        _check_finite_number(self.repulsion_strength, "repulsion_strength")
+        for name in ("a", "b"):
+            value = getattr(self, name)
+            if value is not None:
+                _check_finite_number(value, name)
+                if not value > 0:
+                    raise ValueError(f"{name} must be positive, got {value!r}")
         if self.n_neighbors < 2:
             raise ValueError("n_neighbors must be greater than 1")
         if self.target_n_neighbors < 2 and self.target_n_neighbors != -1:
@@ -377,7 +419,7 @@ class UMAP(BaseEstimator):
         n_jobs = -1 if self.n_jobs is None else self.n_jobs
         if n_jobs < -1 or n_jobs == 0:
             raise ValueError("n_jobs must be a postive integer, or -1 (for all cores)")
-        self._n_jobs = int(n_jobs)
+        self._n_jobs = check_n_jobs(n_jobs)  # capped at the usable CPUs, with a warning
         if self.dens_lambda < 0.0:
             raise ValueError("dens_lambda cannot be negative")
         if self.dens_frac < 0.0 or self.dens_frac > 1.0:
@@ -569,6 +611,15 @@ class UMAP(BaseEstimator):
                 f"ensure_all_finite={flag!r}: umapc requires finite data (NaN and inf are rejected)"
             )
 
+    def _layout_rates(self) -> tuple[float, float]:
+        """``(repulsion_strength, negative_sample_rate)`` for the C layout, which needs a
+        positive rate: with no negative samples (rate 0, which umap-learn accepts) only the
+        attraction moves points, exactly what a zero repulsion strength gives."""
+        rate = float(self.negative_sample_rate)
+        if rate == 0.0:
+            return 0.0, 1.0
+        return float(self.repulsion_strength), rate
+
     def _curve_parameters(self) -> tuple[float, float]:
         if self.a is None or self.b is None:
             a, b = _core.find_ab_params(float(self.spread), float(self.min_dist))
@@ -650,6 +701,11 @@ class UMAP(BaseEstimator):
             raise ValueError(
                 "precomputed_knn[0] and precomputed_knn[1] must be numpy arrays of the same size."
             )
+        if knn_indices.ndim != 2:
+            raise ValueError(
+                "precomputed_knn[0] and precomputed_knn[1] must be 2-D arrays of shape "
+                f"(n_samples, n_neighbors), got shape {knn_indices.shape}"
+            )
         from .index import NNIndex
 
         if not isinstance(search_index, NNIndex):
@@ -725,6 +781,7 @@ class UMAP(BaseEstimator):
         graph = _prune(self.graph_, n_epochs, default_epochs)
         init_seed, rescale_seed, layout_seed = (_draw_seed(rng) for _ in range(3))
         embedding = self._initial_layout(X, graph, init, rng, (init_seed, rescale_seed), progress)
+        repulsion, rate = self._layout_rates()
         if n_epochs > 0 and graph.nnz > 0:
             _core.optimize_layout(
                 embedding,
@@ -735,14 +792,15 @@ class UMAP(BaseEstimator):
                 n_epochs,
                 self._a,
                 self._b,
-                repulsion_strength=float(self.repulsion_strength),
+                repulsion_strength=repulsion,
                 learning_rate=self._initial_alpha,
-                negative_sample_rate=float(self.negative_sample_rate),
+                negative_sample_rate=rate,
                 seed=layout_seed if seeded else -1,
                 n_jobs=self._n_jobs,
                 callback=progress.callback,
             )
         disconnected = np.diff(self.graph_.indptr) == 0
+        _check_layout_finite(embedding[~disconnected])
         if disconnected.any():
             embedding[disconnected] = np.nan
         return embedding
@@ -871,6 +929,24 @@ class UMAP(BaseEstimator):
     def _transform_embed(self, graph: scipy.sparse.csr_matrix, progress: _Progress) -> np.ndarray:
         train = np.array(self.embedding_, dtype=np.float32, order="C")
         n_query = graph.shape[0]
+        placed = np.isfinite(train).all(axis=1)
+        if not placed.all():
+            # Disconnected training points have NaN coordinates (umap-learn's convention): new
+            # points are placed against, and pushed away from, the embedded ones only.
+            if not placed.any():
+                raise ValueError("transform: no training point has finite coordinates")
+            keep = np.flatnonzero(placed)
+            column = np.full(train.shape[0], -1, dtype=np.int64)
+            column[keep] = np.arange(keep.size)
+            coo = graph.tocoo()
+            edge = placed[coo.col]
+            graph = scipy.sparse.csr_matrix(
+                (coo.data[edge], (coo.row[edge], column[coo.col[edge]])),
+                shape=(n_query, keep.size),
+                dtype=np.float32,
+            )
+            graph.sort_indices()
+            train = np.ascontiguousarray(train[keep])
         embedding = np.array(
             _core.init_transform(graph.indptr, graph.indices, graph.data, train),
             dtype=np.float32,
@@ -883,6 +959,7 @@ class UMAP(BaseEstimator):
         if n_epochs <= 0 or graph.nnz == 0:
             return embedding
         graph = _prune(graph, n_epochs, n_epochs)
+        repulsion, rate = self._layout_rates()
         seed = -1
         if self.transform_seed is not None:
             seed = _draw_seed(check_random_state(self.transform_seed))
@@ -895,13 +972,14 @@ class UMAP(BaseEstimator):
             n_epochs,
             self._a,
             self._b,
-            repulsion_strength=float(self.repulsion_strength),
+            repulsion_strength=repulsion,
             learning_rate=self._initial_alpha / 4.0,
-            negative_sample_rate=float(self.negative_sample_rate),
+            negative_sample_rate=rate,
             seed=seed,
             n_jobs=self._n_jobs,
             callback=progress.callback,
         )
+        _check_layout_finite(embedding)
         return embedding
 
     def inverse_transform(self, X: Any):

@@ -14,9 +14,15 @@ static void test_errors(void) {
 }
 
 static void test_threads(void) {
-    CHECK(umapc_resolve_threads(3) == 3);
-    CHECK(umapc_resolve_threads(-1) >= 1);
+    int usable = umapc_usable_cpus();
+    CHECK(usable >= 1);
+    CHECK(umapc_resolve_threads(1) == 1);
+    CHECK(umapc_resolve_threads(3) == (usable < 3 ? usable : 3));
+    CHECK(umapc_resolve_threads(-1) == usable);
     CHECK(umapc_resolve_threads(0) == umapc_resolve_threads(-1));
+    /* Absurd requests become the usable CPU count, never that many OS threads. */
+    CHECK(umapc_resolve_threads(4096) == usable);
+    CHECK(umapc_resolve_threads(INT32_MAX) == usable);
 }
 
 static void test_rng(void) {

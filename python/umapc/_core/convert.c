@@ -17,8 +17,10 @@ PyObject *umapc_raise(umapc_status status, const umapc_error *err) {
         PyErr_SetString(PyExc_MemoryError, message);
         break;
     case UMAPC_ERR_IO:
-    case UMAPC_ERR_CORRUPT:
         PyErr_SetString(PyExc_OSError, message);
+        break;
+    case UMAPC_ERR_CORRUPT:
+        PyErr_SetString(umapc_CorruptIndexError ? umapc_CorruptIndexError : PyExc_OSError, message);
         break;
     case UMAPC_ERR_INTERRUPTED:
         if (!PyErr_Occurred()) {
@@ -170,10 +172,18 @@ int umapc_parse_jobs(PyObject *obj, int default_value, int *out) {
         PyErr_SetString(PyExc_TypeError, "n_jobs must be an integer or None");
         return -1;
     }
-    if (value == 0 || value < -1 || value > 4096) {
+    if (value == 0 || value < -1) {
         PyErr_Format(PyExc_ValueError, "n_jobs must be -1 or a positive integer, got %ld", value);
         return -1;
     }
+    if (value > UMAPC_MAX_JOBS) {
+        PyErr_Format(PyExc_ValueError,
+                     "n_jobs=%ld is more than the %d threads umapc supports (this machine has %d "
+                     "usable CPUs; -1 uses all of them)",
+                     value, UMAPC_MAX_JOBS, umapc_usable_cpus());
+        return -1;
+    }
+    /* The library caps the thread count at the usable CPUs (umapc_resolve_threads). */
     *out = (int)value;
     return 0;
 }

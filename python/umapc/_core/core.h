@@ -25,9 +25,11 @@ extern PyMethodDef umapc_nndescent_methods[];
 /* Registers types a unit defines (may be a no-op); returns -1 with an exception set on failure. */
 int umapc_index_register(PyObject *module);
 
+/* umapc.CorruptIndexError (ValueError and OSError): bad content in an index file or state. */
+extern PyObject *umapc_CorruptIndexError;
 /* Raises the Python exception matching status with err's message (ValueError for bad arguments,
- * OSError for I/O and corrupt files, MemoryError, KeyboardInterrupt when interrupted with no
- * exception already set, RuntimeError otherwise) and returns NULL. */
+ * OSError for I/O, CorruptIndexError for corrupt files, MemoryError, KeyboardInterrupt when
+ * interrupted with no exception already set, RuntimeError otherwise) and returns NULL. */
 PyObject *umapc_raise(umapc_status status, const umapc_error *err);
 
 /* A C-contiguous float32 2-D array from any array-like, copying only when needed. name is used in
@@ -56,6 +58,8 @@ int umapc_bridge_failed(const umapc_bridge *bridge);
  * unknown name or a bad p. */
 int umapc_metric_arg(const char *name, double p, umapc_metric *metric);
 
+/* Larger n_jobs values are refused as absurd; smaller ones above the CPU count are capped. */
+#define UMAPC_MAX_JOBS 4096
 /* Converts an optional Python int n_jobs (None = default_value) to a C thread count. */
 int umapc_parse_jobs(PyObject *obj, int default_value, int *out);
 

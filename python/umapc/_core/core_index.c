@@ -2,49 +2,60 @@
  * GIL is released around every call into the library. */
 #include "core.h"
 
+#include <errno.h>
 #include <math.h>
+#include <pthread.h>
+#include <string.h>
 
 typedef struct {
     PyObject_HEAD umapc_index *index;
-    /* Guarded by the GIL: queries may overlap each other but not an update. */
-    int readers;
-    int writing;
+    /* Readers (queries, graphs, saves, getters) share the index; an update waits until they are
+     * done and holds it alone. Taken with the GIL released: the holder may need the GIL (progress
+     * callbacks) while a waiter would otherwise sit on it. */
+    pthread_rwlock_t lock;
+    int lock_ready;
 } IndexObject;
 
 static PyTypeObject IndexType;
 
-static int begin_read(IndexObject *self) {
-    if (self->index == NULL) {
+static int take_lock(IndexObject *self, int write) {
+    if (self->index == NULL || !self->lock_ready) {
         PyErr_SetString(PyExc_ValueError, "the index is not initialised");
         return -1;
     }
-    if (self->writing) {
-        PyErr_SetString(PyExc_RuntimeError, "the index is being updated by another thread");
+    int rc = write ? pthread_rwlock_trywrlock(&self->lock) : pthread_rwlock_tryrdlock(&self->lock);
+    if (rc == EBUSY) {
+        Py_BEGIN_ALLOW_THREADS;
+        rc = write ? pthread_rwlock_wrlock(&self->lock) : pthread_rwlock_rdlock(&self->lock);
+        Py_END_ALLOW_THREADS;
+    }
+    if (rc == EDEADLK) {
+        /* A progress callback of this thread's own update called back into the index. */
+        PyErr_SetString(PyExc_RuntimeError,
+                        "the index is being updated by this thread (from a progress callback)");
         return -1;
     }
-    self->readers++;
+    if (rc != 0) {
+        PyErr_Format(PyExc_RuntimeError, "cannot lock the index: %s", strerror(rc));
+        return -1;
+    }
     return 0;
+}
+
+static int begin_read(IndexObject *self) {
+    return take_lock(self, 0);
 }
 
 static void end_read(IndexObject *self) {
-    self->readers--;
+    pthread_rwlock_unlock(&self->lock);
 }
 
 static int begin_write(IndexObject *self) {
-    if (self->index == NULL) {
-        PyErr_SetString(PyExc_ValueError, "the index is not initialised");
-        return -1;
-    }
-    if (self->writing || self->readers) {
-        PyErr_SetString(PyExc_RuntimeError, "the index is in use by another thread");
-        return -1;
-    }
-    self->writing = 1;
-    return 0;
+    return take_lock(self, 1);
 }
 
 static void end_write(IndexObject *self) {
-    self->writing = 0;
+    pthread_rwlock_unlock(&self->lock);
 }
 
 static PyObject *wrap_index(umapc_index *index) {
@@ -53,11 +64,20 @@ static PyObject *wrap_index(umapc_index *index) {
         umapc_index_free(index);
         return NULL;
     }
+    if (pthread_rwlock_init(&self->lock, NULL) != 0) {
+        umapc_index_free(index);
+        Py_DECREF(self);
+        return PyErr_NoMemory();
+    }
+    self->lock_ready = 1;
     self->index = index;
     return (PyObject *)self;
 }
 
 static void index_dealloc(IndexObject *self) {
+    if (self->lock_ready) {
+        pthread_rwlock_destroy(&self->lock);
+    }
     umapc_index_free(self->index);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
@@ -445,7 +465,12 @@ static PyObject *index_rows(IndexObject *self, PyObject *unused) {
 
 static PyObject *index_get_size(IndexObject *self, void *closure) {
     (void)closure;
-    return PyLong_FromSize_t(self->index ? umapc_index_size(self->index) : 0);
+    if (begin_read(self) < 0) {
+        return NULL;
+    }
+    size_t size = umapc_index_size(self->index);
+    end_read(self);
+    return PyLong_FromSize_t(size);
 }
 
 static PyObject *index_get_dim(IndexObject *self, void *closure) {
@@ -455,7 +480,12 @@ static PyObject *index_get_dim(IndexObject *self, void *closure) {
 
 static PyObject *index_get_memory(IndexObject *self, void *closure) {
     (void)closure;
-    return PyLong_FromSize_t(self->index ? umapc_index_memory(self->index) : 0);
+    if (begin_read(self) < 0) {
+        return NULL;
+    }
+    size_t bytes = umapc_index_memory(self->index);
+    end_read(self);
+    return PyLong_FromSize_t(bytes);
 }
 
 static PyObject *index_get_backend(IndexObject *self, void *closure) {

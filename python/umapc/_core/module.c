@@ -22,7 +22,17 @@ static PyObject *core_resolve_threads(PyObject *self, PyObject *arg) {
     return PyLong_FromLong(umapc_resolve_threads(n));
 }
 
+static PyObject *core_usable_cpus(PyObject *self, PyObject *args) {
+    (void)self;
+    (void)args;
+    return PyLong_FromLong(umapc_usable_cpus());
+}
+
+PyObject *umapc_CorruptIndexError = NULL;
+
 static PyMethodDef base_methods[] = {
+    {"usable_cpus", core_usable_cpus, METH_NOARGS,
+     "CPUs this process may use (affinity mask, capped by a cgroup CPU quota)."},
     {"version", core_version, METH_NOARGS, "Version of the C library."},
     {"simd_level", core_simd_level, METH_NOARGS,
      "SIMD level the kernels use in this process (see umapc.simd_level)."},
@@ -83,6 +93,27 @@ PyMODINIT_FUNC PyInit__core(void) {
         return NULL;
     }
     if (umapc_index_register(module) < 0) {
+        Py_DECREF(module);
+        return NULL;
+    }
+    /* Bad file content is a ValueError; it is an OSError too because earlier versions raised
+     * OSError for it (io.UnsupportedOperation combines the two the same way). */
+    PyObject *bases = PyTuple_Pack(2, PyExc_ValueError, PyExc_OSError);
+    umapc_CorruptIndexError =
+        bases == NULL ? NULL
+                      : PyErr_NewExceptionWithDoc(
+                            "umapc.CorruptIndexError",
+                            "A malformed, truncated, corrupt or incompatible index file or pickled "
+                            "state (a ValueError; also an OSError for compatibility).",
+                            bases, NULL);
+    Py_XDECREF(bases);
+    if (umapc_CorruptIndexError == NULL) {
+        Py_DECREF(module);
+        return NULL;
+    }
+    Py_INCREF(umapc_CorruptIndexError); /* the module's reference; the global keeps its own */
+    if (PyModule_AddObject(module, "CorruptIndexError", umapc_CorruptIndexError) < 0) {
+        Py_DECREF(umapc_CorruptIndexError);
         Py_DECREF(module);
         return NULL;
     }

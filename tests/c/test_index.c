@@ -1,0 +1,310 @@
+/* The index handle (src/index.c): search-width limits, interrupted updates, the file format's
+ * validation and its atomic, exclusive save. */
+#include "check.h"
+#include "internal.h"
+#include "umapc.h"
+
+#include <errno.h>
+#include <float.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static float *uniform_rows(size_t n, size_t dim, uint64_t seed) {
+    float *x = malloc(n * dim * sizeof *x);
+    umapc_rng rng;
+    umapc_rng_seed(&rng, seed);
+    for (size_t i = 0; i < n * dim; i++) {
+        x[i] = (float)umapc_rng_uniform(&rng);
+    }
+    return x;
+}
+
+static umapc_index *make(umapc_backend backend, umapc_metric_kind kind, const float *x, size_t n,
+                         size_t dim) {
+    umapc_metric m;
+    umapc_metric_init(&m);
+    m.kind = kind;
+    umapc_index_options o;
+    umapc_index_options_init(&o);
+    o.backend = backend;
+    o.n_threads = 2;
+    umapc_index *index = NULL;
+    CHECK(umapc_index_create(&m, x, n, dim, &o, NULL, &index, NULL) == UMAPC_OK);
+    return index;
+}
+
+/* ef far beyond the index size (up to SIZE_MAX, whose buffer size used to wrap to 0) searches
+ * the whole graph: the same answers as ef = n. */
+static void test_huge_ef(void) {
+    size_t n = 300, dim = 6, k = 5, nq = 20;
+    float *x = uniform_rows(n + nq, dim, 1);
+    umapc_index *index = make(UMAPC_BACKEND_HNSW, UMAPC_METRIC_EUCLIDEAN, x, n, dim);
+    umapc_idx want_i[20 * 5], got_i[20 * 5];
+    float want_d[20 * 5], got_d[20 * 5];
+    umapc_query_options q;
+    umapc_query_options_init(&q);
+    q.ef = n;
+    CHECK(umapc_index_query(index, x + n * dim, nq, k, &q, NULL, want_i, want_d, NULL) == UMAPC_OK);
+    size_t huge[] = {(size_t)1 << 61, (size_t)1 << 62, SIZE_MAX / 2, SIZE_MAX - 1, SIZE_MAX};
+    for (size_t h = 0; h < sizeof huge / sizeof *huge; h++) {
+        q.ef = huge[h];
+        umapc_error err = {0};
+        CHECK(umapc_index_query(index, x + n * dim, nq, k, &q, NULL, got_i, got_d, &err) ==
+              UMAPC_OK);
+        CHECK(memcmp(got_i, want_i, sizeof got_i) == 0);
+        CHECK(memcmp(got_d, want_d, sizeof got_d) == 0);
+    }
+    umapc_index_free(index);
+    free(x);
+}
+
+static int stop_at_second_call(void *user, const char *stage, size_t done, size_t total) {
+    (void)stage;
+    (void)done;
+    (void)total;
+    return ++*(int *)user >= 2;
+}
+
+/* An interrupted batched insert reports its size from the graph: every id a query or the k-NN
+ * graph returns is below the reported size, and the file it saves loads again. */
+static void test_interrupted_add(void) {
+    size_t n = 3000, dim = 8, k = 4;
+    float *x = uniform_rows(n, dim, 2);
+    umapc_index *index = make(UMAPC_BACKEND_HNSW, UMAPC_METRIC_EUCLIDEAN, x, n / 2, dim);
+    int calls = 0;
+    umapc_progress stop = {stop_at_second_call, &calls};
+    umapc_error err = {0};
+    CHECK(umapc_index_add(index, x + (n / 2) * dim, n / 2, 2, &stop, &err) ==
+          UMAPC_ERR_INTERRUPTED);
+    CHECK(strstr(err.message, "new rows were added") != NULL);
+    size_t size = umapc_index_size(index);
+    CHECK(size > n / 2 && size < n);
+    umapc_idx *gi = malloc(size * k * sizeof *gi);
+    float *gd = malloc(size * k * sizeof *gd);
+    CHECK(umapc_index_knn_graph(index, k, 2, NULL, gi, gd, NULL) == UMAPC_OK);
+    int in_range = 1;
+    for (size_t i = 0; i < size * k; i++) {
+        in_range &= gi[i] >= 0 && (size_t)gi[i] < size;
+    }
+    CHECK(in_range);
+    umapc_idx qi[10];
+    float qd[10];
+    umapc_query_options q;
+    umapc_query_options_init(&q);
+    q.ef = 1000;
+    CHECK(umapc_index_query(index, x + (n - 1) * dim, 1, 10, &q, NULL, qi, qd, NULL) == UMAPC_OK);
+    for (int j = 0; j < 10; j++) {
+        CHECK(qi[j] >= 0 && (size_t)qi[j] < size);
+    }
+    uint8_t *bytes = NULL, *meta = NULL;
+    size_t n_bytes = 0, meta_size = 0;
+    umapc_blob none = {NULL, 0};
+    CHECK(umapc_index_serialize(index, none, &bytes, &n_bytes, NULL) == UMAPC_OK);
+    umapc_index *back = NULL;
+    CHECK(umapc_index_deserialize(bytes, n_bytes, &back, &meta, &meta_size, NULL) == UMAPC_OK);
+    CHECK(back != NULL && umapc_index_size(back) == size);
+    umapc_index_free(back);
+    free(bytes);
+    free(gi);
+    free(gd);
+    umapc_index_free(index);
+    free(x);
+}
+
+/* Rewrites the checksum after an edit, so that only the edited content can be rejected. */
+static void reseal(uint8_t *bytes, size_t size) {
+    uint64_t sum = umapc_index_checksum(bytes, size - 8);
+    for (int i = 0; i < 8; i++) {
+        bytes[size - 8 + (size_t)i] = (uint8_t)(sum >> (8 * i));
+    }
+}
+
+static void test_load_validates_content(void) {
+    size_t n = 200, dim = 4;
+    float *x = uniform_rows(n, dim, 3);
+    umapc_blob none = {NULL, 0};
+    uint8_t *bytes = NULL, *meta = NULL;
+    size_t size = 0, meta_size = 0;
+    umapc_index *back = NULL;
+    umapc_error err = {0};
+
+    /* A NaN row in an exact index (header 64 bytes, no metadata, then the rows). */
+    umapc_index *exact = make(UMAPC_BACKEND_EXACT, UMAPC_METRIC_EUCLIDEAN, x, n, dim);
+    CHECK(umapc_index_serialize(exact, none, &bytes, &size, NULL) == UMAPC_OK);
+    float nan = NAN;
+    memcpy(bytes + 64 + 5 * sizeof(float), &nan, sizeof nan);
+    reseal(bytes, size);
+    CHECK(umapc_index_deserialize(bytes, size, &back, &meta, &meta_size, &err) ==
+          UMAPC_ERR_CORRUPT);
+    CHECK(back == NULL && strstr(err.message, "NaN") != NULL);
+    free(bytes);
+    umapc_index_free(exact);
+
+    /* Negative rows in a file that claims hellinger (the rows were stored as euclidean). */
+    for (size_t i = 0; i < n * dim; i++) {
+        x[i] -= 0.5f;
+    }
+    exact = make(UMAPC_BACKEND_EXACT, UMAPC_METRIC_EUCLIDEAN, x, n, dim);
+    CHECK(umapc_index_serialize(exact, none, &bytes, &size, NULL) == UMAPC_OK);
+    bytes[16] = (uint8_t)UMAPC_METRIC_HELLINGER;
+    reseal(bytes, size);
+    CHECK(umapc_index_deserialize(bytes, size, &back, &meta, &meta_size, &err) ==
+          UMAPC_ERR_CORRUPT);
+    CHECK(back == NULL);
+    free(bytes);
+    umapc_index_free(exact);
+
+    /* A file whose header says cosine around a euclidean graph. */
+    umapc_index *graph = make(UMAPC_BACKEND_HNSW, UMAPC_METRIC_EUCLIDEAN, x, n, dim);
+    CHECK(umapc_index_serialize(graph, none, &bytes, &size, NULL) == UMAPC_OK);
+    CHECK(umapc_index_deserialize(bytes, size, &back, &meta, &meta_size, NULL) == UMAPC_OK);
+    umapc_index_free(back);
+    back = NULL;
+    bytes[16] = (uint8_t)UMAPC_METRIC_COSINE;
+    reseal(bytes, size);
+    CHECK(umapc_index_deserialize(bytes, size, &back, &meta, &meta_size, &err) ==
+          UMAPC_ERR_CORRUPT);
+    CHECK(back == NULL && strstr(err.message, "metric") != NULL);
+    free(bytes);
+    umapc_index_free(graph);
+    free(x);
+}
+
+static void test_load_rejects_non_files(void) {
+    char dir[] = "/tmp/umapc_test_index_XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    umapc_index *index = NULL;
+    uint8_t *meta = NULL;
+    size_t meta_size = 0;
+    umapc_error err = {0};
+    CHECK(umapc_index_load(dir, &index, &meta, &meta_size, &err) == UMAPC_ERR_IO);
+    CHECK(strstr(err.message, "not a regular file") != NULL);
+    char fifo[sizeof dir + 16];
+    snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+    CHECK(mkfifo(fifo, 0600) == 0);
+    /* A FIFO with no writer would block a plain open-and-read forever. */
+    CHECK(umapc_index_load(fifo, &index, &meta, &meta_size, &err) == UMAPC_ERR_IO);
+    CHECK(index == NULL);
+    unlink(fifo);
+    rmdir(dir);
+}
+
+typedef struct save_job {
+    const umapc_index *index;
+    const char *path;
+    umapc_blob meta;
+    umapc_status status;
+} save_job;
+
+static void *save_thread(void *arg) {
+    save_job *job = arg;
+    for (int i = 0; i < 20 && job->status == UMAPC_OK; i++) {
+        job->status = umapc_index_save(job->index, job->path, job->meta, NULL);
+    }
+    return NULL;
+}
+
+/* A symlink planted at the old predictable temp name is left alone; two threads saving to one
+ * path both succeed, and the file is one of the two complete versions. */
+static void test_save(void) {
+    char dir[] = "/tmp/umapc_test_save_XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char path[sizeof dir + 32], victim[sizeof dir + 32], planted[sizeof dir + 64];
+    snprintf(path, sizeof path, "%s/index.umapc", dir);
+    snprintf(victim, sizeof victim, "%s/victim", dir);
+    snprintf(planted, sizeof planted, "%s.tmp.%ld", path, (long)getpid());
+    FILE *fp = fopen(victim, "w");
+    CHECK(fp != NULL);
+    fputs("keep me", fp);
+    fclose(fp);
+    CHECK(symlink(victim, planted) == 0);
+
+    size_t n = 100, dim = 3;
+    float *x = uniform_rows(n, dim, 4);
+    umapc_index *index = make(UMAPC_BACKEND_EXACT, UMAPC_METRIC_EUCLIDEAN, x, n, dim);
+    CHECK(umapc_index_save(index, path, (umapc_blob){NULL, 0}, NULL) == UMAPC_OK);
+    fp = fopen(victim, "r");
+    char text[16] = {0};
+    CHECK(fp != NULL && fgets(text, sizeof text, fp) != NULL && strcmp(text, "keep me") == 0);
+    fclose(fp);
+
+    static const uint8_t meta_a[] = "version A", meta_b[] = "the other version, B";
+    save_job jobs[2] = {{index, path, {meta_a, sizeof meta_a}, UMAPC_OK},
+                        {index, path, {meta_b, sizeof meta_b}, UMAPC_OK}};
+    pthread_t threads[2];
+    for (int t = 0; t < 2; t++) {
+        CHECK(pthread_create(&threads[t], NULL, save_thread, &jobs[t]) == 0);
+    }
+    for (int t = 0; t < 2; t++) {
+        pthread_join(threads[t], NULL);
+        CHECK(jobs[t].status == UMAPC_OK);
+    }
+    umapc_index *back = NULL;
+    uint8_t *meta = NULL;
+    size_t meta_size = 0;
+    CHECK(umapc_index_load(path, &back, &meta, &meta_size, NULL) == UMAPC_OK);
+    CHECK((meta_size == sizeof meta_a && memcmp(meta, meta_a, meta_size) == 0) ||
+          (meta_size == sizeof meta_b && memcmp(meta, meta_b, meta_size) == 0));
+    CHECK(back != NULL && umapc_index_size(back) == n);
+    free(meta);
+    umapc_index_free(back);
+    umapc_index_free(index);
+    free(x);
+    /* Only the saved file, the victim and the planted link remain: no temp files left over. */
+    unlink(path);
+    unlink(planted);
+    unlink(victim);
+    CHECK(rmdir(dir) == 0);
+}
+
+/* Coordinates above the supported magnitude are refused with the limit in the message; just
+ * below it, distances stay finite and match a double-precision sum. */
+static void test_magnitude(void) {
+    umapc_metric m;
+    umapc_metric_init(&m);
+    size_t dim = 4;
+    double limit = umapc_metric_max_magnitude(&m, dim);
+    CHECK(limit > 1e18 && limit < 1e19);
+    float x[2 * 4] = {0};
+    x[0] = 2e19f;
+    umapc_index *index = NULL;
+    umapc_error err = {0};
+    CHECK(umapc_index_create(&m, x, 2, dim, NULL, NULL, &index, &err) ==
+          UMAPC_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(err.message, "largest magnitude supported") != NULL);
+    for (size_t d = 0; d < dim; d++) {
+        x[d] = (float)(0.9 * limit);
+        x[dim + d] = (float)(-0.9 * limit);
+    }
+    for (int b = 0; b < 2; b++) {
+        umapc_index_options o;
+        umapc_index_options_init(&o);
+        o.backend = b ? UMAPC_BACKEND_HNSW : UMAPC_BACKEND_EXACT;
+        CHECK(umapc_index_create(&m, x, 2, dim, &o, NULL, &index, NULL) == UMAPC_OK);
+        umapc_idx idx[2];
+        float dist[2];
+        CHECK(umapc_index_query(index, x, 1, 2, NULL, NULL, idx, dist, NULL) == UMAPC_OK);
+        double want = sqrt((double)dim) * 2.0 * (double)x[0];
+        CHECK(isfinite(dist[1]));
+        CHECK_CLOSE(dist[1], want, 1e-3, 0.0);
+        umapc_index_free(index);
+    }
+    m.kind = UMAPC_METRIC_MINKOWSKI;
+    m.p = 3.0;
+    CHECK(umapc_metric_max_magnitude(&m, dim) < limit);
+    m.kind = UMAPC_METRIC_HAMMING;
+    CHECK(umapc_metric_max_magnitude(&m, dim) == (double)FLT_MAX);
+}
+
+int main(void) {
+    test_huge_ef();
+    test_interrupted_add();
+    test_load_validates_content();
+    test_load_rejects_non_files();
+    test_save();
+    test_magnitude();
+    CHECK_DONE();
+}

@@ -1,0 +1,407 @@
+"""Bad-input corpus: many odd inputs across UMAP, NNIndex, save/load, pickle and the CLI, each run
+in a subprocess and classified as a clean error, a sane result, a wrong result, a crash or a hang.
+
+Cases run in batches (one interpreter per batch keeps the corpus fast); when a batch dies or
+stalls, its unreported cases are rerun one per subprocess so the culprit is named. Each case has
+an expectation: "error" (must raise a clean exception: ValueError, TypeError,
+NotImplementedError, OSError, FloatingPointError), "ok" (must return a result that passes its
+checks) or "any" (either, but a returned result must pass its checks).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+RUNNER = Path(__file__).with_name("_corpus_runner.py")
+BATCHES = 4
+BATCH_TIMEOUT = 120.0
+CASE_TIMEOUT = 60.0
+
+# Arrays as source text: name -> (expression, rows, expectation for use as data).
+_ARRAYS = {
+    "float64": ("rng.normal(size=(40, 5))", 40, "ok"),
+    "float16": ("rng.normal(size=(40, 5)).astype(np.float16)", 40, "ok"),
+    "int32": ("rng.integers(-5, 5, size=(40, 5)).astype(np.int32)", 40, "ok"),
+    "int64": ("rng.integers(0, 1000, size=(40, 5))", 40, "ok"),
+    "uint8": ("rng.integers(0, 255, size=(40, 5)).astype(np.uint8)", 40, "ok"),
+    "bool": ("rng.integers(0, 2, size=(40, 5)).astype(bool)", 40, "ok"),
+    # UMAP converts object arrays of numbers (as umap-learn does); NNIndex refuses them.
+    "object numbers": ("rng.normal(size=(40, 5)).astype(object)", 40, "any"),
+    "object strings": ("np.full((40, 5), 'a', dtype=object)", 40, "error"),
+    "complex": ("rng.normal(size=(40, 5)) + 1j", 40, "error"),
+    "fortran": ("np.asfortranarray(rng.normal(size=(40, 5)).astype(np.float32))", 40, "ok"),
+    "column stride": ("rng.normal(size=(40, 10)).astype(np.float32)[:, ::2]", 40, "ok"),
+    "row stride": ("rng.normal(size=(80, 5)).astype(np.float32)[::2]", 40, "ok"),
+    "negative stride": ("rng.normal(size=(40, 5)).astype(np.float32)[::-1]", 40, "ok"),
+    "zero rows": ("np.zeros((0, 5), np.float32)", 0, "error"),
+    "zero columns": ("np.zeros((40, 0), np.float32)", 40, "error"),
+    "one row": ("rng.normal(size=(1, 5))", 1, "any"),
+    "two rows": ("rng.normal(size=(2, 5))", 2, "any"),
+    "identical rows": ("np.ones((40, 5), np.float32)", 40, "any"),
+    "constant column": ("np.c_[rng.normal(size=(40, 4)), np.full(40, 3.0)]", 40, "ok"),
+    "huge 1e30": ("rng.normal(size=(40, 5)) * 1e30", 40, "error"),
+    "large 1e17": ("rng.normal(size=(40, 5)) * 1e17", 40, "ok"),
+    "denormal": ("rng.normal(size=(40, 5)) * 1e-42", 40, "any"),
+    "nan": ("np.where(np.eye(40, 5) > 0, np.nan, 1.0) + rng.normal(size=(40, 5))", 40, "error"),
+    "inf": ("np.where(np.eye(40, 5) > 0, np.inf, 1.0)", 40, "error"),
+    "wide 1x100000": ("rng.normal(size=(1, 100000)).astype(np.float32)", 1, "any"),
+    "wide 3x100000": ("rng.normal(size=(3, 100000)).astype(np.float32)", 3, "any"),
+    "list of lists": ("rng.normal(size=(40, 5)).tolist()", 40, "ok"),
+    "ragged list": ("[[1.0, 2.0], [3.0]] * 20", 40, "error"),
+    "3-d": ("rng.normal(size=(40, 5, 2))", 40, "error"),
+    "1-d": ("rng.normal(size=40)", 40, "error"),
+    "scalar": ("np.float32(3.0)", 1, "error"),
+    "none": ("None", 0, "error"),
+    "string": ("'data'", 0, "error"),
+    "sparse csr": ("sp.random(40, 5, density=0.5, format='csr', random_state=0)", 40, "error"),
+}
+
+
+def _array_cases() -> list[tuple[str, str, str]]:
+    cases = []
+    for name, (expr, rows, expect) in _ARRAYS.items():
+        k = max(1, min(3, rows))
+        nn = max(2, min(5, rows - 1)) if rows > 2 else 2
+        cases.append(
+            (
+                f"UMAP.fit_transform[{name}]",
+                f"X = {expr}\nE = UMAP(n_neighbors={nn}, n_epochs=10, random_state=0)"
+                f".fit_transform(X)\nsane_embedding(E, {rows})",
+                expect,
+            )
+        )
+        cases.append(
+            (
+                f"NNIndex.neighbor_graph[{name}]",
+                f"X = {expr}\nidx = NNIndex(X, n_neighbors={k}, random_state=0)\n"
+                f"sane_knn(idx.neighbor_graph, {rows}, {k}, {rows})",
+                expect,
+            )
+        )
+        query_expect = expect if name not in ("zero rows",) else "any"
+        cases.append(
+            (
+                f"NNIndex.query[{name}]",
+                "base = NNIndex(rng.normal(size=(60, 5)), n_neighbors=3, random_state=0)\n"
+                f"X = {expr}\nsane_knn(base.query(X, k=3), 60, 3)",
+                query_expect if name not in ("wide 1x100000", "wide 3x100000") else "error",
+            )
+        )
+    return cases
+
+
+_BASE = "X = rng.normal(size=(60, 5)).astype(np.float32)\n"
+_INDEX = _BASE + "idx = NNIndex(X, n_neighbors=3, random_state=0, backend={backend!r})\n"
+
+
+def _call_cases() -> list[tuple[str, str, str]]:
+    cases: list[tuple[str, str, str]] = []
+
+    def add(name: str, code: str, expect: str) -> None:
+        cases.append((name, code, expect))
+
+    for backend in ("exact", "hnsw"):
+        pre = _INDEX.format(backend=backend)
+        b = f"[{backend}]"
+        add("query k > n" + b, pre + "idx.query(X, k=61)", "error")
+        add("query k = n" + b, pre + "sane_knn(idx.query(X, k=60), 60, 60, 60)", "ok")
+        add("query k = 0" + b, pre + "idx.query(X, k=0)", "error")
+        add("query k float" + b, pre + "idx.query(X, k=2.5)", "error")
+        add("query wrong columns" + b, pre + "idx.query(X[:, :4], k=2)", "error")
+        add("update wrong columns" + b, pre + "idx.update(X[:, :4])", "error")
+        add(
+            "update then query" + b,
+            pre + "idx.update(X + 1)\nsane_knn(idx.query(X, k=3), 120, 3, 60)",
+            "ok",
+        )
+        add("update nan" + b, pre + "X[0, 0] = np.nan\nidx.update(X)", "error")
+        for ef in ("0", "-1", "2**100", "1.5", "'x'", "np.int64(7)", "2**63 - 1"):
+            expect = "ok" if ef in ("2**100", "np.int64(7)", "2**63 - 1") else "error"
+            add(
+                f"query ef={ef}" + b,
+                pre + f"sane_knn(idx.query(X, k=3, ef={ef}), 60, 3, 60)",
+                expect,
+            )
+        for eps in ("-1.0", "np.nan", "np.inf", "np.float64(0.2)", "'x'", "2.0**60", "None"):
+            expect = "ok" if eps in ("np.float64(0.2)", "2.0**60") else "error"
+            add(
+                f"query epsilon={eps}" + b,
+                pre + f"sane_knn(idx.query(X, k=3, epsilon={eps}), 60, 3, 60)",
+                expect,
+            )
+        masks = {
+            "short": ("np.ones(59, bool)", "error"),
+            "long": ("np.ones(61, bool)", "error"),
+            "2-d": ("np.ones((60, 1), bool)", "error"),
+            "all false": ("np.zeros(60, bool)", "ok"),
+            "ints 0/1/2": ("np.arange(60) % 3", "any"),
+            "floats": ("np.ones(60)", "any"),
+            "list": ("[True] * 60", "any"),
+            "string": ("'yes'", "error"),
+            "one allowed": ("np.arange(60) == 7", "ok"),
+        }
+        for mname, (mask, expect) in masks.items():
+            add(
+                f"filter mask {mname}" + b,
+                pre + f"sane_knn(idx.query(X, k=3, filter_mask={mask}), 60, 3, 60)",
+                expect,
+            )
+        for jobs, expect in (
+            ("0", "error"),
+            ("-2", "error"),
+            ("1.5", "error"),
+            ("'x'", "error"),
+            ("10**9", "error"),
+            ("4096", "ok"),
+            ("None", "ok"),
+        ):
+            add(
+                f"query n_jobs={jobs}" + b,
+                pre + f"sane_knn(idx.query(X, k=3, n_jobs={jobs}), 60, 3, 60)",
+                expect,
+            )
+        # save / load / pickle
+        add(
+            "save then load" + b,
+            pre + "p = os.path.join(tmp, 'i')\nidx.save(p)\n"
+            "sane_knn(NNIndex.load(p).query(X, k=3), 60, 3, 60)",
+            "ok",
+        )
+        add("save into a folder" + b, pre + "idx.save(tmp)", "error")
+        add("save to a missing folder" + b, pre + "idx.save(os.path.join(tmp, 'no', 'i'))", "error")
+        for frac in (0.0, 0.05, 0.3, 0.6, 0.99):
+            add(
+                f"load flipped byte at {frac}" + b,
+                pre + "p = os.path.join(tmp, 'i')\nidx.save(p)\nraw = bytearray(open(p, 'rb')"
+                f".read())\nraw[int({frac} * (len(raw) - 1))] ^= 0x5A\nopen(p, 'wb').write(raw)\n"
+                "sane_knn(NNIndex.load(p).query(X, k=3), 60, 3, 60)",
+                "error",
+            )
+        add(
+            "load truncated" + b,
+            pre + "p = os.path.join(tmp, 'i')\nidx.save(p)\n"
+            "raw = open(p, 'rb').read()\nopen(p, 'wb').write(raw[:-9])\nNNIndex.load(p)",
+            "error",
+        )
+        add(
+            "pickle round trip" + b,
+            pre + "c = pickle.loads(pickle.dumps(idx))\nsane_knn(c.query(X, k=3), 60, 3, 60)",
+            "ok",
+        )
+        add("pickle truncated" + b, pre + "pickle.loads(pickle.dumps(idx)[:-40])", "any")
+        add(
+            "setstate bad graph" + b,
+            pre + "s = idx.__getstate__()\n"
+            "s['neighbor_graph'] = (np.zeros((2, 2), np.int32), np.zeros((2, 2), np.float32))\n"
+            "NNIndex.__new__(NNIndex).__setstate__(s)",
+            "error",
+        )
+    for path_expr in (
+        "os.path.join(tmp, 'missing')",
+        "tmp",
+        "os.path.join(tmp, 'empty')",
+        "'/dev/null'",
+        "os.path.join(tmp, 'garbage')",
+    ):
+        add(
+            f"load {path_expr}",
+            "open(os.path.join(tmp, 'empty'), 'wb').close()\n"
+            "open(os.path.join(tmp, 'garbage'), 'wb').write(b'UMAPCIDX' * 40)\n"
+            f"NNIndex.load({path_expr})",
+            "error",
+        )
+    add("setstate None", "NNIndex.__new__(NNIndex).__setstate__(None)", "error")
+    add("setstate empty dict", "NNIndex.__new__(NNIndex).__setstate__({})", "error")
+    add("setstate bytes", "NNIndex.__new__(NNIndex).__setstate__({'index': b'x' * 100})", "error")
+    # NNIndex construction parameters
+    for kwds, expect in (
+        ("metric='minkowski', metric_kwds={'p': -1}", "error"),
+        ("metric='minkowski', metric_kwds={'p': 'x'}", "error"),
+        ("metric='minkowski', metric_kwds={'p': np.inf}", "error"),
+        ("metric='minkowski', metric_kwds={'p': 0.5}", "ok"),
+        ("metric='euclidean', metric_kwds={'q': 2}", "any"),
+        ("metric='nope'", "error"),
+        ("metric=5", "error"),
+        ("metric=None", "error"),
+        ("metric='hellinger'", "error"),
+        ("random_state='abc'", "error"),
+        ("random_state=1.5", "error"),
+        ("random_state=-1", "error"),
+        ("random_state=np.int64(3)", "ok"),
+        ("random_state=True", "error"),
+        ("random_state=2**70", "ok"),
+        ("random_state=np.random.RandomState(1)", "ok"),
+        ("random_state=np.random.default_rng(1)", "ok"),
+        ("random_state=[1, 2]", "error"),
+        ("n_neighbors=61", "error"),
+        ("n_neighbors=0", "error"),
+        ("n_neighbors=2.5", "error"),
+        ("M=1", "error"),
+        ("M=100000", "error"),
+        ("ef_construction=0", "error"),
+        ("backend='faiss'", "error"),
+        ("backend='hnsw', M=2", "ok"),
+        ("n_jobs=0", "error"),
+        ("n_jobs=10**12", "error"),
+        ("unknown_keyword=1", "error"),
+    ):
+        add(
+            f"NNIndex({kwds})",
+            _BASE + "X = X - X.min() + (0.0 if 'hellinger' not in "
+            f"{kwds!r} else -1.0)\nidx = NNIndex(X, {kwds})\n"
+            "sane_knn(idx.neighbor_graph, 60, idx.n_neighbors, 60)",
+            expect,
+        )
+    # UMAP parameters
+    for kwds, expect in (
+        ("n_neighbors=1", "error"),
+        ("n_neighbors=100", "ok"),
+        ("n_components=0", "error"),
+        ("n_components='2'", "error"),
+        ("n_components=1", "ok"),
+        ("n_components=3", "ok"),
+        ("min_dist=-1.0", "error"),
+        ("min_dist=2.0", "error"),
+        ("n_epochs=-1", "error"),
+        ("n_epochs=1.5", "error"),
+        ("n_epochs=0", "ok"),
+        ("learning_rate=np.inf", "error"),
+        ("learning_rate=-1.0", "error"),
+        ("repulsion_strength=np.nan", "error"),
+        ("a=np.inf, b=1.0", "error"),
+        ("a=1e30, b=1.0", "any"),
+        ("negative_sample_rate=0", "ok"),
+        ("negative_sample_rate=1e9", "error"),
+        ("negative_sample_rate=-1", "error"),
+        ("init='bad'", "error"),
+        ("init=np.zeros((60, 3))", "error"),
+        ("init=np.full((60, 2), np.nan)", "error"),
+        ("init=rng.normal(size=(60, 2))", "ok"),
+        ("init='random'", "ok"),
+        ("metric='precomputed'", "error"),
+        ("metric='cosine'", "ok"),
+        ("metric='nope'", "error"),
+        ("random_state='x'", "error"),
+        ("n_jobs=0", "error"),
+        ("set_op_mix_ratio=2.0", "error"),
+        ("local_connectivity=-1.0", "error"),
+        ("disconnection_distance='x'", "error"),
+        ("precomputed_knn=(np.arange(60), np.zeros(60), None)", "error"),
+        ("transform_mode='bad'", "error"),
+    ):
+        call = f"UMAP({kwds})" if "n_epochs" in kwds else f"UMAP({kwds}, n_epochs=10)"
+        add(
+            f"UMAP({kwds})",
+            _BASE + f"m = {call}\nE = m.fit_transform(X)\nsane_embedding(E, 60, m._n_components)",
+            expect,
+        )
+    fitted = _BASE + "m = UMAP(n_neighbors=5, n_epochs=10, random_state=0).fit(X)\n"
+    add("UMAP.transform wrong columns", fitted + "m.transform(X[:, :4])", "error")
+    add("UMAP.transform nan", fitted + "X[0, 0] = np.nan\nm.transform(X)", "error")
+    add("UMAP.transform one row", fitted + "sane_embedding(m.transform(X[:1]), 1)", "ok")
+    add("UMAP.transform before fit", _BASE + "UMAP().transform(X)", "any")
+    add("UMAP.fit with y", _BASE + "UMAP(n_epochs=5).fit(X, y=np.arange(60))", "error")
+    add(
+        "UMAP pickle",
+        fitted + "c = pickle.loads(pickle.dumps(m))\nsane_embedding(c.transform(X[:5]), 5)",
+        "ok",
+    )
+    # CLI (in-process main: returns 2 for a usage error)
+    cli_pre = _BASE + "data = os.path.join(tmp, 'd.npy')\nnp.save(data, X)\n"
+
+    def cli(name: str, argv: str, want: int) -> None:
+        add(
+            f"CLI {name}",
+            cli_pre + f"rc = cli_main({argv})\n"
+            f"if rc != {want}:\n    raise Wrong(f'exit status {{rc}}')",
+            "ok",
+        )
+
+    cli("output is a folder", "[data, '-o', tmp, '--n-epochs', '5']", 2)
+    cli("missing input", "[os.path.join(tmp, 'none.npy'), '--n-epochs', '5']", 2)
+    cli("bad output suffix", "[data, '-o', os.path.join(tmp, 'e.txt'), '--n-epochs', '5']", 2)
+    cli("missing output folder", "[data, '-o', os.path.join(tmp, 'x', 'e.npy')]", 2)
+    cli("good run", "[data, '-o', os.path.join(tmp, 'e.npy'), '--n-epochs', '5']", 0)
+    cli("bad metric", "[data, '-o', os.path.join(tmp, 'e.npy'), '--metric', 'nope']", 2)
+    cli(
+        "nan data",
+        "[(np.save(os.path.join(tmp, 'n.npy'), np.full((5, 2), np.nan)), "
+        "os.path.join(tmp, 'n.npy'))[1], '-o', os.path.join(tmp, 'e.npy')]",
+        2,
+    )
+    return cases
+
+
+CASES = _array_cases() + _call_cases()
+
+
+def _run_batch(cases: list[tuple[str, str, str]], timeout: float):
+    """Results of the cases that reported, and whether the process died or stalled."""
+    payload = json.dumps([[name, code] for name, code, _ in cases])
+    env = dict(os.environ, OMP_NUM_THREADS="2")
+    try:
+        proc = subprocess.run(
+            [sys.executable, str(RUNNER)],
+            input=payload,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=env,
+        )
+        out, status = proc.stdout, ("crash" if proc.returncode != 0 else None)
+    except subprocess.TimeoutExpired as exc:
+        out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+        status = "hang"
+    results = {}
+    for line in out.splitlines():
+        if line.startswith("{"):
+            record = json.loads(line)
+            results[record["name"]] = record
+    return results, status
+
+
+def _classify() -> dict[str, dict]:
+    results: dict[str, dict] = {}
+    size = -(-len(CASES) // BATCHES)
+    for start in range(0, len(CASES), size):
+        batch = CASES[start : start + size]
+        got, status = _run_batch(batch, BATCH_TIMEOUT)
+        results.update(got)
+        if status is None and len(got) == len(batch):
+            continue
+        for case in batch:  # rerun the unreported ones alone to name the culprit
+            if case[0] in results:
+                continue
+            got, status = _run_batch([case], CASE_TIMEOUT)
+            results[case[0]] = got.get(case[0]) or {
+                "name": case[0],
+                "outcome": status or "crash",
+                "detail": "no result",
+            }
+    for name, _, expect in CASES:
+        record = results[name]
+        if record["outcome"] in ("ok", "error") and expect != "any" and record["outcome"] != expect:
+            record["detail"] = f"expected {expect}, got {record['outcome']}: {record['detail']}"
+            record["outcome"] = "wrong"
+    return results
+
+
+def test_bad_input_corpus() -> None:
+    assert len(CASES) >= 150
+    assert len({name for name, _, _ in CASES}) == len(CASES), "case names must be unique"
+    results = _classify()
+    bad = {
+        name: f"{r['outcome']}: {r['detail']}"
+        for name, r in results.items()
+        if r["outcome"] not in ("ok", "error")
+    }
+    summary = {
+        o: sum(r["outcome"] == o for r in results.values())
+        for o in ("ok", "error", "wrong", "crash", "hang")
+    }
+    print(f"bad-input corpus: {len(CASES)} cases, {summary}")
+    assert not bad, json.dumps(bad, indent=1)
