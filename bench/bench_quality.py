@@ -186,10 +186,10 @@ def _idx_images(folder: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     names = ["train-images-idx3-ubyte.gz", "t10k-images-idx3-ubyte.gz"]
     names += ["train-labels-idx1-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
     _need(*(d / name for name in names))
-    X = np.concatenate([read_idx(d / names[0]), read_idx(d / names[1])])
+    train = read_idx(d / names[0])
+    X = np.concatenate([train, read_idx(d / names[1])])
     y = np.concatenate([read_idx(d / names[2]), read_idx(d / names[3])]).astype(np.int64)
-    test = np.zeros(len(X), dtype=bool)
-    test[60_000:] = True
+    test = np.arange(len(X)) >= len(train)
     return X, y, test
 
 
@@ -378,11 +378,13 @@ def _specs(threads: int) -> dict[str, Spec]:
     return {
         "fmnist-dup": Spec(
             lambda n: _duplicated(_images("fashion-mnist", 255.0), n),
-            "8,000 Fashion-MNIST images / 255, each repeated a seeded 1-9 times",
+            "8,000 of the 70,000 Fashion-MNIST images (seeded sample) / 255, each repeated a "
+            "seeded 1-9 times, rows shuffled",
         ),
         "scrna-dup": Spec(
             lambda n: _duplicated(_scrna10k(), n),
-            "8,000 cells of scrna10k (PCA-50), each repeated a seeded 1-9 times",
+            "8,000 of the 10,000 scrna10k cells (PCA-50, seeded sample), each repeated a seeded "
+            "1-9 times, rows shuffled",
         ),
         "fmnist": Spec(
             plain(lambda: _images("fashion-mnist", 1.0)),
