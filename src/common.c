@@ -158,16 +158,6 @@ void umapc_aligned_free(void *ptr) {
     free(ptr);
 }
 
-uint64_t umapc_hash64(uint64_t x) {
-    /* SplitMix64 finaliser: a bijection with good avalanche, cheap enough for per-edge use. */
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ULL;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebULL;
-    x ^= x >> 31;
-    return x;
-}
-
 void umapc_rng_seed(umapc_rng *rng, uint64_t seed) {
     rng->state = umapc_hash64(seed + 0x9e3779b97f4a7c15ULL);
 }

@@ -41,7 +41,15 @@ uint64_t umapc_index_checksum(const uint8_t *bytes, size_t size);
 
 /* Seedable counter-based random numbers (SplitMix64 / Philox style): the value depends only on
  * (seed, stream, counter), so results do not depend on how work is split across threads. */
-uint64_t umapc_hash64(uint64_t x);
+static inline uint64_t umapc_hash64(uint64_t x) {
+    /* SplitMix64 finaliser: a bijection with good avalanche, cheap enough to inline per sample. */
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebULL;
+    x ^= x >> 31;
+    return x;
+}
 static inline uint64_t umapc_rand_at(uint64_t seed, uint64_t stream, uint64_t counter) {
     return umapc_hash64(seed ^
                         umapc_hash64(stream ^ umapc_hash64(counter + 0x9e3779b97f4a7c15ULL)));

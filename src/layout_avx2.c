@@ -1,100 +1,64 @@
-/* AVX2 kernel of the 2-D layout SGD: the attraction and the negative samples of one sampled edge
- * in the 8 lanes of a register, one point per lane (x and y gathered separately), so the pow and
- * the division are paid once per gradient. */
-#include "layout_kernels.h"
-
+/* The 2-D layout executor (layout_lanes.h) with 8 lanes of AVX2. */
 #include <immintrin.h>
-#include <string.h>
 
-/* log2 and exp2 with the polynomials of the scalar path in layout.c (relative error ~1e-7). */
-static inline __m256 log2_ps(__m256 x) {
-    __m256i u = _mm256_castps_si256(x);
-    __m256i e = _mm256_sub_epi32(_mm256_srli_epi32(u, 23), _mm256_set1_epi32(127));
-    __m256 m = _mm256_castsi256_ps(_mm256_or_si256(
-        _mm256_and_si256(u, _mm256_set1_epi32(0x007fffff)), _mm256_set1_epi32(0x3f800000)));
-    __m256 big = _mm256_cmp_ps(m, _mm256_set1_ps(1.41421356f), _CMP_GT_OQ);
-    m = _mm256_blendv_ps(m, _mm256_mul_ps(m, _mm256_set1_ps(0.5f)), big);
-    e = _mm256_sub_epi32(e, _mm256_castps_si256(big)); /* big lanes are -1 */
-    __m256 t = _mm256_sub_ps(m, _mm256_set1_ps(1.0f));
-    __m256 p = _mm256_set1_ps(1.261500205e-01f);
-    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-2.074235521e-01f));
-    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(2.156704277e-01f));
-    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-2.389200412e-01f));
-    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(2.879182434e-01f));
-    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-3.607048381e-01f));
-    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(4.809106123e-01f));
-    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-7.213473333e-01f));
-    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.442695004e+00f));
-    return _mm256_fmadd_ps(t, p, _mm256_cvtepi32_ps(e));
+#define W 8
+typedef __m256 VF;
+typedef __m256i VI;
+typedef __m256i VM; /* all ones or all zeros per lane */
+
+#define VF_SET1(x)      _mm256_set1_ps(x)
+#define VI_SET1(x)      _mm256_set1_epi32(x)
+#define VF_ADD(a, b)    _mm256_add_ps(a, b)
+#define VF_SUB(a, b)    _mm256_sub_ps(a, b)
+#define VF_MUL(a, b)    _mm256_mul_ps(a, b)
+#define VF_DIV(a, b)    _mm256_div_ps(a, b)
+#define VF_MIN(a, b)    _mm256_min_ps(a, b)
+#define VF_MAX(a, b)    _mm256_max_ps(a, b)
+#define VF_GT(a, b)     _mm256_castps_si256(_mm256_cmp_ps(a, b, _CMP_GT_OQ))
+#define VF_SEL(m, y, n) _mm256_blendv_ps(n, y, _mm256_castsi256_ps(m))
+#define VI_SEL(m, y, n) _mm256_blendv_epi8(n, y, m)
+#define VI_ADD(a, b)    _mm256_add_epi32(a, b)
+#define VI_SUB(a, b)    _mm256_sub_epi32(a, b)
+#define VI_AND(a, b)    _mm256_and_si256(a, b)
+#define VI_OR(a, b)     _mm256_or_si256(a, b)
+#define VI_SRL(a, n)    _mm256_srli_epi32(a, n)
+#define VI_SLL(a, n)    _mm256_slli_epi32(a, n)
+#define VI_GT(a, b)     _mm256_cmpgt_epi32(a, b)
+#define VF_ROUND(x)     _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+#define VI_FROM_VF(x)   _mm256_cvttps_epi32(x)
+#define VF_FROM_VI(x)   _mm256_cvtepi32_ps(x)
+#define VF_AS_VI(x)     _mm256_castps_si256(x)
+#define VI_AS_VF(x)     _mm256_castsi256_ps(x)
+#define VM_AND(a, b)    _mm256_and_si256(a, b)
+#define VM_BITS(m)      _mm256_movemask_ps(_mm256_castsi256_ps(m))
+#define VI_LOAD(p)      _mm256_loadu_si256((const __m256i *)(p))
+#define VI_STORE(p, v)  _mm256_storeu_si256((__m256i *)(p), v)
+#define VF_LOAD(p)      _mm256_loadu_ps(p)
+#define VF_STORE(p, v)  _mm256_storeu_ps(p, v)
+#define VI_GATHER(b, i, m)                                                                         \
+    _mm256_mask_i32gather_epi32(_mm256_setzero_si256(), (const int *)(b), i, m, 4)
+
+/* x and y of the points idx (0 where !m): each (x, y) pair is one 64-bit element. */
+static inline void gather_xy(const float *emb, VI idx, VM m, VF *x, VF *y) {
+    __m128i ilo = _mm256_castsi256_si128(idx), ihi = _mm256_extracti128_si256(idx, 1);
+    __m256i mlo = _mm256_cvtepi32_epi64(_mm256_castsi256_si128(m));
+    __m256i mhi = _mm256_cvtepi32_epi64(_mm256_extracti128_si256(m, 1));
+    __m256d lo = _mm256_mask_i32gather_pd(_mm256_setzero_pd(), (const double *)(const void *)emb,
+                                          ilo, _mm256_castsi256_pd(mlo), 8);
+    __m256d hi = _mm256_mask_i32gather_pd(_mm256_setzero_pd(), (const double *)(const void *)emb,
+                                          ihi, _mm256_castsi256_pd(mhi), 8);
+    /* lo = x0 y0 x1 y1 | x2 y2 x3 y3, hi likewise for points 4..7 */
+    __m256 a = _mm256_castpd_ps(lo), b = _mm256_castpd_ps(hi);
+    __m256 xs = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0)); /* x0 x1 x4 x5 | x2 x3 x6 x7 */
+    __m256 ys = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
+    const __m256i order = _mm256_setr_epi32(0, 1, 4, 5, 2, 3, 6, 7);
+    *x = _mm256_permutevar8x32_ps(xs, order);
+    *y = _mm256_permutevar8x32_ps(ys, order);
 }
+#define GATHER_XY(e, i, m, x, y) gather_xy(e, i, m, x, y)
 
-static inline __m256 exp2_ps(__m256 y) {
-    y = _mm256_min_ps(_mm256_max_ps(y, _mm256_set1_ps(-126.0f)), _mm256_set1_ps(126.0f));
-    __m256 r = _mm256_round_ps(y, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 f = _mm256_sub_ps(y, r);
-    __m256 p = _mm256_set1_ps(1.546973610e-04f);
-    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.340043695e-03f));
-    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(9.618025590e-03f));
-    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(5.550327202e-02f));
-    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(2.402265121e-01f));
-    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(6.931472067e-01f));
-    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.0f));
-    __m256i scale =
-        _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(r), _mm256_set1_epi32(127)), 23);
-    return _mm256_mul_ps(p, _mm256_castsi256_ps(scale));
-}
+#include "layout_lanes.h"
 
-static inline __m256i lanes_below(int count) {
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32(count), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
-void umapc_layout_edge2_avx2(float *cur, const float *emb, const umapc_idx *idx, int n_attr, int n,
-                             umapc_idx self, const layout_consts *c) {
-    /* cur is read and written as one 64-bit (x, y) so the next call's load is forwarded from
-     * this call's store. */
-    double packed;
-    memcpy(&packed, cur, sizeof packed);
-    const __m128 xy = _mm_castpd_ps(_mm_set_sd(packed));
-    const __m256 px = _mm256_broadcastss_ps(xy);
-    const __m256 py = _mm256_broadcastss_ps(_mm_movehdup_ps(xy));
-    const __m256 four = _mm256_set1_ps(4.0f), minus_four = _mm256_set1_ps(-4.0f);
-    const __m256 a = _mm256_set1_ps(c->a), b = _mm256_set1_ps(c->b);
-    __m256 sx = _mm256_setzero_ps(), sy = _mm256_setzero_ps();
-    for (int q0 = 0; q0 < n; q0 += 8) {
-        __m256i live = lanes_below(n - q0);
-        __m256i vi = _mm256_maskload_epi32(idx + q0, live);
-        __m256i off = _mm256_slli_epi32(vi, 1);
-        __m256 ox =
-            _mm256_mask_i32gather_ps(_mm256_setzero_ps(), emb, off, _mm256_castsi256_ps(live), 4);
-        __m256 oy = _mm256_mask_i32gather_ps(_mm256_setzero_ps(), emb + 1, off,
-                                             _mm256_castsi256_ps(live), 4);
-        __m256 dx = _mm256_sub_ps(px, ox), dy = _mm256_sub_ps(py, oy);
-        __m256 d2 = _mm256_fmadd_ps(dy, dy, _mm256_mul_ps(dx, dx));
-        __m256 d2c = _mm256_max_ps(d2, _mm256_set1_ps(1e-30f));
-        __m256 pw = exp2_ps(_mm256_mul_ps(b, log2_ps(d2c)));
-        __m256 apw1 = _mm256_fmadd_ps(a, pw, _mm256_set1_ps(1.0f));
-        /* repulsion 2 gamma b / ((0.001 + d2) (a d2^b + 1)); attraction -2 a b d2^b / (d2 (a d2^b
-         * + 1)) */
-        __m256 attr = _mm256_castsi256_ps(lanes_below(n_attr - q0));
-        __m256 num = _mm256_blendv_ps(_mm256_set1_ps(c->repel),
-                                      _mm256_mul_ps(_mm256_set1_ps(c->attract), pw), attr);
-        __m256 den = _mm256_blendv_ps(_mm256_add_ps(d2c, _mm256_set1_ps(0.001f)), d2c, attr);
-        __m256 coeff = _mm256_div_ps(num, _mm256_mul_ps(den, apw1));
-        __m256 gx = _mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(coeff, dx), minus_four), four);
-        __m256 gy = _mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(coeff, dy), minus_four), four);
-        __m256 is_self = _mm256_castsi256_ps(_mm256_cmpeq_epi32(vi, _mm256_set1_epi32(self)));
-        __m256 keep = _mm256_and_ps(_mm256_castsi256_ps(live),
-                                    _mm256_cmp_ps(d2, _mm256_setzero_ps(), _CMP_GT_OQ));
-        keep = _mm256_and_ps(
-            keep,
-            _mm256_or_ps(attr, _mm256_xor_ps(is_self, _mm256_castsi256_ps(_mm256_set1_epi32(-1)))));
-        sx = _mm256_add_ps(sx, _mm256_and_ps(gx, keep));
-        sy = _mm256_add_ps(sy, _mm256_and_ps(gy, keep));
-    }
-    __m256 h = _mm256_hadd_ps(sx, sy); /* x01 x23 y01 y23 | x45 x67 y45 y67 */
-    __m128 q = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
-    q = _mm_hadd_ps(q, q); /* sx sy sx sy */
-    q = _mm_fmadd_ps(_mm_set1_ps(c->alpha), q, xy);
-    packed = _mm_cvtsd_f64(_mm_castps_pd(q));
-    memcpy(cur, &packed, sizeof packed);
+void umapc_layout_exec2_avx2(const layout_block *blk, const layout_consts *c) {
+    lanes_exec2(blk, c);
 }

@@ -1,90 +1,120 @@
-/* Kernels of the 2-D layout SGD (src/layout.c) with the SIMD variant in src/layout_avx2.c. */
+/* The layout SGD's interface between its one schedule (src/layout.c: which edges fire in an epoch,
+ * which negatives each draws) and the executors that only do the arithmetic: the scalar one in
+ * layout.c (any dimension) and the 2-D lane-per-point ones (layout_lanes.h, instantiated per
+ * instruction set). Every executor evaluates the same float expressions in the same order, with no
+ * fused multiply-add (the build passes -ffp-contract=off), so an embedding is bit-identical on
+ * every CPU. */
 #ifndef UMAPC_LAYOUT_KERNELS_H
 #define UMAPC_LAYOUT_KERNELS_H
 
 #include "umapc/common.h"
 
+#include <stdint.h>
+
 typedef struct layout_consts {
     float a, b;
     float attract; /* -2 a b */
     float repel;   /* 2 gamma b */
-    float alpha;
+    float alpha;   /* learning rate of this epoch */
+    int b_is_one;  /* d^(2b) is d2 itself */
 } layout_consts;
 
-/* Sampled edges of a 2-D point: adds to cur (x, y) alpha times the sum of the clipped gradients
- * of the attraction to emb[idx[0 .. n_attr-1]] and of the repulsion from
- * emb[idx[n_attr .. n-1]], all evaluated at cur. A negative sample equal to self, or coincident
- * with cur, is skipped as umap-learn does. */
-typedef void (*layout_edge2_fn)(float *cur, const float *emb, const umapc_idx *idx, int n_attr,
-                                int n, umapc_idx self, const layout_consts *c);
+/* An op's other point with this bit set is an attraction, without it a negative sample. */
+#define LAYOUT_ATTRACT_BIT 0x80000000u
+/* The slot of an attraction whose other end does not move (transform). */
+enum { LAYOUT_NO_SLOT = -1 };
 
-void umapc_layout_edge2_avx2(float *cur, const float *emb, const umapc_idx *idx, int n_attr, int n,
-                             umapc_idx self, const layout_consts *c);
-
-/* One epoch of a block of 2-D points as a list of "ops" per point, built by layout.c in the order
- * umap-learn applies them (pulls of in-edges from earlier sources, the point's sampled out-edges
- * with their negatives, pulls of the remaining in-edges). Op k is one attraction to other[k] (none
- * when -1) and n_neg[k] repulsions from tail points drawn by a counter-based hash of stream[k] (the
- * edge's random stream this epoch) and the sample number, all evaluated at the point's position
- * before the op; the ops of point lo + i are beg[i] .. beg[i + 1] - 1. */
+/* One epoch of a block of points as lists of ops in umap-learn's order: for each sampled out-edge
+ * of the point, its attraction and then its negative samples, each evaluated at the point's
+ * position after the previous op. The ops of point lo + i are beg[i] .. beg[i + 1] - 1: op k pulls
+ * the point toward emb[other[k] & ~LAYOUT_ATTRACT_BIT] when that bit is set, else pushes it away
+ * from emb[other[k]]. An attraction with slot[k] = s >= 0 also writes its move to
+ * moves[dim * s ..]: the other end of the edge takes it back with the opposite sign after the
+ * epoch, so both ends move by the same gradient as in umap-learn, without one thread writing
+ * another's point. slot[] is only read at attractions. */
 typedef struct layout_block {
-    const umapc_idx *other;
-    const int32_t *n_neg;
-    const uint64_t *stream;
+    const int32_t *other;
+    const int32_t *slot;
     const int32_t *beg;
     int32_t lo, n;
-    uint32_t n_tail;
     const float *self_in; /* positions of the block's points before the epoch */
-    float *self_out;      /* their positions after it (may equal self_in) */
-    const float *emb;     /* positions of the other ends */
-    int move_other;       /* a negative sample equal to the point itself is skipped */
+    float *self_out;      /* after it (may equal self_in) */
+    const float *emb;     /* positions of the other points, fixed during the epoch */
+    float *moves;
 } layout_block;
 
-/* Weyl increment between the counters of one edge sampling's negatives. */
-#define LAYOUT_NEG_STEP 0x9e3779b97f4a7c15ULL
+typedef void (*layout_exec2_fn)(const layout_block *blk, const layout_consts *c);
 
-/* SplitMix64's finaliser, for the edges' random streams and the scalar and AVX2 negatives. */
-static inline uint64_t layout_mix64(uint64_t x) {
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ULL;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebULL;
-    x ^= x >> 31;
-    return x;
+/* Any dimension, one point at a time: the reference the 2-D SIMD executors agree with bit for bit
+ * (the same expressions, d2 summed over dimensions in order). cur has room for dim floats. */
+void umapc_layout_exec_scalar(const layout_block *blk, const layout_consts *c, size_t dim,
+                              float *cur);
+
+void umapc_layout_exec2_avx2(const layout_block *blk, const layout_consts *c);
+void umapc_layout_exec2_avx512(const layout_block *blk, const layout_consts *c);
+void umapc_layout_exec2_neon(const layout_block *blk, const layout_consts *c);
+
+/* log2 and exp2 as polynomials, so that d^(2b) costs a third of powf and, above all, rounds the
+ * same on every CPU (libm's powf differs between platforms). The vector executors spell out these
+ * exact operations. */
+static inline float layout_log2(float x) {
+    union {
+        float f;
+        int32_t i;
+    } v = {x};
+    int32_t e = ((v.i >> 23) & 0xff) - 127;
+    v.i = (v.i & 0x007fffff) | 0x3f800000;
+    float m = v.f;
+    if (m > 1.41421356f) {
+        m = m * 0.5f;
+        e = e + 1;
+    }
+    float t = m - 1.0f;
+    float p = 1.261500205e-01f;
+    p = p * t - 2.074235521e-01f;
+    p = p * t + 2.156704277e-01f;
+    p = p * t - 2.389200412e-01f;
+    p = p * t + 2.879182434e-01f;
+    p = p * t - 3.607048381e-01f;
+    p = p * t + 4.809106123e-01f;
+    p = p * t - 7.213473333e-01f;
+    p = p * t + 1.442695004e+00f;
+    return (float)e + t * p;
 }
 
-/* Negative sample q (1-based) of a sampling with random stream `stream`, uniform in [0, n_tail). */
-static inline umapc_idx layout_negative(uint64_t stream, int q, uint32_t n_tail) {
-    uint64_t r = layout_mix64(stream + (uint64_t)q * LAYOUT_NEG_STEP);
-    return (umapc_idx)(((r >> 32) * (uint64_t)n_tail) >> 32);
+static inline float layout_exp2(float y) {
+    y = y < -126.0f ? -126.0f : (y > 126.0f ? 126.0f : y);
+    float r = __builtin_rintf(y);
+    float f = y - r;
+    float p = 1.546973610e-04f;
+    p = p * f + 1.340043695e-03f;
+    p = p * f + 9.618025590e-03f;
+    p = p * f + 5.550327202e-02f;
+    p = p * f + 2.402265121e-01f;
+    p = p * f + 6.931472067e-01f;
+    p = p * f + 1.0f;
+    union {
+        int32_t i;
+        float f;
+    } scale = {.i = ((int32_t)r + 127) << 23};
+    return p * scale.f;
 }
 
-/* Edge sampling state of the layout (layout.c's plan), for the AVX-512 op builder. */
-typedef struct layout_sched {
-    const int64_t *out_ptr;
-    const umapc_idx *out_idx;
-    const float *eps, *eps_neg;
-    float *next, *next_neg;
-    const uint64_t *edge_id;
-    const int64_t *in_ptr; /* in-edges, only with move_other */
-    const umapc_idx *in_idx;
-    const float *in_eps;
-    float *in_next;
-    uint64_t epoch_key;
-    float now;
-    int move_other;
-    int symmetric; /* in-edges equal out-edges (indices and schedules): in_next is not used */
-} layout_sched;
+/* Smallest squared distance the gradients are evaluated at: the polynomials need normal floats, and
+ * a pair closer than that is treated as coincident (umap-learn: no move). */
+#define LAYOUT_MIN_D2 1e-30f
 
-/* Slack the op builder may write past the last op (whole vectors). */
-enum { LAYOUT_OPS_SLACK = 16 };
+static inline float layout_clip(float v) {
+    return v > 4.0f ? 4.0f : (v < -4.0f ? -4.0f : v);
+}
 
-/* The ops of points lo .. hi-1 this epoch (the same ops as layout.c's scalar builder), advancing
- * their schedules; beg gets hi - lo + 1 offsets. */
-void umapc_layout_ops_avx512(const layout_sched *s, size_t lo, size_t hi, umapc_idx *other,
-                             int32_t *n_neg, uint64_t *stream, int32_t *beg);
-
-/* Runs the ops of a block with one point per SIMD lane (16 points at a time). */
-void umapc_layout_block2_avx512(const layout_block *blk, const layout_consts *c);
+/* Gradient coefficient at squared distance d2 > 0: attraction -2ab d2^(b-1) / (a d2^b + 1), or
+ * repulsion 2 gamma b / ((0.001 + d2)(a d2^b + 1)). */
+static inline float layout_coeff(float d2, int attract, const layout_consts *c) {
+    float x = d2 > LAYOUT_MIN_D2 ? d2 : LAYOUT_MIN_D2;
+    float pw = c->b_is_one ? x : layout_exp2(c->b * layout_log2(x));
+    float apw1 = c->a * pw + 1.0f;
+    return attract ? (c->attract * pw) / (x * apw1) : c->repel / ((x + 0.001f) * apw1);
+}
 
 #endif

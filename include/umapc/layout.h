@@ -21,24 +21,24 @@ typedef struct umapc_layout_options {
     double repulsion_strength;   /* gamma. Default 1.0. */
     double learning_rate;        /* initial alpha, decaying linearly to 0. Default 1.0. */
     double negative_sample_rate; /* negative samples per positive one. Default 5.0. */
-    /* >= 0: deterministic; the result is bit-identical for any n_threads. Each epoch reads other
-     * points from the previous epoch's positions while a point's own moves apply at once, and
-     * negative samples come from counter-based random numbers keyed by (seed, epoch, edge).
-     * -1 (default): Hogwild, all threads read and write one embedding. */
+    /* Negative samples come from counter-based random numbers keyed by (seed, epoch, edge), and
+     * the result is bit-identical for any n_threads and on every CPU (all instruction sets
+     * evaluate the same float expressions). < 0 (default): a fixed internal seed. */
     int64_t seed;
     int n_threads; /* <= 0: all cores. Default 0. */
 } umapc_layout_options;
 
 UMAPC_API void umapc_layout_options_init(umapc_layout_options *opts);
 
-/* umap-learn's optimize_layout_euclidean. graph rows are head points, columns tail points; edges
- * with weight below max / n_epochs are ignored, the others sampled every max/weight epochs with
- * negative_sample_rate repulsive samples from the tail points. tail == NULL: the graph is n_head x
- * n_head and both ends of an edge move (fit; each point applies the pull of its in-edges itself
- * (on a symmetric graph: twice the pull of the twin out-edge), so no thread writes another point;
- * the attraction and negative samples of one sampled edge are evaluated at the same position);
- * otherwise tail (n_tail x dim) stays fixed (transform). head (n_head x dim, row-major) is updated
- * in place. Progress stage "optimize layout" counts epochs. */
+/* umap-learn's optimize_layout_euclidean, for any dim >= 1. graph rows are head points, columns
+ * tail points; edges with weight below max / n_epochs are ignored, the others sampled every
+ * max/weight epochs with negative_sample_rate repulsive samples (0: none) from the tail points.
+ * tail == NULL: the graph is n_head x n_head and both ends of a sampled edge move by the same
+ * gradient, as in umap-learn (fit); the points are processed in rounds of consecutive points,
+ * each round reading the positions the earlier rounds left, and a point's moves of its edges' far
+ * ends are applied when its round ends. Otherwise tail (n_tail x dim) stays fixed (transform).
+ * head (n_head x dim, row-major) is updated in place. Progress stage "optimize layout" counts
+ * epochs. */
 UMAPC_API umapc_status umapc_optimize_layout(float *head, size_t n_head, const float *tail,
                                              size_t n_tail, size_t dim, const umapc_graph *graph,
                                              const umapc_layout_options *opts,

@@ -192,7 +192,7 @@ class UMAP(BaseEstimator):
     A drop-in replacement for ``umap.UMAP`` (umap-learn 0.5): same constructor, defaults,
     ``fit``/``fit_transform``/``transform`` and fitted attributes. Differences: with
     ``random_state`` set the result is reproducible *with* all threads (bit-identical whatever
-    ``n_jobs``), instead of forcing one thread; and features umapc does not implement yet raise
+    ``n_jobs`` and on every CPU: AVX-512, AVX2, NEON or none), instead of forcing one thread; and features umapc does not implement yet raise
     ``NotImplementedError`` naming the parameter (supervised ``y``, densMAP / ``output_dens``,
     non-euclidean ``output_metric``, ``unique=True``, callable or ``"precomputed"`` metrics, a list
     of ``n_epochs``, sparse input, ``inverse_transform``).
@@ -585,7 +585,7 @@ class UMAP(BaseEstimator):
             self._fit_graph(X, rng, seeded, progress)
             if self.verbose:
                 print(_ts(), "Construct embedding")
-            self.embedding_ = self._embed(X, init, rng, seeded, progress)
+            self.embedding_ = self._embed(X, init, rng, progress)
         finally:
             progress.close()
         if self.verbose:
@@ -612,13 +612,9 @@ class UMAP(BaseEstimator):
             )
 
     def _layout_rates(self) -> tuple[float, float]:
-        """``(repulsion_strength, negative_sample_rate)`` for the C layout, which needs a
-        positive rate: with no negative samples (rate 0, which umap-learn accepts) only the
-        attraction moves points, exactly what a zero repulsion strength gives."""
-        rate = float(self.negative_sample_rate)
-        if rate == 0.0:
-            return 0.0, 1.0
-        return float(self.repulsion_strength), rate
+        """``(repulsion_strength, negative_sample_rate)`` for the C layout; a rate of 0 (which
+        umap-learn accepts) draws no negative samples."""
+        return float(self.repulsion_strength), float(self.negative_sample_rate)
 
     def _curve_parameters(self) -> tuple[float, float]:
         if self.a is None or self.b is None:
@@ -770,7 +766,6 @@ class UMAP(BaseEstimator):
         X: np.ndarray,
         init: str | np.ndarray,
         rng: np.random.RandomState,
-        seeded: bool,
         progress: _Progress,
     ) -> np.ndarray:
         """Initialise, rescale and optimise the layout of graph_ (umap-learn's
@@ -795,7 +790,7 @@ class UMAP(BaseEstimator):
                 repulsion_strength=repulsion,
                 learning_rate=self._initial_alpha,
                 negative_sample_rate=rate,
-                seed=layout_seed if seeded else -1,
+                seed=layout_seed,
                 n_jobs=self._n_jobs,
                 callback=progress.callback,
             )

@@ -1,0 +1,123 @@
+/* The layout's 2-D executors of every instruction level this CPU runs give the bytes of the scalar
+ * executor on random op lists: attractions that record their move, attractions that do not,
+ * negative samples, coincident and near-coincident points, several values of b (b = 1 takes the
+ * shortcut past the polynomials). */
+#include "check.h"
+#include "cpu.h"
+#include "internal.h"
+#include "layout_kernels.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum { N_POINTS = 300, N_OTHER = 200, MAX_OPS = 9000 };
+
+typedef struct case_data {
+    int32_t other[MAX_OPS], slot[MAX_OPS], beg[N_POINTS + 1];
+    float self_in[2 * N_POINTS], emb[2 * N_OTHER];
+} case_data;
+
+static void make_case(case_data *d, uint64_t seed) {
+    umapc_rng rng;
+    umapc_rng_seed(&rng, seed);
+    for (int i = 0; i < 2 * N_OTHER; i++) {
+        d->emb[i] = (float)(20.0 * umapc_rng_uniform(&rng) - 10.0);
+    }
+    /* a few points exactly on an other point, a few within 1e-3 of one */
+    for (int i = 0; i < N_POINTS; i++) {
+        int o = (int)umapc_rng_below(&rng, N_OTHER);
+        double u = umapc_rng_uniform(&rng);
+        float jitter = u < 0.1 ? 0.0f : (u < 0.2 ? 1e-3f : 5.0f);
+        d->self_in[2 * i] = d->emb[2 * o] + jitter * (float)umapc_rng_uniform(&rng);
+        d->self_in[2 * i + 1] = d->emb[2 * o + 1] + jitter * (float)umapc_rng_uniform(&rng);
+    }
+    int k = 0, slot = 0;
+    for (int i = 0; i < N_POINTS; i++) {
+        d->beg[i] = k;
+        int n_ops = (int)umapc_rng_below(&rng, 29); /* some points have none */
+        for (int q = 0; q < n_ops; q++) {
+            uint32_t o = umapc_rng_below(&rng, N_OTHER);
+            double u = umapc_rng_uniform(&rng);
+            if (u < 0.3) {
+                d->other[k] = (int32_t)(o | LAYOUT_ATTRACT_BIT);
+                d->slot[k] = u < 0.2 ? slot++ : LAYOUT_NO_SLOT;
+            } else {
+                d->other[k] = (int32_t)o;
+                d->slot[k] = 12345; /* never read */
+            }
+            k++;
+        }
+    }
+    d->beg[N_POINTS] = k;
+}
+
+static void run(layout_exec2_fn fn, const case_data *d, const layout_consts *c, float *out,
+                float *moves) {
+    layout_block blk = {.other = d->other,
+                        .slot = d->slot,
+                        .beg = d->beg,
+                        .lo = 0,
+                        .n = N_POINTS,
+                        .self_in = d->self_in,
+                        .self_out = out,
+                        .emb = d->emb,
+                        .moves = moves};
+    if (fn != NULL) {
+        fn(&blk, c);
+    } else {
+        float cur[2];
+        umapc_layout_exec_scalar(&blk, c, 2, cur);
+    }
+}
+
+static void test_level(layout_exec2_fn fn, const char *name) {
+    static case_data d;
+    float want[2 * N_POINTS], got[2 * N_POINTS];
+    static float want_moves[2 * MAX_OPS], got_moves[2 * MAX_OPS];
+    const float bs[3] = {0.8950608781227859f, 1.0f, 0.58f};
+    for (int t = 0; t < 6; t++) {
+        make_case(&d, 100 + (uint64_t)t);
+        float a = 1.577f, b = bs[t % 3], gamma = t == 4 ? 0.0f : 1.0f;
+        layout_consts c = {.a = a,
+                           .b = b,
+                           .attract = -2.0f * a * b,
+                           .repel = 2.0f * gamma * b,
+                           .alpha = t < 3 ? 1.0f : 0.37f,
+                           .b_is_one = b == 1.0f};
+        memset(want_moves, 0, sizeof want_moves);
+        memset(got_moves, 0, sizeof got_moves);
+        run(NULL, &d, &c, want, want_moves);
+        run(fn, &d, &c, got, got_moves);
+        int same = memcmp(want, got, sizeof want) == 0 &&
+                   memcmp(want_moves, got_moves, sizeof want_moves) == 0;
+        if (!same) {
+            fprintf(stderr, "level %s, case %d: differs from the scalar executor\n", name, t);
+        }
+        CHECK(same);
+        int finite = 1;
+        for (int i = 0; i < 2 * N_POINTS; i++) {
+            finite &= isfinite(want[i]) != 0;
+        }
+        CHECK(finite);
+    }
+}
+
+int main(void) {
+    unsigned detected = umapc_cpu_detected();
+    (void)detected;
+#if defined(UMAPC_HAVE_X86_KERNELS)
+    if (umapc_cpu_level_runs(detected, UMAPC_LEVEL_AVX2)) {
+        test_level(umapc_layout_exec2_avx2, "avx2");
+    }
+    if (umapc_cpu_level_runs(detected, UMAPC_LEVEL_AVX512)) {
+        test_level(umapc_layout_exec2_avx512, "avx512");
+    }
+#endif
+#if defined(UMAPC_HAVE_NEON_KERNELS)
+    if (umapc_cpu_level_runs(detected, UMAPC_LEVEL_NEON)) {
+        test_level(umapc_layout_exec2_neon, "neon");
+    }
+#endif
+    printf("simd level: %s\n", umapc_cpu_level_name(umapc_cpu_level()));
+    CHECK_DONE();
+}
