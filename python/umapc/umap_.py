@@ -192,7 +192,8 @@ class UMAP(BaseEstimator):
     A drop-in replacement for ``umap.UMAP`` (umap-learn 0.5): same constructor, defaults,
     ``fit``/``fit_transform``/``transform`` and fitted attributes. Differences: with
     ``random_state`` set the result is reproducible *with* all threads (bit-identical whatever
-    ``n_jobs`` and on every CPU: AVX-512, AVX2, NEON or none), instead of forcing one thread; and features umapc does not implement yet raise
+    ``n_jobs``; given the same neighbours, also on every CPU: AVX-512, AVX2, NEON or none),
+    instead of forcing one thread; and features umapc does not implement yet raise
     ``NotImplementedError`` naming the parameter (supervised ``y``, densMAP / ``output_dens``,
     non-euclidean ``output_metric``, ``unique=True``, callable or ``"precomputed"`` metrics, a list
     of ``n_epochs``, sparse input, ``inverse_transform``).

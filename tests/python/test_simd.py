@@ -119,3 +119,66 @@ def test_request_capped(tmp_path: Path, request_level: str) -> None:
         assert got == request_level
     else:
         assert got == best
+
+
+# Everything after the neighbours (fuzzy set, spectral init, SGD layout) at one level: a seeded fit
+# on given neighbours must give the same bytes at every level and thread count. (The neighbour
+# distances themselves are float sums whose rounding depends on the level.)
+_FIT_SCRIPT = r"""
+import sys
+import numpy as np
+import umapc
+from umapc import UMAP
+
+knn = np.load(sys.argv[1])
+x = np.load(sys.argv[2])
+out, n_jobs = sys.argv[3], int(sys.argv[4])
+emb2 = UMAP(n_neighbors=12, random_state=7, n_jobs=n_jobs,
+            precomputed_knn=(knn["i"], knn["d"])).fit_transform(x)
+emb3 = UMAP(n_neighbors=12, n_components=3, n_epochs=60, random_state=7, n_jobs=n_jobs,
+            precomputed_knn=(knn["i"], knn["d"])).fit_transform(x)
+np.savez(out, emb2=emb2, emb3=emb3)
+print(umapc.simd_level())
+"""
+
+
+def test_seeded_fit_identical_at_every_level(tmp_path: Path) -> None:
+    from sklearn.neighbors import NearestNeighbors
+
+    rng = np.random.default_rng(3)
+    centres = rng.normal(scale=6.0, size=(6, 20))
+    x = (centres[rng.integers(0, 6, 1500)] + rng.normal(size=(1500, 20))).astype(np.float32)
+    x[1000:1100] = x[900:1000]  # exact duplicates: coincident points in the layout
+    dist, ind = NearestNeighbors(n_neighbors=12).fit(x).kneighbors(x)
+    np.savez(tmp_path / "knn.npz", i=ind.astype(np.int32), d=dist.astype(np.float32))
+    np.save(tmp_path / "x.npy", x)
+    results = {}
+    for level, n_jobs in (("scalar", 1), ("avx2", 2), ("avx512", 2), ("neon", 2), (None, 1)):
+        env = {k: v for k, v in os.environ.items() if k != "UMAPC_SIMD"}
+        if level is not None:
+            env["UMAPC_SIMD"] = level
+        out = tmp_path / f"fit-{level}-{n_jobs}.npz"
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                _FIT_SCRIPT,
+                str(tmp_path / "knn.npz"),
+                str(tmp_path / "x.npy"),
+                str(out),
+                str(n_jobs),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        with np.load(out) as data:
+            results[(proc.stdout.split()[-1], n_jobs)] = (data["emb2"], data["emb3"])
+    assert ("scalar", 1) in results and len({lv for lv, _ in results}) >= 1
+    ref2, ref3 = results[("scalar", 1)]
+    assert np.isfinite(ref2).all() and ref2.std() > 0.1
+    for key, (emb2, emb3) in results.items():
+        np.testing.assert_array_equal(emb2, ref2, err_msg=str(key))
+        np.testing.assert_array_equal(emb3, ref3, err_msg=str(key))
