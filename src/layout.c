@@ -293,19 +293,36 @@ static int plan_out_edges(plan *p, const umapc_graph *g, int n_epochs, double ne
 /* ------------------------------------------------------------------------------------------ */
 /* the schedule of one epoch                                                                   */
 
-/* A thread's op lists for one block; grown on demand (a high negative_sample_rate draws many). */
+/* The op lists of one block, grown on demand (a high negative_sample_rate draws many), and in a
+ * fit the block's sampled edges in order, whose far ends take back their moves. */
 typedef struct ops_buf {
     int32_t *other;
     int32_t *slot;
     int32_t *beg;
-    size_t cap, beg_cap;
+    int32_t *sampled;
+    size_t cap, beg_cap, n_sampled, sampled_cap;
 } ops_buf;
 
 static void ops_buf_free(ops_buf *b) {
     free(b->other);
     free(b->slot);
     free(b->beg);
+    free(b->sampled);
     memset(b, 0, sizeof *b);
+}
+
+static int sampled_push(ops_buf *b, int32_t e) {
+    if (b->n_sampled == b->sampled_cap) {
+        size_t cap = b->sampled_cap ? 2 * b->sampled_cap : 256;
+        int32_t *s = realloc(b->sampled, cap * sizeof *s);
+        if (s == NULL) {
+            return -1;
+        }
+        b->sampled = s;
+        b->sampled_cap = cap;
+    }
+    b->sampled[b->n_sampled++] = e;
+    return 0;
 }
 
 static int ops_reserve(ops_buf *b, size_t need) {
@@ -332,8 +349,7 @@ typedef struct epoch_sched {
     uint64_t epoch_key; /* hash of (seed, epoch): edge streams derive from it with one mix */
     float now;
     uint32_t n_tail;
-    int fit;        /* both ends move: attractions record their moves, by edge */
-    int32_t *stamp; /* fit: epoch in which each edge's move was last written */
+    int fit; /* both ends move: attractions record their moves, by edge */
     int32_t epoch;
 } epoch_sched;
 
@@ -361,36 +377,56 @@ static inline int32_t negative_at(uint64_t stream, int q, uint32_t n_tail) {
 }
 
 /* Appends point j's ops this epoch. Returns -1 when out of memory. */
-static int point_ops(const epoch_sched *es, ops_buf *b, size_t *k, size_t j) {
+/* Appends the ops of sampled edge e of point j. Returns -1 when out of memory. */
+static int edge_ops(const epoch_sched *es, ops_buf *b, size_t *k, size_t j, int64_t e) {
     plan *p = es->p;
-    for (int64_t e = p->out_ptr[j]; e < p->out_ptr[j + 1]; e++) {
-        if (p->next[e] > es->now) {
-            continue;
-        }
-        p->next[e] += p->eps[e];
-        int n_neg = take_negatives(p, e, es->now);
-        if (ops_reserve(b, *k + 1 + (size_t)n_neg) != 0) {
+    p->next[e] += p->eps[e];
+    int n_neg = take_negatives(p, e, es->now);
+    if (ops_reserve(b, *k + 1 + (size_t)n_neg) != 0) {
+        return -1;
+    }
+    int32_t tail = p->out_idx[e];
+    /* umap-learn: an edge to the point itself has distance 0 and moves nothing */
+    if (!(es->fit && (size_t)tail == j)) {
+        b->other[*k] = (int32_t)((uint32_t)tail | LAYOUT_ATTRACT_BIT);
+        b->slot[*k] = es->fit ? (int32_t)e : LAYOUT_NO_SLOT;
+        (*k)++;
+        if (es->fit && sampled_push(b, (int32_t)e) != 0) {
             return -1;
         }
-        int32_t tail = p->out_idx[e];
-        /* umap-learn: an edge to the point itself has distance 0 and moves nothing */
-        if (!(es->fit && (size_t)tail == j)) {
-            b->other[*k] = (int32_t)((uint32_t)tail | LAYOUT_ATTRACT_BIT);
-            b->slot[*k] = es->fit ? (int32_t)e : LAYOUT_NO_SLOT;
-            (*k)++;
-            if (es->fit) {
-                es->stamp[e] = es->epoch;
-            }
+    }
+    uint64_t stream = umapc_hash64(es->epoch_key ^ (p->edge_id[e] * 0xd1b54a32d192ed03ULL));
+    int32_t *other = b->other;
+    size_t at = *k;
+    uint32_t n_tail = es->n_tail;
+    /* umap-learn skips a point drawn as its own negative sample */
+    int64_t self = es->fit ? (int64_t)j : -1;
+    for (int q = 1; q <= n_neg; q++) {
+        int32_t r = negative_at(stream, q, n_tail);
+        other[at] = r;
+        at += r != self;
+    }
+    *k = at;
+    return 0;
+}
+
+/* Appends point j's ops this epoch. Which edges are due is found first, without branches: about a
+ * third of the edges are, at random, and a branch per edge mispredicted most of the time. */
+static int point_ops(const epoch_sched *es, ops_buf *b, size_t *k, size_t j) {
+    const plan *p = es->p;
+    enum { CHUNK = 64 };
+    int64_t due[CHUNK];
+    for (int64_t e0 = p->out_ptr[j]; e0 < p->out_ptr[j + 1]; e0 += CHUNK) {
+        int64_t e1 = e0 + CHUNK < p->out_ptr[j + 1] ? e0 + CHUNK : p->out_ptr[j + 1];
+        int m = 0;
+        for (int64_t e = e0; e < e1; e++) {
+            due[m] = e;
+            m += p->next[e] <= es->now;
         }
-        uint64_t stream = umapc_hash64(es->epoch_key ^ (p->edge_id[e] * 0xd1b54a32d192ed03ULL));
-        for (int q = 1; q <= n_neg; q++) {
-            int32_t r = negative_at(stream, q, es->n_tail);
-            /* umap-learn skips a point drawn as its own negative sample */
-            if (es->fit && (size_t)r == j) {
-                continue;
+        for (int i = 0; i < m; i++) {
+            if (edge_ops(es, b, k, j, due[i]) != 0) {
+                return -1;
             }
-            b->other[*k] = r;
-            (*k)++;
         }
     }
     return 0;
@@ -408,6 +444,7 @@ static int block_ops(const epoch_sched *es, ops_buf *b, size_t lo, size_t hi) {
         b->beg_cap = n + 1;
     }
     size_t k = 0;
+    b->n_sampled = 0;
     for (size_t j = lo; j < hi; j++) {
         b->beg[j - lo] = (int32_t)k;
         if (point_ops(es, b, &k, j) != 0 || k > INT32_MAX) {
@@ -485,7 +522,7 @@ typedef struct sgd {
         *emb;       /* the other ends: pos in a fit, the fixed training embedding in a transform */
     float *scratch; /* fit: a round's points after their ops, until the round ends */
     float *moves;   /* fit: per edge, the move of its head (its tail takes it back) */
-    ops_buf *bufs;  /* per thread */
+    ops_buf *bufs;  /* fit: per block of a round (the round's end reads them); else per thread */
     float *curs;    /* per thread, dim floats, for the scalar executor */
 } sgd;
 
@@ -505,10 +542,10 @@ static int thread_count(void) {
 }
 #endif
 
-/* Schedule and execute points lo .. hi-1; -1 when out of memory. */
-static int run_block(const sgd *s, size_t lo, size_t hi) {
+/* Schedule and execute points lo .. hi-1, block bk of its round; -1 when out of memory. */
+static int run_block(const sgd *s, size_t bk, size_t lo, size_t hi) {
     int t = thread_id();
-    ops_buf *b = &s->bufs[t];
+    ops_buf *b = &s->bufs[s->es.fit ? bk : (size_t)t];
     if (block_ops(&s->es, b, lo, hi) != 0) {
         return -1;
     }
@@ -532,7 +569,7 @@ static int run_block(const sgd *s, size_t lo, size_t hi) {
 /* The end of a round of a fit: its points take their new positions, then the tails of its sampled
  * edges take back the edges' moves. Each thread owns a range of tails and adds their moves in edge
  * order, so the sums do not depend on the thread count. Called by every thread of the team. */
-static void end_round(const sgd *s, size_t lo, size_t hi) {
+static void end_round(const sgd *s, size_t lo, size_t hi, size_t n_blocks) {
     const plan *p = s->es.p;
     size_t dim = s->dim, n = p->n_head;
 #pragma omp for schedule(static)
@@ -541,14 +578,16 @@ static void end_round(const sgd *s, size_t lo, size_t hi) {
     }
     int t = thread_id(), nt = thread_count();
     size_t k_lo = n * (size_t)t / (size_t)nt, k_hi = n * (size_t)(t + 1) / (size_t)nt;
-    int32_t epoch = s->es.epoch;
-    for (int64_t e = p->out_ptr[lo]; e < p->out_ptr[hi]; e++) {
-        size_t k = (size_t)p->out_idx[e];
-        if (k < k_lo || k >= k_hi || s->es.stamp[e] != epoch) {
-            continue;
-        }
-        for (size_t d = 0; d < dim; d++) {
-            s->pos[k * dim + d] = s->pos[k * dim + d] - s->moves[(size_t)e * dim + d];
+    for (size_t bk = 0; bk < n_blocks; bk++) {
+        const ops_buf *b = &s->bufs[bk];
+        for (size_t i = 0; i < b->n_sampled; i++) {
+            size_t e = (size_t)b->sampled[i], k = (size_t)p->out_idx[e];
+            if (k < k_lo || k >= k_hi) {
+                continue;
+            }
+            for (size_t d = 0; d < dim; d++) {
+                s->pos[k * dim + d] = s->pos[k * dim + d] - s->moves[e * dim + d];
+            }
         }
     }
 #pragma omp barrier
@@ -569,10 +608,10 @@ static int run_epoch(const sgd *s, int n_threads) {
 #pragma omp for schedule(dynamic, 1)
         for (size_t bk = 0; bk < n_blocks; bk++) {
             size_t b_lo = lo + bk * blk, b_hi = b_lo + blk < hi ? b_lo + blk : hi;
-            failed |= run_block(s, b_lo, b_hi) != 0;
+            failed |= run_block(s, bk, b_lo, b_hi) != 0;
         }
         if (s->es.fit) {
-            end_round(s, lo, hi);
+            end_round(s, lo, hi, n_blocks);
         }
     }
     return failed ? -1 : 0;
@@ -642,28 +681,27 @@ static int threads_for_edges(int requested, size_t n_edges) {
 typedef struct sgd_buffers {
     float *scratch;
     float *moves;
-    int32_t *stamp;
     ops_buf *bufs;
+    size_t n_bufs;
     float *curs;
-    int n_threads;
 } sgd_buffers;
 
 static void sgd_buffers_free(sgd_buffers *b) {
     umapc_aligned_free(b->scratch);
     free(b->moves);
-    free(b->stamp);
-    for (int t = 0; b->bufs != NULL && t < b->n_threads; t++) {
-        ops_buf_free(&b->bufs[t]);
+    for (size_t i = 0; b->bufs != NULL && i < b->n_bufs; i++) {
+        ops_buf_free(&b->bufs[i]);
     }
     free(b->bufs);
     free(b->curs);
 }
 
-static int sgd_buffers_alloc(sgd_buffers *b, const plan *p, size_t dim, int fit, int n_threads) {
+static int sgd_buffers_alloc(sgd_buffers *b, const plan *p, size_t dim, int fit, int n_threads,
+                             size_t blocks_per_round) {
     memset(b, 0, sizeof *b);
-    b->n_threads = n_threads;
     size_t nnz = (size_t)p->out_ptr[p->n_head];
-    b->bufs = calloc((size_t)n_threads, sizeof *b->bufs);
+    b->n_bufs = fit ? blocks_per_round : (size_t)n_threads;
+    b->bufs = calloc(b->n_bufs, sizeof *b->bufs);
     b->curs = malloc(umapc_mul_size((size_t)n_threads, dim) * sizeof *b->curs);
     if (b->bufs == NULL || b->curs == NULL) {
         return -1;
@@ -673,14 +711,7 @@ static int sgd_buffers_alloc(sgd_buffers *b, const plan *p, size_t dim, int fit,
     }
     b->scratch = umapc_aligned_alloc(umapc_mul_size(p->n_head, dim), sizeof *b->scratch);
     b->moves = malloc(umapc_mul_size(nnz ? nnz : 1, dim) * sizeof *b->moves);
-    b->stamp = malloc((nnz ? nnz : 1) * sizeof *b->stamp);
-    if (b->scratch == NULL || b->moves == NULL || b->stamp == NULL) {
-        return -1;
-    }
-    for (size_t q = 0; q < nnz; q++) {
-        b->stamp[q] = -1;
-    }
-    return 0;
+    return b->scratch == NULL || b->moves == NULL ? -1 : 0;
 }
 
 static umapc_status run_epochs(plan *p, float *head, size_t n_head, const float *tail,
@@ -689,19 +720,17 @@ static umapc_status run_epochs(plan *p, float *head, size_t n_head, const float 
     int n_threads =
         threads_for_edges(umapc_resolve_threads(o->n_threads), (size_t)p->out_ptr[n_head]);
     int fit = tail == NULL;
+    size_t round = fit ? ROUND_POINTS : n_head;
+    size_t block = block_size(round < n_head ? round : n_head, n_threads);
     sgd_buffers bufs;
-    if (sgd_buffers_alloc(&bufs, p, dim, fit, n_threads) != 0) {
+    if (sgd_buffers_alloc(&bufs, p, dim, fit, n_threads, (round + block - 1) / block) != 0) {
         sgd_buffers_free(&bufs);
         return umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "optimize_layout: out of memory");
     }
     /* seed < 0 asks for no particular seed: a fixed one keeps the run reproducible all the same */
     uint64_t seed = o->seed >= 0 ? (uint64_t)o->seed : 0x5eed5eedULL;
     float a = (float)o->a, b = (float)o->b;
-    size_t round = fit ? ROUND_POINTS : n_head;
-    sgd s = {.es = {.p = p,
-                    .n_tail = (uint32_t)(fit ? n_head : n_tail),
-                    .fit = fit,
-                    .stamp = bufs.stamp},
+    sgd s = {.es = {.p = p, .n_tail = (uint32_t)(fit ? n_head : n_tail), .fit = fit},
              .k = {.a = a,
                    .b = b,
                    .attract = -2.0f * a * b,
@@ -710,7 +739,7 @@ static umapc_status run_epochs(plan *p, float *head, size_t n_head, const float 
              .exec2 = pick_exec2(),
              .dim = dim,
              .round = round,
-             .block = block_size(round < n_head ? round : n_head, n_threads),
+             .block = block,
              .pos = head,
              .emb = fit ? head : tail,
              .scratch = bufs.scratch,

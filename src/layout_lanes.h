@@ -140,9 +140,10 @@ static inline __attribute__((always_inline)) void lanes_step(const layout_block 
     }
     EACH {
         apw1[u] = VF_ADD(VF_MUL(VF_SET1(c->a), pw[u]), VF_SET1(1.0f));
-        VF attract = VF_DIV(VF_MUL(VF_SET1(c->attract), pw[u]), VF_MUL(x[u], apw1[u]));
-        VF repel = VF_DIV(VF_SET1(c->repel), VF_MUL(VF_ADD(x[u], VF_SET1(0.001f)), apw1[u]));
-        coeff[u] = VF_SEL(is_attract[u], attract, repel);
+        /* the quotient of the lane's own kind only: one division instead of two */
+        VF num = VF_SEL(is_attract[u], VF_MUL(VF_SET1(c->attract), pw[u]), VF_SET1(c->repel));
+        VF den = VF_MUL(VF_SEL(is_attract[u], x[u], VF_ADD(x[u], VF_SET1(0.001f))), apw1[u]);
+        coeff[u] = VF_DIV(num, den);
         mx[u] = VF_SEL(live[u], VF_MUL(lanes_clip(VF_MUL(coeff[u], dx[u])), VF_SET1(c->alpha)),
                        VF_SET1(0.0f));
         my[u] = VF_SEL(live[u], VF_MUL(lanes_clip(VF_MUL(coeff[u], dy[u])), VF_SET1(c->alpha)),
@@ -172,11 +173,17 @@ static inline __attribute__((always_inline)) void lanes_step(const layout_block 
     }
 }
 
+/* Lanes of a group left waiting before it is refilled: each refill spills and reloads the group's
+ * registers, so finished lanes are collected a few at a time (they compute nothing meanwhile; the
+ * points they held are unaffected, as each point's result depends only on its own ops). */
+#define REFILL_AT (W / 4)
+
 static void lanes_exec2(const layout_block *blk, const layout_consts *c) {
     lanes_state st;
     VI k[U], end[U];
     VF cx[U], cy[U];
-    int busy = 0;
+    unsigned pending[U];
+    int active = 0;
     st.next = 0;
     for (int u = 0; u < U; u++) {
         lanes_spill *s = &st.g[u];
@@ -184,28 +191,41 @@ static void lanes_exec2(const layout_block *blk, const layout_consts *c) {
             s->point[i] = -1;
             s->k[i] = s->end[i] = 0;
         }
-        busy += W - lanes_refill(blk, &st, s, (1u << W) - 1u);
+        active += W - lanes_refill(blk, &st, s, (1u << W) - 1u);
+        pending[u] = 0;
         k[u] = VI_LOAD(s->k);
         end[u] = VI_LOAD(s->end);
         cx[u] = VF_LOAD(s->cx);
         cy[u] = VF_LOAD(s->cy);
     }
-    while (busy > 0) {
+    while (active > 0) {
         unsigned done[U];
         lanes_step(blk, c, k, end, cx, cy, done);
         for (int u = 0; u < U; u++) {
-            if (done[u] == 0) {
+            pending[u] |= done[u];
+            active -= __builtin_popcount(done[u]);
+            int waiting = __builtin_popcount(pending[u]);
+            if (waiting == 0 || (waiting < REFILL_AT && active > 0)) {
                 continue;
             }
             lanes_spill *s = &st.g[u];
             VI_STORE(s->k, k[u]);
             VF_STORE(s->cx, cx[u]);
             VF_STORE(s->cy, cy[u]);
-            busy -= lanes_refill(blk, &st, s, done[u]);
+            active += waiting - lanes_refill(blk, &st, s, pending[u]);
+            pending[u] = 0;
             k[u] = VI_LOAD(s->k);
             end[u] = VI_LOAD(s->end);
             cx[u] = VF_LOAD(s->cx);
             cy[u] = VF_LOAD(s->cy);
+        }
+    }
+    for (int u = 0; u < U; u++) {
+        if (pending[u]) {
+            lanes_spill *s = &st.g[u];
+            VF_STORE(s->cx, cx[u]);
+            VF_STORE(s->cy, cy[u]);
+            lanes_refill(blk, &st, s, pending[u]);
         }
     }
 }
