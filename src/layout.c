@@ -572,12 +572,13 @@ static int run_block(const sgd *s, size_t bk, size_t lo, size_t hi) {
 static void end_round(const sgd *s, size_t lo, size_t hi, size_t n_blocks) {
     const plan *p = s->es.p;
     size_t dim = s->dim, n = p->n_head;
-#pragma omp for schedule(static)
-    for (size_t j = lo; j < hi; j++) {
-        memcpy(s->pos + j * dim, s->scratch + j * dim, dim * sizeof *s->pos);
-    }
     int t = thread_id(), nt = thread_count();
     size_t k_lo = n * (size_t)t / (size_t)nt, k_hi = n * (size_t)(t + 1) / (size_t)nt;
+    /* the thread's own points of the round first: it alone writes them until the barrier */
+    size_t c_lo = k_lo > lo ? k_lo : lo, c_hi = k_hi < hi ? k_hi : hi;
+    if (c_lo < c_hi) {
+        memcpy(s->pos + c_lo * dim, s->scratch + c_lo * dim, (c_hi - c_lo) * dim * sizeof *s->pos);
+    }
     for (size_t bk = 0; bk < n_blocks; bk++) {
         const ops_buf *b = &s->bufs[bk];
         for (size_t i = 0; i < b->n_sampled; i++) {
