@@ -109,22 +109,40 @@ static int lanes_refill(const layout_block *blk, lanes_state *st, lanes_spill *s
     return idle;
 }
 
+/* The other point of each lane's op k: its index (with the attraction bit) and position. Loaded
+ * one op ahead, since it does not depend on where the op leaves the point. */
+typedef struct lanes_other {
+    VI other;
+    VF x, y;
+} lanes_other;
+
+static inline __attribute__((always_inline)) lanes_other lanes_fetch(const layout_block *blk, VI k,
+                                                                     VM busy) {
+    lanes_other o;
+    o.other = VI_GATHER(blk->other, k, busy);
+    GATHER_XY(blk->emb, VI_AND(o.other, VI_SET1(0x7fffffff)), busy, &o.x, &o.y);
+    return o;
+}
+
 /* One op in every busy lane of every group; done[u] gets the lanes of group u whose point has no
- * op left. */
+ * op left, and nx[u] the other points of the next ops. */
 static inline __attribute__((always_inline)) void lanes_step(const layout_block *blk,
                                                              const layout_consts *c, VI k[U],
                                                              const VI end[U], VF cx[U], VF cy[U],
-                                                             unsigned done[U]) {
+                                                             lanes_other nx[U], unsigned done[U]) {
     VM busy[U], is_attract[U], live[U];
-    VI other[U];
-    VF ox[U], oy[U], dx[U], dy[U], d2[U], x[U], pw[U], apw1[U], coeff[U], mx[U], my[U];
+    VF dx[U], dy[U], d2[U], x[U], pw[U], apw1[U], coeff[U], mx[U], my[U];
+    VI k0[U];
     EACH {
         busy[u] = VI_GT(end[u], k[u]);
-        other[u] = VI_GATHER(blk->other, k[u], busy[u]);
-        is_attract[u] = VI_GT(VI_SET1(0), other[u]);
-        GATHER_XY(blk->emb, VI_AND(other[u], VI_SET1(0x7fffffff)), busy[u], &ox[u], &oy[u]);
-        dx[u] = VF_SUB(cx[u], ox[u]);
-        dy[u] = VF_SUB(cy[u], oy[u]);
+        is_attract[u] = VI_GT(VI_SET1(0), nx[u].other);
+        dx[u] = VF_SUB(cx[u], nx[u].x);
+        dy[u] = VF_SUB(cy[u], nx[u].y);
+        k0[u] = k[u];
+        k[u] = VI_ADD(k[u], VI_SEL(busy[u], VI_SET1(1), VI_SET1(0)));
+        nx[u] = lanes_fetch(blk, k[u], VI_GT(end[u], k[u]));
+    }
+    EACH {
         d2[u] = VF_ADD(VF_MUL(dx[u], dx[u]), VF_MUL(dy[u], dy[u]));
         live[u] = VM_AND(busy[u], VF_GT(d2[u], VF_SET1(0.0f)));
         x[u] = VF_MAX(d2[u], VF_SET1(LAYOUT_MIN_D2));
@@ -158,7 +176,7 @@ static inline __attribute__((always_inline)) void lanes_step(const layout_block 
             int32_t ks[W];
             VF_STORE(mxs, mx[u]);
             VF_STORE(mys, my[u]);
-            VI_STORE(ks, k[u]);
+            VI_STORE(ks, k0[u]);
             for (; rec; rec &= rec - 1) {
                 int i = __builtin_ctz(rec);
                 int32_t slot = blk->slot[ks[i]];
@@ -168,7 +186,6 @@ static inline __attribute__((always_inline)) void lanes_step(const layout_block 
                 }
             }
         }
-        k[u] = VI_ADD(k[u], VI_SEL(busy[u], VI_SET1(1), VI_SET1(0)));
         done[u] = (unsigned)VM_BITS(VM_AND(busy[u], VI_GT(VI_ADD(k[u], VI_SET1(1)), end[u])));
     }
 }
@@ -183,6 +200,7 @@ static void lanes_exec2(const layout_block *blk, const layout_consts *c) {
     VI k[U], end[U];
     VF cx[U], cy[U];
     unsigned pending[U];
+    lanes_other nx[U];
     int active = 0;
     st.next = 0;
     for (int u = 0; u < U; u++) {
@@ -197,10 +215,11 @@ static void lanes_exec2(const layout_block *blk, const layout_consts *c) {
         end[u] = VI_LOAD(s->end);
         cx[u] = VF_LOAD(s->cx);
         cy[u] = VF_LOAD(s->cy);
+        nx[u] = lanes_fetch(blk, k[u], VI_GT(end[u], k[u]));
     }
     while (active > 0) {
         unsigned done[U];
-        lanes_step(blk, c, k, end, cx, cy, done);
+        lanes_step(blk, c, k, end, cx, cy, nx, done);
         for (int u = 0; u < U; u++) {
             pending[u] |= done[u];
             active -= __builtin_popcount(done[u]);
@@ -218,6 +237,7 @@ static void lanes_exec2(const layout_block *blk, const layout_consts *c) {
             end[u] = VI_LOAD(s->end);
             cx[u] = VF_LOAD(s->cx);
             cy[u] = VF_LOAD(s->cy);
+            nx[u] = lanes_fetch(blk, k[u], VI_GT(end[u], k[u]));
         }
     }
     for (int u = 0; u < U; u++) {
