@@ -1,5 +1,7 @@
 /* The 2-D layout executor (layout_lanes.h) with 4 lanes of NEON (AArch64). */
 #include <arm_neon.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #define W 4
 typedef float32x4_t VF;
