@@ -632,13 +632,17 @@ def _groups(rows: list[dict]) -> list[tuple[str, bool, list[dict]]]:
 
 
 def _table(
-    rows: list[dict], specs: dict[str, Spec], skipped: list[str], args: argparse.Namespace
+    rows: list[dict],
+    specs: dict[str, Spec],
+    skipped: list[str],
+    args: argparse.Namespace,
+    command: list[str],
 ) -> str:
     seeds = " ".join(str(s) for s in args.seeds)
     lines = [
         SECTION,
         "",
-        f"Command: `python bench/{Path(__file__).name} {' '.join(sys.argv[1:])}`  ",
+        f"Command: `python bench/{Path(__file__).name} {' '.join(command)}`  ",
         f"Machine: {_machine()}  ",
         f"Both with default parameters (metric as shown), n_jobs={args.threads}, seeds "
         f"random_state = {seeds}"
@@ -734,6 +738,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="replace this benchmark's section of docs/benchmarks.md",
     )
+    parser.add_argument(
+        "--from-json",
+        action="store_true",
+        help="tabulate the per-fit results a previous run saved (bench_quality.json) instead of "
+        "fitting; with --write-docs, write that table",
+    )
     # Worker modes (internal).
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--impl", choices=IMPLEMENTATIONS, help=argparse.SUPPRESS)
@@ -767,6 +777,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown data set(s) {', '.join(unknown)}; choose from {', '.join(specs)}")
     rows: list[dict] = []
     skipped: list[str] = []
+    command = argv
+    if args.from_json:
+        saved = json.loads(RAW_RESULTS.read_text())
+        rows = [row for row in saved["rows"] if row["dataset"] in names]
+        names = []
+        command = [a for a in saved["argv"] if a != "--write-docs"]
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:
             try:
@@ -792,7 +808,7 @@ def main(argv: list[str] | None = None) -> int:
     if not rows:
         print("nothing was run", file=sys.stderr)
         return 1
-    table = _table(rows, specs, skipped, args)
+    table = _table(rows, specs, skipped, args, command)
     print(table)
     if args.write_docs:
         sys.path.insert(0, str(Path(__file__).resolve().parent))
