@@ -146,3 +146,8 @@ unsigned umapc_cpu_features(void) {
 const char *umapc_simd_level(void) {
     return umapc_cpu_level_name(umapc_cpu_level());
 }
+
+int umapc_cpu_runs(umapc_level level) {
+    return level >= 0 && level < UMAPC_LEVEL_COUNT &&
+           umapc_cpu_level_runs(umapc_cpu_detected(), level);
+}

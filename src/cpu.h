@@ -43,7 +43,12 @@ typedef enum umapc_level {
     UMAPC_LEVEL_AVX2 = 1,
     UMAPC_LEVEL_AVX512 = 2,
     UMAPC_LEVEL_NEON = 3,
+    UMAPC_LEVEL_COUNT = 4 /* for tables of kernels indexed by level */
 } umapc_level;
+
+/* Whether kernels of this level may run on this CPU: the test every stage's table of kernels by
+ * level (an array indexed by umapc_level, NULL where the build has none) applies. */
+int umapc_cpu_runs(umapc_level level);
 
 /* Feature bits of this CPU, whatever the level in use. */
 unsigned umapc_cpu_detected(void);

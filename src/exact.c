@@ -63,26 +63,19 @@ static void tile_scalar(size_t dim, const float *a, const float *b, const exact_
 
 static const exact_gemm_kernel scalar_table = {tile_scalar, 4, 16, "scalar"};
 
-const exact_gemm_kernel *exact_kernel_at(umapc_level level) {
-    if (!umapc_cpu_level_runs(umapc_cpu_detected(), level)) {
-        return NULL;
-    }
-    switch (level) {
-    case UMAPC_LEVEL_SCALAR:
-        return &scalar_table;
+static const exact_gemm_kernel *const kernels_by_level[UMAPC_LEVEL_COUNT] = {
+    [UMAPC_LEVEL_SCALAR] = &scalar_table,
 #if defined(UMAPC_HAVE_X86_KERNELS)
-    case UMAPC_LEVEL_AVX2:
-        return &exact_kernel_avx2_table;
-    case UMAPC_LEVEL_AVX512:
-        return &exact_kernel_avx512_table;
+    [UMAPC_LEVEL_AVX2] = &exact_kernel_avx2_table,
+    [UMAPC_LEVEL_AVX512] = &exact_kernel_avx512_table,
 #endif
 #if defined(UMAPC_HAVE_NEON_KERNELS)
-    case UMAPC_LEVEL_NEON:
-        return &exact_kernel_neon_table;
+    [UMAPC_LEVEL_NEON] = &exact_kernel_neon_table,
 #endif
-    default:
-        return NULL;
-    }
+};
+
+const exact_gemm_kernel *exact_kernel_at(umapc_level level) {
+    return umapc_cpu_runs(level) ? kernels_by_level[level] : NULL;
 }
 
 const exact_gemm_kernel *exact_kernel_select(void) {

@@ -34,7 +34,7 @@ void hnsw_item_fill(uint8_t *item, size_t dim) {
 }
 
 hnsw_code_fn hnsw_l2_u8_at(umapc_level level) {
-    if (!umapc_cpu_level_runs(umapc_cpu_detected(), level)) {
+    if (!umapc_cpu_runs(level)) {
         return NULL;
     }
     switch (level) {

@@ -491,22 +491,21 @@ static void exec2_scalar(const layout_block *blk, const layout_consts *c) {
     umapc_layout_exec_scalar(blk, c, 2, cur);
 }
 
-/* The 2-D executor of the level in use (cpu.h); the result does not depend on it. */
-static layout_exec2_fn pick_exec2(void) {
-    switch (umapc_cpu_level()) {
+static const layout_exec2_fn exec2_by_level[UMAPC_LEVEL_COUNT] = {
+    [UMAPC_LEVEL_SCALAR] = exec2_scalar,
 #if defined(UMAPC_HAVE_X86_KERNELS)
-    case UMAPC_LEVEL_AVX512:
-        return umapc_layout_exec2_avx512;
-    case UMAPC_LEVEL_AVX2:
-        return umapc_layout_exec2_avx2;
+    [UMAPC_LEVEL_AVX2] = umapc_layout_exec2_avx2,
+    [UMAPC_LEVEL_AVX512] = umapc_layout_exec2_avx512,
 #endif
 #if defined(UMAPC_HAVE_NEON_KERNELS)
-    case UMAPC_LEVEL_NEON:
-        return umapc_layout_exec2_neon;
+    [UMAPC_LEVEL_NEON] = umapc_layout_exec2_neon,
 #endif
-    default:
-        return exec2_scalar;
-    }
+};
+
+/* The 2-D executor of the level in use (cpu.h); the result does not depend on it. */
+static layout_exec2_fn pick_exec2(void) {
+    layout_exec2_fn fn = exec2_by_level[umapc_cpu_level()];
+    return fn != NULL ? fn : exec2_scalar;
 }
 
 /* ------------------------------------------------------------------------------------------ */

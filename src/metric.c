@@ -73,26 +73,19 @@ static const simd_kernels scalar_table = {
 
 /* ---- run-time choice ------------------------------------------------------------------------- */
 
-const simd_kernels *simd_kernels_at(umapc_level level) {
-    if (!umapc_cpu_level_runs(umapc_cpu_detected(), level)) {
-        return NULL;
-    }
-    switch (level) {
-    case UMAPC_LEVEL_SCALAR:
-        return &scalar_table;
+static const simd_kernels *const kernels_by_level[UMAPC_LEVEL_COUNT] = {
+    [UMAPC_LEVEL_SCALAR] = &scalar_table,
 #if defined(UMAPC_HAVE_X86_KERNELS)
-    case UMAPC_LEVEL_AVX2:
-        return &metric_kernels_avx2_table;
-    case UMAPC_LEVEL_AVX512:
-        return &metric_kernels_avx512_table;
+    [UMAPC_LEVEL_AVX2] = &metric_kernels_avx2_table,
+    [UMAPC_LEVEL_AVX512] = &metric_kernels_avx512_table,
 #endif
 #if defined(UMAPC_HAVE_NEON_KERNELS)
-    case UMAPC_LEVEL_NEON:
-        return &metric_kernels_neon_table;
+    [UMAPC_LEVEL_NEON] = &metric_kernels_neon_table,
 #endif
-    default:
-        return NULL;
-    }
+};
+
+const simd_kernels *simd_kernels_at(umapc_level level) {
+    return umapc_cpu_runs(level) ? kernels_by_level[level] : NULL;
 }
 
 const simd_kernels *simd_kernels_select(void) {
