@@ -55,8 +55,28 @@ void umapc_layout_exec2_avx512(const layout_block *blk, const layout_consts *c);
 void umapc_layout_exec2_neon(const layout_block *blk, const layout_consts *c);
 
 /* log2 and exp2 as polynomials, so that d^(2b) costs a third of powf and, above all, rounds the
- * same on every CPU (libm's powf differs between platforms). The vector executors spell out these
- * exact operations. */
+ * same on every CPU (libm's powf differs between platforms). The vector executors run the same
+ * Horner steps on these coefficients: log2(m) = e + t P(t) with t = m - 1, m in
+ * [sqrt(1/2), sqrt(2)); exp2(y) = 2^r Q(y - r) with r = rint(y). */
+static const float LAYOUT_LOG2_POLY[9] = {1.261500205e-01f,  -2.074235521e-01f, 2.156704277e-01f,
+                                          -2.389200412e-01f, 2.879182434e-01f,  -3.607048381e-01f,
+                                          4.809106123e-01f,  -7.213473333e-01f, 1.442695004e+00f};
+static const float LAYOUT_EXP2_POLY[7] = {1.546973610e-04f,
+                                          1.340043695e-03f,
+                                          9.618025590e-03f,
+                                          5.550327202e-02f,
+                                          2.402265121e-01f,
+                                          6.931472067e-01f,
+                                          1.0f};
+
+static inline float layout_horner(const float *coeff, int n, float t) {
+    float p = coeff[0];
+    for (int i = 1; i < n; i++) {
+        p = p * t + coeff[i];
+    }
+    return p;
+}
+
 static inline float layout_log2(float x) {
     union {
         float f;
@@ -70,34 +90,17 @@ static inline float layout_log2(float x) {
         e = e + 1;
     }
     float t = m - 1.0f;
-    float p = 1.261500205e-01f;
-    p = p * t - 2.074235521e-01f;
-    p = p * t + 2.156704277e-01f;
-    p = p * t - 2.389200412e-01f;
-    p = p * t + 2.879182434e-01f;
-    p = p * t - 3.607048381e-01f;
-    p = p * t + 4.809106123e-01f;
-    p = p * t - 7.213473333e-01f;
-    p = p * t + 1.442695004e+00f;
-    return (float)e + t * p;
+    return (float)e + t * layout_horner(LAYOUT_LOG2_POLY, 9, t);
 }
 
 static inline float layout_exp2(float y) {
     y = y < -126.0f ? -126.0f : (y > 126.0f ? 126.0f : y);
     float r = __builtin_rintf(y);
-    float f = y - r;
-    float p = 1.546973610e-04f;
-    p = p * f + 1.340043695e-03f;
-    p = p * f + 9.618025590e-03f;
-    p = p * f + 5.550327202e-02f;
-    p = p * f + 2.402265121e-01f;
-    p = p * f + 6.931472067e-01f;
-    p = p * f + 1.0f;
     union {
         int32_t i;
         float f;
     } scale = {.i = ((int32_t)r + 127) << 23};
-    return p * scale.f;
+    return layout_horner(LAYOUT_EXP2_POLY, 7, y - r) * scale.f;
 }
 
 /* Smallest squared distance the gradients are evaluated at: the polynomials need normal floats, and

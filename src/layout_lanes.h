@@ -16,6 +16,14 @@
  * where !m) and GATHER_XY(emb, idx, m, &x, &y). */
 #include "layout_kernels.h"
 
+static inline VF lanes_horner(const float *coeff, int n, VF t) {
+    VF p = VF_SET1(coeff[0]);
+    for (int i = 1; i < n; i++) {
+        p = VF_ADD(VF_MUL(p, t), VF_SET1(coeff[i]));
+    }
+    return p;
+}
+
 static inline VF lanes_log2(VF x) {
     VI xi = VF_AS_VI(x);
     VI e = VI_SUB(VI_AND(VI_SRL(xi, 23), VI_SET1(0xff)), VI_SET1(127));
@@ -24,31 +32,14 @@ static inline VF lanes_log2(VF x) {
     m = VF_SEL(big, VF_MUL(m, VF_SET1(0.5f)), m);
     e = VI_SEL(big, VI_ADD(e, VI_SET1(1)), e);
     VF t = VF_SUB(m, VF_SET1(1.0f));
-    VF p = VF_SET1(1.261500205e-01f);
-    p = VF_SUB(VF_MUL(p, t), VF_SET1(2.074235521e-01f));
-    p = VF_ADD(VF_MUL(p, t), VF_SET1(2.156704277e-01f));
-    p = VF_SUB(VF_MUL(p, t), VF_SET1(2.389200412e-01f));
-    p = VF_ADD(VF_MUL(p, t), VF_SET1(2.879182434e-01f));
-    p = VF_SUB(VF_MUL(p, t), VF_SET1(3.607048381e-01f));
-    p = VF_ADD(VF_MUL(p, t), VF_SET1(4.809106123e-01f));
-    p = VF_SUB(VF_MUL(p, t), VF_SET1(7.213473333e-01f));
-    p = VF_ADD(VF_MUL(p, t), VF_SET1(1.442695004e+00f));
-    return VF_ADD(VF_FROM_VI(e), VF_MUL(t, p));
+    return VF_ADD(VF_FROM_VI(e), VF_MUL(t, lanes_horner(LAYOUT_LOG2_POLY, 9, t)));
 }
 
 static inline VF lanes_exp2(VF y) {
     y = VF_MIN(VF_MAX(y, VF_SET1(-126.0f)), VF_SET1(126.0f));
     VF r = VF_ROUND(y);
-    VF f = VF_SUB(y, r);
-    VF p = VF_SET1(1.546973610e-04f);
-    p = VF_ADD(VF_MUL(p, f), VF_SET1(1.340043695e-03f));
-    p = VF_ADD(VF_MUL(p, f), VF_SET1(9.618025590e-03f));
-    p = VF_ADD(VF_MUL(p, f), VF_SET1(5.550327202e-02f));
-    p = VF_ADD(VF_MUL(p, f), VF_SET1(2.402265121e-01f));
-    p = VF_ADD(VF_MUL(p, f), VF_SET1(6.931472067e-01f));
-    p = VF_ADD(VF_MUL(p, f), VF_SET1(1.0f));
     VF scale = VI_AS_VF(VI_SLL(VI_ADD(VI_FROM_VF(r), VI_SET1(127)), 23));
-    return VF_MUL(p, scale);
+    return VF_MUL(lanes_horner(LAYOUT_EXP2_POLY, 7, VF_SUB(y, r)), scale);
 }
 
 static inline VF lanes_clip(VF v) {
