@@ -5,7 +5,9 @@ once from exact 15-NN (``umapc._core``) and cached in ``--cache``; the initial e
 spectral layout of ``umapc._core`` rescaled as umap-learn does. Then, with ``--threads`` threads,
 ``--epochs`` epochs and umap-learn's default a, b:
 
-* umapc Hogwild (``seed=-1``) and deterministic (``seed=0``) ``_core.optimize_layout``;
+* umapc's ``_core.optimize_layout`` (``seed=0``) at every SIMD level in ``--levels`` (each in its
+  own process under ``UMAPC_SIMD``, since the level is fixed per process), with a column saying
+  whether its embedding has the same bytes as the scalar level's;
 * umap-learn's ``umap.layouts.optimize_layout_euclidean`` (``parallel=True``, ``move_other=True``),
   timed after a JIT warm-up on a small graph, on the same pruned graph.
 
@@ -124,6 +126,53 @@ def _timed(fn, repeats: int) -> tuple[float, np.ndarray]:
     return statistics.median(times), out
 
 
+def _level_worker(args: argparse.Namespace, a: float, b: float) -> None:
+    """One level, in this process: time the seeded layout, save the embedding, print JSON."""
+    import json
+
+    import umapc
+
+    g = _graph(*_data(args.n)[:1], args.threads, args.cache)
+    t, emb = _timed(lambda: _run_umapc(g, args.epochs, a, b, 0, args.threads), args.repeats)
+    np.save(args.worker_out, emb)
+    print(json.dumps({"level": umapc.simd_level(), "time": t}))
+
+
+def _run_levels(args: argparse.Namespace, x: np.ndarray, y: np.ndarray) -> list[tuple]:
+    import json
+    import subprocess
+    import tempfile
+
+    rows, ref = [], None
+    with tempfile.TemporaryDirectory() as tmp:
+        for level in args.levels:
+            out = Path(tmp) / f"{level}.npy"
+            cmd = [
+                sys.executable,
+                __file__,
+                "--n",
+                str(args.n),
+                "--epochs",
+                str(args.epochs),
+                "--threads",
+                str(args.threads),
+                "--repeats",
+                str(args.repeats),
+                "--cache",
+                str(args.cache),
+                "--worker-out",
+                str(out),
+            ]
+            env = dict(os.environ, UMAPC_SIMD=level)
+            proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+            info = json.loads(proc.stdout.strip().splitlines()[-1])
+            emb = np.load(out)
+            ref = emb if ref is None else ref
+            same = "yes" if np.array_equal(emb, ref) else "no"
+            rows.append((f"umapc {info['level']}", info["time"], *_quality(x, y, emb), same))
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=70_000)
@@ -132,6 +181,13 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--cache", type=Path, default=None)
     ap.add_argument("--skip-umap-learn", action="store_true")
+    ap.add_argument(
+        "--levels",
+        nargs="+",
+        default=["scalar", "avx2", "avx512"],
+        help="UMAPC_SIMD levels to run (the first is the reference for 'same bytes')",
+    )
+    ap.add_argument("--worker-out", type=Path, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     os.environ.setdefault("NUMBA_NUM_THREADS", str(args.threads))
     import numba
@@ -140,33 +196,44 @@ def main() -> None:
     from umap.umap_ import find_ab_params
 
     a, b = (float(v) for v in find_ab_params(1.0, 0.1))
-    cache = args.cache or Path(f"/tmp/umapc_bench_layout_{args.n}.npz")
+    args.cache = args.cache or Path(f"/tmp/umapc_bench_layout_{args.n}.npz")
+    if args.worker_out is not None:
+        _level_worker(args, a, b)
+        return
     x, y = _data(args.n)
-    g = _graph(x, args.threads, cache)
-
-    rows = []
-    for name, seed in (("umapc Hogwild", -1), ("umapc deterministic", 0)):
-        t, emb = _timed(
-            lambda s=seed: _run_umapc(g, args.epochs, a, b, s, args.threads), args.repeats
-        )
-        rows.append((name, t, *_quality(x, y, emb)))
+    g = _graph(x, args.threads, args.cache)
+    rows = _run_levels(args, x, y)
     if not args.skip_umap_learn:
         small = _graph(x[:2000], args.threads, Path("/tmp/umapc_bench_layout_warmup.npz"))
         _run_umap_learn(small, 10, a, b)  # JIT warm-up
         t, emb = _timed(lambda: _run_umap_learn(g, args.epochs, a, b), args.repeats)
-        rows.append(("umap-learn", t, *_quality(x, y, emb)))
+        rows.append(("umap-learn", t, *_quality(x, y, emb), "-"))
     ref = rows[-1][1] if not args.skip_umap_learn else None
-    cpu = platform.processor() or platform.machine()
+    cpu = _cpu_model()
     print(
         f"\n`python bench/bench_layout.py {' '.join(sys.argv[1:])}` on {cpu}, "
         f"{args.threads} threads, Fashion-MNIST n={args.n}, {args.epochs} epochs, "
         f"median of {args.repeats} runs (shared machine)\n"
     )
-    print("| implementation | time (s) | time / umap-learn | trustworthiness@15 | 15-NN accuracy |")
-    print("|---|---|---|---|---|")
-    for name, t, trust, acc in rows:
+    print(
+        "| implementation | time (s) | time / umap-learn | trustworthiness@15 | 15-NN accuracy "
+        f"| same bytes as {args.levels[0]} |"
+    )
+    print("|---|---|---|---|---|---|")
+    for name, t, trust, acc, same in rows:
         ratio = f"{t / ref:.3f}" if ref else "-"
-        print(f"| {name} | {t:.2f} | {ratio} | {trust:.4f} | {acc:.4f} |")
+        print(f"| {name} | {t:.2f} | {ratio} | {trust:.4f} | {acc:.4f} | {same} |")
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 if __name__ == "__main__":
