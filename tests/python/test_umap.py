@@ -232,6 +232,20 @@ def test_three_components(iris):
     assert embedding.shape == (X.shape[0], 3) and np.isfinite(embedding).all()
 
 
+def test_many_components_keep_neighbourhoods(digits):
+    """More output dimensions than the old 16-column limit: the layout takes any number, the
+    result is deterministic across n_jobs and keeps neighbourhoods as well as 2-D does."""
+    X, _ = digits
+    one = UMAP(n_components=20, random_state=0, n_epochs=100, n_jobs=1).fit_transform(X)
+    two = UMAP(n_components=20, random_state=0, n_epochs=100, n_jobs=2).fit_transform(X)
+    assert one.shape == (X.shape[0], 20) and np.isfinite(one).all()
+    np.testing.assert_array_equal(one, two)
+    flat = UMAP(random_state=0, n_epochs=100).fit_transform(X)
+    assert (
+        trustworthiness(X, one, n_neighbors=15) >= trustworthiness(X, flat, n_neighbors=15) - 0.01
+    )
+
+
 def test_ab_parameters_match_umap_learn():
     for spread, min_dist in [(1.0, 0.1), (1.0, 0.5), (2.0, 0.0), (3.0, 1.5)]:
         model = UMAP(spread=spread, min_dist=min_dist)
