@@ -296,7 +296,8 @@ static int plan_out_edges(plan *p, const umapc_graph *g, int n_epochs, double ne
 /* The op lists of one block, grown on demand (a high negative_sample_rate draws many), and in a
  * fit the block's sampled edges in order, whose far ends take back their moves. */
 typedef struct ops_buf {
-    int32_t *other;
+    /* a cache line of its own: neighbouring blocks' buffers are filled by different threads */
+    _Alignas(64) int32_t *other;
     int32_t *slot;
     int32_t *beg;
     int32_t *sampled;
@@ -692,7 +693,7 @@ static void sgd_buffers_free(sgd_buffers *b) {
     for (size_t i = 0; b->bufs != NULL && i < b->n_bufs; i++) {
         ops_buf_free(&b->bufs[i]);
     }
-    free(b->bufs);
+    umapc_aligned_free(b->bufs);
     free(b->curs);
 }
 
@@ -701,7 +702,10 @@ static int sgd_buffers_alloc(sgd_buffers *b, const plan *p, size_t dim, int fit,
     memset(b, 0, sizeof *b);
     size_t nnz = (size_t)p->out_ptr[p->n_head];
     b->n_bufs = fit ? blocks_per_round : (size_t)n_threads;
-    b->bufs = calloc(b->n_bufs, sizeof *b->bufs);
+    b->bufs = umapc_aligned_alloc(b->n_bufs, sizeof *b->bufs);
+    if (b->bufs != NULL) {
+        memset(b->bufs, 0, b->n_bufs * sizeof *b->bufs);
+    }
     b->curs = malloc(umapc_mul_size((size_t)n_threads, dim) * sizeof *b->curs);
     if (b->bufs == NULL || b->curs == NULL) {
         return -1;
