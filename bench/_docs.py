@@ -1,7 +1,9 @@
-"""Writing a benchmark's output into docs/benchmarks.md, one "## " section per script."""
+"""What the benchmarks share: writing a script's output into docs/benchmarks.md (one "## " section
+per script) and naming the machine it ran on."""
 
 from __future__ import annotations
 
+import platform
 from pathlib import Path
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
@@ -18,3 +20,15 @@ def replace_section(section: str) -> None:
         end = text.find("\n## ", start + 1)
         text = text[:start] + section.rstrip("\n") + "\n" + ("" if end < 0 else text[end:])
     DOCS.write_text(text if text.endswith("\n") else text + "\n")
+
+
+def cpu_model() -> str:
+    """The CPU's model name (from /proc/cpuinfo where there is one), for the machine line."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown CPU"

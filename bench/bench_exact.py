@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -23,6 +22,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _docs import cpu_model  # noqa: E402
 
 TOOLS = ("umapc", "faiss", "sklearn")
 
@@ -152,17 +154,6 @@ def cpu_mhz() -> float:
     except OSError:
         pass
     return float("nan")
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 def fmt_agree(pair: tuple[float, float] | None) -> str:

@@ -21,13 +21,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _docs import cpu_model  # noqa: E402
 
 TRUST_SAMPLE = 5_000
 N_NEIGHBORS = 15
@@ -209,7 +211,7 @@ def main() -> None:
         t, emb = _timed(lambda: _run_umap_learn(g, args.epochs, a, b), args.repeats)
         rows.append(("umap-learn", t, *_quality(x, y, emb), "-"))
     ref = rows[-1][1] if not args.skip_umap_learn else None
-    cpu = _cpu_model()
+    cpu = cpu_model()
     print(
         f"\n`python bench/bench_layout.py {' '.join(sys.argv[1:])}` on {cpu}, "
         f"{args.threads} threads, Fashion-MNIST n={args.n}, {args.epochs} epochs, "
@@ -223,17 +225,6 @@ def main() -> None:
     for name, t, trust, acc, same in rows:
         ratio = f"{t / ref:.3f}" if ref else "-"
         print(f"| {name} | {t:.2f} | {ratio} | {trust:.4f} | {acc:.4f} | {same} |")
-
-
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 if __name__ == "__main__":

@@ -54,6 +54,9 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _docs import cpu_model  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / "bench" / "results" / "quality_cache"
 RAW_RESULTS = ROOT / "bench" / "results" / "bench_quality.json"
@@ -585,17 +588,6 @@ def _mean_std(values: list[float]) -> str:
     return f"{mean:.4f}" if np.isnan(std) else f"{mean:.4f} ± {std:.4f}"
 
 
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
 def _cpu_avx512() -> str:
     """The AVX-512 subsets this CPU reports (``grep -o 'avx512[a-z0-9_]*' /proc/cpuinfo``)."""
     try:
@@ -615,7 +607,7 @@ def _machine() -> str:
     from umapc import _core
 
     return (
-        f"{_cpu_model()}, {os.cpu_count()} logical CPUs; AVX-512: {_cpu_avx512()}; "
+        f"{cpu_model()}, {os.cpu_count()} logical CPUs; AVX-512: {_cpu_avx512()}; "
         f"umapc SIMD level {_core.simd_level()}; Python {platform.python_version()}, "
         f"umapc {umapc.__version__}, umap-learn {umap.__version__}, "
         f"scikit-learn {sklearn.__version__}"
