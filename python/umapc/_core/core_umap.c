@@ -473,8 +473,8 @@ PyMethodDef umapc_umap_methods[] = {
      METH_VARARGS | METH_KEYWORDS,
      "optimize_layout(head_embedding, tail_embedding, indptr, indices, data, n_epochs, a, b, "
      "repulsion_strength=1.0, learning_rate=1.0, negative_sample_rate=5.0, seed=-1, n_jobs=-1, "
-     "callback=None) -> None: UMAP's SGD, head updated in place; seed >= 0 is deterministic for "
-     "any n_jobs."},
+     "callback=None) -> None: UMAP's SGD, head updated in place; the same bytes for any n_jobs and "
+     "SIMD level (seed < 0: a fixed internal seed)."},
     {"init_transform", (PyCFunction)(void (*)(void))py_init_transform, METH_VARARGS | METH_KEYWORDS,
      "init_transform(indptr, indices, data, train_embedding) -> float32[n_new, d]: weighted mean "
      "of the training neighbours (training mean for rows without edges)."},
