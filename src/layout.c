@@ -706,7 +706,7 @@ static int sgd_buffers_alloc(sgd_buffers *b, const plan *p, size_t dim, int fit,
     if (b->bufs != NULL) {
         memset(b->bufs, 0, b->n_bufs * sizeof *b->bufs);
     }
-    b->curs = malloc(umapc_mul_size((size_t)n_threads, dim) * sizeof *b->curs);
+    b->curs = malloc(umapc_mul_size(umapc_mul_size((size_t)n_threads, dim), sizeof *b->curs));
     if (b->bufs == NULL || b->curs == NULL) {
         return -1;
     }
@@ -714,7 +714,7 @@ static int sgd_buffers_alloc(sgd_buffers *b, const plan *p, size_t dim, int fit,
         return 0;
     }
     b->scratch = umapc_aligned_alloc(umapc_mul_size(p->n_head, dim), sizeof *b->scratch);
-    b->moves = malloc(umapc_mul_size(nnz ? nnz : 1, dim) * sizeof *b->moves);
+    b->moves = malloc(umapc_mul_size(umapc_mul_size(nnz ? nnz : 1, dim), sizeof *b->moves));
     return b->scratch == NULL || b->moves == NULL ? -1 : 0;
 }
 

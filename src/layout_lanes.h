@@ -186,6 +186,17 @@ static inline __attribute__((always_inline)) void lanes_step(const layout_block 
  * points they held are unaffected, as each point's result depends only on its own ops). */
 #define REFILL_AT (W / 4)
 
+/* Group u's registers from its spill, with the other points of its lanes' current ops. */
+static inline __attribute__((always_inline)) void lanes_load(const layout_block *blk,
+                                                             const lanes_spill *s, VI *k, VI *end,
+                                                             VF *cx, VF *cy, lanes_other *nx) {
+    *k = VI_LOAD(s->k);
+    *end = VI_LOAD(s->end);
+    *cx = VF_LOAD(s->cx);
+    *cy = VF_LOAD(s->cy);
+    *nx = lanes_fetch(blk, *k, VI_GT(*end, *k));
+}
+
 static void lanes_exec2(const layout_block *blk, const layout_consts *c) {
     lanes_state st;
     VI k[U], end[U];
@@ -202,11 +213,7 @@ static void lanes_exec2(const layout_block *blk, const layout_consts *c) {
         }
         active += W - lanes_refill(blk, &st, s, (1u << W) - 1u);
         pending[u] = 0;
-        k[u] = VI_LOAD(s->k);
-        end[u] = VI_LOAD(s->end);
-        cx[u] = VF_LOAD(s->cx);
-        cy[u] = VF_LOAD(s->cy);
-        nx[u] = lanes_fetch(blk, k[u], VI_GT(end[u], k[u]));
+        lanes_load(blk, s, &k[u], &end[u], &cx[u], &cy[u], &nx[u]);
     }
     while (active > 0) {
         unsigned done[U];
@@ -224,11 +231,7 @@ static void lanes_exec2(const layout_block *blk, const layout_consts *c) {
             VF_STORE(s->cy, cy[u]);
             active += waiting - lanes_refill(blk, &st, s, pending[u]);
             pending[u] = 0;
-            k[u] = VI_LOAD(s->k);
-            end[u] = VI_LOAD(s->end);
-            cx[u] = VF_LOAD(s->cx);
-            cy[u] = VF_LOAD(s->cy);
-            nx[u] = lanes_fetch(blk, k[u], VI_GT(end[u], k[u]));
+            lanes_load(blk, s, &k[u], &end[u], &cx[u], &cy[u], &nx[u]);
         }
     }
     for (int u = 0; u < U; u++) {
