@@ -2,12 +2,13 @@
  * the a/b curve fit, rescaling of initial embeddings and the initial positions of new points.
  *
  * The SGD is written once. An epoch is a schedule and an execution:
- * - the schedule (here, plain C for every CPU) lists per point the ops of the epoch in umap-learn's
- *   order: each sampled out-edge's attraction, then its negative samples, drawn from counter-based
- *   random numbers keyed by (seed, epoch, edge);
- * - an executor (layout_kernels.h) only does the arithmetic: the scalar one below for any number
- *   of dimensions, or a 2-D one with a point per SIMD lane (layout_lanes.h), all computing the same
- *   float expressions, so the embedding is the same on every CPU and for any thread count.
+ * - the schedule (here, plain C for every CPU) lists per point an op per sampled out-edge, in
+ *   umap-learn's order: its other end, how many negative samples it draws and the key of their
+ *   counter-based random numbers (seed, epoch, edge);
+ * - an executor (layout_kernels.h) does the rest: it draws the negatives and evaluates an op's
+ *   attraction and negatives at one position, the scalar one below for any number of dimensions,
+ *   or a 2-D one with a point per SIMD lane (layout_lanes.h), all computing the same float
+ *   expressions, so the embedding is the same on every CPU and for any thread count.
  * umap-learn moves both ends of a sampled edge by the same gradient. Here a point's thread moves
  * only that point and records the move of each sampled edge; after the epoch every point takes
  * back, with the opposite sign, the moves of the edges that end at it. Other points are read at
@@ -222,11 +223,10 @@ typedef struct plan {
     size_t n_head;
     int64_t *out_ptr;
     umapc_idx *out_idx;
-    float *eps;        /* epochs per sample */
-    float *next;       /* epoch of next sample */
-    float *eps_neg;    /* epochs per negative sample; 0: no negative samples */
-    float *next_neg;   /* epoch of next negative sample */
-    uint64_t *edge_id; /* position in the caller's graph: the random stream of the edge */
+    float *eps;      /* epochs per sample */
+    float *next;     /* epoch of next sample */
+    float *next_neg; /* epoch of next negative sample */
+    float neg_rate;  /* negative samples per sample; 0: none */
 } plan;
 
 static void plan_free(plan *p) {
@@ -234,9 +234,7 @@ static void plan_free(plan *p) {
     free(p->out_idx);
     free(p->eps);
     free(p->next);
-    free(p->eps_neg);
     free(p->next_neg);
-    free(p->edge_id);
     memset(p, 0, sizeof *p);
 }
 
@@ -247,12 +245,8 @@ static int plan_alloc_out(plan *p, size_t n_head, size_t nnz) {
     p->out_idx = malloc(m * sizeof *p->out_idx);
     p->eps = malloc(m * sizeof *p->eps);
     p->next = malloc(m * sizeof *p->next);
-    p->eps_neg = malloc(m * sizeof *p->eps_neg);
     p->next_neg = malloc(m * sizeof *p->next_neg);
-    p->edge_id = malloc(m * sizeof *p->edge_id);
-    return p->out_ptr && p->out_idx && p->eps && p->next && p->eps_neg && p->next_neg && p->edge_id
-               ? 0
-               : -1;
+    return p->out_ptr && p->out_idx && p->eps && p->next && p->next_neg ? 0 : -1;
 }
 
 /* Keeps edges with weight >= max / n_epochs and sets their schedules. */
@@ -269,6 +263,7 @@ static int plan_out_edges(plan *p, const umapc_graph *g, int n_epochs, double ne
     if (plan_alloc_out(p, g->n_rows, kept) != 0) {
         return -1;
     }
+    p->neg_rate = (float)neg_rate;
     size_t at = 0;
     for (size_t r = 0; r < g->n_rows; r++) {
         for (int64_t e = g->indptr[r]; e < g->indptr[r + 1]; e++) {
@@ -280,9 +275,7 @@ static int plan_out_edges(plan *p, const umapc_graph *g, int n_epochs, double ne
             p->out_idx[at] = g->indices[e];
             p->eps[at] = (float)((double)n_epochs / (double)n_samples);
             p->next[at] = p->eps[at];
-            p->eps_neg[at] = neg_rate > 0.0 ? (float)((double)p->eps[at] / neg_rate) : 0.0f;
-            p->next_neg[at] = p->eps_neg[at];
-            p->edge_id[at] = (uint64_t)e;
+            p->next_neg[at] = neg_rate > 0.0 ? p->eps[at] / p->neg_rate : 0.0f;
             at++;
         }
         p->out_ptr[r + 1] = (int64_t)at;
@@ -299,6 +292,8 @@ typedef struct ops_buf {
     /* a cache line of its own: neighbouring blocks' buffers are filled by different threads */
     _Alignas(64) int32_t *other;
     int32_t *slot;
+    int32_t *n_neg;
+    uint32_t *key;
     int32_t *beg;
     int32_t *sampled;
     size_t cap, beg_cap, n_sampled, sampled_cap;
@@ -307,6 +302,8 @@ typedef struct ops_buf {
 static void ops_buf_free(ops_buf *b) {
     free(b->other);
     free(b->slot);
+    free(b->n_neg);
+    free(b->key);
     free(b->beg);
     free(b->sampled);
     memset(b, 0, sizeof *b);
@@ -326,21 +323,26 @@ static int sampled_push(ops_buf *b, int32_t e) {
     return 0;
 }
 
+static int grow(void **arr, size_t cap, size_t size) {
+    void *p = realloc(*arr, cap * size);
+    if (p == NULL) {
+        return -1;
+    }
+    *arr = p;
+    return 0;
+}
+
 static int ops_reserve(ops_buf *b, size_t need) {
     if (need <= b->cap) {
         return 0;
     }
     size_t cap = need > 2 * b->cap ? need : 2 * b->cap;
-    int32_t *o = realloc(b->other, cap * sizeof *o);
-    if (o == NULL) {
+    if (grow((void **)&b->other, cap, sizeof *b->other) != 0 ||
+        grow((void **)&b->slot, cap, sizeof *b->slot) != 0 ||
+        grow((void **)&b->n_neg, cap, sizeof *b->n_neg) != 0 ||
+        grow((void **)&b->key, cap, sizeof *b->key) != 0) {
         return -1;
     }
-    b->other = o;
-    int32_t *s = realloc(b->slot, cap * sizeof *s);
-    if (s == NULL) {
-        return -1;
-    }
-    b->slot = s;
     b->cap = cap;
     return 0;
 }
@@ -357,10 +359,11 @@ typedef struct epoch_sched {
 /* How many negative samples edge e draws now (umap-learn: int((epoch - next) / per), if positive);
  * advances its schedule. */
 static inline int take_negatives(plan *p, int64_t e, float now) {
-    float per = p->eps_neg[e];
-    if (!(per > 0.0f)) {
+    if (!(p->neg_rate > 0.0f)) {
         return 0;
     }
+    /* epochs per negative sample, recomputed: an array of them would be one more stream to read */
+    float per = p->eps[e] / p->neg_rate;
     float count = (now - p->next_neg[e]) / per;
     if (!(count >= 1.0f)) {
         return 0;
@@ -371,43 +374,29 @@ static inline int take_negatives(plan *p, int64_t e, float now) {
     return n_neg;
 }
 
-/* Negative sample q (1-based) of a sampling with random stream `stream`, uniform in [0, n_tail). */
-static inline int32_t negative_at(uint64_t stream, int q, uint32_t n_tail) {
-    uint64_t r = umapc_hash64(stream + (uint64_t)q * 0x9e3779b97f4a7c15ULL);
-    return (int32_t)(((r >> 32) * (uint64_t)n_tail) >> 32);
-}
-
-/* Appends point j's ops this epoch. Returns -1 when out of memory. */
-/* Appends the ops of sampled edge e of point j. Returns -1 when out of memory. */
+/* Appends the op of sampled edge e of point j. Returns -1 when out of memory. */
 static int edge_ops(const epoch_sched *es, ops_buf *b, size_t *k, size_t j, int64_t e) {
     plan *p = es->p;
     p->next[e] += p->eps[e];
     int n_neg = take_negatives(p, e, es->now);
-    if (ops_reserve(b, *k + 1 + (size_t)n_neg) != 0) {
-        return -1;
-    }
     int32_t tail = p->out_idx[e];
     /* umap-learn: an edge to the point itself has distance 0 and moves nothing */
-    if (!(es->fit && (size_t)tail == j)) {
-        b->other[*k] = (int32_t)((uint32_t)tail | LAYOUT_ATTRACT_BIT);
-        b->slot[*k] = es->fit ? (int32_t)e : LAYOUT_NO_SLOT;
-        (*k)++;
-        if (es->fit && sampled_push(b, (int32_t)e) != 0) {
-            return -1;
-        }
+    int attract = !(es->fit && (size_t)tail == j);
+    if (!attract && n_neg == 0) {
+        return 0;
     }
-    uint64_t stream = umapc_hash64(es->epoch_key ^ (p->edge_id[e] * 0xd1b54a32d192ed03ULL));
-    int32_t *other = b->other;
-    size_t at = *k;
-    uint32_t n_tail = es->n_tail;
-    /* umap-learn skips a point drawn as its own negative sample */
-    int64_t self = es->fit ? (int64_t)j : -1;
-    for (int q = 1; q <= n_neg; q++) {
-        int32_t r = negative_at(stream, q, n_tail);
-        other[at] = r;
-        at += r != self;
+    if (ops_reserve(b, *k + 1) != 0) {
+        return -1;
     }
-    *k = at;
+    b->other[*k] = attract ? (int32_t)((uint32_t)tail | LAYOUT_ATTRACT_BIT) : LAYOUT_SKIP;
+    b->slot[*k] = es->fit ? (int32_t)e : LAYOUT_NO_SLOT;
+    b->n_neg[*k] = n_neg;
+    b->key[*k] =
+        (uint32_t)(umapc_hash64(es->epoch_key ^ ((uint64_t)e * 0xd1b54a32d192ed03ULL)) >> 32);
+    (*k)++;
+    if (es->fit && attract && sampled_push(b, (int32_t)e) != 0) {
+        return -1;
+    }
     return 0;
 }
 
@@ -459,37 +448,68 @@ static int block_ops(const epoch_sched *es, ops_buf *b, size_t lo, size_t hi) {
 /* ------------------------------------------------------------------------------------------ */
 /* executors                                                                                   */
 
+/* Adds the clipped gradient at cur from o to sum; returns whether there was one (d2 > 0). */
+static int add_gradient(const float *cur, const float *o, int attract, const layout_consts *c,
+                        size_t dim, float *sum, float *move) {
+    float d2 = 0.0f;
+    for (size_t d = 0; d < dim; d++) {
+        float t = cur[d] - o[d];
+        d2 = d2 + t * t;
+    }
+    if (!(d2 > 0.0f)) {
+        return 0;
+    }
+    float coeff = layout_coeff(d2, attract, c);
+    for (size_t d = 0; d < dim; d++) {
+        float g = layout_clip(coeff * (cur[d] - o[d]));
+        sum[d] = sum[d] + g;
+        if (move != NULL) {
+            move[d] = g * c->alpha;
+        }
+    }
+    return 1;
+}
+
+/* Op k of a point at cur (layout_kernels.h: the attraction, then the negatives, summed). */
+static void exec_op(const layout_block *blk, const layout_consts *c, size_t dim, int32_t k,
+                    int32_t self, float *cur, float *sum) {
+    memset(sum, 0, dim * sizeof *sum);
+    uint32_t other = (uint32_t)blk->other[k];
+    if (other & LAYOUT_ATTRACT_BIT) {
+        const float *o = blk->emb + (size_t)(other & ~LAYOUT_ATTRACT_BIT) * dim;
+        int32_t slot = blk->slot[k];
+        float *move = slot >= 0 && blk->moves != NULL ? blk->moves + (size_t)slot * dim : NULL;
+        if (!add_gradient(cur, o, 1, c, dim, sum, move) && move != NULL) {
+            memset(move, 0, dim * sizeof *move);
+        }
+    }
+    for (int32_t q = 1; q <= blk->n_neg[k]; q++) {
+        int32_t r = layout_negative(blk->key[k], (uint32_t)q, blk->n_tail);
+        if (r != self) {
+            add_gradient(cur, blk->emb + (size_t)r * dim, 0, c, dim, sum, NULL);
+        }
+    }
+    for (size_t d = 0; d < dim; d++) {
+        cur[d] = cur[d] + c->alpha * sum[d];
+    }
+}
+
 void umapc_layout_exec_scalar(const layout_block *blk, const layout_consts *c, size_t dim,
-                              float *cur) {
+                              float *cur, float *sum) {
     for (int32_t i = 0; i < blk->n; i++) {
         size_t j = (size_t)(blk->lo + i);
+        int32_t self = blk->self_base < 0 ? -1 : blk->self_base + blk->lo + i;
         memcpy(cur, blk->self_in + j * dim, dim * sizeof *cur);
         for (int32_t k = blk->beg[i]; k < blk->beg[i + 1]; k++) {
-            uint32_t other = (uint32_t)blk->other[k];
-            int attract = (other & LAYOUT_ATTRACT_BIT) != 0;
-            const float *o = blk->emb + (size_t)(other & ~LAYOUT_ATTRACT_BIT) * dim;
-            float d2 = 0.0f;
-            for (size_t d = 0; d < dim; d++) {
-                float t = cur[d] - o[d];
-                d2 = d2 + t * t;
-            }
-            int32_t slot = attract ? blk->slot[k] : LAYOUT_NO_SLOT;
-            float coeff = d2 > 0.0f ? layout_coeff(d2, attract, c) : 0.0f;
-            for (size_t d = 0; d < dim; d++) {
-                float move = d2 > 0.0f ? layout_clip(coeff * (cur[d] - o[d])) * c->alpha : 0.0f;
-                cur[d] = cur[d] + move;
-                if (slot >= 0) {
-                    blk->moves[(size_t)slot * dim + d] = move;
-                }
-            }
+            exec_op(blk, c, dim, k, self, cur, sum);
         }
         memcpy(blk->self_out + j * dim, cur, dim * sizeof *cur);
     }
 }
 
 static void exec2_scalar(const layout_block *blk, const layout_consts *c) {
-    float cur[2];
-    umapc_layout_exec_scalar(blk, c, 2, cur);
+    float cur[2], sum[2];
+    umapc_layout_exec_scalar(blk, c, 2, cur, sum);
 }
 
 static const layout_exec2_fn exec2_by_level[UMAPC_LEVEL_COUNT] = {
@@ -523,7 +543,7 @@ typedef struct sgd {
     float *scratch; /* fit: a round's points after their ops, until the round ends */
     float *moves;   /* fit: per edge, the move of its head (its tail takes it back) */
     ops_buf *bufs;  /* fit: per block of a round (the round's end reads them); else per thread */
-    float *curs;    /* per thread, dim floats, for the scalar executor */
+    float *curs;    /* per thread, 2 dim floats, for the scalar executor */
 } sgd;
 
 #ifdef _OPENMP
@@ -551,9 +571,13 @@ static int run_block(const sgd *s, size_t bk, size_t lo, size_t hi) {
     }
     layout_block blk = {.other = b->other,
                         .slot = b->slot,
+                        .n_neg = b->n_neg,
+                        .key = b->key,
                         .beg = b->beg,
                         .lo = (int32_t)lo,
                         .n = (int32_t)(hi - lo),
+                        .self_base = s->es.fit ? 0 : -1,
+                        .n_tail = s->es.n_tail,
                         .self_in = s->pos,
                         .self_out = s->es.fit ? s->scratch : s->pos,
                         .emb = s->emb,
@@ -561,7 +585,8 @@ static int run_block(const sgd *s, size_t bk, size_t lo, size_t hi) {
     if (s->dim == 2) {
         s->exec2(&blk, &s->k);
     } else {
-        umapc_layout_exec_scalar(&blk, &s->k, s->dim, s->curs + (size_t)t * s->dim);
+        float *cur = s->curs + 2 * (size_t)t * s->dim;
+        umapc_layout_exec_scalar(&blk, &s->k, s->dim, cur, cur + s->dim);
     }
     return 0;
 }
@@ -706,7 +731,7 @@ static int sgd_buffers_alloc(sgd_buffers *b, const plan *p, size_t dim, int fit,
     if (b->bufs != NULL) {
         memset(b->bufs, 0, b->n_bufs * sizeof *b->bufs);
     }
-    b->curs = malloc(umapc_mul_size(umapc_mul_size((size_t)n_threads, dim), sizeof *b->curs));
+    b->curs = malloc(umapc_mul_size(umapc_mul_size(2 * (size_t)n_threads, dim), sizeof *b->curs));
     if (b->bufs == NULL || b->curs == NULL) {
         return -1;
     }

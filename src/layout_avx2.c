@@ -38,6 +38,18 @@ typedef __m256i VM; /* all ones or all zeros per lane */
 #define VI_GATHER(b, i, m)                                                                         \
     _mm256_mask_i32gather_epi32(_mm256_setzero_si256(), (const int *)(b), i, m, 4)
 
+#define VI_XOR(a, b)    _mm256_xor_si256(a, b)
+#define VM_NOT_EQ(a, b) _mm256_xor_si256(_mm256_cmpeq_epi32(a, b), _mm256_set1_epi32(-1))
+#define VI_MULLO(a, b)  _mm256_mullo_epi32(a, b)
+
+/* high halves of the 32x32-bit products: even lanes from one 64-bit multiply, odd from another */
+static inline __m256i mulhi_u32(__m256i a, __m256i b) {
+    __m256i even = _mm256_srli_epi64(_mm256_mul_epu32(a, b), 32);
+    __m256i odd = _mm256_mul_epu32(_mm256_srli_epi64(a, 32), _mm256_srli_epi64(b, 32));
+    return _mm256_blend_epi32(even, odd, 0xAA);
+}
+#define VI_MULHI_U32(a, b) mulhi_u32(a, b)
+
 /* x and y of the points idx (0 where !m): each (x, y) pair is one 64-bit element. */
 static inline void gather_xy(const float *emb, VI idx, VM m, VF *x, VF *y) {
     __m128i ilo = _mm256_castsi256_si128(idx), ihi = _mm256_extracti128_si256(idx, 1);

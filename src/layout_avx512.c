@@ -36,6 +36,17 @@ typedef __mmask16 VM;
 #define VF_LOAD(p)         _mm512_loadu_ps(p)
 #define VF_STORE(p, v)     _mm512_storeu_ps(p, v)
 #define VI_GATHER(b, i, m) _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), m, i, b, 4)
+#define VI_XOR(a, b)       _mm512_xor_si512(a, b)
+#define VM_NOT_EQ(a, b)    _mm512_cmpneq_epi32_mask(a, b)
+#define VI_MULLO(a, b)     _mm512_mullo_epi32(a, b)
+
+/* high halves of the 32x32-bit products: even lanes from one 64-bit multiply, odd from another */
+static inline __m512i mulhi_u32(__m512i a, __m512i b) {
+    __m512i even = _mm512_srli_epi64(_mm512_mul_epu32(a, b), 32);
+    __m512i odd = _mm512_mul_epu32(_mm512_srli_epi64(a, 32), _mm512_srli_epi64(b, 32));
+    return _mm512_mask_blend_epi32(0xAAAA, even, odd);
+}
+#define VI_MULHI_U32(a, b) mulhi_u32(a, b)
 
 /* x and y of the points idx (0 where !m): each (x, y) pair is one 64-bit element. */
 static inline void gather_xy(const float *emb, VI idx, VM m, VF *x, VF *y) {

@@ -19,24 +19,35 @@ typedef struct layout_consts {
     int b_is_one;  /* d^(2b) is d2 itself */
 } layout_consts;
 
-/* An op's other point with this bit set is an attraction, without it a negative sample. */
+/* One epoch of a block of points as lists of ops, one per sampled out-edge of a point, in
+ * umap-learn's order. An op is the edge's attraction and its negative samples, all evaluated at
+ * the point's position after the previous op: their clipped gradients are summed (attraction
+ * first, then the negatives in order) and the point moves by alpha times the sum. (umap-learn
+ * moves the point after each of them; evaluating a sampling's five or so gradients at one position
+ * lets them run side by side, with no measurable difference in the embeddings: docs/benchmarks.md.)
+ *
+ * The ops of point lo + i are beg[i] .. beg[i + 1] - 1. Op k pulls the point toward
+ * emb[other[k] & ~LAYOUT_ATTRACT_BIT] when other[k] has that bit, and has no attraction when
+ * other[k] is LAYOUT_SKIP (an edge to the point itself). Its negative samples are
+ * layout_negative(key[k], q, n_tail) for q = 1 .. n_neg[k], except those that draw the point
+ * itself (self_base >= 0: point lo + i is point self_base + lo + i of emb), which umap-learn skips.
+ * An attraction with slot[k] = s >= 0 writes its move to moves[dim * s ..]: the other end of the
+ * edge takes it back with the opposite sign after the epoch, so both ends move by the same
+ * gradient as in umap-learn, without one thread writing another's point. */
 #define LAYOUT_ATTRACT_BIT 0x80000000u
+#define LAYOUT_SKIP        0x7fffffff
 /* The slot of an attraction whose other end does not move (transform). */
 enum { LAYOUT_NO_SLOT = -1 };
 
-/* One epoch of a block of points as lists of ops in umap-learn's order: for each sampled out-edge
- * of the point, its attraction and then its negative samples, each evaluated at the point's
- * position after the previous op. The ops of point lo + i are beg[i] .. beg[i + 1] - 1: op k pulls
- * the point toward emb[other[k] & ~LAYOUT_ATTRACT_BIT] when that bit is set, else pushes it away
- * from emb[other[k]]. An attraction with slot[k] = s >= 0 also writes its move to
- * moves[dim * s ..]: the other end of the edge takes it back with the opposite sign after the
- * epoch, so both ends move by the same gradient as in umap-learn, without one thread writing
- * another's point. slot[] is only read at attractions. */
 typedef struct layout_block {
     const int32_t *other;
     const int32_t *slot;
+    const int32_t *n_neg;
+    const uint32_t *key;
     const int32_t *beg;
     int32_t lo, n;
+    int32_t self_base;    /* fit: 0 (the block's points are in emb); transform: -1 */
+    uint32_t n_tail;      /* points in emb */
     const float *self_in; /* positions of the block's points before the epoch */
     float *self_out;      /* after it (may equal self_in) */
     const float *emb;     /* positions of the other points, fixed during the epoch */
@@ -46,13 +57,27 @@ typedef struct layout_block {
 typedef void (*layout_exec2_fn)(const layout_block *blk, const layout_consts *c);
 
 /* Any dimension, one point at a time: the reference the 2-D SIMD executors agree with bit for bit
- * (the same expressions, d2 summed over dimensions in order). cur has room for dim floats. */
+ * (the same expressions, d2 summed over dimensions in order). cur and sum have room for dim
+ * floats each. */
 void umapc_layout_exec_scalar(const layout_block *blk, const layout_consts *c, size_t dim,
-                              float *cur);
+                              float *cur, float *sum);
 
 void umapc_layout_exec2_avx2(const layout_block *blk, const layout_consts *c);
 void umapc_layout_exec2_avx512(const layout_block *blk, const layout_consts *c);
 void umapc_layout_exec2_neon(const layout_block *blk, const layout_consts *c);
+
+/* Negative sample q (1-based) of a sampling whose random stream is `key`: uniform in [0, n_tail),
+ * from a 32-bit counter hash (murmur3's finaliser) that the SIMD executors evaluate a lane at a
+ * time, mapped to the range by a multiply instead of a modulo. */
+static inline int32_t layout_negative(uint32_t key, uint32_t q, uint32_t n_tail) {
+    uint32_t h = key + q * 0x9e3779b9u;
+    h ^= h >> 16;
+    h *= 0x85ebca6bu;
+    h ^= h >> 13;
+    h *= 0xc2b2ae35u;
+    h ^= h >> 16;
+    return (int32_t)(((uint64_t)h * n_tail) >> 32);
+}
 
 /* log2 and exp2 as polynomials, so that d^(2b) costs a third of powf and, above all, rounds the
  * same on every CPU (libm's powf differs between platforms). The vector executors run the same

@@ -1,9 +1,9 @@
 /* The 2-D layout executor with one point per SIMD lane, written once over a small vector vocabulary
  * that each instruction-set file defines before including this one (layout_avx512.c,
  * layout_avx2.c, layout_neon.c). A point's ops form a dependent chain (each starts where the
- * previous one left the point), so a point's ops side by side would leave the core waiting;
- * W independent chains side by side keep it busy, and a lane whose point is done takes the
- * block's next point.
+ * previous one left the point), so W independent points side by side, and within an op its
+ * gradients (the attraction and the negatives, all at one position) U at a time, keep the core
+ * busy; a lane whose point is done takes the block's next point.
  *
  * It evaluates exactly the expressions of exec_scalar in layout.c and layout_kernels.h (same
  * operations, same order, no fused multiply-add), so its results are bit-identical to the scalar
@@ -13,7 +13,8 @@
  * VF_MUL VF_DIV VF_MIN VF_MAX VF_GT VF_SEL(m, yes, no) VI_SEL VI_ADD VI_SUB VI_AND VI_OR VI_SRL
  * VI_SLL VI_GT VF_ROUND (to nearest even) VI_FROM_VF (truncating) VF_FROM_VI VF_AS_VI VI_AS_VF
  * VM_AND VM_BITS (lane i -> bit i) VI_LOAD VI_STORE VF_LOAD VF_STORE VI_GATHER(base, idx, m) (0
- * where !m) and GATHER_XY(emb, idx, m, &x, &y). */
+ * where !m), GATHER_XY(emb, idx, m, &x, &y), and for the negative samples VI_XOR VM_NOT_EQ
+ * VI_MULLO (low 32 bits of the product) and VI_MULHI_U32 (high 32 bits of the unsigned product). */
 #include "layout_kernels.h"
 
 static inline VF lanes_horner(const float *coeff, int n, VF t) {
@@ -46,28 +47,18 @@ static inline VF lanes_clip(VF v) {
     return VF_MIN(VF_MAX(v, VF_SET1(-4.0f)), VF_SET1(4.0f));
 }
 
-/* Lane groups stepped side by side: one step of a group is a chain of ~150 cycles (gathers, log2,
- * exp2, division) and every step of a group waits for its previous one, so the groups are
- * interleaved operation by operation for the core to overlap their chains. */
-#define U    4
-#define EACH _Pragma("GCC unroll 4") for (int u = 0; u < U; u++)
-
-/* Where each lane's point and op stand when the group is out of registers: the lane's point
- * (index in the block, -1 for none), its next op and its end (k == end without a point). */
-typedef struct lanes_spill {
+/* Where each lane's point and op stand when they are out of registers: the lane's point (index in
+ * the block, -1 for none), its next op and its end (k == end without a point). */
+typedef struct lanes_state {
     int32_t point[W], k[W], end[W];
     float cx[W], cy[W];
-} lanes_spill;
-
-typedef struct lanes_state {
-    lanes_spill g[U];
     int32_t next; /* the block's next point not yet given to a lane */
 } lanes_state;
 
 /* Writes out the points of the lanes in `done` and gives those lanes the next points; points
  * without ops this epoch pass straight through. Returns how many lanes lost their point for good.
  */
-static int lanes_refill(const layout_block *blk, lanes_state *st, lanes_spill *s, unsigned done) {
+static int lanes_refill(const layout_block *blk, lanes_state *s, unsigned done) {
     int idle = 0;
     for (; done; done &= done - 1) {
         int i = __builtin_ctz(done);
@@ -77,8 +68,8 @@ static int lanes_refill(const layout_block *blk, lanes_state *st, lanes_spill *s
             blk->self_out[2 * j + 1] = s->cy[i];
             s->point[i] = -1;
         }
-        while (st->next < blk->n) {
-            int32_t pt = st->next++;
+        while (s->next < blk->n) {
+            int32_t pt = s->next++;
             size_t j = (size_t)(blk->lo + pt);
             if (blk->beg[pt] == blk->beg[pt + 1]) {
                 blk->self_out[2 * j] = blk->self_in[2 * j];
@@ -100,146 +91,179 @@ static int lanes_refill(const layout_block *blk, lanes_state *st, lanes_spill *s
     return idle;
 }
 
-/* The other point of each lane's op k: its index (with the attraction bit) and position. Loaded
- * one op ahead, since it does not depend on where the op leaves the point. */
-typedef struct lanes_other {
-    VI other;
-    VF x, y;
-} lanes_other;
+/* The lanes' ops of this step, loaded once for all their gradients. */
+typedef struct lanes_op {
+    VM busy;
+    VI other, n_neg, key, self;
+} lanes_op;
 
-static inline __attribute__((always_inline)) lanes_other lanes_fetch(const layout_block *blk, VI k,
-                                                                     VM busy) {
-    lanes_other o;
-    o.other = VI_GATHER(blk->other, k, busy);
-    GATHER_XY(blk->emb, VI_AND(o.other, VI_SET1(0x7fffffff)), busy, &o.x, &o.y);
-    return o;
+/* layout_negative in every lane. */
+static inline VI lanes_negative(VI key, int q, uint32_t n_tail) {
+    VI h = VI_ADD(key, VI_SET1((int32_t)((uint32_t)q * 0x9e3779b9u)));
+    h = VI_XOR(h, VI_SRL(h, 16));
+    h = VI_MULLO(h, VI_SET1((int32_t)0x85ebca6bu));
+    h = VI_XOR(h, VI_SRL(h, 13));
+    h = VI_MULLO(h, VI_SET1((int32_t)0xc2b2ae35u));
+    h = VI_XOR(h, VI_SRL(h, 16));
+    return VI_MULHI_U32(h, VI_SET1((int32_t)n_tail));
 }
 
-/* One op in every busy lane of every group; done[u] gets the lanes of group u whose point has no
- * op left, and nx[u] the other points of the next ops. */
-static inline __attribute__((always_inline)) void lanes_step(const layout_block *blk,
-                                                             const layout_consts *c, VI k[U],
-                                                             const VI end[U], VF cx[U], VF cy[U],
-                                                             lanes_other nx[U], unsigned done[U]) {
-    VM busy[U], is_attract[U], live[U];
-    VF dx[U], dy[U], d2[U], x[U], pw[U], apw1[U], coeff[U], mx[U], my[U];
-    VI k0[U];
-    EACH {
-        busy[u] = VI_GT(end[u], k[u]);
-        is_attract[u] = VI_GT(VI_SET1(0), nx[u].other);
-        dx[u] = VF_SUB(cx[u], nx[u].x);
-        dy[u] = VF_SUB(cy[u], nx[u].y);
-        k0[u] = k[u];
-        k[u] = VI_ADD(k[u], VI_SEL(busy[u], VI_SET1(1), VI_SET1(0)));
-        nx[u] = lanes_fetch(blk, k[u], VI_GT(end[u], k[u]));
-    }
-    EACH {
+/* Gradients evaluated side by side: each is a chain of ~150 cycles (gather, log2, exp2, division)
+ * on its own, and the core overlaps them only when they are interleaved operation by operation. */
+#define U 4
+
+/* Gradients s0 .. s0 + nu - 1 of the lanes' ops (0: the attraction, q >= 1: negative q) at (cx,
+ * cy), added in that order to (sx, sy); the attraction's move goes to (ax, ay). */
+static inline __attribute__((always_inline)) void
+lanes_gradients(const layout_block *blk, const layout_consts *c, const lanes_op *op, VF cx, VF cy,
+                int s0, const int nu, VF *sx, VF *sy, VF *ax, VF *ay) {
+    VM live[U];
+    VF dx[U], dy[U], d2[U], x[U], pw[U], gx[U], gy[U];
+    for (int u = 0; u < nu; u++) {
+        int q = s0 + u;
+        VI idx;
+        if (q == 0) {
+            live[u] = VM_AND(op->busy, VI_GT(VI_SET1(0), op->other));
+            idx = VI_AND(op->other, VI_SET1(0x7fffffff));
+        } else {
+            idx = lanes_negative(op->key, q, blk->n_tail);
+            live[u] = VM_AND(VM_AND(op->busy, VI_GT(op->n_neg, VI_SET1(q - 1))),
+                             VM_NOT_EQ(idx, op->self));
+        }
+        VF ox, oy;
+        GATHER_XY(blk->emb, idx, live[u], &ox, &oy);
+        dx[u] = VF_SUB(cx, ox);
+        dy[u] = VF_SUB(cy, oy);
         d2[u] = VF_ADD(VF_MUL(dx[u], dx[u]), VF_MUL(dy[u], dy[u]));
-        live[u] = VM_AND(busy[u], VF_GT(d2[u], VF_SET1(0.0f)));
+        live[u] = VM_AND(live[u], VF_GT(d2[u], VF_SET1(0.0f)));
         x[u] = VF_MAX(d2[u], VF_SET1(LAYOUT_MIN_D2));
     }
     if (c->b_is_one) {
-        EACH {
+        for (int u = 0; u < nu; u++) {
             pw[u] = x[u];
         }
     } else {
-        EACH {
+        for (int u = 0; u < nu; u++) {
             pw[u] = lanes_exp2(VF_MUL(VF_SET1(c->b), lanes_log2(x[u])));
         }
     }
-    EACH {
-        apw1[u] = VF_ADD(VF_MUL(VF_SET1(c->a), pw[u]), VF_SET1(1.0f));
-        /* the quotient of the lane's own kind only: one division instead of two */
-        VF num = VF_SEL(is_attract[u], VF_MUL(VF_SET1(c->attract), pw[u]), VF_SET1(c->repel));
-        VF den = VF_MUL(VF_SEL(is_attract[u], x[u], VF_ADD(x[u], VF_SET1(0.001f))), apw1[u]);
-        coeff[u] = VF_DIV(num, den);
-        mx[u] = VF_SEL(live[u], VF_MUL(lanes_clip(VF_MUL(coeff[u], dx[u])), VF_SET1(c->alpha)),
-                       VF_SET1(0.0f));
-        my[u] = VF_SEL(live[u], VF_MUL(lanes_clip(VF_MUL(coeff[u], dy[u])), VF_SET1(c->alpha)),
-                       VF_SET1(0.0f));
-        cx[u] = VF_ADD(cx[u], mx[u]);
-        cy[u] = VF_ADD(cy[u], my[u]);
+    for (int u = 0; u < nu; u++) {
+        VF apw1 = VF_ADD(VF_MUL(VF_SET1(c->a), pw[u]), VF_SET1(1.0f));
+        VF coeff = s0 + u == 0
+                       ? VF_DIV(VF_MUL(VF_SET1(c->attract), pw[u]), VF_MUL(x[u], apw1))
+                       : VF_DIV(VF_SET1(c->repel), VF_MUL(VF_ADD(x[u], VF_SET1(0.001f)), apw1));
+        gx[u] = lanes_clip(VF_MUL(coeff, dx[u]));
+        gy[u] = lanes_clip(VF_MUL(coeff, dy[u]));
     }
-    EACH {
-        unsigned rec = (unsigned)VM_BITS(VM_AND(busy[u], is_attract[u]));
-        if (rec) {
-            float mxs[W], mys[W];
-            int32_t ks[W];
-            VF_STORE(mxs, mx[u]);
-            VF_STORE(mys, my[u]);
-            VI_STORE(ks, k0[u]);
-            for (; rec; rec &= rec - 1) {
-                int i = __builtin_ctz(rec);
-                int32_t slot = blk->slot[ks[i]];
-                if (slot >= 0) {
-                    blk->moves[2 * (size_t)slot] = mxs[i];
-                    blk->moves[2 * (size_t)slot + 1] = mys[i];
-                }
-            }
+    for (int u = 0; u < nu; u++) {
+        *sx = VF_SEL(live[u], VF_ADD(*sx, gx[u]), *sx);
+        *sy = VF_SEL(live[u], VF_ADD(*sy, gy[u]), *sy);
+        if (s0 + u == 0) {
+            *ax = VF_SEL(live[u], VF_MUL(gx[u], VF_SET1(c->alpha)), VF_SET1(0.0f));
+            *ay = VF_SEL(live[u], VF_MUL(gy[u], VF_SET1(c->alpha)), VF_SET1(0.0f));
         }
-        done[u] = (unsigned)VM_BITS(VM_AND(busy[u], VI_GT(VI_ADD(k[u], VI_SET1(1)), end[u])));
     }
 }
 
-/* Lanes of a group left waiting before it is refilled: each refill spills and reloads the group's
- * registers, so finished lanes are collected a few at a time (they compute nothing meanwhile; the
- * points they held are unaffected, as each point's result depends only on its own ops). */
+/* Records the attraction moves of the lanes whose op has a slot. */
+static inline void lanes_record(const layout_block *blk, const lanes_op *op, VI k, VF ax, VF ay) {
+    unsigned rec = (unsigned)VM_BITS(VM_AND(op->busy, VI_GT(VI_SET1(0), op->other)));
+    if (rec == 0 || blk->moves == NULL) {
+        return;
+    }
+    float mxs[W], mys[W];
+    int32_t ks[W];
+    VF_STORE(mxs, ax);
+    VF_STORE(mys, ay);
+    VI_STORE(ks, k);
+    for (; rec; rec &= rec - 1) {
+        int i = __builtin_ctz(rec);
+        int32_t slot = blk->slot[ks[i]];
+        if (slot >= 0) {
+            blk->moves[2 * (size_t)slot] = mxs[i];
+            blk->moves[2 * (size_t)slot + 1] = mys[i];
+        }
+    }
+}
+
+/* One op in every busy lane; returns the lanes whose point has no op left. */
+static inline unsigned lanes_step(const layout_block *blk, const layout_consts *c, VI *k, VI end,
+                                  VF *cx, VF *cy, VI self) {
+    lanes_op op;
+    op.busy = VI_GT(end, *k);
+    op.other = VI_GATHER(blk->other, *k, op.busy);
+    op.n_neg = VI_GATHER(blk->n_neg, *k, op.busy);
+    op.key = VI_GATHER((const int32_t *)blk->key, *k, op.busy);
+    op.self = self;
+    int32_t n_negs[W];
+    VI_STORE(n_negs, op.n_neg);
+    int n_grad = 1;
+    for (int i = 0; i < W; i++) {
+        n_grad = n_negs[i] + 1 > n_grad ? n_negs[i] + 1 : n_grad;
+    }
+    VF sx = VF_SET1(0.0f), sy = VF_SET1(0.0f), ax = sx, ay = sx;
+    int s0 = 0;
+    for (; s0 + U <= n_grad; s0 += U) {
+        lanes_gradients(blk, c, &op, *cx, *cy, s0, U, &sx, &sy, &ax, &ay);
+    }
+    if (n_grad - s0 == 3) {
+        lanes_gradients(blk, c, &op, *cx, *cy, s0, 3, &sx, &sy, &ax, &ay);
+    } else if (n_grad - s0 == 2) {
+        lanes_gradients(blk, c, &op, *cx, *cy, s0, 2, &sx, &sy, &ax, &ay);
+    } else if (n_grad - s0 == 1) {
+        lanes_gradients(blk, c, &op, *cx, *cy, s0, 1, &sx, &sy, &ax, &ay);
+    }
+    lanes_record(blk, &op, *k, ax, ay);
+    VF alpha = VF_SET1(c->alpha);
+    *cx = VF_SEL(op.busy, VF_ADD(*cx, VF_MUL(alpha, sx)), *cx);
+    *cy = VF_SEL(op.busy, VF_ADD(*cy, VF_MUL(alpha, sy)), *cy);
+    *k = VI_ADD(*k, VI_SEL(op.busy, VI_SET1(1), VI_SET1(0)));
+    return (unsigned)VM_BITS(VM_AND(op.busy, VI_GT(VI_ADD(*k, VI_SET1(1)), end)));
+}
+
+/* Lanes left waiting before they are refilled: each refill spills and reloads the registers, so
+ * finished lanes are collected a few at a time (they compute nothing meanwhile; the points they
+ * held are unaffected, as each point's result depends only on its own ops). */
 #define REFILL_AT (W / 4)
 
-/* Group u's registers from its spill, with the other points of its lanes' current ops. */
-static inline __attribute__((always_inline)) void lanes_load(const layout_block *blk,
-                                                             const lanes_spill *s, VI *k, VI *end,
-                                                             VF *cx, VF *cy, lanes_other *nx) {
-    *k = VI_LOAD(s->k);
-    *end = VI_LOAD(s->end);
-    *cx = VF_LOAD(s->cx);
-    *cy = VF_LOAD(s->cy);
-    *nx = lanes_fetch(blk, *k, VI_GT(*end, *k));
+static inline VI lanes_self(const layout_block *blk, const lanes_state *s) {
+    return blk->self_base < 0 ? VI_SET1(-1)
+                              : VI_ADD(VI_LOAD(s->point), VI_SET1(blk->self_base + blk->lo));
 }
 
 static void lanes_exec2(const layout_block *blk, const layout_consts *c) {
-    lanes_state st;
-    VI k[U], end[U];
-    VF cx[U], cy[U];
-    unsigned pending[U];
-    lanes_other nx[U];
-    int active = 0;
-    st.next = 0;
-    for (int u = 0; u < U; u++) {
-        lanes_spill *s = &st.g[u];
-        for (int i = 0; i < W; i++) {
-            s->point[i] = -1;
-            s->k[i] = s->end[i] = 0;
-        }
-        active += W - lanes_refill(blk, &st, s, (1u << W) - 1u);
-        pending[u] = 0;
-        lanes_load(blk, s, &k[u], &end[u], &cx[u], &cy[u], &nx[u]);
+    lanes_state s;
+    s.next = 0;
+    for (int i = 0; i < W; i++) {
+        s.point[i] = -1;
+        s.k[i] = s.end[i] = 0;
     }
+    int active = W - lanes_refill(blk, &s, (1u << W) - 1u);
+    VI k = VI_LOAD(s.k), end = VI_LOAD(s.end), self = lanes_self(blk, &s);
+    VF cx = VF_LOAD(s.cx), cy = VF_LOAD(s.cy);
+    unsigned pending = 0;
     while (active > 0) {
-        unsigned done[U];
-        lanes_step(blk, c, k, end, cx, cy, nx, done);
-        for (int u = 0; u < U; u++) {
-            pending[u] |= done[u];
-            active -= __builtin_popcount(done[u]);
-            int waiting = __builtin_popcount(pending[u]);
-            if (waiting == 0 || (waiting < REFILL_AT && active > 0)) {
-                continue;
-            }
-            lanes_spill *s = &st.g[u];
-            VI_STORE(s->k, k[u]);
-            VF_STORE(s->cx, cx[u]);
-            VF_STORE(s->cy, cy[u]);
-            active += waiting - lanes_refill(blk, &st, s, pending[u]);
-            pending[u] = 0;
-            lanes_load(blk, s, &k[u], &end[u], &cx[u], &cy[u], &nx[u]);
+        unsigned done = lanes_step(blk, c, &k, end, &cx, &cy, self);
+        pending |= done;
+        active -= __builtin_popcount(done);
+        int waiting = __builtin_popcount(pending);
+        if (waiting == 0 || (waiting < REFILL_AT && active > 0)) {
+            continue;
         }
+        VI_STORE(s.k, k);
+        VF_STORE(s.cx, cx);
+        VF_STORE(s.cy, cy);
+        active += waiting - lanes_refill(blk, &s, pending);
+        pending = 0;
+        k = VI_LOAD(s.k);
+        end = VI_LOAD(s.end);
+        self = lanes_self(blk, &s);
+        cx = VF_LOAD(s.cx);
+        cy = VF_LOAD(s.cy);
     }
-    for (int u = 0; u < U; u++) {
-        if (pending[u]) {
-            lanes_spill *s = &st.g[u];
-            VF_STORE(s->cx, cx[u]);
-            VF_STORE(s->cy, cy[u]);
-            lanes_refill(blk, &st, s, pending[u]);
-        }
+    if (pending) {
+        VF_STORE(s.cx, cx);
+        VF_STORE(s.cy, cy);
+        lanes_refill(blk, &s, pending);
     }
 }

@@ -55,6 +55,19 @@ static inline int mask_bits(VM m) {
 #define VF_STORE(p, v)     vst1q_f32(p, v)
 #define VI_GATHER(b, i, m) gather_i32(b, i, m)
 
+#define VI_XOR(a, b)    veorq_s32(a, b)
+#define VM_NOT_EQ(a, b) vmvnq_u32(vceqq_s32(a, b))
+#define VI_MULLO(a, b)  vmulq_s32(a, b)
+
+/* high halves of the 32x32-bit unsigned products */
+static inline VI mulhi_u32(VI a, VI b) {
+    uint32x4_t ua = vreinterpretq_u32_s32(a), ub = vreinterpretq_u32_s32(b);
+    uint64x2_t lo = vmull_u32(vget_low_u32(ua), vget_low_u32(ub));
+    uint64x2_t hi = vmull_high_u32(ua, ub);
+    return vreinterpretq_s32_u32(vcombine_u32(vshrn_n_u64(lo, 32), vshrn_n_u64(hi, 32)));
+}
+#define VI_MULHI_U32(a, b) mulhi_u32(a, b)
+
 /* x and y of the points idx (0 where !m). */
 static inline void gather_xy(const float *emb, VI idx, VM m, VF *x, VF *y) {
     int32_t i[4];

@@ -1,7 +1,8 @@
 /* The layout's 2-D executors of every instruction level this CPU runs give the bytes of the scalar
- * executor on random op lists: attractions that record their move, attractions that do not,
- * negative samples, coincident and near-coincident points, several values of b (b = 1 takes the
- * shortcut past the polynomials). */
+ * executor on random op lists: attractions that record their move, attractions that do not, ops
+ * without an attraction, 0 to 12 negative samples (some drawing the point itself), coincident and
+ * near-coincident points, several values of b (b = 1 takes the shortcut past the polynomials), in
+ * a fit (points in emb) and in a transform. */
 #include "check.h"
 #include "cpu.h"
 #include "internal.h"
@@ -10,10 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { N_POINTS = 300, N_OTHER = 200, MAX_OPS = 9000 };
+enum { N_POINTS = 300, N_OTHER = 400, MAX_OPS = 3000 };
 
 typedef struct case_data {
-    int32_t other[MAX_OPS], slot[MAX_OPS], beg[N_POINTS + 1];
+    int32_t other[MAX_OPS], slot[MAX_OPS], n_neg[MAX_OPS], beg[N_POINTS + 1];
+    uint32_t key[MAX_OPS];
     float self_in[2 * N_POINTS], emb[2 * N_OTHER];
 } case_data;
 
@@ -31,33 +33,38 @@ static void make_case(case_data *d, uint64_t seed) {
         d->self_in[2 * i] = d->emb[2 * o] + jitter * (float)umapc_rng_uniform(&rng);
         d->self_in[2 * i + 1] = d->emb[2 * o + 1] + jitter * (float)umapc_rng_uniform(&rng);
     }
+    /* in a fit, the block's points are emb's first ones */
+    memcpy(d->emb, d->self_in, sizeof d->self_in);
     int k = 0, slot = 0;
     for (int i = 0; i < N_POINTS; i++) {
         d->beg[i] = k;
-        int n_ops = (int)umapc_rng_below(&rng, 29); /* some points have none */
+        int n_ops = (int)umapc_rng_below(&rng, 10); /* some points have none */
         for (int q = 0; q < n_ops; q++) {
             uint32_t o = umapc_rng_below(&rng, N_OTHER);
             double u = umapc_rng_uniform(&rng);
-            if (u < 0.3) {
-                d->other[k] = (int32_t)(o | LAYOUT_ATTRACT_BIT);
-                d->slot[k] = u < 0.2 ? slot++ : LAYOUT_NO_SLOT;
-            } else {
-                d->other[k] = (int32_t)o;
-                d->slot[k] = 12345; /* never read */
-            }
+            d->other[k] = u < 0.9 ? (int32_t)(o | LAYOUT_ATTRACT_BIT) : LAYOUT_SKIP;
+            d->slot[k] = u < 0.6 ? slot++ : LAYOUT_NO_SLOT;
+            d->n_neg[k] = (int32_t)umapc_rng_below(&rng, 13);
+            d->key[k] = (uint32_t)umapc_rng_next(&rng);
             k++;
         }
     }
     d->beg[N_POINTS] = k;
 }
 
-static void run(layout_exec2_fn fn, const case_data *d, const layout_consts *c, float *out,
+static void run(layout_exec2_fn fn, const case_data *d, const layout_consts *c, int fit, float *out,
                 float *moves) {
+    /* in a fit the block's points are emb's first N_POINTS; few other points, so that negatives
+     * draw the point itself now and then */
     layout_block blk = {.other = d->other,
                         .slot = d->slot,
+                        .n_neg = d->n_neg,
+                        .key = d->key,
                         .beg = d->beg,
                         .lo = 0,
                         .n = N_POINTS,
+                        .self_base = fit ? 0 : -1,
+                        .n_tail = fit ? N_POINTS : N_OTHER,
                         .self_in = d->self_in,
                         .self_out = out,
                         .emb = d->emb,
@@ -65,8 +72,8 @@ static void run(layout_exec2_fn fn, const case_data *d, const layout_consts *c, 
     if (fn != NULL) {
         fn(&blk, c);
     } else {
-        float cur[2];
-        umapc_layout_exec_scalar(&blk, c, 2, cur);
+        float cur[2], sum[2];
+        umapc_layout_exec_scalar(&blk, c, 2, cur, sum);
     }
 }
 
@@ -75,19 +82,20 @@ static void test_level(layout_exec2_fn fn, const char *name) {
     float want[2 * N_POINTS], got[2 * N_POINTS];
     static float want_moves[2 * MAX_OPS], got_moves[2 * MAX_OPS];
     const float bs[3] = {0.8950608781227859f, 1.0f, 0.58f};
-    for (int t = 0; t < 6; t++) {
+    for (int t = 0; t < 12; t++) {
         make_case(&d, 100 + (uint64_t)t);
         float a = 1.577f, b = bs[t % 3], gamma = t == 4 ? 0.0f : 1.0f;
+        int fit = t < 6;
         layout_consts c = {.a = a,
                            .b = b,
                            .attract = -2.0f * a * b,
                            .repel = 2.0f * gamma * b,
-                           .alpha = t < 3 ? 1.0f : 0.37f,
+                           .alpha = t % 6 < 3 ? 1.0f : 0.37f,
                            .b_is_one = b == 1.0f};
         memset(want_moves, 0, sizeof want_moves);
         memset(got_moves, 0, sizeof got_moves);
-        run(NULL, &d, &c, want, want_moves);
-        run(fn, &d, &c, got, got_moves);
+        run(NULL, &d, &c, fit, want, want_moves);
+        run(fn, &d, &c, fit, got, got_moves);
         int same = memcmp(want, got, sizeof want) == 0 &&
                    memcmp(want_moves, got_moves, sizeof want_moves) == 0;
         if (!same) {
