@@ -296,7 +296,9 @@ typedef struct ops_buf {
     uint32_t *key;
     int32_t *beg;
     int32_t *sampled;
-    size_t cap, beg_cap, n_sampled, sampled_cap;
+    int32_t *sorted;   /* sampled, by the thread that owns the tail at the round's end */
+    size_t *owner_beg; /* sorted[owner_beg[t] .. owner_beg[t + 1] - 1] are thread t's */
+    size_t cap, beg_cap, n_sampled, sampled_cap, sorted_cap, owner_cap;
 } ops_buf;
 
 static void ops_buf_free(ops_buf *b) {
@@ -306,6 +308,8 @@ static void ops_buf_free(ops_buf *b) {
     free(b->key);
     free(b->beg);
     free(b->sampled);
+    free(b->sorted);
+    free(b->owner_beg);
     memset(b, 0, sizeof *b);
 }
 
@@ -445,6 +449,45 @@ static int block_ops(const epoch_sched *es, ops_buf *b, size_t lo, size_t hi) {
     return 0;
 }
 
+/* The thread of nt that takes back the moves of the edges ending at point k of n at a round's end,
+ * and the first point it owns. */
+static size_t tail_owner(size_t k, size_t n, size_t nt) {
+    return k * nt / n;
+}
+
+static size_t owned_from(size_t t, size_t n, size_t nt) {
+    return (t * n + nt - 1) / nt;
+}
+
+/* Sorts the block's sampled edges by the owner of their tail, stably (a counting sort), so that at
+ * the round's end each thread reads only its own and still adds each tail's moves in edge order.
+ */
+static int sort_sampled(const plan *p, ops_buf *b, size_t nt) {
+    if (b->sorted_cap < b->n_sampled &&
+        grow((void **)&b->sorted, b->sampled_cap, sizeof *b->sorted) != 0) {
+        return -1;
+    }
+    b->sorted_cap = b->sampled_cap > b->sorted_cap ? b->sampled_cap : b->sorted_cap;
+    if (b->owner_cap < nt + 2 && grow((void **)&b->owner_beg, nt + 2, sizeof *b->owner_beg) != 0) {
+        return -1;
+    }
+    b->owner_cap = b->owner_cap > nt + 2 ? b->owner_cap : nt + 2;
+    size_t *beg = b->owner_beg, n = p->n_head;
+    memset(beg, 0, (nt + 2) * sizeof *beg);
+    for (size_t i = 0; i < b->n_sampled; i++) {
+        beg[tail_owner((size_t)p->out_idx[b->sampled[i]], n, nt) + 2]++;
+    }
+    for (size_t t = 2; t < nt + 2; t++) {
+        beg[t] += beg[t - 1];
+    }
+    /* beg[t + 1] is where owner t's edges start; placing them moves it to where they end */
+    for (size_t i = 0; i < b->n_sampled; i++) {
+        int32_t e = b->sampled[i];
+        b->sorted[beg[tail_owner((size_t)p->out_idx[e], n, nt) + 1]++] = e;
+    }
+    return 0;
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* executors                                                                                   */
 
@@ -566,7 +609,8 @@ static int thread_count(void) {
 static int run_block(const sgd *s, size_t bk, size_t lo, size_t hi) {
     int t = thread_id();
     ops_buf *b = &s->bufs[s->es.fit ? bk : (size_t)t];
-    if (block_ops(&s->es, b, lo, hi) != 0) {
+    if (block_ops(&s->es, b, lo, hi) != 0 ||
+        (s->es.fit && sort_sampled(s->es.p, b, (size_t)thread_count()) != 0)) {
         return -1;
     }
     layout_block blk = {.other = b->other,
@@ -597,8 +641,8 @@ static int run_block(const sgd *s, size_t bk, size_t lo, size_t hi) {
 static void end_round(const sgd *s, size_t lo, size_t hi, size_t n_blocks) {
     const plan *p = s->es.p;
     size_t dim = s->dim, n = p->n_head;
-    int t = thread_id(), nt = thread_count();
-    size_t k_lo = n * (size_t)t / (size_t)nt, k_hi = n * (size_t)(t + 1) / (size_t)nt;
+    size_t t = (size_t)thread_id(), nt = (size_t)thread_count();
+    size_t k_lo = owned_from(t, n, nt), k_hi = owned_from(t + 1, n, nt);
     /* the thread's own points of the round first: it alone writes them until the barrier */
     size_t c_lo = k_lo > lo ? k_lo : lo, c_hi = k_hi < hi ? k_hi : hi;
     if (c_lo < c_hi) {
@@ -606,11 +650,8 @@ static void end_round(const sgd *s, size_t lo, size_t hi, size_t n_blocks) {
     }
     for (size_t bk = 0; bk < n_blocks; bk++) {
         const ops_buf *b = &s->bufs[bk];
-        for (size_t i = 0; i < b->n_sampled; i++) {
-            size_t e = (size_t)b->sampled[i], k = (size_t)p->out_idx[e];
-            if (k < k_lo || k >= k_hi) {
-                continue;
-            }
+        for (size_t i = b->owner_beg[t]; i < b->owner_beg[t + 1]; i++) {
+            size_t e = (size_t)b->sorted[i], k = (size_t)p->out_idx[e];
             for (size_t d = 0; d < dim; d++) {
                 s->pos[k * dim + d] = s->pos[k * dim + d] - s->moves[e * dim + d];
             }
