@@ -427,3 +427,164 @@ umapc_status umapc_fuzzy_simplicial_set(const umapc_idx *knn_indices, const floa
     }
     return st;
 }
+
+/* ------------------------------------------------------------------------------------------ */
+/* set operations of supervised UMAP                                                           */
+
+static umapc_status check_square(const umapc_graph *graph, const char *what, umapc_error *err) {
+    umapc_status st = umapc_graph_validate(graph, err);
+    if (!st && graph->n_rows != graph->n_cols) {
+        st = umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT, "%s: the graph must be square (%zu x %zu)",
+                        what, graph->n_rows, graph->n_cols);
+    }
+    return st;
+}
+
+umapc_status umapc_fuzzy_categorical_intersection(umapc_graph *graph, const int64_t *labels,
+                                                  double unknown_dist, double far_dist,
+                                                  umapc_error *err) {
+    umapc_status st = check_square(graph, "categorical_intersection", err);
+    if (st) {
+        return st;
+    }
+    if (labels == NULL || !(unknown_dist >= 0.0) || !(far_dist >= 0.0)) {
+        return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT,
+                          "categorical_intersection: need labels and distances >= 0");
+    }
+    /* umap-learn multiplies the float32 weights by these float64 factors */
+    double unknown = exp(-unknown_dist), far = exp(-far_dist);
+    for (size_t i = 0; i < graph->n_rows; i++) {
+        for (int64_t e = graph->indptr[i]; e < graph->indptr[i + 1]; e++) {
+            int64_t a = labels[i], b = labels[graph->indices[e]];
+            if (a < 0 || b < 0) {
+                graph->data[e] = (float)(graph->data[e] * unknown);
+            } else if (a != b) {
+                graph->data[e] = (float)(graph->data[e] * far);
+            }
+        }
+    }
+    return UMAPC_OK;
+}
+
+umapc_status umapc_fuzzy_reset_local_connectivity(const umapc_graph *graph, int n_threads,
+                                                  umapc_graph *out, umapc_error *err) {
+    umapc_status st = check_square(graph, "reset_local_connectivity", err);
+    if (st) {
+        return st;
+    }
+    umapc_graph scaled;
+    if (umapc_graph_alloc(&scaled, graph->n_rows, graph->n_cols, graph->nnz) != 0) {
+        return umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "reset_local_connectivity: out of memory");
+    }
+    /* scikit-learn's normalize(norm="max"), explicit zeros dropped (the union keeps none) */
+    size_t at = 0;
+    for (size_t i = 0; i < graph->n_rows; i++) {
+        float top = 0.0f;
+        for (int64_t e = graph->indptr[i]; e < graph->indptr[i + 1]; e++) {
+            top = graph->data[e] > top ? graph->data[e] : top;
+        }
+        for (int64_t e = graph->indptr[i]; e < graph->indptr[i + 1]; e++) {
+            if (graph->data[e] > 0.0f) {
+                scaled.indices[at] = graph->indices[e];
+                scaled.data[at++] = graph->data[e] / top;
+            }
+        }
+        scaled.indptr[i + 1] = (int64_t)at;
+    }
+    scaled.nnz = at;
+    st = symmetrise(&scaled, 1.0f, umapc_resolve_threads(n_threads), out, err);
+    umapc_graph_free(&scaled);
+    return st;
+}
+
+/* The smallest weight of a graph, 0 when it has none. */
+static float min_weight(const umapc_graph *g) {
+    float m = g->nnz ? g->data[0] : 0.0f;
+    for (size_t e = 1; e < g->nnz; e++) {
+        m = g->data[e] < m ? g->data[e] : m;
+    }
+    return m;
+}
+
+typedef struct mix_rule {
+    float left_min, right_min;
+    double weight;
+} mix_rule;
+
+/* umap-learn's general_sset_intersection for one entry of the union: absent sides count as their
+ * floor; where both sides are at their floor the sum (the union's own value) is kept. */
+static float mix_entry(const mix_rule *r, float left, int has_left, float right, int has_right) {
+    double l = has_left ? left : r->left_min, rt = has_right ? right : r->right_min;
+    if (!(l > r->left_min || rt > r->right_min)) {
+        return (has_left ? left : 0.0f) + (has_right ? right : 0.0f);
+    }
+    if (r->weight < 0.5) {
+        return (float)(l * pow(rt, r->weight / (1.0 - r->weight)));
+    }
+    return (float)(pow(l, (1.0 - r->weight) / r->weight) * rt);
+}
+
+/* Row i of the union of left and right with mixed weights; writes when cols is not NULL, returns
+ * the row's length. */
+static size_t mix_row(const umapc_graph *left, const umapc_graph *right, const mix_rule *rule,
+                      size_t i, umapc_idx *cols, float *vals) {
+    int64_t a = left->indptr[i], a_end = left->indptr[i + 1];
+    int64_t b = right->indptr[i], b_end = right->indptr[i + 1];
+    size_t n = 0;
+    while (a < a_end || b < b_end) {
+        umapc_idx ca = a < a_end ? left->indices[a] : INT32_MAX;
+        umapc_idx cb = b < b_end ? right->indices[b] : INT32_MAX;
+        umapc_idx c = ca < cb ? ca : cb;
+        int has_l = ca == c, has_r = cb == c;
+        float vl = has_l ? left->data[a++] : 0.0f, vr = has_r ? right->data[b++] : 0.0f;
+        if (cols != NULL) {
+            cols[n] = c;
+            vals[n] = mix_entry(rule, vl, has_l, vr, has_r);
+        }
+        n++;
+    }
+    return n;
+}
+
+umapc_status umapc_fuzzy_general_intersection(const umapc_graph *left, const umapc_graph *right,
+                                              double weight, int n_threads, umapc_graph *out,
+                                              umapc_error *err) {
+    umapc_status st = check_square(left, "general_intersection", err);
+    if (!st) {
+        st = check_square(right, "general_intersection", err);
+    }
+    if (st) {
+        return st;
+    }
+    if (left->n_rows != right->n_rows || !(weight >= 0.0 && weight <= 1.0)) {
+        return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT,
+                          "general_intersection: need graphs of the same size and 0 <= weight <= 1");
+    }
+    float lm = min_weight(left) / 2.0f, rm = min_weight(right) / 2.0f;
+    mix_rule rule = {.left_min = lm > 1e-8f ? lm : 1e-8f,
+                     .right_min = rm > 1e-8f ? (rm < 1e-4f ? rm : 1e-4f) : 1e-8f,
+                     .weight = weight};
+    size_t n = left->n_rows;
+    size_t *lens = malloc((n ? n : 1) * sizeof *lens);
+    if (lens == NULL) {
+        return umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "general_intersection: out of memory");
+    }
+    size_t nnz = 0;
+    for (size_t i = 0; i < n; i++) {
+        lens[i] = mix_row(left, right, &rule, i, NULL, NULL);
+        nnz += lens[i];
+    }
+    if (umapc_graph_alloc(out, n, n, nnz) != 0) {
+        free(lens);
+        return umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "general_intersection: out of memory");
+    }
+    for (size_t i = 0; i < n; i++) {
+        out->indptr[i + 1] = out->indptr[i] + (int64_t)lens[i];
+    }
+    free(lens);
+#pragma omp parallel for schedule(dynamic, 512) num_threads(umapc_resolve_threads(n_threads))
+    for (size_t i = 0; i < n; i++) {
+        mix_row(left, right, &rule, i, out->indices + out->indptr[i], out->data + out->indptr[i]);
+    }
+    return UMAPC_OK;
+}

@@ -63,6 +63,32 @@ UMAPC_API umapc_status umapc_fuzzy_simplicial_set(
     size_t n_vertices, const umapc_fuzzy_options *opts, const umapc_progress *progress,
     umapc_graph *graph, float *sigmas, float *rhos, umapc_error *err);
 
+/* Supervised UMAP with categorical targets (umap-learn's
+ * discrete_metric_simplicial_set_intersection without a metric): in place, the weight of every edge
+ * between points of different labels is multiplied by exp(-far_dist) and of every edge touching an
+ * unlabelled point (label < 0) by exp(-unknown_dist). labels has one entry per point of the square
+ * graph. Zeros are left for umapc_fuzzy_reset_local_connectivity to remove. */
+UMAPC_API umapc_status umapc_fuzzy_categorical_intersection(umapc_graph *graph,
+                                                            const int64_t *labels,
+                                                            double unknown_dist, double far_dist,
+                                                            umapc_error *err);
+
+/* umap-learn's reset_local_connectivity: every row divided by its largest weight, then the fuzzy
+ * union with the transpose, P + P^T - P.*P^T, without zeros. out receives a graph the caller frees
+ * with umapc_graph_free. n_threads <= 0: all cores. */
+UMAPC_API umapc_status umapc_fuzzy_reset_local_connectivity(const umapc_graph *graph, int n_threads,
+                                                            umapc_graph *out, umapc_error *err);
+
+/* umap-learn's general_simplicial_set_intersection of two square graphs on the same points (the
+ * data's and the target's), weight in [0, 1] the target's share: on the union of their entries,
+ * with a side's missing entry counted as half its smallest weight (at least 1e-8; the right side's
+ * at most 1e-4), left^((1 - w) / w) * right for w >= 0.5, else left * right^(w / (1 - w)); an entry
+ * with both sides at that floor keeps their sum. out receives a graph the caller frees. */
+UMAPC_API umapc_status umapc_fuzzy_general_intersection(const umapc_graph *left,
+                                                        const umapc_graph *right, double weight,
+                                                        int n_threads, umapc_graph *out,
+                                                        umapc_error *err);
+
 /* Checks that graph is well formed: offsets non-decreasing from 0 to nnz, columns within range and
  * strictly ascending in each row, weights finite and non-negative. */
 UMAPC_API umapc_status umapc_graph_validate(const umapc_graph *graph, umapc_error *err);

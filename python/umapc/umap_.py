@@ -186,6 +186,26 @@ def _prune(graph: scipy.sparse.csr_matrix, n_epochs: int, default_epochs: int):
     return graph
 
 
+def _encode_labels(y: np.ndarray) -> np.ndarray:
+    """Codes 0 .. n_classes - 1 of the labels, -1 where the label is the number -1 (umap-learn's
+    unlabelled point)."""
+    numeric = y.dtype.kind in "biuf"
+    if numeric and y.dtype.kind == "f" and not np.all(np.isfinite(y)):
+        raise ValueError("y contains NaN or infinity")
+    if y.dtype.kind == "O":
+        unknown = np.array([isinstance(v, (int, float, np.number)) and v == -1 for v in y])
+    else:
+        unknown = (y == -1) if numeric else np.zeros(y.shape, dtype=bool)
+    codes = np.full(y.shape[0], -1, dtype=np.int64)
+    if not np.all(unknown):
+        try:
+            _, inverse = np.unique(y[~unknown], return_inverse=True)
+        except TypeError as exc:
+            raise ValueError(f"y: labels cannot be compared ({exc})") from None
+        codes[~unknown] = inverse
+    return codes
+
+
 class UMAP(BaseEstimator):
     """Uniform Manifold Approximation and Projection, computed in C.
 
@@ -532,8 +552,12 @@ class UMAP(BaseEstimator):
         ----------
         X : array-like, shape (n_samples, n_features)
             Dense numeric data; converted to float32.
-        y : None
-            Supervised UMAP is not implemented yet: anything but None raises NotImplementedError.
+        y : array-like, shape (n_samples,) or (n_samples, n_targets), optional
+            Targets for supervised UMAP. With ``target_metric="categorical"`` (the default) the
+            labels may be of any type; the number -1 marks an unlabelled point
+            (semi-supervised). With any other ``target_metric`` (e.g. ``"l1"``, ``"euclidean"``
+            for regression targets) a fuzzy set of the targets is intersected with the data's,
+            ``target_weight`` weighing the targets, as in umap-learn.
         ensure_all_finite : True
             NaN and infinite values always raise ValueError (``False`` / ``"allow-nan"`` raise
             NotImplementedError). ``force_all_finite`` (the older spelling) is accepted too.
@@ -547,17 +571,13 @@ class UMAP(BaseEstimator):
             raise TypeError(f"fit() got unexpected keyword arguments {sorted(kwargs)}")
         self._check_finite_flag(ensure_all_finite if force is None else force)
         self._validate_parameters()
-        if y is not None:
-            raise NotImplementedError(
-                "y: supervised and semi-supervised UMAP (fit with y) is not implemented in "
-                "umapc yet"
-            )
         X = _check_data(X)
+        target = None if y is None else self._check_target(y, X.shape[0])
         self._raw_data = X
         self.n_features_in_ = X.shape[1]
         self._initial_alpha = float(self.learning_rate)
         self._a, self._b = self._curve_parameters()
-        self._supervised = False
+        self._supervised = target is not None
         self._sparse_data = False
         init = self._check_init(X.shape[0])
 
@@ -584,6 +604,8 @@ class UMAP(BaseEstimator):
         progress = _Progress(self.verbose, self._tqdm_kwds)
         try:
             self._fit_graph(X, rng, seeded, progress)
+            if target is not None:
+                self._apply_target(target, rng, seeded)
             if self.verbose:
                 print(_ts(), "Construct embedding")
             self.embedding_ = self._embed(X, init, rng, progress)
@@ -668,6 +690,73 @@ class UMAP(BaseEstimator):
         self.graph_ = _csr(indptr, indices, data, (X.shape[0], X.shape[0]))
         self._sigmas, self._rhos = sigmas, rhos
         self._warn_disconnected(edges_removed)
+
+    def _check_target(self, y: Any, n_samples: int) -> np.ndarray:
+        """Labels as int64 codes (-1: unlabelled) for the categorical target, else the target
+        values as a float32 matrix."""
+        y_ = np.asarray(y)
+        if y_.ndim == 0 or y_.shape[0] != n_samples:
+            raise ValueError(
+                f"y has {y_.shape[0] if y_.ndim else 0} entries but X has {n_samples} samples"
+            )
+        if self.target_metric == "categorical":
+            if y_.ndim != 1:
+                raise ValueError("a categorical target y must be one-dimensional")
+            return _encode_labels(y_)
+        if not _known_metric(self.target_metric):
+            raise ValueError(f"target_metric {self.target_metric!r} is not a recognised metric")
+        values = check_array(y_.reshape(n_samples, -1), dtype=np.float32, order="C", input_name="y")
+        return values
+
+    def _apply_target(self, target: np.ndarray, rng: np.random.RandomState, seeded: bool) -> None:
+        """Supervised UMAP: graph_ combined with the target (umap-learn's fit with y)."""
+        g = self.graph_
+        if self.target_metric == "categorical":
+            far_dist = (
+                2.5 * (1.0 / (1.0 - self.target_weight)) if self.target_weight < 1.0 else 1e12
+            )
+            indptr, indices, data = _core.categorical_graph(
+                g.indptr, g.indices, g.data, target, 1.0, far_dist, n_jobs=self._n_jobs
+            )
+        else:
+            t_indptr, t_indices, t_data = self._target_graph(target, rng, seeded)
+            indptr, indices, data = _core.target_intersection(
+                g.indptr,
+                g.indices,
+                g.data,
+                t_indptr,
+                t_indices,
+                t_data,
+                float(self.target_weight),
+                n_jobs=self._n_jobs,
+            )
+        self.graph_ = _csr(indptr, indices, data, g.shape)
+
+    def _target_graph(self, target: np.ndarray, rng: np.random.RandomState, seeded: bool):
+        """The fuzzy simplicial set of the target values (umap-learn: its own n_neighbors, the
+        default local connectivity and mix ratio; exact neighbours below 4,096 points)."""
+        from .index import NNIndex
+
+        n = target.shape[0]
+        k = self._n_neighbors if self.target_n_neighbors == -1 else int(self.target_n_neighbors)
+        k = min(k, n - 1) if n > 1 else 1
+        index = NNIndex(
+            target,
+            n_neighbors=k,
+            metric=self.target_metric,
+            metric_kwds=self._target_metric_kwds or None,
+            backend="exact" if n < 4096 else "auto",
+            random_state=_draw_seed(rng) if seeded else None,
+            n_jobs=self._n_jobs,
+        )
+        knn_indices, knn_dists = index.neighbor_graph
+        indptr, indices, data, _, _ = _core.fuzzy_simplicial_set(
+            np.ascontiguousarray(knn_indices, dtype=np.int32),
+            np.ascontiguousarray(knn_dists, dtype=np.float32),
+            n,
+            n_jobs=self._n_jobs,
+        )
+        return indptr, indices, data
 
     def _build_index(self, X: np.ndarray, seed: int | None):
         from .index import NNIndex

@@ -122,6 +122,50 @@ static void test_directed_and_missing(const umapc_idx *idx, const float *dist) {
           UMAPC_ERR_INVALID_ARGUMENT);
 }
 
+/* The supervised set operations on a 3-point graph worked by hand: 0-1 (0.8), 0-2 (0.5), 1-2
+ * (0.4), symmetric; labels 0, 0, 1. */
+static void test_supervised_operations(void) {
+    int64_t indptr[4] = {0, 2, 4, 6};
+    umapc_idx indices[6] = {1, 2, 0, 2, 0, 1};
+    float data[6] = {0.8f, 0.5f, 0.8f, 0.4f, 0.5f, 0.4f};
+    umapc_graph g = {3, 3, 6, indptr, indices, data};
+    int64_t labels[3] = {0, 0, 1};
+    umapc_error err = {0};
+    CHECK_OK(umapc_fuzzy_categorical_intersection(&g, labels, 1.0, 2.0, &err));
+    float far = (float)(0.5 * exp(-2.0)), far4 = (float)(0.4 * exp(-2.0));
+    CHECK_CLOSE(data[0], 0.8f, 0, 0); /* same label: kept */
+    CHECK_CLOSE(data[1], far, 1e-7, 0);
+    CHECK_CLOSE(data[3], far4, 1e-7, 0);
+    /* reset: rows over their maximum (row 2's is 0.5 e^-2), then P + P^T - P.*P^T */
+    umapc_graph out = {0};
+    CHECK_OK(umapc_fuzzy_reset_local_connectivity(&g, 1, &out, &err));
+    CHECK(out.nnz == 6);
+    float p02 = far / 0.8f, p20 = 1.0f; /* row 0 max 0.8; row 2 max is its own 0-2 entry */
+    CHECK_CLOSE(out.data[1], p02 + p20 - p02 * p20, 1e-6, 0);
+    CHECK_CLOSE(out.data[0], 1.0f, 1e-6, 0);
+    umapc_graph_free(&out);
+    /* an unlabelled point scales by exp(-unknown_dist) */
+    float d2[6] = {0.8f, 0.5f, 0.8f, 0.4f, 0.5f, 0.4f};
+    g.data = d2;
+    int64_t semi[3] = {0, -1, 1};
+    CHECK_OK(umapc_fuzzy_categorical_intersection(&g, semi, 1.0, 2.0, &err));
+    CHECK_CLOSE(d2[0], (float)(0.8 * exp(-1.0)), 1e-7, 0);
+    /* general intersection with weight 0.5: left * right where both have the entry */
+    float right_data[6] = {0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f};
+    float left_data[6] = {0.8f, 0.5f, 0.8f, 0.4f, 0.5f, 0.4f};
+    umapc_graph left = {3, 3, 6, indptr, indices, left_data};
+    umapc_graph right = {3, 3, 6, indptr, indices, right_data};
+    CHECK_OK(umapc_fuzzy_general_intersection(&left, &right, 0.5, 1, &out, &err));
+    CHECK(out.nnz == 6);
+    CHECK_CLOSE(out.data[0], 0.8f * 0.5f, 1e-6, 0);
+    umapc_graph_free(&out);
+    /* bad arguments are errors, not crashes */
+    CHECK(umapc_fuzzy_general_intersection(&left, &right, 1.5, 1, &out, &err) ==
+          UMAPC_ERR_INVALID_ARGUMENT);
+    CHECK(umapc_fuzzy_categorical_intersection(&g, NULL, 1.0, 2.0, &err) ==
+          UMAPC_ERR_INVALID_ARGUMENT);
+}
+
 int main(void) {
     static umapc_idx idx[N * K];
     static float dist[N * K];
@@ -130,5 +174,6 @@ int main(void) {
     test_symmetrised(idx, dist, 1.0);
     test_symmetrised(idx, dist, 0.3);
     test_directed_and_missing(idx, dist);
+    test_supervised_operations();
     CHECK_DONE();
 }

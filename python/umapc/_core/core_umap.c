@@ -453,12 +453,125 @@ static PyObject *py_init_transform(PyObject *self, PyObject *args, PyObject *kwa
     return out;
 }
 
+/* A CSR graph from Python as a C graph whose data the C library may change (a private copy). */
+static int graph_args_parse_copy(graph_args *g, PyObject *indptr, PyObject *indices, PyObject *data,
+                                 size_t n_cols) {
+    PyArrayObject *copy = (PyArrayObject *)PyArray_FROMANY(data, NPY_FLOAT32, 1, 1,
+                                                           NPY_ARRAY_CARRAY | NPY_ARRAY_ENSURECOPY);
+    if (copy == NULL) {
+        return -1;
+    }
+    int rc = graph_args_parse(g, indptr, indices, (PyObject *)copy, n_cols);
+    Py_DECREF(copy);
+    return rc;
+}
+
+static PyObject *py_categorical_graph(PyObject *self, PyObject *args, PyObject *kwargs) {
+    (void)self;
+    static char *kwlist[] = {"indptr",       "indices",  "data",   "labels",
+                             "unknown_dist", "far_dist", "n_jobs", NULL};
+    PyObject *p, *i, *d, *labels_obj, *jobs_obj = NULL;
+    double unknown_dist, far_dist;
+    int n_jobs = -1;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOdd|O", kwlist, &p, &i, &d, &labels_obj,
+                                     &unknown_dist, &far_dist, &jobs_obj) ||
+        umapc_parse_jobs(jobs_obj, -1, &n_jobs) < 0) {
+        return NULL;
+    }
+    PyArrayObject *labels =
+        (PyArrayObject *)PyArray_FROMANY(labels_obj, NPY_INT64, 1, 1, NPY_ARRAY_CARRAY);
+    if (labels == NULL) {
+        return NULL;
+    }
+    size_t n = (size_t)PyArray_DIM(labels, 0);
+    graph_args g;
+    if (graph_args_parse_copy(&g, p, i, d, n) < 0) {
+        Py_DECREF(labels);
+        return NULL;
+    }
+    if (g.graph.n_rows != n) {
+        size_t rows = g.graph.n_rows;
+        graph_args_free(&g);
+        Py_DECREF(labels);
+        return PyErr_Format(PyExc_ValueError, "labels: %zu entries for a graph of %zu points", n,
+                            rows);
+    }
+    umapc_error err = {0};
+    umapc_graph out = {0};
+    umapc_status st;
+    {
+        Py_BEGIN_ALLOW_THREADS;
+        st = umapc_fuzzy_categorical_intersection(&g.graph, (const int64_t *)PyArray_DATA(labels),
+                                                  unknown_dist, far_dist, &err);
+        if (!st) {
+            st = umapc_fuzzy_reset_local_connectivity(&g.graph, n_jobs, &out, &err);
+        }
+        Py_END_ALLOW_THREADS;
+    }
+    graph_args_free(&g);
+    Py_DECREF(labels);
+    PyObject *csr = st ? umapc_raise(st, &err) : graph_to_python(&out);
+    umapc_graph_free(&out);
+    return csr;
+}
+
+static PyObject *py_target_intersection(PyObject *self, PyObject *args, PyObject *kwargs) {
+    (void)self;
+    static char *kwlist[] = {"indptr",        "indices",        "data",
+                             "target_indptr", "target_indices", "target_data",
+                             "weight",        "n_jobs",         NULL};
+    PyObject *p, *i, *d, *tp, *ti, *td, *jobs_obj = NULL;
+    double weight;
+    int n_jobs = -1;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOOOd|O", kwlist, &p, &i, &d, &tp, &ti, &td,
+                                     &weight, &jobs_obj) ||
+        umapc_parse_jobs(jobs_obj, -1, &n_jobs) < 0) {
+        return NULL;
+    }
+    graph_args left, right;
+    if (graph_args_parse(&left, p, i, d, 0) < 0) {
+        return NULL;
+    }
+    if (graph_args_parse(&right, tp, ti, td, 0) < 0) {
+        graph_args_free(&left);
+        return NULL;
+    }
+    left.graph.n_cols = left.graph.n_rows;
+    right.graph.n_cols = right.graph.n_rows;
+    umapc_error err = {0};
+    umapc_graph mixed = {0}, out = {0};
+    umapc_status st;
+    Py_BEGIN_ALLOW_THREADS;
+    st = umapc_fuzzy_general_intersection(&left.graph, &right.graph, weight, n_jobs, &mixed, &err);
+    if (!st) {
+        st = umapc_fuzzy_reset_local_connectivity(&mixed, n_jobs, &out, &err);
+    }
+    Py_END_ALLOW_THREADS;
+    umapc_graph_free(&mixed);
+    graph_args_free(&left);
+    graph_args_free(&right);
+    PyObject *csr = st ? umapc_raise(st, &err) : graph_to_python(&out);
+    umapc_graph_free(&out);
+    return csr;
+}
+
 PyMethodDef umapc_umap_methods[] = {
     {"fuzzy_simplicial_set", (PyCFunction)(void (*)(void))py_fuzzy_simplicial_set,
      METH_VARARGS | METH_KEYWORDS,
      "fuzzy_simplicial_set(knn_indices, knn_dists, n_vertices, local_connectivity=1.0, "
      "set_op_mix_ratio=1.0, apply_set_operations=True, n_jobs=-1, callback=None)\n"
      "-> (indptr, indices, data, sigmas, rhos): umap-learn's fuzzy simplicial set as CSR."},
+    {"categorical_graph", (PyCFunction)(void (*)(void))py_categorical_graph,
+     METH_VARARGS | METH_KEYWORDS,
+     "categorical_graph(indptr, indices, data, labels, unknown_dist, far_dist, n_jobs=-1)\n"
+     "-> (indptr, indices, data): supervised UMAP's categorical intersection (labels < 0: "
+     "unlabelled), then reset_local_connectivity."},
+    {"target_intersection", (PyCFunction)(void (*)(void))py_target_intersection,
+     METH_VARARGS | METH_KEYWORDS,
+     "target_intersection(indptr, indices, data, target_indptr, target_indices, target_data, "
+     "weight, n_jobs=-1)\n-> (indptr, indices, data): umap-learn's "
+     "general_simplicial_set_intersection of the data's and the target's graphs, then "
+     "reset_local_connectivity."},
     {"find_ab_params", (PyCFunction)(void (*)(void))py_find_ab_params, METH_VARARGS | METH_KEYWORDS,
      "find_ab_params(spread, min_dist) -> (a, b): least-squares fit of umap-learn's curve."},
     {"spectral_layout", (PyCFunction)(void (*)(void))py_spectral_layout,
