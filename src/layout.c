@@ -6,16 +6,16 @@
  *   umap-learn's order: its other end, how many negative samples it draws and the key of their
  *   counter-based random numbers (seed, epoch, edge);
  * - an executor (layout_kernels.h) does the rest: it draws the negatives and evaluates an op's
- *   attraction, then its negatives at one position, the scalar one below for any number of
- * dimensions, or a 2-D one with a point per SIMD lane (layout_lanes.h), all computing the same
- * float expressions, so the embedding is the same on every CPU and for any thread count. umap-learn
- * moves both ends of a sampled edge by the same gradient. Here a point's thread moves only that
- * point and records the move of each sampled edge; after the epoch every point takes back, with the
- * opposite sign, the moves of the edges that end at it. Other points are read at their positions
- * from the start of the epoch. (umapc up to 0.1 had each point recompute the pull of its in-edges
- * from its own, later position instead: on data with many coincident points the two ends of an edge
- * then moved by different amounts and duplicate groups were scattered, trustworthiness 0.79 against
- * umap-learn's 0.88 on repeated Fashion-MNIST images.) */
+ *   attraction and negatives at one position, the scalar one below for any number of dimensions,
+ *   or a 2-D one with a point per SIMD lane (layout_lanes.h), all computing the same float
+ *   expressions, so the embedding is the same on every CPU and for any thread count.
+ * umap-learn moves both ends of a sampled edge by the same gradient. Here a point's thread moves
+ * only that point and records the move of each sampled edge; after the epoch every point takes
+ * back, with the opposite sign, the moves of the edges that end at it. Other points are read at
+ * their positions from the start of the epoch. (umapc up to 0.1 had each point recompute the pull
+ * of its in-edges from its own, later position instead: on data with many coincident points the
+ * two ends of an edge then moved by different amounts and duplicate groups were scattered,
+ * trustworthiness 0.79 against umap-learn's 0.88 on repeated Fashion-MNIST images.) */
 #include "cpu.h"
 #include "graph_internal.h"
 #include "layout_kernels.h"
@@ -491,12 +491,6 @@ static int sort_sampled(const plan *p, ops_buf *b, size_t nt) {
 /* ------------------------------------------------------------------------------------------ */
 /* executors                                                                                   */
 
-static void move_by(float *cur, const float *sum, float alpha, size_t dim) {
-    for (size_t d = 0; d < dim; d++) {
-        cur[d] = cur[d] + alpha * sum[d];
-    }
-}
-
 /* Adds the clipped gradient at cur from o to sum; returns whether there was one (d2 > 0). */
 static int add_gradient(const float *cur, const float *o, int attract, const layout_consts *c,
                         size_t dim, float *sum, float *move) {
@@ -519,8 +513,7 @@ static int add_gradient(const float *cur, const float *o, int attract, const lay
     return 1;
 }
 
-/* Op k of a point at cur (layout_kernels.h: the attraction, then the negatives, summed, at the
- * position the attraction left). */
+/* Op k of a point at cur (layout_kernels.h: the attraction, then the negatives, summed). */
 static void exec_op(const layout_block *blk, const layout_consts *c, size_t dim, int32_t k,
                     int32_t self, float *cur, float *sum) {
     memset(sum, 0, dim * sizeof *sum);
@@ -533,15 +526,15 @@ static void exec_op(const layout_block *blk, const layout_consts *c, size_t dim,
             memset(move, 0, dim * sizeof *move);
         }
     }
-    move_by(cur, sum, c->alpha, dim);
-    memset(sum, 0, dim * sizeof *sum);
     for (int32_t q = 1; q <= blk->n_neg[k]; q++) {
         int32_t r = layout_negative(blk->key[k], (uint32_t)q, blk->n_tail);
         if (r != self) {
             add_gradient(cur, blk->emb + (size_t)r * dim, 0, c, dim, sum, NULL);
         }
     }
-    move_by(cur, sum, c->alpha, dim);
+    for (size_t d = 0; d < dim; d++) {
+        cur[d] = cur[d] + c->alpha * sum[d];
+    }
 }
 
 void umapc_layout_exec_scalar(const layout_block *blk, const layout_consts *c, size_t dim,

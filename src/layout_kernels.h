@@ -20,11 +20,11 @@ typedef struct layout_consts {
 } layout_consts;
 
 /* One epoch of a block of points as lists of ops, one per sampled out-edge of a point, in
- * umap-learn's order. An op is the edge's attraction, which moves the point, then its negative
- * samples, all evaluated at the moved position: their clipped gradients are summed in order and
- * the point moves by alpha times the sum. (umap-learn moves the point after each negative;
- * evaluating a sampling's five or so at one position lets them run side by side, with no
- * measurable difference in the embeddings: docs/benchmarks.md.)
+ * umap-learn's order. An op is the edge's attraction and its negative samples, all evaluated at
+ * the point's position after the previous op: their clipped gradients are summed (attraction
+ * first, then the negatives in order) and the point moves by alpha times the sum. (umap-learn
+ * moves the point after each of them; evaluating a sampling's five or so gradients at one position
+ * lets them run side by side, with no measurable difference in the embeddings: docs/benchmarks.md.)
  *
  * The ops of point lo + i are beg[i] .. beg[i + 1] - 1. Op k pulls the point toward
  * emb[other[k] & ~LAYOUT_ATTRACT_BIT] when other[k] has that bit, and has no attraction when

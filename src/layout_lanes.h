@@ -201,14 +201,8 @@ static inline unsigned lanes_step(const layout_block *blk, const layout_consts *
     for (int i = 0; i < W; i++) {
         n_grad = n_negs[i] + 1 > n_grad ? n_negs[i] + 1 : n_grad;
     }
-    VF alpha = VF_SET1(c->alpha);
     VF sx = VF_SET1(0.0f), sy = VF_SET1(0.0f), ax = sx, ay = sx;
-    lanes_gradients(blk, c, &op, *cx, *cy, 0, 1, &sx, &sy, &ax, &ay);
-    lanes_record(blk, &op, *k, ax, ay);
-    *cx = VF_SEL(op.busy, VF_ADD(*cx, VF_MUL(alpha, sx)), *cx);
-    *cy = VF_SEL(op.busy, VF_ADD(*cy, VF_MUL(alpha, sy)), *cy);
-    sx = sy = VF_SET1(0.0f);
-    int s0 = 1;
+    int s0 = 0;
     for (; s0 + U <= n_grad; s0 += U) {
         lanes_gradients(blk, c, &op, *cx, *cy, s0, U, &sx, &sy, &ax, &ay);
     }
@@ -219,6 +213,8 @@ static inline unsigned lanes_step(const layout_block *blk, const layout_consts *
     } else if (n_grad - s0 == 1) {
         lanes_gradients(blk, c, &op, *cx, *cy, s0, 1, &sx, &sy, &ax, &ay);
     }
+    lanes_record(blk, &op, *k, ax, ay);
+    VF alpha = VF_SET1(c->alpha);
     *cx = VF_SEL(op.busy, VF_ADD(*cx, VF_MUL(alpha, sx)), *cx);
     *cy = VF_SEL(op.busy, VF_ADD(*cy, VF_MUL(alpha, sy)), *cy);
     *k = VI_ADD(*k, VI_SEL(op.busy, VI_SET1(1), VI_SET1(0)));
