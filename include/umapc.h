@@ -13,5 +13,6 @@
 #include "umapc/fuzzy.h"
 #include "umapc/spectral.h"
 #include "umapc/layout.h"
+#include "umapc/unique.h"
 
 #endif

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted
 
@@ -206,7 +206,7 @@ def _encode_labels(y: np.ndarray) -> np.ndarray:
     return codes
 
 
-class UMAP(BaseEstimator):
+class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Uniform Manifold Approximation and Projection, computed in C.
 
     A drop-in replacement for ``umap.UMAP`` (umap-learn 0.5): same constructor, defaults,
@@ -539,7 +539,7 @@ class UMAP(BaseEstimator):
         return kwds
 
     def _reject_unimplemented(self) -> None:
-        for name in ("densmap", "output_dens", "unique"):
+        for name in ("densmap", "output_dens"):
             if getattr(self, name):
                 raise NotImplementedError(f"{name}=True is not implemented in umapc yet")
 
@@ -571,6 +571,7 @@ class UMAP(BaseEstimator):
             raise TypeError(f"fit() got unexpected keyword arguments {sorted(kwargs)}")
         self._check_finite_flag(ensure_all_finite if force is None else force)
         self._validate_parameters()
+        self._set_feature_names(X)
         X = _check_data(X)
         target = None if y is None else self._check_target(y, X.shape[0])
         self._raw_data = X
@@ -580,20 +581,39 @@ class UMAP(BaseEstimator):
         self._supervised = target is not None
         self._sparse_data = False
         init = self._check_init(X.shape[0])
+        if self.unique:
+            if self.precomputed_knn is not None and len(self.precomputed_knn) > 1:
+                if self.precomputed_knn[1] is not None:
+                    raise ValueError("unique is not currently available for precomputed_knn.")
+            # umap-learn's unique=True: the distinct rows are embedded, copies share coordinates
+            first, self._unique_inverse_ = _core.unique_rows(X)
+            X = np.ascontiguousarray(X[first])
+            target = None if target is None else target[first]
+            init = init if isinstance(init, str) else np.ascontiguousarray(init[first])
+        self._fit_embedding = self._fit_rows(X, target, init)
+        self.embedding_ = (
+            self._fit_embedding[self._unique_inverse_] if self.unique else self._fit_embedding
+        )
+        self._n_features_out = (
+            self.embedding_.shape[1] if self.transform_mode == "embedding" else X.shape[0]
+        )
+        return self
 
+    def _fit_rows(self, X: np.ndarray, target: np.ndarray | None, init: str | np.ndarray):
+        """The fit proper on the rows to embed: graph_ and the search index, then the
+        embedding of these rows (returned)."""
         if self.verbose:
             print(str(self))
         if X.shape[0] == 1:
             # umap-learn's special case: nothing to lay out.
             self._n_neighbors = self.n_neighbors
-            self.embedding_ = np.zeros((1, self._n_components), dtype=np.float32)
             self.graph_ = scipy.sparse.csr_matrix((1, 1), dtype=np.float32)
             self._knn_search_index = None
-            return self
+            return np.zeros((1, self._n_components), dtype=np.float32)
         if X.shape[0] <= self.n_neighbors:
             warnings.warn(
                 "n_neighbors is larger than the dataset size; truncating to X.shape[0] - 1",
-                stacklevel=2,
+                stacklevel=3,
             )
             self._n_neighbors = X.shape[0] - 1
         else:
@@ -608,15 +628,12 @@ class UMAP(BaseEstimator):
                 self._apply_target(target, rng, seeded)
             if self.verbose:
                 print(_ts(), "Construct embedding")
-            self.embedding_ = self._embed(X, init, rng, progress)
+            embedding = self._embed(X, init, rng, progress)
         finally:
             progress.close()
         if self.verbose:
             print(_ts(), "Finished embedding")
-        self._n_features_out = (
-            self.embedding_.shape[1] if self.transform_mode == "embedding" else X.shape[0]
-        )
-        return self
+        return embedding
 
     def fit_transform(
         self, X: Any, y: Any = None, ensure_all_finite: bool | str = True, **kwargs: Any
@@ -690,6 +707,15 @@ class UMAP(BaseEstimator):
         self.graph_ = _csr(indptr, indices, data, (X.shape[0], X.shape[0]))
         self._sigmas, self._rhos = sigmas, rhos
         self._warn_disconnected(edges_removed)
+
+    def _set_feature_names(self, X: Any) -> None:
+        """feature_names_in_ from a data frame's string column names, as scikit-learn sets it."""
+        columns = getattr(X, "columns", None)
+        names = None if columns is None else np.asarray(list(columns), dtype=object)
+        if names is not None and names.size and all(isinstance(c, str) for c in names):
+            self.feature_names_in_ = names
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
 
     def _check_target(self, y: Any, n_samples: int) -> np.ndarray:
         """Labels as int64 codes (-1: unlabelled) for the categorical target, else the target
@@ -965,7 +991,7 @@ class UMAP(BaseEstimator):
         if kwargs:
             raise TypeError(f"transform() got unexpected keyword arguments {sorted(kwargs)}")
         self._check_finite_flag(ensure_all_finite if force is None else force)
-        if self._raw_data.shape[0] == 1:
+        if self._train_embedding().shape[0] == 1:
             raise ValueError(
                 "Transform unavailable when model was fit with only a single data sample."
             )
@@ -992,13 +1018,18 @@ class UMAP(BaseEstimator):
         finally:
             progress.close()
 
+    def _train_embedding(self) -> np.ndarray:
+        """The coordinates of the points of graph_ and of the search index: embedding_, or with
+        unique=True those of the distinct rows."""
+        return getattr(self, "_fit_embedding", self.embedding_)
+
     def _transform_graph(self, X: np.ndarray, progress: _Progress) -> scipy.sparse.csr_matrix:
         epsilon = 0.24 if getattr(self._knn_search_index, "_angular_trees", False) else 0.12
         indices, dists = self._knn_search_index.query(X, k=self._n_neighbors, epsilon=epsilon)
         indices = np.array(indices, dtype=np.int32, order="C")
         dists = np.array(dists, dtype=np.float32, order="C")
         self._disconnect(indices, dists)
-        n_train = self._raw_data.shape[0]
+        n_train = self._train_embedding().shape[0]
         indptr, cols, data, _, _ = _core.fuzzy_simplicial_set(
             indices,
             dists,
@@ -1012,7 +1043,7 @@ class UMAP(BaseEstimator):
         return _csr(indptr, cols, data, (X.shape[0], n_train))
 
     def _transform_embed(self, graph: scipy.sparse.csr_matrix, progress: _Progress) -> np.ndarray:
-        train = np.array(self.embedding_, dtype=np.float32, order="C")
+        train = np.array(self._train_embedding(), dtype=np.float32, order="C")
         n_query = graph.shape[0]
         placed = np.isfinite(train).all(axis=1)
         if not placed.all():

@@ -304,7 +304,43 @@ def _call_cases() -> list[tuple[str, str, str]]:
     add("UMAP.transform nan", fitted + "X[0, 0] = np.nan\nm.transform(X)", "error")
     add("UMAP.transform one row", fitted + "sane_embedding(m.transform(X[:1]), 1)", "ok")
     add("UMAP.transform before fit", _BASE + "UMAP().transform(X)", "any")
-    add("UMAP.fit with y", _BASE + "UMAP(n_epochs=5).fit(X, y=np.arange(60))", "error")
+    add(
+        "UMAP.fit with y",
+        _BASE + "sane_embedding(UMAP(n_epochs=5).fit(X, y=np.arange(60) % 3).embedding_, 60)",
+        "ok",
+    )
+    for name, y in (
+        ("short", "np.arange(59)"),
+        ("NaN", "np.full(60, np.nan)"),
+        ("2-D categorical", "np.zeros((60, 2))"),
+        ("scalar", "3"),
+        ("None entries", "np.array([None] * 30 + [1] * 30, dtype=object)"),
+    ):
+        add(f"UMAP.fit with y {name}", _BASE + f"UMAP(n_epochs=5).fit(X, y={y})", "error")
+    add(
+        "UMAP.fit y all unlabelled",
+        _BASE + "sane_embedding(UMAP(n_epochs=5).fit(X, y=np.full(60, -1)).embedding_, 60)",
+        "ok",
+    )
+    add(
+        "UMAP.fit y regression inf",
+        _BASE + "UMAP(n_epochs=5, target_metric='l1').fit(X, y=np.full(60, np.inf))",
+        "error",
+    )
+    add(
+        "UMAP unique all identical rows",
+        "X = np.ones((30, 4), dtype=np.float32)\n"
+        "sane_embedding(UMAP(unique=True, n_epochs=5).fit(X).embedding_, 30)",
+        "ok",
+    )
+    # two distinct rows leave each without a neighbour but itself: like any two-row fit
+    # (umap-learn's convention: disconnected points get NaN coordinates), no crash is the point
+    add(
+        "UMAP unique two distinct rows",
+        "X = np.repeat(np.eye(2, 4, dtype=np.float32), 10, axis=0)\n"
+        "UMAP(unique=True, n_epochs=5).fit(X)",
+        "any",
+    )
     add(
         "UMAP pickle",
         fitted + "c = pickle.loads(pickle.dumps(m))\nsane_embedding(c.transform(X[:5]), 5)",

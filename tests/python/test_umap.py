@@ -432,13 +432,11 @@ def test_single_sample_like_umap_learn():
     [
         ({"densmap": True}, {}, "densmap"),
         ({"output_dens": True}, {}, "output_dens"),
-        ({"unique": True}, {}, "unique"),
         ({"output_metric": "manhattan"}, {}, "output_metric"),
         ({"metric": lambda a, b: 0.0}, {}, "metric"),
         ({"metric": "precomputed"}, {}, "precomputed"),
         ({"metric": "mahalanobis"}, {}, "mahalanobis"),
         ({"n_epochs": [10, 20]}, {}, "n_epochs"),
-        ({}, {"y": "labels"}, "y"),
         ({}, {"ensure_all_finite": False}, "ensure_all_finite"),
         ({}, {"sparse": True}, "sparse"),
     ],

@@ -555,6 +555,45 @@ static PyObject *py_target_intersection(PyObject *self, PyObject *args, PyObject
     return csr;
 }
 
+static PyObject *py_unique_rows(PyObject *self, PyObject *args, PyObject *kwargs) {
+    (void)self;
+    static char *kwlist[] = {"x", NULL};
+    PyObject *x_obj;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O", kwlist, &x_obj)) {
+        return NULL;
+    }
+    PyArrayObject *x = umapc_as_float_matrix(x_obj, "x", 0);
+    if (x == NULL) {
+        return NULL;
+    }
+    size_t n = (size_t)PyArray_DIM(x, 0), dim = (size_t)PyArray_DIM(x, 1), n_unique = 0;
+    PyObject *first = new_vector(NPY_INT32, n), *inverse = new_vector(NPY_INT32, n);
+    umapc_error err = {0};
+    umapc_status st = UMAPC_ERR_OUT_OF_MEMORY;
+    if (first != NULL && inverse != NULL) {
+        Py_BEGIN_ALLOW_THREADS;
+        st =
+            umapc_unique_rows((const float *)PyArray_DATA(x), n, dim,
+                              (umapc_idx *)PyArray_DATA((PyArrayObject *)first),
+                              (umapc_idx *)PyArray_DATA((PyArrayObject *)inverse), &n_unique, &err);
+        Py_END_ALLOW_THREADS;
+    }
+    Py_DECREF(x);
+    if (st) {
+        Py_XDECREF(first);
+        Py_XDECREF(inverse);
+        return first && inverse ? umapc_raise(st, &err) : NULL;
+    }
+    /* first holds n_unique entries: hand back that prefix */
+    PyObject *head = PySequence_GetSlice(first, 0, (Py_ssize_t)n_unique);
+    Py_DECREF(first);
+    if (head == NULL) {
+        Py_DECREF(inverse);
+        return NULL;
+    }
+    return Py_BuildValue("(NN)", head, inverse);
+}
+
 PyMethodDef umapc_umap_methods[] = {
     {"fuzzy_simplicial_set", (PyCFunction)(void (*)(void))py_fuzzy_simplicial_set,
      METH_VARARGS | METH_KEYWORDS,
@@ -572,6 +611,9 @@ PyMethodDef umapc_umap_methods[] = {
      "weight, n_jobs=-1)\n-> (indptr, indices, data): umap-learn's "
      "general_simplicial_set_intersection of the data's and the target's graphs, then "
      "reset_local_connectivity."},
+    {"unique_rows", (PyCFunction)(void (*)(void))py_unique_rows, METH_VARARGS | METH_KEYWORDS,
+     "unique_rows(x) -> (first int32[n_unique], inverse int32[n]): the first row of each distinct "
+     "row of x (bit for bit, ascending) and, per row, the position of its copy in first."},
     {"find_ab_params", (PyCFunction)(void (*)(void))py_find_ab_params, METH_VARARGS | METH_KEYWORDS,
      "find_ab_params(spread, min_dist) -> (a, b): least-squares fit of umap-learn's curve."},
     {"spectral_layout", (PyCFunction)(void (*)(void))py_spectral_layout,
