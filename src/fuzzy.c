@@ -557,8 +557,9 @@ umapc_status umapc_fuzzy_general_intersection(const umapc_graph *left, const uma
         return st;
     }
     if (left->n_rows != right->n_rows || !(weight >= 0.0 && weight <= 1.0)) {
-        return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT,
-                          "general_intersection: need graphs of the same size and 0 <= weight <= 1");
+        return umapc_fail(
+            err, UMAPC_ERR_INVALID_ARGUMENT,
+            "general_intersection: need graphs of the same size and 0 <= weight <= 1");
     }
     float lm = min_weight(left) / 2.0f, rm = min_weight(right) / 2.0f;
     mix_rule rule = {.left_min = lm > 1e-8f ? lm : 1e-8f,
