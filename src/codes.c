@@ -1,5 +1,6 @@
 /* Portable side of the 8-bit code kernels and their run-time choice. */
 #include "codes.h"
+#include "internal.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -108,11 +109,7 @@ int code_column_ranges(const float *x, size_t n, size_t dim, size_t stride, int 
     int integral = 1;
 #pragma omp parallel num_threads(threads) reduction(& : integral)
     {
-#ifdef _OPENMP
-        float *l = part + (size_t)omp_get_thread_num() * 2 * dim, *h = l + dim;
-#else
-        float *l = part, *h = l + dim;
-#endif
+        float *l = part + (size_t)umapc_thread_id() * 2 * dim, *h = l + dim;
 #pragma omp for schedule(static)
         for (size_t i = 0; i < n; i++) {
             const float *r = x + i * stride;

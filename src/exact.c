@@ -805,11 +805,7 @@ static umapc_status run_search(const search_job *job, umapc_error *err) {
     thread_ctx ctx = {job, gp, gp != NULL ? gemm_block_queries(job, n_threads) : DIRECT_QUERY_BLOCK,
                       &run};
     OMP(omp parallel num_threads(n_threads)) {
-        int thread = 0;
-#ifdef _OPENMP
-        thread = omp_get_thread_num();
-#endif
-        run_thread(&ctx, thread);
+        run_thread(&ctx, umapc_thread_id());
     }
     if (gp != NULL) {
         gemm_data_free(&g);
@@ -950,4 +946,92 @@ umapc_status umapc_exact_knn_graph(const umapc_metric *metric, const float *data
                                    float *distances, umapc_error *err) {
     return exact_knn_graph_with(exact_kernel_select(), metric, data, n, dim, k, opts, progress,
                                 indices, distances, err);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Neighbours from precomputed distances */
+
+/* The m candidates of a row: dense rows list every column, CSR rows their stored entries. */
+typedef struct precomputed_row {
+    const float *values;
+    const umapc_idx *cols; /* NULL: column c is values[c] */
+    size_t m;
+} precomputed_row;
+
+static umapc_status check_precomputed_row(const precomputed_row *row, size_t r, size_t k,
+                                          size_t n_cols, umapc_error *err) {
+    if (row->m < k) {
+        return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT,
+                          "precomputed distances: row %zu has %zu distances, fewer than k = %zu", r,
+                          row->m, k);
+    }
+    for (size_t i = 0; i < row->m; i++) {
+        if (!(row->values[i] >= 0.0f)) {
+            return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT,
+                              "precomputed distances: row %zu has a negative or NaN distance", r);
+        }
+        if (row->cols != NULL && (row->cols[i] < 0 || (size_t)row->cols[i] >= n_cols)) {
+            return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT,
+                              "precomputed distances: row %zu has a column out of range", r);
+        }
+    }
+    return UMAPC_OK;
+}
+
+/* The k smallest of a row, in the API's order, +inf (no distance) as index -1 (umap-learn's
+ * disconnected neighbour). */
+static void select_precomputed(const precomputed_row *row, size_t k, scored *heap,
+                               umapc_idx *indices, float *distances) {
+    size_t len = 0;
+    for (size_t i = 0; i < row->m; i++) {
+        umapc_idx c = row->cols != NULL ? row->cols[i] : (umapc_idx)i;
+        scored_offer(heap, &len, k, (scored){row->values[i], c});
+    }
+    write_sorted(heap, len, k, indices, distances);
+    for (size_t i = 0; i < k; i++) {
+        if (isinf(distances[i])) {
+            indices[i] = -1;
+        }
+    }
+}
+
+umapc_status umapc_exact_knn_precomputed(const float *values, const int64_t *indptr,
+                                         const umapc_idx *cols, size_t n_rows, size_t n_cols,
+                                         size_t k, int n_threads, umapc_idx *indices,
+                                         float *distances, umapc_error *err) {
+    if (values == NULL || indices == NULL || distances == NULL || k == 0 || n_cols > INT32_MAX ||
+        (indptr != NULL && cols == NULL)) {
+        return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT,
+                          "exact_knn_precomputed: need distances, outputs and k >= 1");
+    }
+    if (k > n_cols) {
+        return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT,
+                          "exact_knn_precomputed: k = %zu is larger than the %zu columns", k,
+                          n_cols);
+    }
+    umapc_status st = UMAPC_OK;
+    for (size_t r = 0; r < n_rows && !st; r++) {
+        precomputed_row row = {values + (indptr ? (size_t)indptr[r] : r * n_cols),
+                               indptr ? cols + indptr[r] : NULL,
+                               indptr ? (size_t)(indptr[r + 1] - indptr[r]) : n_cols};
+        st = check_precomputed_row(&row, r, k, n_cols, err);
+    }
+    if (st) {
+        return st;
+    }
+    scored *heaps =
+        malloc(umapc_mul_size((size_t)umapc_resolve_threads(n_threads), k) * sizeof *heaps);
+    if (heaps == NULL) {
+        return umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "exact_knn_precomputed: out of memory");
+    }
+    OMP(omp parallel for schedule(dynamic, 64) num_threads(umapc_resolve_threads(n_threads)))
+    for (size_t r = 0; r < n_rows; r++) {
+        precomputed_row row = {values + (indptr ? (size_t)indptr[r] : r * n_cols),
+                               indptr ? cols + indptr[r] : NULL,
+                               indptr ? (size_t)(indptr[r + 1] - indptr[r]) : n_cols};
+        select_precomputed(&row, k, heaps + (size_t)umapc_thread_id() * k, indices + r * k,
+                           distances + r * k);
+    }
+    free(heaps);
+    return UMAPC_OK;
 }

@@ -157,11 +157,7 @@ umapc_status umapc_smooth_knn_dist(const umapc_idx *knn_indices, const float *kn
     double lc = opts->local_connectivity;
 #pragma omp parallel num_threads(n_threads)
     {
-        int tid = 0;
-#ifdef _OPENMP
-        tid = omp_get_thread_num();
-#endif
-        float *mine = scratch + (size_t)tid * k;
+        float *mine = scratch + (size_t)umapc_thread_id() * k;
 #pragma omp for schedule(dynamic, 256)
         for (size_t i = 0; i < n_rows; i++) {
             const umapc_idx *idx = knn_indices ? knn_indices + i * k : NULL;

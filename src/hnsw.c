@@ -11,13 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifdef _OPENMP
-#include <omp.h>
-#define THREAD_ID() omp_get_thread_num()
-#else
-#define THREAD_ID() 0
-#endif
-
 #define HNSW_MAX_BATCH 1024
 /* Batch points brute-forced against each other: the ones next to it in insertion order. */
 #define HNSW_BATCH_WINDOW 48
@@ -521,7 +514,7 @@ static umapc_status insert_range(umapc_hnsw *h, const float *data, size_t count,
      * does the short serial steps between barriers. */
 #pragma omp parallel num_threads(threads)
     {
-        int t = THREAD_ID();
+        int t = umapc_thread_id();
         for (;;) {
 #pragma omp master
             {
@@ -730,7 +723,7 @@ static umapc_status run_queries(const query_plan *qp, const float *queries, size
             size_t now;
 #pragma omp atomic capture
             now = ++done;
-            if (THREAD_ID() == 0 && (now & 255) == 0 &&
+            if (umapc_thread_id() == 0 && (now & 255) == 0 &&
                 umapc_progress_report(progress, "hnsw query", now, nq)) {
 #pragma omp atomic write
                 stop = 1;

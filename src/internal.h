@@ -7,6 +7,28 @@
 #include <stdarg.h>
 #include <stddef.h>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* The calling thread's number in its OpenMP team and the team's size (0 and 1 without OpenMP):
+ * the one place the library asks OpenMP. */
+static inline int umapc_thread_id(void) {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+static inline int umapc_team_size(void) {
+#ifdef _OPENMP
+    return omp_get_num_threads();
+#else
+    return 1;
+#endif
+}
+
 #if defined(__GNUC__)
 #define UMAPC_PRINTF(f, a) __attribute__((format(printf, f, a)))
 #define UMAPC_LIKELY(x)    __builtin_expect(!!(x), 1)

@@ -8,13 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifdef _OPENMP
-#include <omp.h>
-#define THREAD_ID() omp_get_thread_num()
-#else
-#define THREAD_ID() 0
-#endif
-
 void umapc_knn_graph_options_init(umapc_knn_graph_options *opts) {
     opts->n_threads = 0;
     opts->target_recall = 0.99;
@@ -157,7 +150,7 @@ umapc_status umapc_hnsw_knn_graph(const umapc_hnsw *index, size_t k,
             size_t now;
 #pragma omp atomic capture
             now = ++done;
-            if (THREAD_ID() == 0 && (now & 1023) == 0 &&
+            if (umapc_thread_id() == 0 && (now & 1023) == 0 &&
                 umapc_progress_report(progress, "knn graph", now, n)) {
 #pragma omp atomic write
                 stop = 1;

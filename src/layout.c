@@ -589,28 +589,12 @@ typedef struct sgd {
     float *curs;    /* per thread, 2 dim floats, for the scalar executor */
 } sgd;
 
-#ifdef _OPENMP
-static int thread_id(void) {
-    return omp_get_thread_num();
-}
-static int thread_count(void) {
-    return omp_get_num_threads();
-}
-#else
-static int thread_id(void) {
-    return 0;
-}
-static int thread_count(void) {
-    return 1;
-}
-#endif
-
 /* Schedule and execute points lo .. hi-1, block bk of its round; -1 when out of memory. */
 static int run_block(const sgd *s, size_t bk, size_t lo, size_t hi) {
-    int t = thread_id();
+    int t = umapc_thread_id();
     ops_buf *b = &s->bufs[s->es.fit ? bk : (size_t)t];
     if (block_ops(&s->es, b, lo, hi) != 0 ||
-        (s->es.fit && sort_sampled(s->es.p, b, (size_t)thread_count()) != 0)) {
+        (s->es.fit && sort_sampled(s->es.p, b, (size_t)umapc_team_size()) != 0)) {
         return -1;
     }
     layout_block blk = {.other = b->other,
@@ -641,7 +625,7 @@ static int run_block(const sgd *s, size_t bk, size_t lo, size_t hi) {
 static void end_round(const sgd *s, size_t lo, size_t hi, size_t n_blocks) {
     const plan *p = s->es.p;
     size_t dim = s->dim, n = p->n_head;
-    size_t t = (size_t)thread_id(), nt = (size_t)thread_count();
+    size_t t = (size_t)umapc_thread_id(), nt = (size_t)umapc_team_size();
     size_t k_lo = owned_from(t, n, nt), k_hi = owned_from(t + 1, n, nt);
     /* the thread's own points of the round first: it alone writes them until the barrier */
     size_t c_lo = k_lo > lo ? k_lo : lo, c_hi = k_hi < hi ? k_hi : hi;

@@ -12,15 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifdef _OPENMP
-#include <omp.h>
-#define THREAD_ID()    omp_get_thread_num()
-#define THREAD_COUNT() omp_get_num_threads()
-#else
-#define THREAD_ID()    0
-#define THREAD_COUNT() 1
-#endif
-
 #define ND_FLAG_OLD      0
 #define ND_FLAG_NEW      1
 #define ND_FLAG_INSERTED 2 /* new, and pushed during the current iteration */
@@ -730,7 +721,7 @@ static void build_candidates(const nd_heaps *h, const nd_cands *cn, const nd_can
     uint64_t key = umapc_rand_at(seed, 16, iter); /* one hash per edge below, not three */
 #pragma omp parallel num_threads(threads)
     {
-        size_t t = (size_t)THREAD_ID(), nt = (size_t)THREAD_COUNT();
+        size_t t = (size_t)umapc_thread_id(), nt = (size_t)umapc_team_size();
         size_t lo = n * t / nt, hi = n * (t + 1) / nt;
         for (size_t p = lo; p < hi; p++) {
             cn->count[p] = co->count[p] = 0;
