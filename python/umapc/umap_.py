@@ -171,6 +171,60 @@ def _check_data(X: Any, name: str = "X") -> np.ndarray:
     return check_array(X, dtype=np.float32, order="C", input_name=name)
 
 
+def _check_distances(X: Any, square: bool):
+    """A precomputed distance matrix: float32 C-contiguous dense, or CSR with sorted indices.
+    A square one (a fit) is sparse only when symmetric in structure with a zero diagonal, as
+    umap-learn requires; NaN and negative distances are rejected by the C library."""
+    if scipy.sparse.issparse(X):
+        X = scipy.sparse.csr_matrix(X, dtype=np.float32)
+        X.sort_indices()
+        if square:
+            if X.shape[0] != X.shape[1]:
+                raise ValueError("a precomputed distance matrix must be square")
+            if scipy.sparse.tril(X).nnz != scipy.sparse.triu(X).nnz:
+                raise ValueError("Sparse precomputed distance matrices should be symmetrical!")
+            if not np.all(X.diagonal() == 0):
+                raise ValueError("Non-zero distances from samples to themselves!")
+        return X
+    if not isinstance(X, np.ndarray) or X.dtype.kind not in "biuf":
+        X = np.asarray(X)
+        if X.dtype.kind not in "biuf":
+            raise TypeError(f"X must be a numeric distance matrix, got dtype {X.dtype}")
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    if X.ndim != 2 or X.size == 0:
+        raise ValueError(
+            f"a precomputed distance matrix must be a non-empty 2-D array, got {X.shape}"
+        )
+    if square and X.shape[0] != X.shape[1]:
+        raise ValueError(f"a precomputed distance matrix must be square, got shape {X.shape}")
+    if np.isnan(X).any() or np.isneginf(X).any():
+        raise ValueError("precomputed distances must not contain NaN or -inf")
+    return X
+
+
+def _knn_from_distances(X: Any, k: int, n_jobs: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k nearest neighbours of each row of a precomputed distance matrix, in C."""
+    if scipy.sparse.issparse(X):
+        return _core.precomputed_knn(
+            X.data,
+            k,
+            indptr=X.indptr.astype(np.int64),
+            indices=X.indices.astype(np.int32),
+            n_cols=X.shape[1],
+            n_jobs=n_jobs,
+        )
+    return _core.precomputed_knn(X, k, n_jobs=n_jobs)
+
+
+def _same_data(a: Any, b: Any) -> bool:
+    """Whether a is the training data b (transform's shortcut)."""
+    if a.shape != b.shape or scipy.sparse.issparse(a) != scipy.sparse.issparse(b):
+        return False
+    if scipy.sparse.issparse(a):
+        return (a != b).nnz == 0
+    return bool(np.array_equal(a, b))
+
+
 def _csr(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, shape: tuple[int, int]):
     return scipy.sparse.csr_matrix((data, indices, indptr), shape=shape)
 
@@ -495,10 +549,7 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                 "use a metric name"
             )
         if self.metric == "precomputed":
-            raise NotImplementedError(
-                "metric='precomputed' is not implemented in umapc yet; pass the data, or "
-                "precomputed_knn=(knn_indices, knn_dists)"
-            )
+            return
         if self.metric in _UMAP_LEARN_ONLY_METRICS:
             raise NotImplementedError(f"metric={self.metric!r} is not implemented in umapc yet")
         if not _known_metric(self.metric):
@@ -572,7 +623,15 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self._check_finite_flag(ensure_all_finite if force is None else force)
         self._validate_parameters()
         self._set_feature_names(X)
-        X = _check_data(X)
+        if self.metric == "precomputed":
+            if self.unique:
+                raise ValueError("unique is poorly defined on a precomputed metric")
+            warnings.warn(
+                "using precomputed metric; inverse_transform will be unavailable", stacklevel=2
+            )
+            X = _check_distances(X, square=True)
+        else:
+            X = _check_data(X)
         target = None if y is None else self._check_target(y, X.shape[0])
         self._raw_data = X
         self.n_features_in_ = X.shape[1]
@@ -683,6 +742,11 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         knn = self._precomputed_knn(X.shape[0])
         if knn is not None:
             self._knn_indices, self._knn_dists, self._knn_search_index = knn
+        elif self.metric == "precomputed":
+            self._knn_search_index = None
+            self._knn_indices, self._knn_dists = _knn_from_distances(
+                X, self._n_neighbors, self._n_jobs
+            )
         else:
             if self.verbose:
                 print(_ts(), "Finding Nearest Neighbors")
@@ -995,16 +1059,25 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             raise ValueError(
                 "Transform unavailable when model was fit with only a single data sample."
             )
-        X = _check_data(X)
+        precomputed = self.metric == "precomputed"
+        if precomputed:
+            warnings.warn(
+                "Transforming new data with precomputed metric. We are assuming the input data "
+                "is a matrix of distances from the new points to the points in the training set.",
+                stacklevel=2,
+            )
+            X = _check_distances(X, square=False)
+        else:
+            X = _check_data(X)
         if X.shape[1] != self.n_features_in_:
             raise ValueError(
                 f"X has {X.shape[1]} features, but UMAP is expecting {self.n_features_in_} "
                 "features as input."
             )
-        if X.shape == self._raw_data.shape and np.array_equal(X, self._raw_data):
+        if _same_data(X, self._raw_data):
             # umap-learn's shortcut: the training data maps to its own embedding.
             return self.graph_ if self.transform_mode == "graph" else self.embedding_.copy()
-        if self._knn_search_index is None:
+        if self._knn_search_index is None and not precomputed:
             raise NotImplementedError(
                 "No search index available: transforming data into an existing embedding is "
                 "not supported"
@@ -1024,8 +1097,11 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         return getattr(self, "_fit_embedding", self.embedding_)
 
     def _transform_graph(self, X: np.ndarray, progress: _Progress) -> scipy.sparse.csr_matrix:
-        epsilon = 0.24 if getattr(self._knn_search_index, "_angular_trees", False) else 0.12
-        indices, dists = self._knn_search_index.query(X, k=self._n_neighbors, epsilon=epsilon)
+        if self.metric == "precomputed":
+            indices, dists = _knn_from_distances(X, self._n_neighbors, self._n_jobs)
+        else:
+            epsilon = 0.24 if getattr(self._knn_search_index, "_angular_trees", False) else 0.12
+            indices, dists = self._knn_search_index.query(X, k=self._n_neighbors, epsilon=epsilon)
         indices = np.array(indices, dtype=np.int32, order="C")
         dists = np.array(dists, dtype=np.float32, order="C")
         self._disconnect(indices, dists)

@@ -327,6 +327,31 @@ def _call_cases() -> list[tuple[str, str, str]]:
         _BASE + "UMAP(n_epochs=5, target_metric='l1').fit(X, y=np.full(60, np.inf))",
         "error",
     )
+    _D = _BASE + "from scipy.spatial.distance import cdist\nD = cdist(X, X).astype(np.float32)\n"
+    add(
+        "UMAP precomputed dense",
+        _D + "sane_embedding(UMAP(metric='precomputed', n_epochs=5).fit(D).embedding_, 60)",
+        "ok",
+    )
+    for name, matrix in (
+        ("not square", "D[:, :30]"),
+        ("NaN", "np.where(D > 1, np.nan, D)"),
+        ("negative", "-D"),
+        ("1-D", "D[0]"),
+        ("empty", "D[:0, :0]"),
+        ("strings", "D.astype(str)"),
+        ("sparse asymmetric", "scipy.sparse.csr_matrix(np.triu(D))"),
+    ):
+        add(
+            f"UMAP precomputed {name}",
+            _D + f"import scipy.sparse\nUMAP(metric='precomputed', n_epochs=5).fit({matrix})",
+            "error",
+        )
+    add(
+        "UMAP precomputed transform wrong width",
+        _D + "m = UMAP(metric='precomputed', n_epochs=5).fit(D)\nm.transform(D[:5, :20])",
+        "error",
+    )
     add(
         "UMAP unique all identical rows",
         "X = np.ones((30, 4), dtype=np.float32)\n"

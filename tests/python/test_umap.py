@@ -434,7 +434,6 @@ def test_single_sample_like_umap_learn():
         ({"output_dens": True}, {}, "output_dens"),
         ({"output_metric": "manhattan"}, {}, "output_metric"),
         ({"metric": lambda a, b: 0.0}, {}, "metric"),
-        ({"metric": "precomputed"}, {}, "precomputed"),
         ({"metric": "mahalanobis"}, {}, "mahalanobis"),
         ({"n_epochs": [10, 20]}, {}, "n_epochs"),
         ({}, {"ensure_all_finite": False}, "ensure_all_finite"),

@@ -166,12 +166,81 @@ done:
     return result;
 }
 
+/* k-NN from precomputed distances: a dense float matrix, or CSR arrays with n_cols. */
+static PyObject *core_precomputed_knn(PyObject *self, PyObject *args, PyObject *kwargs) {
+    (void)self;
+    static char *keywords[] = {"distances", "k", "indptr", "indices", "n_cols", "n_jobs", NULL};
+    PyObject *d_obj, *p_obj = Py_None, *i_obj = Py_None, *jobs_obj = NULL;
+    long k = 0;
+    Py_ssize_t n_cols = -1;
+    int n_jobs = -1;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "Ol|OOnO:precomputed_knn", keywords, &d_obj, &k,
+                                     &p_obj, &i_obj, &n_cols, &jobs_obj) ||
+        umapc_parse_jobs(jobs_obj, -1, &n_jobs) < 0) {
+        return NULL;
+    }
+    int sparse = p_obj != Py_None;
+    PyArrayObject *values =
+        sparse ? (PyArrayObject *)PyArray_FROMANY(d_obj, NPY_FLOAT32, 1, 1, NPY_ARRAY_CARRAY)
+               : umapc_as_float_matrix(d_obj, "distances", 0);
+    PyArrayObject *ptr = NULL, *cols = NULL;
+    if (values != NULL && sparse) {
+        ptr = (PyArrayObject *)PyArray_FROMANY(p_obj, NPY_INT64, 1, 1, NPY_ARRAY_CARRAY);
+        cols =
+            ptr ? (PyArrayObject *)PyArray_FROMANY(i_obj, NPY_INT32, 1, 1, NPY_ARRAY_CARRAY) : NULL;
+    }
+    if (values == NULL || (sparse && cols == NULL)) {
+        Py_XDECREF(values);
+        Py_XDECREF(ptr);
+        return NULL;
+    }
+    npy_intp rows = sparse ? PyArray_DIM(ptr, 0) - 1 : PyArray_DIM(values, 0);
+    size_t width = sparse ? (size_t)(n_cols > 0 ? n_cols : 0) : (size_t)PyArray_DIM(values, 1);
+    const int64_t *p64 = sparse ? (const int64_t *)PyArray_DATA(ptr) : NULL;
+    int bad_csr = sparse && (rows < 0 || p64[0] != 0 || p64[rows] != PyArray_DIM(values, 0) ||
+                             PyArray_DIM(cols, 0) != PyArray_DIM(values, 0));
+    for (npy_intp r = 0; sparse && !bad_csr && r < rows; r++) {
+        bad_csr = p64[r + 1] < p64[r];
+    }
+    PyArrayObject *indices = NULL, *distances = NULL;
+    if (bad_csr || k < 1 || new_result(rows < 0 ? 0 : rows, k < 1 ? 1 : k, &indices, &distances)) {
+        if (bad_csr || k < 1) {
+            PyErr_SetString(PyExc_ValueError,
+                            bad_csr ? "precomputed_knn: malformed CSR arrays" : "k must be >= 1");
+        }
+        Py_DECREF(values);
+        Py_XDECREF(ptr);
+        Py_XDECREF(cols);
+        return NULL;
+    }
+    umapc_error err = {0};
+    umapc_status st;
+    Py_BEGIN_ALLOW_THREADS;
+    st = umapc_exact_knn_precomputed(
+        (const float *)PyArray_DATA(values), p64,
+        sparse ? (const umapc_idx *)PyArray_DATA(cols) : NULL, (size_t)rows, width, (size_t)k,
+        n_jobs, (umapc_idx *)PyArray_DATA(indices), (float *)PyArray_DATA(distances), &err);
+    Py_END_ALLOW_THREADS;
+    Py_DECREF(values);
+    Py_XDECREF(ptr);
+    Py_XDECREF(cols);
+    umapc_bridge bridge;
+    umapc_bridge_init(&bridge, NULL);
+    return finish_result(st, &err, &bridge, indices, distances);
+}
+
 PyMethodDef umapc_exact_methods[] = {
     {"exact_knn_graph", (PyCFunction)(void (*)(void))core_exact_knn_graph,
      METH_VARARGS | METH_KEYWORDS,
      "exact_knn_graph(X, k, metric='euclidean', n_jobs=-1, p=2.0, progress=None)\n\n"
      "Exact all-points k-NN graph: (indices int32 (n, k), distances float32 (n, k)); row i starts "
      "with i itself at distance 0, then the k-1 nearest other rows (ties by lower index)."},
+    {"precomputed_knn", (PyCFunction)(void (*)(void))core_precomputed_knn,
+     METH_VARARGS | METH_KEYWORDS,
+     "precomputed_knn(distances, k, indptr=None, indices=None, n_cols=None, n_jobs=-1)\n\n"
+     "k-NN from precomputed distances, a dense matrix or (with indptr, indices, n_cols) the data "
+     "of a CSR one: (indices int32 (n, k), distances float32 (n, k)), sorted, ties by lower "
+     "column; infinite distances give index -1."},
     {"exact_search", (PyCFunction)(void (*)(void))core_exact_search, METH_VARARGS | METH_KEYWORDS,
      "exact_search(data, queries, k, metric='euclidean', n_jobs=-1, filter_mask=None, p=2.0, "
      "progress=None)\n\n"
