@@ -462,8 +462,35 @@ umapc_status umapc_fuzzy_categorical_intersection(umapc_graph *graph, const int6
     return UMAPC_OK;
 }
 
-umapc_status umapc_fuzzy_reset_local_connectivity(const umapc_graph *graph, int n_threads,
-                                                  umapc_graph *out, umapc_error *err) {
+/* umap-learn's reprocess_row: the exponent that brings the row's sum of p^e to log2(15), found
+ * by bisection (doubling while unbounded), applied to the row. */
+static void reprocess_row(float *p, size_t m) {
+    const double target = log2(15.0);
+    double lo = 0.0, hi = INFINITY, mid = 1.0;
+    for (int it = 0; it < 32; it++) {
+        double sum = 0.0;
+        for (size_t j = 0; j < m; j++) {
+            sum += pow(p[j], mid);
+        }
+        if (fabs(sum - target) < SMOOTH_K_TOLERANCE) {
+            break;
+        }
+        if (sum < target) {
+            hi = mid;
+            mid = (lo + hi) / 2.0;
+        } else {
+            lo = mid;
+            mid = isinf(hi) ? mid * 2.0 : (lo + hi) / 2.0;
+        }
+    }
+    for (size_t j = 0; j < m; j++) {
+        p[j] = (float)pow(p[j], mid);
+    }
+}
+
+umapc_status umapc_fuzzy_reset_local_connectivity(const umapc_graph *graph, int reset_local_metric,
+                                                  int n_threads, umapc_graph *out,
+                                                  umapc_error *err) {
     umapc_status st = check_square(graph, "reset_local_connectivity", err);
     if (st) {
         return st;
@@ -486,6 +513,10 @@ umapc_status umapc_fuzzy_reset_local_connectivity(const umapc_graph *graph, int 
             }
         }
         scaled.indptr[i + 1] = (int64_t)at;
+        if (reset_local_metric) {
+            size_t row0 = (size_t)scaled.indptr[i];
+            reprocess_row(scaled.data + row0, at - row0);
+        }
     }
     scaled.nnz = at;
     st = symmetrise(&scaled, 1.0f, umapc_resolve_threads(n_threads), out, err);
@@ -493,26 +524,36 @@ umapc_status umapc_fuzzy_reset_local_connectivity(const umapc_graph *graph, int 
     return st;
 }
 
-/* The smallest weight of a graph, 0 when it has none. */
-static float min_weight(const umapc_graph *g) {
-    float m = g->nnz ? g->data[0] : 0.0f;
-    for (size_t e = 1; e < g->nnz; e++) {
-        m = g->data[e] < m ? g->data[e] : m;
+/* The smallest weight of a graph (of 1 - weight with complement), 0 when it has none. */
+static float min_weight(const umapc_graph *g, int complement) {
+    float m = INFINITY;
+    for (size_t e = 0; e < g->nnz; e++) {
+        float v = complement ? 1.0f - g->data[e] : g->data[e];
+        m = v < m ? v : m;
     }
-    return m;
+    return g->nnz ? m : 0.0f;
 }
 
 typedef struct mix_rule {
+    umapc_set_op op;
     float left_min, right_min;
     double weight;
 } mix_rule;
 
-/* umap-learn's general_sset_intersection for one entry of the union: absent sides count as their
- * floor; where both sides are at their floor the sum (the union's own value) is kept. */
+/* umap-learn's general_sset_intersection / _union for one entry of the union of the patterns:
+ * absent sides count as their floor; the difference takes the right side's complement (its floor
+ * stays the floor); an intersection entry with both sides at their floor keeps their sum. The
+ * difference is taken on the left side's entries only. */
 static float mix_entry(const mix_rule *r, float left, int has_left, float right, int has_right) {
-    double l = has_left ? left : r->left_min, rt = has_right ? right : r->right_min;
+    double l = has_left ? left : r->left_min;
+    double rt = has_right ? (r->op == UMAPC_SET_DIFFERENCE ? 1.0 - right : right) : r->right_min;
+    if (r->op == UMAPC_SET_UNION) {
+        return (float)(l + rt - l * rt);
+    }
     if (!(l > r->left_min || rt > r->right_min)) {
-        return (has_left ? left : 0.0f) + (has_right ? right : 0.0f);
+        /* umap-learn's result starts as left + right (left alone for the difference) */
+        float kept = has_left ? left : 0.0f;
+        return r->op == UMAPC_SET_DIFFERENCE ? kept : kept + (has_right ? right : 0.0f);
     }
     if (r->weight < 0.5) {
         return (float)(l * pow(rt, r->weight / (1.0 - r->weight)));
@@ -520,6 +561,16 @@ static float mix_entry(const mix_rule *r, float left, int has_left, float right,
     return (float)(pow(l, (1.0 - r->weight) / r->weight) * rt);
 }
 
+/* The floors of absent entries, from the smallest weights (umap-learn's rules per operation). */
+static void mix_floors(mix_rule *r, const umapc_graph *left, const umapc_graph *right) {
+    float lm = min_weight(left, 0) / 2.0f;
+    float rm = min_weight(right, r->op == UMAPC_SET_DIFFERENCE) / 2.0f;
+    r->left_min = lm > 1e-8f ? lm : 1e-8f;
+    r->right_min = rm > 1e-8f ? rm : 1e-8f;
+    if (r->op != UMAPC_SET_UNION) {
+        r->right_min = r->right_min < 1e-4f ? r->right_min : 1e-4f;
+    }
+}
 /* Row i of the union of left and right with mixed weights; writes when cols is not NULL, returns
  * the row's length. */
 static size_t mix_row(const umapc_graph *left, const umapc_graph *right, const mix_rule *rule,
@@ -533,6 +584,9 @@ static size_t mix_row(const umapc_graph *left, const umapc_graph *right, const m
         umapc_idx c = ca < cb ? ca : cb;
         int has_l = ca == c, has_r = cb == c;
         float vl = has_l ? left->data[a++] : 0.0f, vr = has_r ? right->data[b++] : 0.0f;
+        if (!has_l && rule->op == UMAPC_SET_DIFFERENCE) {
+            continue;
+        }
         if (cols != NULL) {
             cols[n] = c;
             vals[n] = mix_entry(rule, vl, has_l, vr, has_r);
@@ -542,29 +596,27 @@ static size_t mix_row(const umapc_graph *left, const umapc_graph *right, const m
     return n;
 }
 
-umapc_status umapc_fuzzy_general_intersection(const umapc_graph *left, const umapc_graph *right,
-                                              double weight, int n_threads, umapc_graph *out,
-                                              umapc_error *err) {
-    umapc_status st = check_square(left, "general_intersection", err);
+umapc_status umapc_fuzzy_combine(const umapc_graph *left, const umapc_graph *right, umapc_set_op op,
+                                 double weight, int n_threads, umapc_graph *out, umapc_error *err) {
+    umapc_status st = check_square(left, "fuzzy_combine", err);
     if (!st) {
-        st = check_square(right, "general_intersection", err);
+        st = check_square(right, "fuzzy_combine", err);
     }
     if (st) {
         return st;
     }
-    if (left->n_rows != right->n_rows || !(weight >= 0.0 && weight <= 1.0)) {
-        return umapc_fail(
-            err, UMAPC_ERR_INVALID_ARGUMENT,
-            "general_intersection: need graphs of the same size and 0 <= weight <= 1");
+    if (left->n_rows != right->n_rows || !(weight >= 0.0 && weight <= 1.0) ||
+        (op != UMAPC_SET_INTERSECTION && op != UMAPC_SET_UNION && op != UMAPC_SET_DIFFERENCE)) {
+        return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT,
+                          "fuzzy_combine: need graphs of the same size, 0 <= weight <= 1 and a "
+                          "known operation");
     }
-    float lm = min_weight(left) / 2.0f, rm = min_weight(right) / 2.0f;
-    mix_rule rule = {.left_min = lm > 1e-8f ? lm : 1e-8f,
-                     .right_min = rm > 1e-8f ? (rm < 1e-4f ? rm : 1e-4f) : 1e-8f,
-                     .weight = weight};
+    mix_rule rule = {.op = op, .weight = weight};
+    mix_floors(&rule, left, right);
     size_t n = left->n_rows;
     size_t *lens = malloc((n ? n : 1) * sizeof *lens);
     if (lens == NULL) {
-        return umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "general_intersection: out of memory");
+        return umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "fuzzy_combine: out of memory");
     }
     size_t nnz = 0;
     for (size_t i = 0; i < n; i++) {
@@ -573,7 +625,7 @@ umapc_status umapc_fuzzy_general_intersection(const umapc_graph *left, const uma
     }
     if (umapc_graph_alloc(out, n, n, nnz) != 0) {
         free(lens);
-        return umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "general_intersection: out of memory");
+        return umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "fuzzy_combine: out of memory");
     }
     for (size_t i = 0; i < n; i++) {
         out->indptr[i + 1] = out->indptr[i] + (int64_t)lens[i];

@@ -73,21 +73,31 @@ UMAPC_API umapc_status umapc_fuzzy_categorical_intersection(umapc_graph *graph,
                                                             double unknown_dist, double far_dist,
                                                             umapc_error *err);
 
-/* umap-learn's reset_local_connectivity: every row divided by its largest weight, then the fuzzy
- * union with the transpose, P + P^T - P.*P^T, without zeros. out receives a graph the caller frees
- * with umapc_graph_free. n_threads <= 0: all cores. */
-UMAPC_API umapc_status umapc_fuzzy_reset_local_connectivity(const umapc_graph *graph, int n_threads,
+/* umap-learn's reset_local_connectivity: every row divided by its largest weight, with
+ * reset_local_metric each row then raised to the power that makes its sum log2(15)
+ * (reprocess_row), then the fuzzy union with the transpose, P + P^T - P.*P^T, without zeros. out
+ * receives a graph the caller frees with umapc_graph_free. n_threads <= 0: all cores. */
+UMAPC_API umapc_status umapc_fuzzy_reset_local_connectivity(const umapc_graph *graph,
+                                                            int reset_local_metric, int n_threads,
                                                             umapc_graph *out, umapc_error *err);
 
-/* umap-learn's general_simplicial_set_intersection of two square graphs on the same points (the
- * data's and the target's), weight in [0, 1] the target's share: on the union of their entries,
- * with a side's missing entry counted as half its smallest weight (at least 1e-8; the right side's
- * at most 1e-4), left^((1 - w) / w) * right for w >= 0.5, else left * right^(w / (1 - w)); an entry
- * with both sides at that floor keeps their sum. out receives a graph the caller frees. */
-UMAPC_API umapc_status umapc_fuzzy_general_intersection(const umapc_graph *left,
-                                                        const umapc_graph *right, double weight,
-                                                        int n_threads, umapc_graph *out,
-                                                        umapc_error *err);
+/* How umapc_fuzzy_combine mixes two fuzzy sets on the same points. */
+typedef enum umapc_set_op {
+    UMAPC_SET_INTERSECTION = 0, /* general_simplicial_set_intersection with weight */
+    UMAPC_SET_UNION = 1,        /* general_simplicial_set_union */
+    UMAPC_SET_DIFFERENCE = 2    /* the intersection with the right side's complement, 1 - w */
+} umapc_set_op;
+
+/* umap-learn's set operations on two square graphs on the same points (a supervised fit's data
+ * and target graphs, or two models' graphs for model arithmetic), on the union of their entries
+ * (the difference: on the left side's),
+ * a side's missing entry counted as half its smallest weight (at least 1e-8; for the right side
+ * of an intersection or difference at most 1e-4). Union: l + r - l r. Intersection, weight w in
+ * [0, 1] the right side's share: l^((1 - w) / w) r for w >= 0.5, else l r^(w / (1 - w)), an entry
+ * with both sides at their floor keeping their sum. out receives a graph the caller frees. */
+UMAPC_API umapc_status umapc_fuzzy_combine(const umapc_graph *left, const umapc_graph *right,
+                                           umapc_set_op op, double weight, int n_threads,
+                                           umapc_graph *out, umapc_error *err);
 
 /* Checks that graph is well formed: offsets non-decreasing from 0 to nnz, columns within range and
  * strictly ascending in each row, weights finite and non-negative. */

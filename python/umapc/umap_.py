@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse
+import scipy.sparse.csgraph
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted
@@ -810,13 +811,14 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             )
         else:
             t_indptr, t_indices, t_data = self._target_graph(target, rng, seeded)
-            indptr, indices, data = _core.target_intersection(
+            indptr, indices, data = _core.combine_graphs(
                 g.indptr,
                 g.indices,
                 g.data,
                 t_indptr,
                 t_indices,
                 t_data,
+                "intersection",
                 float(self.target_weight),
                 n_jobs=self._n_jobs,
             )
@@ -1051,6 +1053,11 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         graph when ``transform_mode="graph"``.
         """
         check_is_fitted(self, "embedding_")
+        if getattr(self, "_combined", False):
+            raise ValueError(
+                "transform is unavailable for a model combined from two models (UMAP * UMAP, "
+                "+ or -): it has a graph but no training data"
+            )
         force = kwargs.pop("force_all_finite", None)
         if kwargs:
             raise TypeError(f"transform() got unexpected keyword arguments {sorted(kwargs)}")
@@ -1182,11 +1189,80 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         """Not implemented yet in umapc (umap-learn's incremental ``update``)."""
         raise NotImplementedError("update is not implemented in umapc yet")
 
-    def _compose(self, other: Any, operator: str):
-        raise NotImplementedError(
-            f"combining fitted models (UMAP {operator} UMAP: graph intersection, union or "
-            "difference) is not implemented in umapc yet"
+    def _compose(self, other: Any, operator: str) -> UMAP:
+        """umap-learn's model arithmetic: the fuzzy intersection (``*``), union (``+``) or
+        difference (``-``) of two models' graphs on the same points, embedded afresh with the
+        models' combined layout parameters and umap-learn's fixed seed 42."""
+        if not isinstance(other, UMAP):
+            return NotImplemented
+        for model in (self, other):
+            check_is_fitted(model, "graph_", msg="Only fitted UMAP models can be combined")
+        if self.graph_.shape[0] != other.graph_.shape[0]:
+            raise ValueError("Only models with the equivalent samples can be combined")
+        op, reset_metric = {
+            "*": ("intersection", True),
+            "+": ("union", True),
+            "-": ("difference", False),
+        }[operator]
+        g, h = self.graph_, other.graph_
+        indptr, indices, data = _core.combine_graphs(
+            g.indptr,
+            g.indices,
+            g.data,
+            h.indptr,
+            h.indices,
+            h.data,
+            op,
+            0.5,
+            reset_local_metric=reset_metric,
+            n_jobs=self._n_jobs,
         )
+        epochs = [m.n_epochs for m in (self, other) if m.n_epochs is not None]
+        result = UMAP(**self.get_params())
+        result.set_params(
+            n_components=min(self._n_components, other._n_components),
+            learning_rate=min(self.learning_rate, other.learning_rate),
+            repulsion_strength=(self.repulsion_strength + other.repulsion_strength) / 2,
+            negative_sample_rate=(self.negative_sample_rate + other.negative_sample_rate) / 2,
+            n_epochs=max(epochs) if len(epochs) == 2 else None,
+            a=(self._a + other._a) / 2,
+            b=(self._b + other._b) / 2,
+            init="spectral",
+            random_state=42,
+            unique=False,
+        )
+        result._adopt_graph(_csr(indptr, indices, data, g.shape), self)
+        return result
+
+    def _adopt_graph(self, graph: scipy.sparse.csr_matrix, source: UMAP) -> None:
+        """Fitted state from a combined graph: the embedding of graph alone (no data, so no
+        transform), umap-learn's random start when the graph is not connected."""
+        self._validate_parameters()
+        self._a, self._b = float(self.a), float(self.b)
+        self._initial_alpha = float(self.learning_rate)
+        self.graph_ = graph
+        init = "spectral"
+        if scipy.sparse.csgraph.connected_components(graph)[0] > 1:
+            warnings.warn(
+                "Combined graph is not connected but multi-component layout is unsupported. "
+                "Falling back to random initialization.",
+                stacklevel=4,
+            )
+            init = "random"
+        progress = _Progress(self.verbose, self._tqdm_kwds)
+        try:
+            placeholder = np.empty((graph.shape[0], 0), dtype=np.float32)
+            embedding = self._embed(placeholder, init, check_random_state(42), progress)
+        finally:
+            progress.close()
+        self.embedding_ = self._fit_embedding = embedding
+        self._n_neighbors = source._n_neighbors
+        self._knn_search_index = None
+        self._raw_data = None
+        self._combined = True
+        self._supervised = self._sparse_data = False
+        self.n_features_in_ = source.n_features_in_
+        self._n_features_out = embedding.shape[1]
 
     def __mul__(self, other: Any):
         return self._compose(other, "*")

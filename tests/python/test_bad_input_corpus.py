@@ -352,6 +352,12 @@ def _call_cases() -> list[tuple[str, str, str]]:
         _D + "m = UMAP(metric='precomputed', n_epochs=5).fit(D)\nm.transform(D[:5, :20])",
         "error",
     )
+    fitted2 = _BASE + "m = UMAP(n_epochs=5).fit(X)\nn = UMAP(n_epochs=5).fit(X[:30])\n"
+    add("UMAP model product", fitted2 + "sane_embedding((m * m).embedding_, 60)", "ok")
+    add("UMAP model sum of different sizes", fitted2 + "m + n", "error")
+    add("UMAP model difference with unfitted", fitted2 + "m - UMAP()", "error")
+    add("UMAP model times a number", fitted2 + "m * 2", "error")
+    add("UMAP combined model transform", fitted2 + "(m * m).transform(X[:3])", "error")
     add(
         "UMAP unique all identical rows",
         "X = np.ones((30, 4), dtype=np.float32)\n"

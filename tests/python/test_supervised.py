@@ -65,8 +65,15 @@ def test_target_intersection_equals_umap_learn(digits, digits_graph) -> None:
     t = UMAP(metric="l1", random_state=0).fit(digits[1].astype(np.float32).reshape(-1, 1)).graph_
     for weight in (0.2, 0.5, 0.9):
         want = reset_local_connectivity(general_simplicial_set_intersection(g, t, weight))
-        got = _core.target_intersection(
-            g.indptr, g.indices, g.data, t.indptr, t.indices, t.data.astype(np.float32), weight
+        got = _core.combine_graphs(
+            g.indptr,
+            g.indices,
+            g.data,
+            t.indptr,
+            t.indices,
+            t.data.astype(np.float32),
+            "intersection",
+            weight,
         )
         _same_graph(got, want)
 

@@ -504,7 +504,7 @@ static PyObject *py_categorical_graph(PyObject *self, PyObject *args, PyObject *
         st = umapc_fuzzy_categorical_intersection(&g.graph, (const int64_t *)PyArray_DATA(labels),
                                                   unknown_dist, far_dist, &err);
         if (!st) {
-            st = umapc_fuzzy_reset_local_connectivity(&g.graph, n_jobs, &out, &err);
+            st = umapc_fuzzy_reset_local_connectivity(&g.graph, 0, n_jobs, &out, &err);
         }
         Py_END_ALLOW_THREADS;
     }
@@ -515,18 +515,31 @@ static PyObject *py_categorical_graph(PyObject *self, PyObject *args, PyObject *
     return csr;
 }
 
-static PyObject *py_target_intersection(PyObject *self, PyObject *args, PyObject *kwargs) {
+static PyObject *py_combine_graphs(PyObject *self, PyObject *args, PyObject *kwargs) {
     (void)self;
-    static char *kwlist[] = {"indptr",        "indices",        "data",
-                             "target_indptr", "target_indices", "target_data",
-                             "weight",        "n_jobs",         NULL};
+    static char *kwlist[] = {
+        "indptr",     "indices", "data",   "other_indptr",       "other_indices",
+        "other_data", "op",      "weight", "reset_local_metric", "n_jobs",
+        NULL};
     PyObject *p, *i, *d, *tp, *ti, *td, *jobs_obj = NULL;
-    double weight;
-    int n_jobs = -1;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOOOd|O", kwlist, &p, &i, &d, &tp, &ti, &td,
-                                     &weight, &jobs_obj) ||
+    const char *op_name;
+    double weight = 0.5;
+    int reset_metric = 0, n_jobs = -1;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOOOs|dpO", kwlist, &p, &i, &d, &tp, &ti, &td,
+                                     &op_name, &weight, &reset_metric, &jobs_obj) ||
         umapc_parse_jobs(jobs_obj, -1, &n_jobs) < 0) {
         return NULL;
+    }
+    umapc_set_op op;
+    if (strcmp(op_name, "intersection") == 0) {
+        op = UMAPC_SET_INTERSECTION;
+    } else if (strcmp(op_name, "union") == 0) {
+        op = UMAPC_SET_UNION;
+    } else if (strcmp(op_name, "difference") == 0) {
+        op = UMAPC_SET_DIFFERENCE;
+    } else {
+        return PyErr_Format(PyExc_ValueError,
+                            "op must be 'intersection', 'union' or 'difference', got %s", op_name);
     }
     graph_args left, right;
     if (graph_args_parse(&left, p, i, d, 0) < 0) {
@@ -542,9 +555,9 @@ static PyObject *py_target_intersection(PyObject *self, PyObject *args, PyObject
     umapc_graph mixed = {0}, out = {0};
     umapc_status st;
     Py_BEGIN_ALLOW_THREADS;
-    st = umapc_fuzzy_general_intersection(&left.graph, &right.graph, weight, n_jobs, &mixed, &err);
+    st = umapc_fuzzy_combine(&left.graph, &right.graph, op, weight, n_jobs, &mixed, &err);
     if (!st) {
-        st = umapc_fuzzy_reset_local_connectivity(&mixed, n_jobs, &out, &err);
+        st = umapc_fuzzy_reset_local_connectivity(&mixed, reset_metric, n_jobs, &out, &err);
     }
     Py_END_ALLOW_THREADS;
     umapc_graph_free(&mixed);
@@ -605,12 +618,11 @@ PyMethodDef umapc_umap_methods[] = {
      "categorical_graph(indptr, indices, data, labels, unknown_dist, far_dist, n_jobs=-1)\n"
      "-> (indptr, indices, data): supervised UMAP's categorical intersection (labels < 0: "
      "unlabelled), then reset_local_connectivity."},
-    {"target_intersection", (PyCFunction)(void (*)(void))py_target_intersection,
-     METH_VARARGS | METH_KEYWORDS,
-     "target_intersection(indptr, indices, data, target_indptr, target_indices, target_data, "
-     "weight, n_jobs=-1)\n-> (indptr, indices, data): umap-learn's "
-     "general_simplicial_set_intersection of the data's and the target's graphs, then "
-     "reset_local_connectivity."},
+    {"combine_graphs", (PyCFunction)(void (*)(void))py_combine_graphs, METH_VARARGS | METH_KEYWORDS,
+     "combine_graphs(indptr, indices, data, other_indptr, other_indices, other_data, op, "
+     "weight=0.5, reset_local_metric=False, n_jobs=-1)\n-> (indptr, indices, data): umap-learn's "
+     "general simplicial set intersection ('intersection', the other graph's share weight), "
+     "union or difference of two graphs on the same points, then reset_local_connectivity."},
     {"unique_rows", (PyCFunction)(void (*)(void))py_unique_rows, METH_VARARGS | METH_KEYWORDS,
      "unique_rows(x) -> (first int32[n_unique], inverse int32[n]): the first row of each distinct "
      "row of x (bit for bit, ascending) and, per row, the position of its copy in first."},
