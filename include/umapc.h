@@ -14,5 +14,6 @@
 #include "umapc/spectral.h"
 #include "umapc/layout.h"
 #include "umapc/unique.h"
+#include "umapc/inverse.h"
 
 #endif

@@ -241,6 +241,24 @@ def _prune(graph: scipy.sparse.csr_matrix, n_epochs: int, default_epochs: int):
     return graph
 
 
+# Data metrics whose gradient inverse_transform uses (the C library's umapc_inverse_supports).
+_INVERSE_METRICS = frozenset(
+    {
+        "euclidean",
+        "l2",
+        "manhattan",
+        "l1",
+        "taxicab",
+        "cityblock",
+        "chebyshev",
+        "linfinity",
+        "linfty",
+        "linf",
+        "cosine",
+    }
+)
+
+
 def _encode_labels(y: np.ndarray) -> np.ndarray:
     """Codes 0 .. n_classes - 1 of the labels, -1 where the label is the number -1 (umap-learn's
     unlabelled point)."""
@@ -650,6 +668,7 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             X = np.ascontiguousarray(X[first])
             target = None if target is None else target[first]
             init = init if isinstance(init, str) else np.ascontiguousarray(init[first])
+        self._fit_data = X
         self._fit_embedding = self._fit_rows(X, target, init)
         self.embedding_ = (
             self._fit_embedding[self._unique_inverse_] if self.unique else self._fit_embedding
@@ -1181,9 +1200,75 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         _check_layout_finite(embedding)
         return embedding
 
-    def inverse_transform(self, X: Any):
-        """Not implemented yet in umapc (umap-learn interpolates in the data space)."""
-        raise NotImplementedError("inverse_transform is not implemented in umapc yet")
+    def inverse_transform(self, X: Any) -> np.ndarray:
+        """Map points of the embedding space back to the data space (umap-learn's method).
+
+        For each point, its nearest embedded training points (as many as the data has
+        features, at most the number of training points) give memberships from the fitted
+        curve; the start is their weighted mean in data space, then gradient descent in data
+        space against those memberships and random training points, with the data metric's
+        gradient. Unlike umap-learn no Delaunay triangulation is needed, so any
+        ``n_components`` works. Computed in C, in parallel.
+
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_components)
+
+        Returns
+        -------
+        ndarray (n_samples, n_features), float32
+        """
+        check_is_fitted(self, "embedding_")
+        if getattr(self, "_combined", False) or self._raw_data is None:
+            raise ValueError("Inverse transform not available for a combined model.")
+        if self._sparse_data:
+            raise ValueError("Inverse transform not available for sparse input.")
+        if self.metric == "precomputed" or self.metric not in _INVERSE_METRICS:
+            raise ValueError("Inverse transform not available for given metric.")
+        if self.densmap:
+            raise ValueError("Inverse transform not available for densMAP.")
+        if self._n_components >= 8:
+            warnings.warn(
+                "Inverse transform works best with low dimensional embeddings. Results may be "
+                "poor, or this approach to inverse transform may fail altogether! If you need a "
+                "high dimensional latent space and inverse transform operations consider using "
+                "an autoencoder.",
+                stacklevel=2,
+            )
+        elif self.transform_mode == "graph":
+            raise ValueError("Inverse transform not available for transform_mode = 'graph'")
+        X = _check_data(X)
+        if X.shape[1] != self._n_components:
+            raise ValueError(
+                f"X has {X.shape[1]} columns but the embedding has {self._n_components}"
+            )
+        train = np.ascontiguousarray(self._train_embedding(), dtype=np.float32)
+        if not np.all(np.isfinite(train)):
+            raise ValueError(
+                "Inverse transform not available: some training points are disconnected"
+            )
+        n_epochs = 0 if self.n_epochs is None else int(self.n_epochs // 3)
+        progress = _Progress(self.verbose, self._tqdm_kwds)
+        try:
+            return _core.inverse_transform(
+                train,
+                self._fit_data,
+                self._sigmas,
+                self._rhos,
+                X,
+                str(self.metric),
+                self._a,
+                self._b,
+                repulsion_strength=float(self.repulsion_strength),
+                learning_rate=self._initial_alpha / 4.0,
+                negative_sample_rate=float(self.negative_sample_rate),
+                n_epochs=n_epochs,
+                seed=_draw_seed(check_random_state(self.transform_seed)),
+                n_jobs=self._n_jobs,
+                callback=progress.callback,
+            )
+        finally:
+            progress.close()
 
     def update(self, X: Any):
         """Not implemented yet in umapc (umap-learn's incremental ``update``)."""
@@ -1258,7 +1343,7 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self.embedding_ = self._fit_embedding = embedding
         self._n_neighbors = source._n_neighbors
         self._knn_search_index = None
-        self._raw_data = None
+        self._raw_data = self._fit_data = None
         self._combined = True
         self._supervised = self._sparse_data = False
         self.n_features_in_ = source.n_features_in_

@@ -358,6 +358,25 @@ def _call_cases() -> list[tuple[str, str, str]]:
     add("UMAP model difference with unfitted", fitted2 + "m - UMAP()", "error")
     add("UMAP model times a number", fitted2 + "m * 2", "error")
     add("UMAP combined model transform", fitted2 + "(m * m).transform(X[:3])", "error")
+    fitted3 = _BASE + "m = UMAP(n_epochs=5).fit(X)\n"
+    add(
+        "UMAP inverse_transform",
+        fitted3 + "r = m.inverse_transform(m.embedding_[:4])\nassert r.shape == (4, 5)\n"
+        "assert np.isfinite(r).all()",
+        "ok",
+    )
+    for name, points in (
+        ("wrong width", "np.zeros((3, 5))"),
+        ("NaN", "np.full((3, 2), np.nan)"),
+        ("1-D", "np.zeros(2)"),
+        ("strings", "np.array([['a', 'b']])"),
+    ):
+        add(f"UMAP inverse_transform {name}", fitted3 + f"m.inverse_transform({points})", "error")
+    add(
+        "UMAP inverse_transform empty",
+        fitted3 + "m.inverse_transform(np.zeros((0, 2)))",
+        "any",
+    )
     add(
         "UMAP unique all identical rows",
         "X = np.ones((30, 4), dtype=np.float32)\n"

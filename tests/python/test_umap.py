@@ -452,15 +452,10 @@ def test_unimplemented_raise_not_implemented_naming_parameter(iris, params, fit_
         UMAP(**params).fit(X, **kwargs)
 
 
-def test_inverse_transform_update_and_composition_not_implemented(iris):
+def test_update_not_implemented(iris):
     model = UMAP(n_epochs=5).fit(iris[0])
-    with pytest.raises(NotImplementedError, match="inverse_transform"):
-        model.inverse_transform(model.embedding_[:3])
     with pytest.raises(NotImplementedError, match="update"):
         model.update(iris[0][:5])
-    for combine in (lambda a, b: a * b, lambda a, b: a + b, lambda a, b: a - b):
-        with pytest.raises(NotImplementedError, match="combining"):
-            combine(model, model)
 
 
 # ----------------------------------------------------------------- other parameters

@@ -607,6 +607,98 @@ static PyObject *py_unique_rows(PyObject *self, PyObject *args, PyObject *kwargs
     return Py_BuildValue("(NN)", head, inverse);
 }
 
+static PyObject *py_inverse_transform(PyObject *self, PyObject *args, PyObject *kwargs) {
+    (void)self;
+    static char *kwlist[] = {"embedding",
+                             "data",
+                             "sigmas",
+                             "rhos",
+                             "points",
+                             "metric",
+                             "a",
+                             "b",
+                             "repulsion_strength",
+                             "learning_rate",
+                             "negative_sample_rate",
+                             "n_epochs",
+                             "seed",
+                             "p",
+                             "n_jobs",
+                             "callback",
+                             NULL};
+    PyObject *e_obj, *d_obj, *s_obj, *r_obj, *x_obj, *jobs_obj = NULL, *callback = Py_None;
+    const char *name;
+    double a, b, gamma = 1.0, lr = 0.25, neg_rate = 5.0, p = 2.0;
+    int n_epochs = 0, n_jobs = -1;
+    long long seed = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOOsdd|dddiLdOO", kwlist, &e_obj, &d_obj,
+                                     &s_obj, &r_obj, &x_obj, &name, &a, &b, &gamma, &lr, &neg_rate,
+                                     &n_epochs, &seed, &p, &jobs_obj, &callback) ||
+        umapc_parse_jobs(jobs_obj, -1, &n_jobs) < 0) {
+        return NULL;
+    }
+    umapc_metric metric;
+    if (umapc_metric_arg(name, p, &metric) < 0) {
+        return NULL;
+    }
+    PyArrayObject *emb = umapc_as_float_matrix(e_obj, "embedding", 1);
+    PyArrayObject *data = emb ? umapc_as_float_matrix(d_obj, "data", 1) : NULL;
+    PyArrayObject *sig = data ? as_float_vector(s_obj, "sigmas") : NULL;
+    PyArrayObject *rho = sig ? as_float_vector(r_obj, "rhos") : NULL;
+    PyArrayObject *pts = rho ? umapc_as_float_matrix(x_obj, "points", 1) : NULL;
+    PyObject *out = NULL;
+    if (pts != NULL) {
+        npy_intp n = PyArray_DIM(emb, 0);
+        if (PyArray_DIM(data, 0) != n || PyArray_DIM(sig, 0) != n || PyArray_DIM(rho, 0) != n ||
+            PyArray_DIM(pts, 1) != PyArray_DIM(emb, 1)) {
+            PyErr_SetString(PyExc_ValueError,
+                            "inverse_transform: the embedding, data, sigmas and rhos must have one "
+                            "row per training point and the points as many columns as the "
+                            "embedding");
+        } else {
+            npy_intp dims[2] = {PyArray_DIM(pts, 0), PyArray_DIM(data, 1)};
+            out = PyArray_SimpleNew(2, dims, NPY_FLOAT32);
+        }
+    }
+    umapc_status st = UMAPC_OK;
+    umapc_error err = {0};
+    umapc_bridge bridge;
+    umapc_bridge_init(&bridge, callback);
+    if (out != NULL) {
+        umapc_inverse_options o;
+        umapc_inverse_options_init(&o);
+        o.a = a;
+        o.b = b;
+        o.repulsion_strength = gamma;
+        o.learning_rate = lr;
+        o.negative_sample_rate = neg_rate;
+        o.n_epochs = n_epochs;
+        o.seed = seed;
+        o.n_threads = n_jobs;
+        Py_BEGIN_ALLOW_THREADS;
+        st = umapc_inverse_transform(
+            (const float *)PyArray_DATA(emb), (const float *)PyArray_DATA(data),
+            (const float *)PyArray_DATA(sig), (const float *)PyArray_DATA(rho),
+            (size_t)PyArray_DIM(emb, 0), (size_t)PyArray_DIM(emb, 1), (size_t)PyArray_DIM(data, 1),
+            &metric, (const float *)PyArray_DATA(pts), (size_t)PyArray_DIM(pts, 0), &o,
+            &bridge.progress, (float *)PyArray_DATA((PyArrayObject *)out), &err);
+        Py_END_ALLOW_THREADS;
+    }
+    Py_XDECREF(emb);
+    Py_XDECREF(data);
+    Py_XDECREF(sig);
+    Py_XDECREF(rho);
+    Py_XDECREF(pts);
+    if (out == NULL) {
+        return NULL;
+    }
+    if (st) {
+        Py_DECREF(out);
+        return finish(st, &err, &bridge);
+    }
+    return out;
+}
+
 PyMethodDef umapc_umap_methods[] = {
     {"fuzzy_simplicial_set", (PyCFunction)(void (*)(void))py_fuzzy_simplicial_set,
      METH_VARARGS | METH_KEYWORDS,
@@ -626,6 +718,12 @@ PyMethodDef umapc_umap_methods[] = {
     {"unique_rows", (PyCFunction)(void (*)(void))py_unique_rows, METH_VARARGS | METH_KEYWORDS,
      "unique_rows(x) -> (first int32[n_unique], inverse int32[n]): the first row of each distinct "
      "row of x (bit for bit, ascending) and, per row, the position of its copy in first."},
+    {"inverse_transform", (PyCFunction)(void (*)(void))py_inverse_transform,
+     METH_VARARGS | METH_KEYWORDS,
+     "inverse_transform(embedding, data, sigmas, rhos, points, metric, a, b, "
+     "repulsion_strength=1.0, learning_rate=0.25, negative_sample_rate=5.0, n_epochs=0, seed=0, "
+     "p=2.0, n_jobs=-1, callback=None) -> float32[n_points, dim]: umap-learn's inverse_transform "
+     "(neighbours by exact search in the embedding, no triangulation)."},
     {"find_ab_params", (PyCFunction)(void (*)(void))py_find_ab_params, METH_VARARGS | METH_KEYWORDS,
      "find_ab_params(spread, min_dist) -> (a, b): least-squares fit of umap-learn's curve."},
     {"spectral_layout", (PyCFunction)(void (*)(void))py_spectral_layout,

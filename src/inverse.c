@@ -1,0 +1,241 @@
+/* inverse_transform: umap-learn's optimize_layout_inverse for new low-dimensional points, each
+ * moved on its own in data space (the training data stays fixed), so points run in parallel
+ * and the result does not depend on the thread count. */
+#include "internal.h"
+#include "umapc/exact.h"
+#include "umapc/inverse.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void umapc_inverse_options_init(umapc_inverse_options *opts) {
+    opts->n_neighbors = 0;
+    opts->n_epochs = 0;
+    opts->a = 1.576943460405378;
+    opts->b = 0.8950608781227859;
+    opts->repulsion_strength = 1.0;
+    opts->learning_rate = 0.25;
+    opts->negative_sample_rate = 5.0;
+    opts->seed = 0;
+    opts->n_threads = 0;
+}
+
+int umapc_inverse_supports(const umapc_metric *metric) {
+    switch (metric != NULL ? metric->kind : UMAPC_METRIC_COUNT_) {
+    case UMAPC_METRIC_EUCLIDEAN:
+    case UMAPC_METRIC_MANHATTAN:
+    case UMAPC_METRIC_CHEBYSHEV:
+    case UMAPC_METRIC_COSINE:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static float sign_of(float v) {
+    return v > 0.0f ? 1.0f : (v < 0.0f ? -1.0f : 0.0f);
+}
+
+/* The data metric's distance from x to y and its gradient in x (umap-learn's *_grad). */
+static float metric_grad(umapc_metric_kind kind, const float *x, const float *y, size_t dim,
+                         float *grad) {
+    double acc = 0.0, nx = 0.0, ny = 0.0;
+    size_t arg = 0;
+    switch (kind) {
+    case UMAPC_METRIC_EUCLIDEAN:
+        for (size_t d = 0; d < dim; d++) {
+            acc += (double)(x[d] - y[d]) * (x[d] - y[d]);
+        }
+        acc = sqrt(acc);
+        for (size_t d = 0; d < dim; d++) {
+            grad[d] = (float)((x[d] - y[d]) / (1e-6 + acc));
+        }
+        return (float)acc;
+    case UMAPC_METRIC_MANHATTAN:
+        for (size_t d = 0; d < dim; d++) {
+            acc += fabsf(x[d] - y[d]);
+            grad[d] = sign_of(x[d] - y[d]);
+        }
+        return (float)acc;
+    case UMAPC_METRIC_CHEBYSHEV:
+        for (size_t d = 0; d < dim; d++) {
+            float v = fabsf(x[d] - y[d]);
+            grad[d] = 0.0f;
+            if (v > acc) {
+                acc = v;
+                arg = d;
+            }
+        }
+        grad[arg] = sign_of(x[arg] - y[arg]);
+        return (float)acc;
+    default: /* cosine */
+        for (size_t d = 0; d < dim; d++) {
+            acc += (double)x[d] * y[d];
+            nx += (double)x[d] * x[d];
+            ny += (double)y[d] * y[d];
+        }
+        memset(grad, 0, dim * sizeof *grad);
+        if (nx == 0.0 || ny == 0.0) {
+            return nx == 0.0 && ny == 0.0 ? 0.0f : 1.0f;
+        }
+        double rx = sqrt(nx), ry = sqrt(ny);
+        for (size_t d = 0; d < dim; d++) {
+            grad[d] = (float)(x[d] * acc / (nx * rx * ry) - y[d] / (rx * ry));
+        }
+        return (float)(1.0 - acc / (rx * ry));
+    }
+}
+
+static float clip4(float v) {
+    return v > 4.0f ? 4.0f : (v < -4.0f ? -4.0f : v);
+}
+
+typedef struct inverse_job {
+    const float *data, *sigmas, *rhos;
+    size_t n_train, dim, k;
+    umapc_metric_kind kind;
+    const umapc_inverse_options *opts;
+    int n_epochs;
+    float wmax;
+} inverse_job;
+
+/* Moves x (one new point, its k neighbours nb with memberships w) through every epoch. */
+static void inverse_point(const inverse_job *job, size_t point, const umapc_idx *nb, const float *w,
+                          float *x, float *grad, float *sched) {
+    size_t k = job->k, dim = job->dim;
+    const umapc_inverse_options *o = job->opts;
+    float *eps = sched, *next = sched + k, *eps_neg = sched + 2 * k, *next_neg = sched + 3 * k;
+    for (size_t e = 0; e < k; e++) {
+        /* make_epochs_per_sample: an edge of weight w every wmax / w epochs */
+        eps[e] = w[e] > 0.0f ? (float)job->n_epochs / ((float)job->n_epochs * (w[e] / job->wmax))
+                             : INFINITY;
+        next[e] = eps[e];
+        eps_neg[e] = (float)(eps[e] / o->negative_sample_rate);
+        next_neg[e] = eps_neg[e];
+    }
+    uint64_t key = umapc_hash64((uint64_t)o->seed ^ (point * 0x9e3779b97f4a7c15ULL));
+    for (int epoch = 0; epoch < job->n_epochs; epoch++) {
+        float alpha = (float)(o->learning_rate * (1.0 - (double)epoch / job->n_epochs));
+        for (size_t e = 0; e < k; e++) {
+            if (!(next[e] <= (float)epoch) || nb[e] < 0) {
+                continue;
+            }
+            const float *y = job->data + (size_t)nb[e] * dim;
+            metric_grad(job->kind, x, y, dim, grad);
+            float coeff = -(1.0f / (w[e] * job->sigmas[nb[e]] + 1e-6f));
+            for (size_t d = 0; d < dim; d++) {
+                x[d] += clip4(coeff * grad[d]) * alpha;
+            }
+            next[e] += eps[e];
+            int n_neg =
+                o->negative_sample_rate > 0.0 ? (int)((epoch - next_neg[e]) / eps_neg[e]) : 0;
+            for (int q = 0; q < n_neg; q++) {
+                uint64_t r = umapc_rand_at(key, (uint64_t)epoch * k + e, (uint64_t)q);
+                size_t t = (size_t)(((r >> 32) * (uint64_t)job->n_train) >> 32);
+                float dist = metric_grad(job->kind, x, job->data + t * dim, dim, grad);
+                float sigma = job->sigmas[t];
+                double gap = dist - job->rhos[t] > 1e-6 ? dist - job->rhos[t] : 1e-6;
+                float w_h = (float)exp(-gap / (sigma + 1e-6));
+                float neg = (float)(-o->repulsion_strength *
+                                    ((0.0f - w_h) / ((1.0f - w_h) * sigma + 1e-6f)));
+                for (size_t d = 0; d < dim; d++) {
+                    x[d] += clip4(neg * grad[d]) * alpha;
+                }
+            }
+            next_neg[e] += (float)n_neg * eps_neg[e];
+        }
+    }
+}
+
+static umapc_status check_inverse_args(const float *embedding, const float *data,
+                                       const float *sigmas, const float *rhos, size_t n_train,
+                                       size_t n_components, size_t dim, const umapc_metric *metric,
+                                       const float *points, const float *out,
+                                       const umapc_inverse_options *o, umapc_error *err) {
+    if (embedding == NULL || data == NULL || sigmas == NULL || rhos == NULL || points == NULL ||
+        out == NULL || n_train == 0 || n_components == 0 || dim == 0 || n_train > INT32_MAX) {
+        return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT,
+                          "inverse_transform: need a fitted embedding, its data and the points");
+    }
+    if (!umapc_inverse_supports(metric)) {
+        return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT,
+                          "Inverse transform not available for given metric.");
+    }
+    if (o->n_neighbors > n_train || o->n_epochs < 0 || !(o->a > 0.0) || !(o->b > 0.0) ||
+        !(o->learning_rate >= 0.0) || !(o->negative_sample_rate >= 0.0) ||
+        !(o->repulsion_strength >= 0.0)) {
+        return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT,
+                          "inverse_transform: need n_neighbors <= the training points and "
+                          "non-negative rates");
+    }
+    return UMAPC_OK;
+}
+
+umapc_status umapc_inverse_transform(const float *embedding, const float *data, const float *sigmas,
+                                     const float *rhos, size_t n_train, size_t n_components,
+                                     size_t dim, const umapc_metric *metric, const float *points,
+                                     size_t n_points, const umapc_inverse_options *opts,
+                                     const umapc_progress *progress, float *out, umapc_error *err) {
+    umapc_inverse_options defaults;
+    if (opts == NULL) {
+        umapc_inverse_options_init(&defaults);
+        opts = &defaults;
+    }
+    umapc_status st = check_inverse_args(embedding, data, sigmas, rhos, n_train, n_components, dim,
+                                         metric, points, out, opts, err);
+    if (st || n_points == 0) {
+        return st;
+    }
+    size_t k = opts->n_neighbors ? opts->n_neighbors : (dim < n_train ? dim : n_train);
+    int n_threads = umapc_resolve_threads(opts->n_threads);
+    umapc_idx *nb = malloc(umapc_mul_size(n_points, k) * sizeof *nb);
+    float *w = malloc(umapc_mul_size(n_points, k) * sizeof *w);
+    float *scratch = malloc(umapc_mul_size((size_t)n_threads, dim + 4 * k) * sizeof *scratch);
+    if (nb == NULL || w == NULL || scratch == NULL) {
+        st = umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "inverse_transform: out of memory");
+    }
+    umapc_metric l2 = {.kind = UMAPC_METRIC_EUCLIDEAN, .p = 2.0};
+    umapc_exact_options eo;
+    umapc_exact_options_init(&eo);
+    eo.n_threads = opts->n_threads;
+    if (!st) {
+        st = umapc_exact_search(&l2, embedding, n_train, n_components, points, n_points, k, NULL,
+                                &eo, progress, nb, w, err);
+    }
+    float wmax = 0.0f;
+    for (size_t i = 0; !st && i < n_points * k; i++) {
+        w[i] = (float)(1.0 / (1.0 + opts->a * pow(w[i], 2.0 * opts->b)));
+        wmax = w[i] > wmax ? w[i] : wmax;
+    }
+    inverse_job job = {
+        data,         sigmas, rhos,
+        n_train,      dim,    k,
+        metric->kind, opts,   opts->n_epochs ? opts->n_epochs : (n_points <= 10000 ? 100 : 30),
+        wmax};
+    if (!st) {
+#pragma omp parallel for schedule(dynamic, 16) num_threads(n_threads)
+        for (size_t i = 0; i < n_points; i++) {
+            float *x = out + i * dim, *grad = scratch + (size_t)umapc_thread_id() * (dim + 4 * k);
+            const umapc_idx *ni = nb + i * k;
+            const float *wi = w + i * k;
+            /* the start: the membership-weighted mean of the neighbours (weights summing to 1) */
+            double total = 0.0;
+            for (size_t e = 0; e < k; e++) {
+                total += wi[e];
+            }
+            memset(x, 0, dim * sizeof *x);
+            for (size_t e = 0; e < k && total > 0.0; e++) {
+                const float *y = data + (size_t)ni[e] * dim;
+                for (size_t d = 0; d < dim; d++) {
+                    x[d] += (float)(wi[e] / total) * y[d];
+                }
+            }
+            inverse_point(&job, i, ni, wi, x, grad, grad + dim);
+        }
+    }
+    free(nb);
+    free(w);
+    free(scratch);
+    return st;
+}
