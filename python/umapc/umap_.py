@@ -1270,9 +1270,55 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         finally:
             progress.close()
 
-    def update(self, X: Any):
-        """Not implemented yet in umapc (umap-learn's incremental ``update``)."""
-        raise NotImplementedError("update is not implemented in umapc yet")
+    def update(self, X: Any) -> None:
+        """Add new points to a fitted model (umap-learn's ``update``).
+
+        The neighbour graph and the fuzzy set are rebuilt on the old and new points together,
+        then the layout is optimised again from the old embedding for the old points and the
+        ``transform`` placement for the new ones. ``embedding_``, ``graph_`` and the search
+        index then cover all points.
+
+        Parameters
+        ----------
+        X : array-like, shape (n_new, n_features)
+        """
+        check_is_fitted(self, "embedding_")
+        if getattr(self, "_combined", False) or self._raw_data is None:
+            raise ValueError("update is not available for a model combined from two models")
+        if self.metric == "precomputed":
+            raise ValueError("Update does not currently support precomputed metrics")
+        if self._supervised:
+            raise ValueError("Updating supervised models is not currently supported")
+        if self.unique:
+            raise ValueError("update is not available for a model fitted with unique=True")
+        X = _check_data(X)
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but UMAP is expecting {self.n_features_in_} "
+                "features as input."
+            )
+        placed = self.transform(X) if self._knn_search_index is not None else None
+        old = np.array(self._train_embedding(), dtype=np.float32)
+        if placed is None:
+            placed = np.full((X.shape[0], old.shape[1]), np.nan, dtype=np.float32)
+        init = np.concatenate([old, np.asarray(placed, dtype=np.float32)])
+        # disconnected points (NaN) start at the centre of the others
+        missing = ~np.isfinite(init).all(axis=1)
+        if missing.all():
+            raise ValueError("update: no point has finite coordinates to start from")
+        init[missing] = init[~missing].mean(axis=0)
+        data = np.ascontiguousarray(np.concatenate([self._fit_data, X]))
+        if data.shape[0] <= self._n_neighbors:
+            raise ValueError("update: the model and the new points have too few rows together")
+        self._raw_data = self._fit_data = data
+        rng = check_random_state(self.transform_seed)
+        progress = _Progress(self.verbose, self._tqdm_kwds)
+        try:
+            self._fit_graph(data, rng, True, progress)
+            embedding = self._embed(data, init, rng, progress)
+        finally:
+            progress.close()
+        self.embedding_ = self._fit_embedding = embedding
 
     def _compose(self, other: Any, operator: str) -> UMAP:
         """umap-learn's model arithmetic: the fuzzy intersection (``*``), union (``+``) or

@@ -378,6 +378,18 @@ def _call_cases() -> list[tuple[str, str, str]]:
         "any",
     )
     add(
+        "UMAP update",
+        fitted3 + "m.update(rng.normal(size=(10, 5)).astype(np.float32))\n"
+        "sane_embedding(m.embedding_, 70)",
+        "ok",
+    )
+    for name, new in (
+        ("wrong width", "np.zeros((3, 4))"),
+        ("NaN", "np.full((3, 5), np.nan)"),
+        ("strings", "np.array([['a'] * 5])"),
+    ):
+        add(f"UMAP update {name}", fitted3 + f"m.update({new})", "error")
+    add(
         "UMAP unique all identical rows",
         "X = np.ones((30, 4), dtype=np.float32)\n"
         "sane_embedding(UMAP(unique=True, n_epochs=5).fit(X).embedding_, 30)",

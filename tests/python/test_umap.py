@@ -452,12 +452,6 @@ def test_unimplemented_raise_not_implemented_naming_parameter(iris, params, fit_
         UMAP(**params).fit(X, **kwargs)
 
 
-def test_update_not_implemented(iris):
-    model = UMAP(n_epochs=5).fit(iris[0])
-    with pytest.raises(NotImplementedError, match="update"):
-        model.update(iris[0][:5])
-
-
 # ----------------------------------------------------------------- other parameters
 
 
