@@ -15,5 +15,6 @@
 #include "umapc/layout.h"
 #include "umapc/unique.h"
 #include "umapc/inverse.h"
+#include "umapc/densmap.h"
 
 #endif

@@ -17,6 +17,7 @@
  * two ends of an edge then moved by different amounts and duplicate groups were scattered,
  * trustworthiness 0.79 against umap-learn's 0.88 on repeated Fashion-MNIST images.) */
 #include "cpu.h"
+#include "densmap_internal.h"
 #include "graph_internal.h"
 #include "layout_kernels.h"
 #include "umapc/layout.h"
@@ -215,6 +216,13 @@ void umapc_layout_options_init(umapc_layout_options *opts) {
     opts->negative_sample_rate = 5.0;
     opts->seed = -1;
     opts->n_threads = 0;
+    opts->densmap = 0;
+    opts->dens_lambda = 2.0;
+    opts->dens_frac = 0.3;
+    opts->dens_var_shift = 0.1;
+    opts->dens_knn_indices = NULL;
+    opts->dens_knn_dists = NULL;
+    opts->dens_k = 0;
 }
 
 /* Edges that survive pruning, by head, with umap-learn's sampling state (make_epochs_per_sample:
@@ -226,6 +234,7 @@ typedef struct plan {
     float *eps;      /* epochs per sample */
     float *next;     /* epoch of next sample */
     float *next_neg; /* epoch of next negative sample */
+    float *weight;   /* densMAP only: the edge's weight; else NULL */
     float neg_rate;  /* negative samples per sample; 0: none */
 } plan;
 
@@ -235,6 +244,7 @@ static void plan_free(plan *p) {
     free(p->eps);
     free(p->next);
     free(p->next_neg);
+    free(p->weight);
     memset(p, 0, sizeof *p);
 }
 
@@ -250,7 +260,8 @@ static int plan_alloc_out(plan *p, size_t n_head, size_t nnz) {
 }
 
 /* Keeps edges with weight >= max / n_epochs and sets their schedules. */
-static int plan_out_edges(plan *p, const umapc_graph *g, int n_epochs, double neg_rate) {
+static int plan_out_edges(plan *p, const umapc_graph *g, int n_epochs, double neg_rate,
+                          int keep_weights) {
     float wmax = 0.0f;
     for (size_t e = 0; e < g->nnz; e++) {
         wmax = g->data[e] > wmax ? g->data[e] : wmax;
@@ -264,6 +275,9 @@ static int plan_out_edges(plan *p, const umapc_graph *g, int n_epochs, double ne
         return -1;
     }
     p->neg_rate = (float)neg_rate;
+    if (keep_weights && (p->weight = malloc((kept ? kept : 1) * sizeof *p->weight)) == NULL) {
+        return -1;
+    }
     size_t at = 0;
     for (size_t r = 0; r < g->n_rows; r++) {
         for (int64_t e = g->indptr[r]; e < g->indptr[r + 1]; e++) {
@@ -276,6 +290,9 @@ static int plan_out_edges(plan *p, const umapc_graph *g, int n_epochs, double ne
             p->eps[at] = (float)((double)n_epochs / (double)n_samples);
             p->next[at] = p->eps[at];
             p->next_neg[at] = neg_rate > 0.0 ? p->eps[at] / p->neg_rate : 0.0f;
+            if (p->weight != NULL) {
+                p->weight[at] = w;
+            }
             at++;
         }
         p->out_ptr[r + 1] = (int64_t)at;
@@ -513,16 +530,61 @@ static int add_gradient(const float *cur, const float *o, int attract, const lay
     return 1;
 }
 
+/* densMAP's extra attraction coefficient for the edge e between point j (at cur) and point t (at
+ * o), umap-learn's grad_cor_coeff; 0 where the points coincide. */
+static float dens_coeff(const layout_dens *dn, const layout_consts *c, const float *cur,
+                        const float *o, size_t dim, int32_t j, size_t t, int32_t e) {
+    float d2 = 0.0f;
+    for (size_t d = 0; d < dim; d++) {
+        d2 = d2 + (cur[d] - o[d]) * (cur[d] - o[d]);
+    }
+    if (!(d2 > 0.0f)) {
+        return 0.0f;
+    }
+    float pw = powf(d2, c->b), phi = 1.0f / (1.0f + c->a * pw);
+    float dphi = c->a * c->b * powf(d2, c->b - 1.0f) / (1.0f + c->a * pw);
+    float drk = phi / dn->phi_sum[t] * ((1.0f - c->b * (1.0f - phi)) / expf(dn->re[t]) + dphi);
+    float drj = phi / dn->phi_sum[j] * ((1.0f - c->b * (1.0f - phi)) / expf(dn->re[j]) + dphi);
+    float std2 = dn->re_std * dn->re_std;
+    float wk = dn->R[t] - dn->re_cov * (dn->re[t] - dn->re_mean) / std2;
+    float wj = dn->R[j] - dn->re_cov * (dn->re[j] - dn->re_mean) / std2;
+    return dn->lambda_mu_tot_n * (wk * drk + wj * drj) / (dn->mu[e] * dn->re_std);
+}
+
+/* The attraction of a densMAP epoch: umap-learn's clipped UMAP gradient plus its clipped densMAP
+ * term, both ends moving by it. */
+static void dens_attraction(const layout_dens *dn, const layout_consts *c, const float *cur,
+                            const float *o, size_t dim, int32_t j, size_t t, int32_t e, float *sum,
+                            float *move) {
+    float cor = dens_coeff(dn, c, cur, o, dim, j, t, e);
+    float d2 = 0.0f;
+    for (size_t d = 0; d < dim; d++) {
+        d2 = d2 + (cur[d] - o[d]) * (cur[d] - o[d]);
+    }
+    float coeff = d2 > 0.0f ? layout_coeff(d2, 1, c) : 0.0f;
+    for (size_t d = 0; d < dim; d++) {
+        float diff = cur[d] - o[d];
+        float g = layout_clip(coeff * diff) + layout_clip(2.0f * cor * diff);
+        sum[d] = sum[d] + g;
+        if (move != NULL) {
+            move[d] = g * c->alpha;
+        }
+    }
+}
+
 /* Op k of a point at cur (layout_kernels.h: the attraction, then the negatives, summed). */
 static void exec_op(const layout_block *blk, const layout_consts *c, size_t dim, int32_t k,
                     int32_t self, float *cur, float *sum) {
     memset(sum, 0, dim * sizeof *sum);
     uint32_t other = (uint32_t)blk->other[k];
     if (other & LAYOUT_ATTRACT_BIT) {
-        const float *o = blk->emb + (size_t)(other & ~LAYOUT_ATTRACT_BIT) * dim;
+        size_t t = (size_t)(other & ~LAYOUT_ATTRACT_BIT);
+        const float *o = blk->emb + t * dim;
         int32_t slot = blk->slot[k];
         float *move = slot >= 0 && blk->moves != NULL ? blk->moves + (size_t)slot * dim : NULL;
-        if (!add_gradient(cur, o, 1, c, dim, sum, move) && move != NULL) {
+        if (blk->dens != NULL && slot >= 0) {
+            dens_attraction(blk->dens, c, cur, o, dim, self, t, slot, sum, move);
+        } else if (!add_gradient(cur, o, 1, c, dim, sum, move) && move != NULL) {
             memset(move, 0, dim * sizeof *move);
         }
     }
@@ -586,7 +648,8 @@ typedef struct sgd {
     float *scratch; /* fit: a round's points after their ops, until the round ends */
     float *moves;   /* fit: per edge, the move of its head (its tail takes it back) */
     ops_buf *bufs;  /* fit: per block of a round (the round's end reads them); else per thread */
-    float *curs;    /* per thread, 2 dim floats, for the scalar executor */
+    const layout_dens *dens_now; /* densMAP in this epoch, else NULL */
+    float *curs;                 /* per thread, 2 dim floats, for the scalar executor */
 } sgd;
 
 /* Schedule and execute points lo .. hi-1, block bk of its round; -1 when out of memory. */
@@ -609,8 +672,9 @@ static int run_block(const sgd *s, size_t bk, size_t lo, size_t hi) {
                         .self_in = s->pos,
                         .self_out = s->es.fit ? s->scratch : s->pos,
                         .emb = s->emb,
-                        .moves = s->moves};
-    if (s->dim == 2) {
+                        .moves = s->moves,
+                        .dens = s->dens_now};
+    if (s->dim == 2 && s->dens_now == NULL) {
         s->exec2(&blk, &s->k);
     } else {
         float *cur = s->curs + 2 * (size_t)t * s->dim;
@@ -697,13 +761,22 @@ static umapc_status check_layout_args(const float *head, size_t n_head, const fl
                           "learning_rate >= 0, repulsion_strength >= 0 and "
                           "negative_sample_rate >= 0");
     }
+    if (tail == NULL && o->densmap &&
+        (!(o->dens_frac >= 0.0 && o->dens_frac <= 1.0) || !(o->dens_lambda >= 0.0) ||
+         !(o->dens_var_shift >= 0.0) || o->dens_knn_indices == NULL || o->dens_knn_dists == NULL ||
+         o->dens_k == 0)) {
+        return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT,
+                          "optimize_layout: densMAP needs 0 <= dens_frac <= 1, dens_lambda >= 0, "
+                          "dens_var_shift >= 0 and the k-NN lists of the graph");
+    }
     return UMAPC_OK;
 }
 
 static umapc_status build_plan(plan *p, const umapc_graph *graph, int n_epochs, double neg_rate,
-                               umapc_error *err) {
+                               int keep_weights, umapc_error *err) {
     memset(p, 0, sizeof *p);
-    if (plan_out_edges(p, graph, n_epochs, neg_rate) != 0 || p->out_ptr[p->n_head] > INT32_MAX) {
+    if (plan_out_edges(p, graph, n_epochs, neg_rate, keep_weights) != 0 ||
+        p->out_ptr[p->n_head] > INT32_MAX) {
         plan_free(p);
         return umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY,
                           "optimize_layout: out of memory (or more than 2^31 - 1 edges)");
@@ -712,9 +785,16 @@ static umapc_status build_plan(plan *p, const umapc_graph *graph, int n_epochs, 
 }
 
 /* Points per round and per block. More rounds read fresher positions (closer to umap-learn's
- * sequential loop) at the cost of a few barriers each; a round is split into blocks, each scheduled
+ * sequential loop) at the cost of a few barriers each: a round is at most 1/32 of the points (one
+ * round per epoch, every read an epoch old, cost densMAP 0.02 of trustworthiness on the 1,797
+ * digits), between ROUND_MIN and ROUND_MAX points. A round is split into blocks, each scheduled
  * and executed by one thread, large enough to keep the SIMD lanes busy to the block's end. */
-enum { ROUND_POINTS = 2048, BLOCK_MIN = 128, BLOCK_MAX = 1024 };
+enum { ROUND_MIN = 256, ROUND_MAX = 2048, ROUND_SHARE = 32, BLOCK_MIN = 128, BLOCK_MAX = 1024 };
+
+static size_t round_points(size_t n) {
+    size_t r = (n + ROUND_SHARE - 1) / ROUND_SHARE;
+    return r < ROUND_MIN ? ROUND_MIN : (r > ROUND_MAX ? ROUND_MAX : r);
+}
 
 static size_t block_size(size_t round, int n_threads) {
     size_t b = round / (4 * (size_t)n_threads);
@@ -768,13 +848,18 @@ static int sgd_buffers_alloc(sgd_buffers *b, const plan *p, size_t dim, int fit,
     return b->scratch == NULL || b->moves == NULL ? -1 : 0;
 }
 
+/* densMAP applies to fits with a positive lambda (umap-learn: lambda 0 switches it off). */
+static int densmap_on(const umapc_layout_options *o, const float *tail) {
+    return tail == NULL && o->densmap && o->dens_lambda > 0.0;
+}
+
 static umapc_status run_epochs(plan *p, float *head, size_t n_head, const float *tail,
                                size_t n_tail, size_t dim, const umapc_layout_options *o,
                                int n_epochs, const umapc_progress *progress, umapc_error *err) {
     int n_threads =
         threads_for_edges(umapc_resolve_threads(o->n_threads), (size_t)p->out_ptr[n_head]);
     int fit = tail == NULL;
-    size_t round = fit ? ROUND_POINTS : n_head;
+    size_t round = fit ? round_points(n_head) : n_head;
     size_t block = block_size(round < n_head ? round : n_head, n_threads);
     sgd_buffers bufs;
     if (sgd_buffers_alloc(&bufs, p, dim, fit, n_threads, (round + block - 1) / block) != 0) {
@@ -802,7 +887,21 @@ static umapc_status run_epochs(plan *p, float *head, size_t n_head, const float 
              .curs = bufs.curs};
     float alpha = (float)o->learning_rate;
     umapc_status st = UMAPC_OK;
+    dens_state dens = {0};
+    umapc_graph pruned = {n_head,     n_head,     (size_t)p->out_ptr[n_head],
+                          p->out_ptr, p->out_idx, p->weight};
+    int use_dens = densmap_on(o, tail);
+    if (use_dens && dens_prepare(&dens, &pruned, o, n_threads) != 0) {
+        sgd_buffers_free(&bufs);
+        return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT,
+                          "optimize_layout: densMAP needs the k-NN lists of the graph (or memory)");
+    }
     for (int epoch = 0; epoch < n_epochs && !st; epoch++) {
+        s.dens_now = NULL;
+        if (use_dens && (double)(epoch + 1) / n_epochs > 1.0 - o->dens_frac) {
+            dens_epoch(&dens, &pruned, head, dim, a, b, n_threads);
+            s.dens_now = &dens.view;
+        }
         s.es.epoch = epoch;
         s.es.now = (float)epoch;
         s.es.epoch_key = umapc_rand_at(seed, (uint64_t)epoch, 0);
@@ -817,6 +916,7 @@ static umapc_status run_epochs(plan *p, float *head, size_t n_head, const float 
             st = umapc_fail(err, UMAPC_ERR_INTERRUPTED, "interrupted");
         }
     }
+    dens_free(&dens);
     sgd_buffers_free(&bufs);
     return st;
 }
@@ -836,7 +936,7 @@ umapc_status umapc_optimize_layout(float *head, size_t n_head, const float *tail
     }
     int n_epochs = opts->n_epochs > 0 ? opts->n_epochs : (n_head <= 10000 ? 500 : 200);
     plan p;
-    st = build_plan(&p, graph, n_epochs, opts->negative_sample_rate, err);
+    st = build_plan(&p, graph, n_epochs, opts->negative_sample_rate, densmap_on(opts, tail), err);
     if (st) {
         return st;
     }

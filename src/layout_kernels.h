@@ -39,6 +39,15 @@ typedef struct layout_consts {
 /* The slot of an attraction whose other end does not move (transform). */
 enum { LAYOUT_NO_SLOT = -1 };
 
+/* densMAP's state in an epoch where it is on (layout.c): per point its data radius R, its current
+ * embedding radius re and its sum of memberships phi; per edge its weight mu; and the epoch's
+ * statistics. Only the scalar executor reads it. */
+typedef struct layout_dens {
+    const float *R, *re, *phi_sum, *mu;
+    float lambda_mu_tot_n; /* lambda * mu_tot / n */
+    float re_std, re_mean, re_cov;
+} layout_dens;
+
 typedef struct layout_block {
     const int32_t *other;
     const int32_t *slot;
@@ -52,6 +61,7 @@ typedef struct layout_block {
     float *self_out;      /* after it (may equal self_in) */
     const float *emb;     /* positions of the other points, fixed during the epoch */
     float *moves;
+    const layout_dens *dens; /* densMAP this epoch (scalar executor only), else NULL */
 } layout_block;
 
 typedef void (*layout_exec2_fn)(const layout_block *blk, const layout_consts *c);

@@ -26,6 +26,18 @@ typedef struct umapc_layout_options {
      * evaluate the same float expressions). < 0 (default): a fixed internal seed. */
     int64_t seed;
     int n_threads; /* <= 0: all cores. Default 0. */
+    /* densMAP (umap-learn's densmap=True), fits only: in the last dens_frac of the epochs an
+     * attraction also moves the two points toward local radii that correlate with those of the
+     * data (umapc_dens_radii of the pruned graph on dens_knn_indices / dens_knn_dists, n_head x
+     * dens_k, the lists the graph came from). Those epochs run on the scalar executor. Default
+     * off; dens_lambda 2.0, dens_frac 0.3, dens_var_shift 0.1 as umap-learn. */
+    int densmap;
+    double dens_lambda;
+    double dens_frac;
+    double dens_var_shift;
+    const umapc_idx *dens_knn_indices;
+    const float *dens_knn_dists;
+    size_t dens_k;
 } umapc_layout_options;
 
 UMAPC_API void umapc_layout_options_init(umapc_layout_options *opts);

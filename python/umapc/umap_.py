@@ -286,10 +286,11 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     ``fit``/``fit_transform``/``transform`` and fitted attributes. Differences: with
     ``random_state`` set the result is reproducible *with* all threads (bit-identical whatever
     ``n_jobs``; given the same neighbours, also on every CPU: AVX-512, AVX2, NEON or none),
-    instead of forcing one thread; and features umapc does not implement yet raise
-    ``NotImplementedError`` naming the parameter (supervised ``y``, densMAP / ``output_dens``,
-    non-euclidean ``output_metric``, ``unique=True``, callable or ``"precomputed"`` metrics, a list
-    of ``n_epochs``, sparse input, ``inverse_transform``).
+    instead of forcing one thread; ``inverse_transform`` works for any ``n_components`` (no
+    Delaunay triangulation); ``transform`` works for densMAP models too. Features umapc does not
+    implement yet raise ``NotImplementedError`` naming the parameter (non-euclidean
+    ``output_metric``, callable metrics, a list of ``n_epochs``, sparse input);
+    docs/compatibility.md lists the whole surface.
 
     Parameters
     ----------
@@ -348,8 +349,16 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         Log lines and tqdm progress bars (if tqdm is installed).
     tqdm_kwds : dict, optional
         Keyword arguments for the tqdm bars.
-    unique, densmap, dens_lambda, dens_frac, dens_var_shift, output_dens
-        ``unique=True``, ``densmap=True`` and ``output_dens=True`` are not implemented yet.
+    unique : bool, default False
+        Embed each distinct row once; copies get identical coordinates.
+    densmap : bool, default False
+        densMAP (Narayan, Berger & Cho 2021): for the last ``dens_frac`` of the epochs the layout
+        also preserves local density (``dens_lambda`` its weight, ``dens_var_shift`` the variance
+        shift), as umap-learn.
+    dens_lambda, dens_frac, dens_var_shift : float, default 2.0, 0.3, 0.1
+    output_dens : bool, default False
+        ``fit_transform`` returns ``(embedding, r_orig, r_emb)``, the log local radii in the data
+        and in the embedding; also ``rad_orig_`` and ``rad_emb_``.
     disconnection_distance : float, optional
         Neighbours at or beyond this distance are cut; default per metric as in umap-learn.
     precomputed_knn : tuple, default (None, None, None)
@@ -532,7 +541,8 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                 f"Unrecognized transform mode {self.transform_mode}; "
                 "should be one of 'embedding' or 'graph'"
             )
-        self._reject_unimplemented()
+        if self.densmap and self.output_metric not in ("euclidean", "l2"):
+            raise ValueError("Non-Euclidean output metric not supported for densMAP.")
 
     def _validate_n_components(self) -> int:
         n_components = self.n_components
@@ -608,11 +618,6 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         kwds.setdefault("disable", not self.verbose)
         return kwds
 
-    def _reject_unimplemented(self) -> None:
-        for name in ("densmap", "output_dens"):
-            if getattr(self, name):
-                raise NotImplementedError(f"{name}=True is not implemented in umapc yet")
-
     # ------------------------------------------------------------------ fitting
 
     def fit(self, X: Any, y: Any = None, ensure_all_finite: bool | str = True, **kwargs: Any):
@@ -673,6 +678,9 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self.embedding_ = (
             self._fit_embedding[self._unique_inverse_] if self.unique else self._fit_embedding
         )
+        if self.output_dens and self.unique:
+            self.rad_orig_ = self.rad_orig_[self._unique_inverse_]
+            self.rad_emb_ = self.rad_emb_[self._unique_inverse_]
         self._n_features_out = (
             self.embedding_.shape[1] if self.transform_mode == "embedding" else X.shape[0]
         )
@@ -721,6 +729,8 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self.fit(X, y, ensure_all_finite, **kwargs)
         if self.transform_mode == "graph":
             return self.graph_
+        if self.output_dens:
+            return self.embedding_, self.rad_orig_, self.rad_emb_
         return self.embedding_
 
     @staticmethod
@@ -960,7 +970,8 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             )
 
     def _default_epochs(self, n: int) -> int:
-        return 500 if n <= 10000 else 200
+        # umap-learn: 200 more for densMAP
+        return (500 if n <= 10000 else 200) + (200 if self.densmap else 0)
 
     def _embed(
         self,
@@ -994,12 +1005,59 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                 seed=layout_seed,
                 n_jobs=self._n_jobs,
                 callback=progress.callback,
+                **self._densmap_arguments(),
             )
+        if self.output_dens:
+            self._density_radii(graph, embedding, n_epochs)
         disconnected = np.diff(self.graph_.indptr) == 0
         _check_layout_finite(embedding[~disconnected])
         if disconnected.any():
             embedding[disconnected] = np.nan
         return embedding
+
+    def _densmap_arguments(self) -> dict[str, Any]:
+        if not self.densmap:
+            return {}
+        return {
+            "densmap": True,
+            "dens_lambda": float(self.dens_lambda),
+            "dens_frac": float(self.dens_frac),
+            "dens_var_shift": float(self.dens_var_shift),
+            "knn_indices": self._knn_indices,
+            "knn_dists": self._knn_dists,
+        }
+
+    def _density_radii(self, graph: scipy.sparse.csr_matrix, embedding: np.ndarray, n_epochs):
+        """output_dens: the log local radii in the data (the layout's pruned graph on the data's
+        k-NN) and in the embedding (a fuzzy graph of the embedding's own k-NN), as umap-learn."""
+        self.rad_orig_ = _core.dens_radii(
+            graph.indptr,
+            graph.indices,
+            graph.data,
+            self._knn_indices,
+            self._knn_dists,
+            squared=True,
+            n_jobs=self._n_jobs,
+        )
+        from .index import NNIndex
+
+        k = min(self._n_neighbors, embedding.shape[0] - 1)
+        index = NNIndex(
+            embedding,
+            n_neighbors=k,
+            backend="exact" if embedding.shape[0] < 4096 else "auto",
+            random_state=0,
+            n_jobs=self._n_jobs,
+        )
+        knn_i, knn_d = index.neighbor_graph
+        knn_i = np.ascontiguousarray(knn_i, dtype=np.int32)
+        knn_d = np.ascontiguousarray(knn_d, dtype=np.float32)
+        indptr, indices, data, _, _ = _core.fuzzy_simplicial_set(
+            knn_i, knn_d, embedding.shape[0], n_jobs=self._n_jobs
+        )
+        self.rad_emb_ = _core.dens_radii(
+            indptr, indices, data, knn_i, knn_d, squared=False, n_jobs=self._n_jobs
+        )
 
     def _initial_layout(
         self,

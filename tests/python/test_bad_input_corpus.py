@@ -390,6 +390,18 @@ def _call_cases() -> list[tuple[str, str, str]]:
     ):
         add(f"UMAP update {name}", fitted3 + f"m.update({new})", "error")
     add(
+        "UMAP densmap output_dens",
+        _BASE + "e, ro, re = UMAP(densmap=True, output_dens=True, n_epochs=20).fit_transform(X)\n"
+        "sane_embedding(e, 60)\nassert np.isfinite(ro).all() and np.isfinite(re).all()",
+        "ok",
+    )
+    for name, params in (
+        ("negative lambda", "dens_lambda=-1"),
+        ("frac above 1", "dens_frac=2"),
+        ("negative var shift", "dens_var_shift=-1"),
+    ):
+        add(f"UMAP densmap {name}", _BASE + f"UMAP(densmap=True, {params}).fit(X)", "error")
+    add(
         "UMAP unique all identical rows",
         "X = np.ones((30, 4), dtype=np.float32)\n"
         "sane_embedding(UMAP(unique=True, n_epochs=5).fit(X).embedding_, 30)",

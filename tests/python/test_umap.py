@@ -430,8 +430,6 @@ def test_single_sample_like_umap_learn():
 @pytest.mark.parametrize(
     "params, fit_kwargs, name",
     [
-        ({"densmap": True}, {}, "densmap"),
-        ({"output_dens": True}, {}, "output_dens"),
         ({"output_metric": "manhattan"}, {}, "output_metric"),
         ({"metric": lambda a, b: 0.0}, {}, "metric"),
         ({"metric": "mahalanobis"}, {}, "mahalanobis"),

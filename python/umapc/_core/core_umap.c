@@ -350,16 +350,39 @@ static PyObject *py_optimize_layout(PyObject *self, PyObject *args, PyObject *kw
                              "seed",
                              "n_jobs",
                              "callback",
+                             "densmap",
+                             "dens_lambda",
+                             "dens_frac",
+                             "dens_var_shift",
+                             "knn_indices",
+                             "knn_dists",
                              NULL};
     PyObject *head_obj, *tail_obj, *p, *i, *d, *jobs_obj = NULL, *callback = Py_None;
-    int n_epochs, n_jobs = -1;
+    PyObject *knn_i_obj = Py_None, *knn_d_obj = Py_None;
+    int n_epochs, n_jobs = -1, densmap = 0;
     double a, b, gamma = 1.0, lr = 1.0, neg_rate = 5.0;
+    double dens_lambda = 2.0, dens_frac = 0.3, dens_var_shift = 0.1;
     long long seed = -1;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOOidd|dddLOO", kwlist, &head_obj, &tail_obj,
-                                     &p, &i, &d, &n_epochs, &a, &b, &gamma, &lr, &neg_rate, &seed,
-                                     &jobs_obj, &callback) ||
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOOidd|dddLOOpdddOO", kwlist, &head_obj,
+                                     &tail_obj, &p, &i, &d, &n_epochs, &a, &b, &gamma, &lr,
+                                     &neg_rate, &seed, &jobs_obj, &callback, &densmap, &dens_lambda,
+                                     &dens_frac, &dens_var_shift, &knn_i_obj, &knn_d_obj) ||
         umapc_parse_jobs(jobs_obj, -1, &n_jobs) < 0) {
         return NULL;
+    }
+    PyArrayObject *knn_i = NULL, *knn_d = NULL;
+    if (densmap) {
+        knn_i = as_int32(knn_i_obj, 2, "knn_indices");
+        knn_d = knn_i ? umapc_as_float_matrix(knn_d_obj, "knn_dists", 0) : NULL;
+        if (knn_d == NULL || PyArray_DIM(knn_i, 0) != PyArray_DIM(knn_d, 0) ||
+            PyArray_DIM(knn_i, 1) != PyArray_DIM(knn_d, 1)) {
+            if (knn_d != NULL) {
+                PyErr_SetString(PyExc_ValueError, "knn_indices and knn_dists differ in shape");
+            }
+            Py_XDECREF(knn_i);
+            Py_XDECREF(knn_d);
+            return NULL;
+        }
     }
     if (n_epochs < 1 || seed < -1) {
         return PyErr_Format(PyExc_ValueError, "n_epochs must be positive and seed >= -1");
@@ -399,6 +422,23 @@ static PyObject *py_optimize_layout(PyObject *self, PyObject *args, PyObject *kw
     opts.negative_sample_rate = neg_rate;
     opts.seed = seed;
     opts.n_threads = n_jobs;
+    opts.densmap = densmap;
+    opts.dens_lambda = dens_lambda;
+    opts.dens_frac = dens_frac;
+    opts.dens_var_shift = dens_var_shift;
+    if (densmap) {
+        if ((size_t)PyArray_DIM(knn_i, 0) != n_head) {
+            graph_args_free(&g);
+            Py_XDECREF(tail);
+            Py_DECREF(head);
+            Py_DECREF(knn_i);
+            Py_DECREF(knn_d);
+            return PyErr_Format(PyExc_ValueError, "knn_indices must have one row per point");
+        }
+        opts.dens_knn_indices = (const umapc_idx *)PyArray_DATA(knn_i);
+        opts.dens_knn_dists = (const float *)PyArray_DATA(knn_d);
+        opts.dens_k = (size_t)PyArray_DIM(knn_i, 1);
+    }
     umapc_bridge bridge;
     umapc_bridge_init(&bridge, callback);
     umapc_error err = {0};
@@ -411,10 +451,58 @@ static PyObject *py_optimize_layout(PyObject *self, PyObject *args, PyObject *kw
     graph_args_free(&g);
     Py_XDECREF(tail);
     Py_DECREF(head);
+    Py_XDECREF(knn_i);
+    Py_XDECREF(knn_d);
     if (st) {
         return finish(st, &err, &bridge);
     }
     Py_RETURN_NONE;
+}
+
+static PyObject *py_dens_radii(PyObject *self, PyObject *args, PyObject *kwargs) {
+    (void)self;
+    static char *kwlist[] = {"indptr",  "indices",    "data",   "knn_indices", "knn_dists",
+                             "squared", "min_weight", "n_jobs", NULL};
+    PyObject *p, *i, *d, *ki_obj, *kd_obj, *jobs_obj = NULL;
+    int squared = 1, n_jobs = -1;
+    double min_weight = 0.0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOO|pdO", kwlist, &p, &i, &d, &ki_obj,
+                                     &kd_obj, &squared, &min_weight, &jobs_obj) ||
+        umapc_parse_jobs(jobs_obj, -1, &n_jobs) < 0) {
+        return NULL;
+    }
+    PyArrayObject *ki = as_int32(ki_obj, 2, "knn_indices");
+    PyArrayObject *kd = ki ? umapc_as_float_matrix(kd_obj, "knn_dists", 0) : NULL;
+    if (kd == NULL) {
+        Py_XDECREF(ki);
+        return NULL;
+    }
+    size_t n = (size_t)PyArray_DIM(ki, 0);
+    graph_args g;
+    PyObject *out = NULL;
+    if (PyArray_DIM(kd, 0) != (npy_intp)n || PyArray_DIM(kd, 1) != PyArray_DIM(ki, 1)) {
+        PyErr_SetString(PyExc_ValueError, "knn_indices and knn_dists differ in shape");
+    } else if (graph_args_parse(&g, p, i, d, n) == 0) {
+        out = new_vector(NPY_FLOAT32, n);
+        umapc_error err = {0};
+        umapc_status st = out ? UMAPC_OK : UMAPC_ERR_OUT_OF_MEMORY;
+        if (out != NULL) {
+            Py_BEGIN_ALLOW_THREADS;
+            st = umapc_dens_radii(&g.graph, (float)min_weight, (const umapc_idx *)PyArray_DATA(ki),
+                                  (const float *)PyArray_DATA(kd), (size_t)PyArray_DIM(ki, 1),
+                                  squared, n_jobs, (float *)PyArray_DATA((PyArrayObject *)out),
+                                  &err);
+            Py_END_ALLOW_THREADS;
+        }
+        graph_args_free(&g);
+        if (st) {
+            Py_XDECREF(out);
+            out = out ? umapc_raise(st, &err) : NULL;
+        }
+    }
+    Py_DECREF(ki);
+    Py_DECREF(kd);
+    return out;
 }
 
 static PyObject *py_init_transform(PyObject *self, PyObject *args, PyObject *kwargs) {
@@ -724,6 +812,10 @@ PyMethodDef umapc_umap_methods[] = {
      "repulsion_strength=1.0, learning_rate=0.25, negative_sample_rate=5.0, n_epochs=0, seed=0, "
      "p=2.0, n_jobs=-1, callback=None) -> float32[n_points, dim]: umap-learn's inverse_transform "
      "(neighbours by exact search in the embedding, no triangulation)."},
+    {"dens_radii", (PyCFunction)(void (*)(void))py_dens_radii, METH_VARARGS | METH_KEYWORDS,
+     "dens_radii(indptr, indices, data, knn_indices, knn_dists, squared=True, min_weight=0.0, "
+     "n_jobs=-1) -> float32[n]: densMAP's log local radii of a symmetric graph from its k-NN "
+     "lists."},
     {"find_ab_params", (PyCFunction)(void (*)(void))py_find_ab_params, METH_VARARGS | METH_KEYWORDS,
      "find_ab_params(spread, min_dist) -> (a, b): least-squares fit of umap-learn's curve."},
     {"spectral_layout", (PyCFunction)(void (*)(void))py_spectral_layout,
