@@ -152,6 +152,16 @@ def test_accepts_pynndescent_keywords() -> None:
         ({"data": np.ones((5, 2)), "n_neighbors": 6}, ValueError),
         ({"data": np.ones((5, 2)), "metric": "no_such_metric"}, ValueError),
         ({"data": np.ones((5, 2)), "metric": "minkowski", "metric_kwds": {"p": -1}}, ValueError),
+        # p=True is a numbers.Real but a mistake (found by test_properties.py)
+        (
+            {
+                "data": np.ones((5, 2)),
+                "n_neighbors": 1,
+                "metric": "minkowski",
+                "metric_kwds": {"p": True},
+            },
+            ValueError,
+        ),
         ({"data": np.ones((5, 2)), "metric_kwds": {"q": 1}}, ValueError),
         ({"data": np.ones((5, 2)), "backend": "annoy"}, ValueError),
     ],
