@@ -553,17 +553,29 @@ void metric_prepare_row(const metric_plan *plan, const float *row, float *out, s
     }
 }
 
-static int row_is_zero(const float *a, size_t dim) {
-    for (size_t i = 0; i < dim; i++) {
-        if (a[i] != 0.0f) {
-            return 0;
+int metric_prepares_to_zero(const metric_plan *plan, const float *row, size_t dim) {
+    switch (plan->prep) {
+    case METRIC_PREP_NORMALIZE: /* ||row|| = 0 */
+        return metric_row_is_zero(row, dim);
+    case METRIC_PREP_CENTER_NORMALIZE: /* a constant row: its mean is exactly its value */
+        for (size_t i = 1; i < dim; i++) {
+            if (row[i] != row[0]) {
+                return 0;
+            }
         }
+        return 1;
+    case METRIC_PREP_SQRT_L1: /* no positive coordinate (the data are nonnegative) */
+        for (size_t i = 0; i < dim; i++) {
+            if (row[i] > 0.0f) {
+                return 0;
+            }
+        }
+        return 1;
+    case METRIC_PREP_NONE:
+        break;
     }
-    return 1;
+    return 0;
 }
-
-/* Below this, 1 - <a,b> has lost most of its digits to cancellation. */
-#define NEAR_PAIR 0x1p-6f
 
 /* 1 - <a,b> on unit (or zero) rows. The zero-row scan runs only when the dot is exactly 0, so it
  * costs nothing on ordinary pairs. For near pairs the same quantity is recomputed as |a-b|^2 / 2
@@ -571,11 +583,11 @@ static int row_is_zero(const float *a, size_t dim) {
  * hellinger's square root does not blow the rounding of 1 - <a,b> up to ~1e-4. */
 static float one_minus_dot(const simd_kernels *k, const float *a, const float *b, size_t dim) {
     float ab = k->dot(a, b, dim);
-    if (UMAPC_UNLIKELY(ab == 0.0f) && row_is_zero(a, dim) && row_is_zero(b, dim)) {
+    if (UMAPC_UNLIKELY(ab == 0.0f) && metric_row_is_zero(a, dim) && metric_row_is_zero(b, dim)) {
         return 0.0f;
     }
     float s = 1.0f - ab;
-    if (UMAPC_UNLIKELY(s < NEAR_PAIR)) {
+    if (UMAPC_UNLIKELY(s < METRIC_NEAR_PAIR)) {
         s = 0.5f * k->sqeuclidean(a, b, dim);
     }
     return s;
