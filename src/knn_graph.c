@@ -73,7 +73,9 @@ static void self_search(const hnsw_view *v, const hnsw_codes *codes, const zero_
     for (size_t r = 0; r < m && j < k; r++, j++) {
         indices[j] = (umapc_idx)buf[r].id;
         float d = metric_surrogate_to_distance(&h->space.plan, buf[r].d);
-        distances[j] = d > 0.0f ? d : 0.0f;
+        /* rounding below 0 (dot) is 0; inner_product distances are negative */
+        distances[j] =
+            d > 0.0f || h->space.plan.metric.kind == UMAPC_METRIC_INNER_PRODUCT ? d : 0.0f;
     }
     for (; j < k; j++) {
         indices[j] = -1;

@@ -1115,7 +1115,8 @@ static void write_row(const nd_space *s, const nd_heaps *h, const uint32_t *orde
         if (j >= 0) {
             float t = metric_surrogate_to_distance(&s->plan, h->d[i * h->K + c - 1]);
             ind[c] = (umapc_idx)(order != NULL ? order[j] : (uint32_t)j);
-            dist[c] = t > 0.0f ? t : 0.0f;
+            /* rounding below 0 (dot) is 0; inner_product distances are negative */
+            dist[c] = t > 0.0f || s->plan.metric.kind == UMAPC_METRIC_INNER_PRODUCT ? t : 0.0f;
             filled = c + 1;
         } else {
             ind[c] = -1;

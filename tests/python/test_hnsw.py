@@ -216,3 +216,23 @@ def test_zero_rows_and_near_pairs_follow_the_metric(metric: str) -> None:
     np.testing.assert_array_equal(graph_d[degenerate, :5], 0.0)
     np.testing.assert_array_equal(graph_d[degenerate, 5:], 1.0)
     assert (graph_i[regular, 0] == regular).all()
+
+
+def test_inner_product_graph_keeps_negative_distances() -> None:
+    """inner_product distances (-<a,b>) are negative for most pairs; the NN-descent and HNSW
+    graphs report them as the exact backend does instead of clamping them to 0 (found by
+    test_properties.py)."""
+    x = np.abs(np.random.default_rng(3).normal(size=(300, 6))).astype(np.float32)
+    exact = umapc.NNIndex(x, n_neighbors=5, metric="inner_product", backend="exact")
+    _, exact_d = exact.neighbor_graph
+    assert (exact_d[:, 1:] < 0).all()
+    index = umapc.NNIndex(x, n_neighbors=5, metric="inner_product", backend="hnsw", random_state=0)
+    for source in ("NN-descent", "HNSW graph"):
+        if source == "HNSW graph":
+            index.prepare()
+            index._neighbor_graph = None  # recomputed from the HNSW index
+        graph_i, graph_d = index.neighbor_graph
+        np.testing.assert_array_equal(graph_i[:, 0], np.arange(len(x)))
+        want = -np.einsum("ij,ikj->ik", x.astype(np.float64), x[graph_i[:, 1:]].astype(np.float64))
+        np.testing.assert_allclose(graph_d[:, 1:], want, rtol=1e-5, err_msg=source)
+        assert (graph_d[:, 1:] >= exact_d[:, 1:] - 1e-4).all(), source  # never beats exact
