@@ -320,11 +320,30 @@ static float minkowski_distance(const simd_kernels *k, double p, const float *a,
     return (float)pow(s, 1.0 / p);
 }
 
-/* pynndescent: 0 when both rows are zero, 1 when one is; scipy would give NaN. */
-static float cosine_distance(const simd_kernels *k, const float *a, const float *b, size_t dim) {
-    double ab = k->dot(a, b, dim), aa = k->dot(a, a, dim), bb = k->dot(b, b, dim);
+/* Below this a float sum of squares has lost its digits to underflow (every |x| < ~1e-15). */
+#define COSINE_TINY_NORM2 0x1p-100f
+
+/* cosine_distance for rows so small that their float squares underflow: the sums in double. */
+static float cosine_distance_tiny(const float *a, const float *b, size_t dim) {
+    double ab = 0.0, aa = 0.0, bb = 0.0;
+    for (size_t i = 0; i < dim; i++) {
+        ab += (double)a[i] * b[i];
+        aa += (double)a[i] * a[i];
+        bb += (double)b[i] * b[i];
+    }
     if (aa == 0.0 || bb == 0.0) {
         return (aa == 0.0 && bb == 0.0) ? 0.0f : 1.0f;
+    }
+    return clampf(1.0 - ab / sqrt(aa * bb), 0.0, 2.0);
+}
+
+/* pynndescent: 0 when both rows are zero, 1 when one is; scipy would give NaN. Rows of tiny
+ * magnitude are measured in double, as the search paths measure their normalised rows; in float
+ * they would count as zero rows. */
+static float cosine_distance(const simd_kernels *k, const float *a, const float *b, size_t dim) {
+    double ab = k->dot(a, b, dim), aa = k->dot(a, a, dim), bb = k->dot(b, b, dim);
+    if (UMAPC_UNLIKELY(aa < COSINE_TINY_NORM2 || bb < COSINE_TINY_NORM2)) {
+        return cosine_distance_tiny(a, b, dim); /* zero rows included */
     }
     return clampf(1.0 - ab / sqrt(aa * bb), 0.0, 2.0);
 }
