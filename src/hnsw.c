@@ -635,6 +635,8 @@ typedef struct query_plan {
     const uint8_t *mask;
     uint32_t *allowed; /* ids to scan; NULL for graph search */
     size_t n_allowed;
+    uint32_t *zero; /* zero rows, when a query is one (hnsw_zero_query) */
+    size_t n_zero;
 } query_plan;
 
 /* Scanning the a allowed rows costs a distances; a filtered graph search costs about
@@ -661,12 +663,37 @@ static int plan_mask(query_plan *qp, umapc_error *err) {
     return 0;
 }
 
+/* The zero rows, listed once for the call when one of the queries prepares to all zeros. */
+static umapc_status zero_queries(query_plan *qp, const float *queries, size_t nq,
+                                 umapc_error *err) {
+    const umapc_hnsw *h = qp->h;
+    if (h->space.mode != HNSW_DIST_ONE_MINUS_DOT || h->rows != HNSW_ROWS_FLOAT) {
+        return UMAPC_OK;
+    }
+    int any = 0;
+    for (size_t i = 0; i < nq && !any; i++) {
+        any = metric_prepares_to_zero(&h->space.plan, queries + i * h->dim, h->dim);
+    }
+    if (any && hnsw_zero_rows(h, h->n, &qp->zero, &qp->n_zero) != 0) {
+        return umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "hnsw: out of memory");
+    }
+    return UMAPC_OK;
+}
+
 static void query_one(const query_plan *qp, hnsw_scratch *s, hnsw_pair *buf, const float *row,
                       umapc_idx *indices, float *distances) {
     const umapc_hnsw *h = qp->h;
     hnsw_view v;
     metric_prepare_row(&h->space.plan, row, s->query, h->dim);
     const void *q = hnsw_query_view(h, s->query, s->query_item, &v);
+    if (hnsw_zero_query(h, s->query)) {
+        size_t found = hnsw_zero_answer(h, qp->zero, qp->n_zero, qp->mask, HNSW_NONE, qp->k, buf);
+        for (size_t j = 0; j < qp->k; j++) {
+            indices[j] = j < found ? (umapc_idx)buf[j].id : -1;
+            distances[j] = j < found ? buf[j].d : INFINITY;
+        }
+        return;
+    }
     if (qp->allowed != NULL) {
         hnsw_scan(&v, s, q, qp->allowed, qp->n_allowed, qp->k);
     } else {
@@ -681,6 +708,9 @@ static void query_one(const query_plan *qp, hnsw_scratch *s, hnsw_pair *buf, con
         hnsw_search_layer(&v, s, q, &ep, 1, qp->ef, 0, qp->mask);
     }
     size_t found = hnsw_drain_sorted(s, buf);
+    if (v.kind == HNSW_VIEW_FLOAT) {
+        hnsw_refine_near(h, (const float *)q, buf, found < qp->k ? found : qp->k);
+    }
     for (size_t j = 0; j < qp->k; j++) {
         if (j < found) {
             indices[j] = (umapc_idx)buf[j].id;
@@ -765,7 +795,7 @@ umapc_status umapc_hnsw_query(const umapc_hnsw *index, const float *queries, siz
     if (nq == 0) {
         return UMAPC_OK;
     }
-    query_plan qp = {index, k, opts->ef ? opts->ef : hnsw_default_ef(k), opts->filter_mask,
+    query_plan qp = {index, k, opts->ef ? opts->ef : hnsw_default_ef(k), opts->filter_mask, NULL, 0,
                      NULL,  0};
     if (qp.ef < k) {
         qp.ef = k;
@@ -778,8 +808,13 @@ umapc_status umapc_hnsw_query(const umapc_hnsw *index, const float *queries, siz
     if (qp.mask != NULL && plan_mask(&qp, err) != 0) {
         return UMAPC_ERR_OUT_OF_MEMORY;
     }
+    if (zero_queries(&qp, queries, nq, err) != UMAPC_OK) {
+        free(qp.allowed);
+        return UMAPC_ERR_OUT_OF_MEMORY;
+    }
     umapc_status st = run_queries(&qp, queries, nq, umapc_resolve_threads(opts->n_threads),
                                   progress, indices, distances, err);
     free(qp.allowed);
+    free(qp.zero);
     return st;
 }

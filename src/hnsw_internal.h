@@ -77,7 +77,7 @@ static inline float hnsw_dist(const hnsw_space *s, const float *a, const float *
     switch (s->mode) {
     case HNSW_DIST_SQL2:
         return s->kernel(a, b, s->dim);
-    case HNSW_DIST_ONE_MINUS_DOT:
+    case HNSW_DIST_ONE_MINUS_DOT: /* zero queries: hnsw_zero_answer; near pairs: hnsw_refine_near */
         return 1.0f - s->kernel(a, b, s->dim);
     case HNSW_DIST_NEG_DOT:
         return -s->kernel(a, b, s->dim);
@@ -285,6 +285,30 @@ size_t hnsw_select(const hnsw_view *v, uint32_t base, const hnsw_pair *cand, siz
                    size_t max_keep, hnsw_pair *out);
 
 int hnsw_cmp_pair(const void *a, const void *b);
+
+/* The distances a search reports, for cosine, correlation and hellinger on float rows: results
+ * res[0..n) (ascending, distances to the prepared query q) nearer than METRIC_NEAR_PAIR get
+ * metric_surrogate's value, which keeps its relative precision (1 - <a,b> in float rounds a
+ * row's distance to itself up to 6e-8, 2.4e-4 after hellinger's square root); the order is then
+ * restored. Other metrics and views are left as they are. */
+void hnsw_refine_near(const umapc_hnsw *h, const float *q, hnsw_pair *res, size_t n);
+
+/* Under cosine, correlation and hellinger a row that prepares to all zeros (a zero row; a constant
+ * one for correlation) is at 0 from the other zero rows and at 1 from every other row
+ * (metric_surrogate's convention), which 1 - <a,b> cannot tell apart: it is 1 for all of them.
+ * Searches for such a query are answered from the index's list of zero rows instead.
+ *
+ * hnsw_zero_query: whether searches for prepared query q take that answer (the metric is one of
+ * the three, the rows are floats, q is all zeros). */
+int hnsw_zero_query(const umapc_hnsw *h, const float *q);
+/* The ascending ids of the first n rows that are all zeros, in a new array (*ids, to free), or
+ * NULL with *count 0 when there are none. Returns -1 when out of memory. */
+int hnsw_zero_rows(const umapc_hnsw *h, size_t n, uint32_t **ids, size_t *count);
+/* The k nearest rows to a zero query, in surrogate units: the zero rows zero[0..n_zero) at 0, then
+ * the other rows at 1, each in id order, leaving out `skip` (HNSW_NONE: none) and rows outside
+ * mask (NULL: all allowed). Writes up to k pairs to out; returns how many. */
+size_t hnsw_zero_answer(const umapc_hnsw *h, const uint32_t *zero, size_t n_zero,
+                        const uint8_t *mask, uint32_t skip, size_t k, hnsw_pair *out);
 
 /* Beam width for k results when the caller leaves it to us: wide enough for recall@k >= 0.95 on
  * the benchmark sets at the default M. */

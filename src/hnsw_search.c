@@ -410,6 +410,80 @@ int hnsw_cmp_pair(const void *a, const void *b) {
     return hnsw_pair_less(x, y) ? -1 : (hnsw_pair_less(y, x) ? 1 : 0);
 }
 
+void hnsw_refine_near(const umapc_hnsw *h, const float *q, hnsw_pair *res, size_t n) {
+    if (h->space.mode != HNSW_DIST_ONE_MINUS_DOT || h->rows != HNSW_ROWS_FLOAT) {
+        return;
+    }
+    int changed = 0;
+    for (size_t j = 0; j < n; j++) {
+        if (res[j].d < METRIC_NEAR_PAIR) {
+            res[j].d = metric_surrogate(&h->space.plan, q, hnsw_vec(h, res[j].id), h->dim);
+            changed = 1;
+        }
+    }
+    for (size_t j = 1; changed && j < n; j++) { /* insertion sort: at most a few near ties move */
+        hnsw_pair x = res[j];
+        size_t i = j;
+        for (; i > 0 && hnsw_pair_less(x, res[i - 1]); i--) {
+            res[i] = res[i - 1];
+        }
+        res[i] = x;
+    }
+}
+
+int hnsw_zero_query(const umapc_hnsw *h, const float *q) {
+    return h->space.mode == HNSW_DIST_ONE_MINUS_DOT && h->rows == HNSW_ROWS_FLOAT &&
+           metric_row_is_zero(q, h->dim);
+}
+
+int hnsw_zero_rows(const umapc_hnsw *h, size_t n, uint32_t **ids, size_t *count) {
+    *ids = NULL;
+    *count = 0;
+    if (h->space.mode != HNSW_DIST_ONE_MINUS_DOT || h->rows != HNSW_ROWS_FLOAT) {
+        return 0;
+    }
+    size_t found = 0, cap = 0;
+    for (size_t u = 0; u < n; u++) {
+        if (!metric_row_is_zero(hnsw_vec(h, (uint32_t)u), h->dim)) {
+            continue;
+        }
+        if (found == cap) {
+            cap = cap ? 2 * cap : 64;
+            uint32_t *grown = realloc(*ids, cap * sizeof *grown);
+            if (grown == NULL) {
+                free(*ids);
+                *ids = NULL;
+                return -1;
+            }
+            *ids = grown;
+        }
+        (*ids)[found++] = (uint32_t)u;
+    }
+    *count = found;
+    return 0;
+}
+
+size_t hnsw_zero_answer(const umapc_hnsw *h, const uint32_t *zero, size_t n_zero,
+                        const uint8_t *mask, uint32_t skip, size_t k, hnsw_pair *out) {
+    size_t m = 0;
+    for (size_t z = 0; z < n_zero && m < k; z++) {
+        if (zero[z] != skip && (mask == NULL || mask[zero[z]])) {
+            out[m++] = (hnsw_pair){0.0f, zero[z]};
+        }
+    }
+    size_t z = 0; /* walks the sorted zero ids alongside u to leave them out */
+    for (size_t u = 0; u < h->n && m < k; u++) {
+        while (z < n_zero && zero[z] < u) {
+            z++;
+        }
+        if ((z < n_zero && zero[z] == u) || u == skip || (mask != NULL && !mask[u])) {
+            continue;
+        }
+        out[m++] = (hnsw_pair){1.0f, (uint32_t)u};
+    }
+    return m;
+}
+
 void hnsw_scan(const hnsw_view *v, hnsw_scratch *s, const void *q, const uint32_t *ids,
                size_t n_ids, size_t k) {
     s->n_res = 0;

@@ -21,30 +21,44 @@ static size_t knn_ef(size_t k, double target_recall) {
     return ef < 32 ? 32 : ef;
 }
 
+typedef struct zero_list {
+    uint32_t *ids; /* rows that prepare to all zeros (hnsw_zero_rows) */
+    size_t n;
+} zero_list;
+
 /* Searches from i itself on the traversal view. With lossless codes their distances are the
- * exact ones; otherwise the best candidates are re-ranked on the float rows so reported distances
- * (and the order near the k-th) are exact. */
-static void self_search(const hnsw_view *v, const hnsw_codes *codes, hnsw_scratch *s,
-                        hnsw_pair *buf, uint32_t i, size_t k, size_t ef, umapc_idx *indices,
-                        float *distances) {
+ * exact ones; otherwise the best candidates are re-ranked on the float rows with metric_surrogate
+ * so reported distances (and the order near the k-th) are exact, near pairs of the angular
+ * metrics included. */
+static void self_search(const hnsw_view *v, const hnsw_codes *codes, const zero_list *zero,
+                        hnsw_scratch *s, hnsw_pair *buf, uint32_t i, size_t k, size_t ef,
+                        umapc_idx *indices, float *distances) {
     const umapc_hnsw *h = v->h;
-    const void *q = hnsw_item(v, i);
-    hnsw_scratch_new_epoch(s);
-    hnsw_visit(s, i);
-    hnsw_pair ep = {hnsw_vdist(v, q, i), i};
-    hnsw_search_layer(v, s, q, &ep, 1, ef, 0, NULL);
-    size_t found = hnsw_drain_sorted(s, buf), m = 0;
-    int rerank = codes == NULL || !codes->exact;
-    size_t keep = rerank ? (found < k + 8 ? found : k + 8) : found;
-    for (size_t r = 0; r < keep; r++) {
-        if (buf[r].id != i) { /* codes are lossy only for float rows, so hnsw_vec is valid */
-            float d =
-                rerank ? hnsw_dist(&h->space, hnsw_vec(h, i), hnsw_vec(h, buf[r].id)) : buf[r].d;
-            buf[m++] = (hnsw_pair){d, buf[r].id};
+    size_t m = 0;
+    if (zero->n > 0 && hnsw_zero_query(h, hnsw_vec(h, i))) {
+        /* a zero row: the other zero rows at 0, then other rows at 1 (no search tells them
+         * apart) */
+        m = hnsw_zero_answer(h, zero->ids, zero->n, NULL, i, k - 1, buf);
+    } else {
+        const void *q = hnsw_item(v, i);
+        hnsw_scratch_new_epoch(s);
+        hnsw_visit(s, i);
+        hnsw_pair ep = {hnsw_vdist(v, q, i), i};
+        hnsw_search_layer(v, s, q, &ep, 1, ef, 0, NULL);
+        size_t found = hnsw_drain_sorted(s, buf);
+        int rerank = codes == NULL || !codes->exact;
+        size_t keep = rerank ? (found < k + 8 ? found : k + 8) : found;
+        for (size_t r = 0; r < keep; r++) {
+            if (buf[r].id != i) { /* codes are lossy only for float rows, so hnsw_vec is valid */
+                float d = rerank ? metric_surrogate(&h->space.plan, hnsw_vec(h, i),
+                                                    hnsw_vec(h, buf[r].id), h->dim)
+                                 : buf[r].d;
+                buf[m++] = (hnsw_pair){d, buf[r].id};
+            }
         }
-    }
-    if (rerank) {
-        qsort(buf, m, sizeof *buf, hnsw_cmp_pair);
+        if (rerank) {
+            qsort(buf, m, sizeof *buf, hnsw_cmp_pair);
+        }
     }
     indices[0] = (umapc_idx)i;
     distances[0] = 0.0f;
@@ -52,7 +66,9 @@ static void self_search(const hnsw_view *v, const hnsw_codes *codes, hnsw_scratc
     for (size_t r = 0; r < m && j < k; r++, j++) {
         indices[j] = (umapc_idx)buf[r].id;
         float d = metric_surrogate_to_distance(&h->space.plan, buf[r].d);
-        distances[j] = d > 0.0f ? d : 0.0f;
+        /* rounding below 0 (dot) is 0; inner_product distances are negative */
+        distances[j] =
+            d > 0.0f || h->space.plan.metric.kind == UMAPC_METRIC_INNER_PRODUCT ? d : 0.0f;
     }
     for (; j < k; j++) {
         indices[j] = -1;
@@ -123,8 +139,10 @@ umapc_status umapc_hnsw_knn_graph(const umapc_hnsw *index, size_t k,
         hnsw_view_rows(&view, h);
     }
     uint32_t *order = bfs_order(h);
-    if (order == NULL) {
+    zero_list zero;
+    if (order == NULL || hnsw_zero_rows(h, n, &zero.ids, &zero.n) != 0) {
         hnsw_codes_free(&codes);
+        free(order);
         return umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "knn graph: out of memory");
     }
 #pragma omp parallel num_threads(threads)
@@ -145,8 +163,8 @@ umapc_status umapc_hnsw_knn_graph(const umapc_hnsw *index, size_t k,
                 continue;
             }
             size_t i = order[pos];
-            self_search(&view, used, &s, buf, (uint32_t)i, k, ef > k ? ef : k + 1, indices + i * k,
-                        distances + i * k);
+            self_search(&view, used, &zero, &s, buf, (uint32_t)i, k, ef > k ? ef : k + 1,
+                        indices + i * k, distances + i * k);
             size_t now;
 #pragma omp atomic capture
             now = ++done;
@@ -165,6 +183,7 @@ umapc_status umapc_hnsw_knn_graph(const umapc_hnsw *index, size_t k,
     }
     hnsw_codes_free(&codes);
     free(order);
+    free(zero.ids);
     if (oom) {
         return umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "knn graph: out of memory");
     }

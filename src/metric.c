@@ -320,11 +320,30 @@ static float minkowski_distance(const simd_kernels *k, double p, const float *a,
     return (float)pow(s, 1.0 / p);
 }
 
-/* pynndescent: 0 when both rows are zero, 1 when one is; scipy would give NaN. */
-static float cosine_distance(const simd_kernels *k, const float *a, const float *b, size_t dim) {
-    double ab = k->dot(a, b, dim), aa = k->dot(a, a, dim), bb = k->dot(b, b, dim);
+/* Below this a float sum of squares has lost its digits to underflow (every |x| < ~1e-15). */
+#define COSINE_TINY_NORM2 0x1p-100f
+
+/* cosine_distance for rows so small that their float squares underflow: the sums in double. */
+static float cosine_distance_tiny(const float *a, const float *b, size_t dim) {
+    double ab = 0.0, aa = 0.0, bb = 0.0;
+    for (size_t i = 0; i < dim; i++) {
+        ab += (double)a[i] * b[i];
+        aa += (double)a[i] * a[i];
+        bb += (double)b[i] * b[i];
+    }
     if (aa == 0.0 || bb == 0.0) {
         return (aa == 0.0 && bb == 0.0) ? 0.0f : 1.0f;
+    }
+    return clampf(1.0 - ab / sqrt(aa * bb), 0.0, 2.0);
+}
+
+/* pynndescent: 0 when both rows are zero, 1 when one is; scipy would give NaN. Rows of tiny
+ * magnitude are measured in double, as the search paths measure their normalised rows; in float
+ * they would count as zero rows. */
+static float cosine_distance(const simd_kernels *k, const float *a, const float *b, size_t dim) {
+    double ab = k->dot(a, b, dim), aa = k->dot(a, a, dim), bb = k->dot(b, b, dim);
+    if (UMAPC_UNLIKELY(aa < COSINE_TINY_NORM2 || bb < COSINE_TINY_NORM2)) {
+        return cosine_distance_tiny(a, b, dim); /* zero rows included */
     }
     return clampf(1.0 - ab / sqrt(aa * bb), 0.0, 2.0);
 }
@@ -553,17 +572,29 @@ void metric_prepare_row(const metric_plan *plan, const float *row, float *out, s
     }
 }
 
-static int row_is_zero(const float *a, size_t dim) {
-    for (size_t i = 0; i < dim; i++) {
-        if (a[i] != 0.0f) {
-            return 0;
+int metric_prepares_to_zero(const metric_plan *plan, const float *row, size_t dim) {
+    switch (plan->prep) {
+    case METRIC_PREP_NORMALIZE: /* ||row|| = 0 */
+        return metric_row_is_zero(row, dim);
+    case METRIC_PREP_CENTER_NORMALIZE: /* a constant row: its mean is exactly its value */
+        for (size_t i = 1; i < dim; i++) {
+            if (row[i] != row[0]) {
+                return 0;
+            }
         }
+        return 1;
+    case METRIC_PREP_SQRT_L1: /* no positive coordinate (the data are nonnegative) */
+        for (size_t i = 0; i < dim; i++) {
+            if (row[i] > 0.0f) {
+                return 0;
+            }
+        }
+        return 1;
+    case METRIC_PREP_NONE:
+        break;
     }
-    return 1;
+    return 0;
 }
-
-/* Below this, 1 - <a,b> has lost most of its digits to cancellation. */
-#define NEAR_PAIR 0x1p-6f
 
 /* 1 - <a,b> on unit (or zero) rows. The zero-row scan runs only when the dot is exactly 0, so it
  * costs nothing on ordinary pairs. For near pairs the same quantity is recomputed as |a-b|^2 / 2
@@ -571,11 +602,11 @@ static int row_is_zero(const float *a, size_t dim) {
  * hellinger's square root does not blow the rounding of 1 - <a,b> up to ~1e-4. */
 static float one_minus_dot(const simd_kernels *k, const float *a, const float *b, size_t dim) {
     float ab = k->dot(a, b, dim);
-    if (UMAPC_UNLIKELY(ab == 0.0f) && row_is_zero(a, dim) && row_is_zero(b, dim)) {
+    if (UMAPC_UNLIKELY(ab == 0.0f) && metric_row_is_zero(a, dim) && metric_row_is_zero(b, dim)) {
         return 0.0f;
     }
     float s = 1.0f - ab;
-    if (UMAPC_UNLIKELY(s < NEAR_PAIR)) {
+    if (UMAPC_UNLIKELY(s < METRIC_NEAR_PAIR)) {
         s = 0.5f * k->sqeuclidean(a, b, dim);
     }
     return s;

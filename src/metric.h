@@ -52,12 +52,30 @@ void metric_plan_init(metric_plan *plan, const umapc_metric *metric);
 
 /* Writes the prepared form of one row (dim floats) to out; out may equal row. */
 void metric_prepare_row(const metric_plan *plan, const float *row, float *out, size_t dim);
+/* Whether metric_prepare_row turns row into all zeros (a zero row for cosine and hellinger, a
+ * constant one for correlation), without writing it out; 0 for metrics without preparation. */
+int metric_prepares_to_zero(const metric_plan *plan, const float *row, size_t dim);
 
 /* Surrogate on prepared rows: smaller means closer, same order as the true distance.
  * (sqeuclidean for euclidean, 1 - dot for cosine/correlation/hellinger, -dot for dot and
  * inner_product, the true distance for the rest.) Rows that prepare to all zeros (zero rows,
  * constant rows for correlation) follow umapc_distance: two of them give 0, one gives 1. */
 float metric_surrogate(const metric_plan *plan, const float *a, const float *b, size_t dim);
+
+/* Below this, 1 - <a,b> has lost most of its digits to cancellation: metric_surrogate recomputes
+ * such values from |a-b|^2. */
+#define METRIC_NEAR_PAIR 0x1p-6f
+
+/* Whether every coordinate is 0: after preparation, a zero row (cosine, hellinger) or a constant
+ * one (correlation). */
+static inline int metric_row_is_zero(const float *a, size_t dim) {
+    for (size_t i = 0; i < dim; i++) {
+        if (a[i] != 0.0f) {
+            return 0;
+        }
+    }
+    return 1;
+}
 
 /* Maps a surrogate value to the true distance (sqrt for euclidean, ...). */
 float metric_surrogate_to_distance(const metric_plan *plan, float surrogate);

@@ -484,8 +484,10 @@ static int build_tree(const nd_space *s, nd_forest *f, size_t t, size_t leaf, ui
     return 0;
 }
 
+/* Returns -1 when out of memory, 1 when progress asked to stop (looked at after each tree thread
+ * 0 builds). */
 static int forest_build(const nd_space *s, nd_forest *f, size_t n, size_t trees, size_t leaf,
-                        uint64_t seed, int threads) {
+                        uint64_t seed, int threads, const umapc_progress *progress) {
     f->trees = trees;
     f->n = n;
     f->perm = malloc(umapc_mul_size(trees * n, sizeof(uint32_t)));
@@ -493,12 +495,22 @@ static int forest_build(const nd_space *s, nd_forest *f, size_t n, size_t trees,
     if (f->perm == NULL || f->end == NULL) {
         return -1;
     }
-    int failed = 0;
+    int failed = 0, stop = 0;
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 1) reduction(| : failed)
     for (size_t t = 0; t < trees; t++) {
+        int halt;
+#pragma omp atomic read
+        halt = stop;
+        if (halt) {
+            continue;
+        }
         failed |= build_tree(s, f, t, leaf, seed) != 0;
+        if (THREAD_ID() == 0 && umapc_progress_report(progress, "nndescent trees", 0, trees)) {
+#pragma omp atomic write
+            stop = 1;
+        }
     }
-    return failed ? -1 : 0;
+    return failed ? -1 : (stop ? 1 : 0);
 }
 
 static void forest_free(nd_forest *f) {
@@ -837,17 +849,45 @@ static size_t count_inserted(const nd_heaps *h, size_t n, int threads) {
  * changed. Points are joined in the order of their ids, the leaf order of a tree: points joined
  * one after another then share many candidates, whose rows are still in cache. Returns -1 when out
  * of memory. */
+/* Points thread 0 joins between two looks at progress->fn (which checks for Ctrl-C): an iteration
+ * over a million points takes seconds. */
+#define ND_CHECK_EVERY 256
+
+/* Whether the caller asked to stop, looked at by thread 0 every ND_CHECK_EVERY calls (*count
+ * counts them) and shared through *stop with the other threads. */
+static int nd_should_stop(const umapc_progress *progress, const char *stage, size_t done,
+                          size_t total, size_t *count, int *stop) {
+    int halt;
+    if (THREAD_ID() == 0 && ++*count % ND_CHECK_EVERY == 0 &&
+        umapc_progress_report(progress, stage, done, total)) {
+#pragma omp atomic write
+        *stop = 1;
+    }
+#pragma omp atomic read
+    halt = *stop;
+    return halt;
+}
+
+/* One iteration: sample candidates, join them; *changed receives the number of heap entries that
+ * changed. Points are joined in the order of their ids, the leaf order of a tree: points joined
+ * one after another then share many candidates, whose rows are still in cache. Returns -1 when out
+ * of memory, 1 when progress asked to stop (reported as iteration `iter` of `iters`). */
 static int nd_iteration(const nd_space *s, const nd_heaps *h, const nd_cands *cn,
                         const nd_cands *co, uint8_t *locks, size_t n, uint64_t seed, uint64_t iter,
-                        int threads, size_t *changed) {
+                        size_t iters, int threads, const umapc_progress *progress,
+                        size_t *changed) {
     build_candidates(h, cn, co, n, seed, iter, threads);
-    int failed = 0;
+    int failed = 0, stop = 0;
 #pragma omp parallel num_threads(threads) reduction(| : failed)
     {
         nd_scratch w;
+        size_t count = 0;
         failed = scratch_alloc(&w, cn->mc + co->mc) != 0;
 #pragma omp for schedule(dynamic, 32)
         for (size_t i = 0; i < n; i++) {
+            if (nd_should_stop(progress, "nndescent", (size_t)iter, iters, &count, &stop)) {
+                continue;
+            }
             if (i + 1 < n) {
                 prefetch_join(s, h, cn, co, i + 1);
             }
@@ -857,8 +897,14 @@ static int nd_iteration(const nd_space *s, const nd_heaps *h, const nd_cands *cn
         }
         scratch_free(&w);
     }
+    if (failed) {
+        return -1;
+    }
+    if (stop) {
+        return 1;
+    }
     *changed = count_inserted(h, n, threads);
-    return failed ? -1 : 0;
+    return 0;
 }
 
 /* ---- driver ---- */
@@ -900,19 +946,23 @@ static void cands_free(nd_cands *c) {
 }
 
 /* Every leaf of every tree joined, tree after tree (the leaves of one tree touch disjoint heaps).
- */
+ * Returns -1 when out of memory, 1 when progress asked to stop. */
 static int join_leaves(const nd_space *s, const nd_heaps *h, const nd_forest *f, size_t leaf,
-                       int threads) {
+                       int threads, const umapc_progress *progress) {
     size_t n = f->n;
-    int failed = 0;
+    int failed = 0, stop = 0;
 #pragma omp parallel num_threads(threads) reduction(| : failed)
     {
         float *buf = malloc(umapc_mul_size(5 * sizeof(float), leaf));
+        size_t count = 0;
         failed = buf == NULL;
         for (size_t t = 0; t < f->trees; t++) {
             const uint32_t *perm = f->perm + t * n, *end = f->end + t * n;
 #pragma omp for schedule(dynamic, 64)
             for (size_t pos = 0; pos < n; pos++) {
+                if (nd_should_stop(progress, "nndescent trees", t, f->trees, &count, &stop)) {
+                    continue;
+                }
                 if (buf != NULL && (pos == 0 || end[pos - 1] == pos)) { /* pos starts a leaf */
                     size_t hi = end[pos];
                     for (size_t q = hi; q < n && q < hi + (hi - pos); q++) {
@@ -927,7 +977,7 @@ static int join_leaves(const nd_space *s, const nd_heaps *h, const nd_forest *f,
         }
         free(buf);
     }
-    return failed ? -1 : 0;
+    return failed ? -1 : (stop ? 1 : 0);
 }
 
 /* Rows of size bytes each into the order given: out row i is row order[i]. */
@@ -1003,19 +1053,25 @@ static int renumber(nd_space *s, nd_forest *f, uint32_t *order, int threads) {
 static umapc_status init_graph(nd_space *s, const nd_heaps *h, const nd_params *p, size_t n,
                                uint32_t *order, const umapc_progress *progress, umapc_error *err) {
     nd_forest f = {0};
-    if (build_projection(s, n, p->seed, p->threads) != 0 ||
-        forest_build(s, &f, n, p->trees, p->leaf, p->seed, p->threads) != 0 ||
-        renumber(s, &f, order, p->threads) != 0) {
-        forest_free(&f);
-        return umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "nndescent: out of memory");
+    int built = build_projection(s, n, p->seed, p->threads) != 0
+                    ? -1
+                    : forest_build(s, &f, n, p->trees, p->leaf, p->seed, p->threads, progress);
+    if (built == 0 && renumber(s, &f, order, p->threads) != 0) {
+        built = -1;
     }
-    if (umapc_progress_report(progress, "nndescent trees", p->trees, p->trees)) {
+    if (built != 0) {
         forest_free(&f);
-        return umapc_fail(err, UMAPC_ERR_INTERRUPTED, "nndescent: interrupted");
+        return built < 0 ? umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "nndescent: out of memory")
+                         : umapc_fail(err, UMAPC_ERR_INTERRUPTED, "nndescent: interrupted");
     }
-    if (join_leaves(s, h, &f, p->leaf, p->threads) != 0) {
+    int joined = join_leaves(s, h, &f, p->leaf, p->threads, progress);
+    if (joined == 0 && umapc_progress_report(progress, "nndescent trees", p->trees, p->trees)) {
+        joined = 1;
+    }
+    if (joined != 0) {
         forest_free(&f);
-        return umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "nndescent: out of memory");
+        return joined < 0 ? umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "nndescent: out of memory")
+                          : umapc_fail(err, UMAPC_ERR_INTERRUPTED, "nndescent: interrupted");
     }
 #pragma omp parallel for num_threads(p->threads) schedule(static)
     for (size_t i = 0; i < n; i++) {
@@ -1036,9 +1092,11 @@ static umapc_status descend(const nd_space *s, const nd_heaps *h, const nd_param
     double stop_below = p->delta * (double)n * (double)p->K;
     for (size_t it = 0; st == UMAPC_OK && it < p->iters; it++) {
         size_t changed = 0;
-        if (nd_iteration(s, h, &cn, &co, locks, n, p->seed, it, p->threads, &changed) != 0) {
+        int r = nd_iteration(s, h, &cn, &co, locks, n, p->seed, it, p->iters, p->threads, progress,
+                             &changed);
+        if (r < 0) {
             st = umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "nndescent: out of memory");
-        } else if (umapc_progress_report(progress, "nndescent", it + 1, p->iters)) {
+        } else if (r > 0 || umapc_progress_report(progress, "nndescent", it + 1, p->iters)) {
             st = umapc_fail(err, UMAPC_ERR_INTERRUPTED, "nndescent: interrupted");
         } else if ((double)changed <= stop_below) {
             break;
@@ -1106,7 +1164,8 @@ static void write_row(const nd_space *s, const nd_heaps *h, const uint32_t *orde
         if (j >= 0) {
             float t = metric_surrogate_to_distance(&s->plan, h->d[i * h->K + c - 1]);
             ind[c] = (umapc_idx)(order != NULL ? order[j] : (uint32_t)j);
-            dist[c] = t > 0.0f ? t : 0.0f;
+            /* rounding below 0 (dot) is 0; inner_product distances are negative */
+            dist[c] = t > 0.0f || s->plan.metric.kind == UMAPC_METRIC_INNER_PRODUCT ? t : 0.0f;
             filled = c + 1;
         } else {
             ind[c] = -1;

@@ -26,7 +26,12 @@ def resolve_metric(metric: Any, metric_kwds: Mapping[str, Any] | None) -> tuple[
     p = 2.0
     if canonical in _P_METRICS:
         p = kwds.pop("p", 2.0)
-        if not isinstance(p, numbers.Real) or not np.isfinite(p) or p <= 0:
+        if (
+            isinstance(p, bool)  # a bool is a numbers.Real, but p=True is a mistake, not 1.0
+            or not isinstance(p, numbers.Real)
+            or not np.isfinite(p)
+            or p <= 0
+        ):
             raise ValueError(f"metric_kwds['p'] must be a positive finite number, got {p!r}")
     if kwds:
         raise ValueError(f"metric_kwds {sorted(kwds)} are not parameters of metric {canonical!r}")

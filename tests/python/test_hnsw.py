@@ -177,3 +177,62 @@ def test_duplicates_do_not_break_search() -> None:
     np.testing.assert_array_equal(ind[:, 0], np.arange(len(x)))
     _, ref_graph = _exact(x, x, 10)
     assert _tie_recall(ref_graph, dist) >= 0.97
+
+
+@pytest.mark.parametrize("metric", ["cosine", "correlation", "hellinger"])
+def test_zero_rows_and_near_pairs_follow_the_metric(metric: str) -> None:
+    """Rows that prepare to all zeros (zero rows; constant rows for correlation) are at 0 from each
+    other and 1 from the rest, as umapc_distance and the exact backend have them; they neither
+    spoil the graph nor get lost. Found by test_properties.py: HNSW put two zero rows at 1, its
+    8-bit build codes made zero rows hubs that pruned real links (self-recall 84% under
+    correlation with 5 constant rows among 2,000), and 1 - <a,a> in float put rows at up to
+    3e-4 from themselves under hellinger."""
+    rng = np.random.default_rng(1)
+    x = np.abs(rng.normal(size=(3000, 33))).astype(np.float32)
+    degenerate = np.array([0, 7, 1500, 2998, 2999])
+    x[degenerate] = 2.0 if metric == "correlation" else 0.0
+    index = umapc.NNIndex(x, n_neighbors=8, metric=metric, backend="hnsw", random_state=0)
+    indices, distances = index.query(x, k=8, ef=64)
+    regular = np.setdiff1d(np.arange(len(x)), degenerate)
+    assert (indices[regular, 0] == regular).mean() > 0.99
+    assert distances[regular, 0].max() <= 1e-6  # a row is at 0 from itself (or a duplicate)
+    # a degenerate query: the degenerate rows at 0, then other rows at 1
+    np.testing.assert_array_equal(indices[degenerate, :5], np.tile(degenerate, (5, 1)))
+    np.testing.assert_array_equal(distances[degenerate, :5], 0.0)
+    np.testing.assert_array_equal(distances[degenerate, 5:], 1.0)
+    assert not np.isin(indices[degenerate, 5:], degenerate).any()
+    mask = np.ones(len(x), dtype=bool)
+    mask[[7, 2999]] = False
+    masked_i, masked_d = index.query(x[:1], k=4, filter_mask=mask)
+    np.testing.assert_array_equal(masked_i[0, :3], [0, 1500, 2998])
+    np.testing.assert_array_equal(masked_d[0], [0.0, 0.0, 0.0, 1.0])
+    assert mask[masked_i].all()
+    # the all-points graph from the HNSW graph agrees
+    index.prepare()
+    graph_i, graph_d = index.neighbor_graph
+    np.testing.assert_array_equal(graph_i[degenerate, 0], degenerate)
+    for row in degenerate:
+        assert set(graph_i[row, :5]) == set(degenerate)
+    np.testing.assert_array_equal(graph_d[degenerate, :5], 0.0)
+    np.testing.assert_array_equal(graph_d[degenerate, 5:], 1.0)
+    assert (graph_i[regular, 0] == regular).all()
+
+
+def test_inner_product_graph_keeps_negative_distances() -> None:
+    """inner_product distances (-<a,b>) are negative for most pairs; the NN-descent and HNSW
+    graphs report them as the exact backend does instead of clamping them to 0 (found by
+    test_properties.py)."""
+    x = np.abs(np.random.default_rng(3).normal(size=(300, 6))).astype(np.float32)
+    exact = umapc.NNIndex(x, n_neighbors=5, metric="inner_product", backend="exact")
+    _, exact_d = exact.neighbor_graph
+    assert (exact_d[:, 1:] < 0).all()
+    index = umapc.NNIndex(x, n_neighbors=5, metric="inner_product", backend="hnsw", random_state=0)
+    for source in ("NN-descent", "HNSW graph"):
+        if source == "HNSW graph":
+            index.prepare()
+            index._neighbor_graph = None  # recomputed from the HNSW index
+        graph_i, graph_d = index.neighbor_graph
+        np.testing.assert_array_equal(graph_i[:, 0], np.arange(len(x)))
+        want = -np.einsum("ij,ikj->ik", x.astype(np.float64), x[graph_i[:, 1:]].astype(np.float64))
+        np.testing.assert_allclose(graph_d[:, 1:], want, rtol=1e-5, err_msg=source)
+        assert (graph_d[:, 1:] >= exact_d[:, 1:] - 1e-4).all(), source  # never beats exact

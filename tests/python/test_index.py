@@ -152,6 +152,16 @@ def test_accepts_pynndescent_keywords() -> None:
         ({"data": np.ones((5, 2)), "n_neighbors": 6}, ValueError),
         ({"data": np.ones((5, 2)), "metric": "no_such_metric"}, ValueError),
         ({"data": np.ones((5, 2)), "metric": "minkowski", "metric_kwds": {"p": -1}}, ValueError),
+        # p=True is a numbers.Real but a mistake (found by test_properties.py)
+        (
+            {
+                "data": np.ones((5, 2)),
+                "n_neighbors": 1,
+                "metric": "minkowski",
+                "metric_kwds": {"p": True},
+            },
+            ValueError,
+        ),
         ({"data": np.ones((5, 2)), "metric_kwds": {"q": 1}}, ValueError),
         ({"data": np.ones((5, 2)), "backend": "annoy"}, ValueError),
     ],
@@ -200,3 +210,19 @@ def test_umap_learn_uses_nnindex_as_precomputed_knn() -> None:
     new = model.transform(_blobs(20, 10, seed=5))
     assert new.shape == (20, 2) and np.isfinite(new).all()
     assert calls, "umap-learn's transform did not query the index"
+
+
+def test_exact_cosine_of_tiny_rows_is_the_cosine() -> None:
+    """Rows of magnitude 1e-30 have float squares that underflow; the exact backend measured them
+    as zero rows (distance 1 to everything else) while HNSW and pairwise distances, which
+    normalise in double, had the true cosine."""
+    rng = np.random.default_rng(4)
+    data = rng.normal(size=(60, 5)).astype(np.float32)
+    data[:30] *= np.float32(1e-30)  # the same directions as rows 30..59, tiny
+    data[30:] = data[:30] * np.float32(1e30)
+    want = cdist(data.astype(np.float64), data.astype(np.float64), "cosine")
+    indices, distances = NNIndex(data, n_neighbors=1, metric="cosine", backend="exact").query(
+        data, k=3
+    )
+    np.testing.assert_allclose(distances, np.sort(want, axis=1)[:, :3], atol=1e-6)
+    np.testing.assert_allclose(distances, np.take_along_axis(want, indices, axis=1), atol=1e-6)
