@@ -505,7 +505,8 @@ static int forest_build(const nd_space *s, nd_forest *f, size_t n, size_t trees,
             continue;
         }
         failed |= build_tree(s, f, t, leaf, seed) != 0;
-        if (THREAD_ID() == 0 && umapc_progress_report(progress, "nndescent trees", 0, trees)) {
+        if (umapc_thread_id() == 0 &&
+            umapc_progress_report(progress, "nndescent trees", 0, trees)) {
 #pragma omp atomic write
             stop = 1;
         }
@@ -858,7 +859,7 @@ static size_t count_inserted(const nd_heaps *h, size_t n, int threads) {
 static int nd_should_stop(const umapc_progress *progress, const char *stage, size_t done,
                           size_t total, size_t *count, int *stop) {
     int halt;
-    if (THREAD_ID() == 0 && ++*count % ND_CHECK_EVERY == 0 &&
+    if (umapc_thread_id() == 0 && ++*count % ND_CHECK_EVERY == 0 &&
         umapc_progress_report(progress, stage, done, total)) {
 #pragma omp atomic write
         *stop = 1;
