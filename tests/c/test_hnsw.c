@@ -4,6 +4,7 @@
 #include "internal.h"
 #include "umapc.h"
 
+#include <float.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -410,6 +411,43 @@ static void test_errors(void) {
     umapc_hnsw_free(h);
 }
 
+/* Non-finite rows are refused (they used to be indexed, and the k-NN graph's 8-bit codes then cast
+ * NaN to an integer: undefined behaviour, found by tests/fuzz/fuzz_arrays.c), by build and by add;
+ * rows at +-FLT_MAX (an infinite column range, so a code scale of 0 and inf * 0 = NaN) give a
+ * graph without that cast. */
+static void test_non_finite_rows(void) {
+    umapc_metric m;
+    umapc_metric_init(&m);
+    float x[30 * 3];
+    for (size_t i = 0; i < 30 * 3; i++) {
+        x[i] = (float)(i % 7);
+    }
+    umapc_hnsw *h = NULL;
+    umapc_error err = {0};
+    x[40] = NAN;
+    CHECK(umapc_hnsw_build(&m, x, 30, 3, NULL, NULL, &h, &err) == UMAPC_ERR_INVALID_ARGUMENT);
+    CHECK(h == NULL && strstr(err.message, "row 13") != NULL);
+    x[40] = 1.0f;
+    CHECK_OK(umapc_hnsw_build(&m, x, 30, 3, NULL, NULL, &h, &ce_));
+    float bad[3] = {0.0f, INFINITY, 1.0f};
+    CHECK(umapc_hnsw_add(h, bad, 1, 1, NULL, &err) == UMAPC_ERR_INVALID_ARGUMENT);
+    CHECK(umapc_hnsw_size(h) == 30);
+    umapc_hnsw_free(h);
+    x[0] = FLT_MAX;
+    x[3] = -FLT_MAX;
+    umapc_hnsw_options o;
+    umapc_hnsw_options_init(&o);
+    o.lossless_codes = 0;
+    CHECK_OK(umapc_hnsw_build(&m, x, 30, 3, &o, NULL, &h, &ce_));
+    umapc_idx idx[30 * 4];
+    float dist[30 * 4];
+    CHECK_OK(umapc_hnsw_knn_graph(h, 4, NULL, NULL, idx, dist, &ce_));
+    for (size_t i = 0; i < 30; i++) {
+        CHECK(idx[i * 4] == (umapc_idx)i);
+    }
+    umapc_hnsw_free(h);
+}
+
 /* Pixel-like data: integers spanning at most 255 per column. */
 static float *pixels(size_t n, size_t dim, uint64_t seed) {
     float *x = clustered(n, dim, 20, seed);
@@ -504,6 +542,7 @@ int main(void) {
     test_filter();
     test_duplicates();
     test_errors();
+    test_non_finite_rows();
     test_interrupt();
     CHECK_DONE();
 }

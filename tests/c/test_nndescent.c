@@ -157,6 +157,24 @@ static void test_k1_no_extra(void) {
     free(x);
 }
 
+/* NaN among the rows: the 8-bit code check cast it to an integer (undefined behaviour; found by
+ * tests/fuzz/fuzz_arrays.c). The rows are not codes then, and every row still starts with its own
+ * point. */
+static void test_nan_rows(void) {
+    size_t n = 60, dim = 4, k = 5;
+    float *x = clustered(n, dim, 3, 11, 1);
+    x[7] = NAN;
+    umapc_idx ind[60 * 5];
+    float dist[60 * 5];
+    umapc_metric m;
+    umapc_metric_init(&m);
+    CHECK_OK(umapc_nndescent_knn_graph(&m, x, n, dim, k, NULL, NULL, ind, dist, &ce_));
+    for (size_t i = 0; i < n; i++) {
+        CHECK(ind[i * k] == (umapc_idx)i);
+    }
+    free(x);
+}
+
 static int stop_now(void *user, const char *stage, size_t done, size_t total) {
     (void)user;
     (void)stage;
@@ -193,6 +211,7 @@ int main(void) {
     test_recall_and_determinism(UMAPC_METRIC_MANHATTAN, 0, 2000, 24, 0.95);
     test_tiny();
     test_k1_no_extra();
+    test_nan_rows();
     test_interrupt();
     CHECK_DONE();
 }
