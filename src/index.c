@@ -474,6 +474,11 @@ static umapc_status read_header(const uint8_t *buffer, size_t size, index_header
     if (backend > UMAPC_BACKEND_HNSW || kind >= UMAPC_METRIC_COUNT_) {
         return corrupt(err, "unknown backend or metric");
     }
+    /* Writers put 0 there: anything else is not a file of this format version, and accepting it
+     * would give one index two encodings. */
+    if (get_u32(buffer + 20) != 0) {
+        return corrupt(err, "reserved header field is not zero");
+    }
     h->backend = (umapc_backend)backend;
     umapc_metric_init(&h->metric);
     h->metric.kind = (umapc_metric_kind)kind;

@@ -170,6 +170,19 @@ static void test_load_validates_content(void) {
     CHECK(back == NULL && strstr(err.message, "metric") != NULL);
     free(bytes);
     umapc_index_free(graph);
+
+    /* The reserved header word must be 0: it used to be ignored, so a file that differed from a
+     * saved index there loaded and saved back different (found by tests/fuzz/fuzz_index_load.c). */
+    exact = make(UMAPC_BACKEND_EXACT, UMAPC_METRIC_EUCLIDEAN, x, n, dim);
+    CHECK(umapc_index_serialize(exact, none, &bytes, &size, NULL) == UMAPC_OK);
+    bytes[23] = 2;
+    reseal(bytes, size);
+    CHECK(umapc_index_deserialize(bytes, size, &back, &meta, &meta_size, &err) ==
+          UMAPC_ERR_CORRUPT);
+    CHECK(back == NULL && strstr(err.message, "reserved") != NULL);
+    umapc_index_free(back);
+    free(bytes);
+    umapc_index_free(exact);
     free(x);
 }
 
