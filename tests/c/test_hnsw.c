@@ -284,6 +284,30 @@ static void test_serialize(void) {
     free(x);
 }
 
+/* Indexes of two points, some with no node above layer 0 (NULL upper arrays, which serialising
+ * passed to memcpy: undefined behaviour UBSan reports; found by tests/fuzz/fuzz_arrays.c), save
+ * and load. */
+static void test_serialize_tiny(void) {
+    umapc_metric m;
+    umapc_metric_init(&m);
+    float x[2 * 3] = {0.0f, 1.0f, 2.0f, 3.0f, 4.0f, 5.0f};
+    for (uint64_t seed = 0; seed < 16; seed++) {
+        umapc_hnsw_options o;
+        umapc_hnsw_options_init(&o);
+        o.seed = seed;
+        o.M = 7;
+        umapc_hnsw *h = NULL, *back = NULL;
+        CHECK_OK(umapc_hnsw_build(&m, x, 2, 3, &o, NULL, &h, &ce_));
+        size_t size = 0;
+        uint8_t *buf = serialize(h, &size);
+        CHECK_OK(umapc_hnsw_deserialize(buf, size, &back, &ce_));
+        CHECK(back != NULL && umapc_hnsw_size(back) == 2);
+        umapc_hnsw_free(back);
+        umapc_hnsw_free(h);
+        free(buf);
+    }
+}
+
 static void test_add(void) {
     umapc_metric m;
     umapc_metric_init(&m);
@@ -537,6 +561,7 @@ int main(void) {
     test_knn_graph();
     test_determinism();
     test_serialize();
+    test_serialize_tiny();
     test_add();
     test_lossless_codes();
     test_filter();
