@@ -102,9 +102,12 @@ static const float *rows_for_metric(const umapc_metric *metric, const float *row
         for (size_t j = 0; j < dim; j++) {
             norm += (double)row[j] * row[j];
         }
-        float scale = norm > 0.0 ? (float)(1.0 / sqrt(norm)) : 0.0f;
+        double inv = norm > 0.0 ? 1.0 / sqrt(norm) : 0.0;
+        float scale = (float)inv;
         for (size_t j = 0; j < dim; j++) {
-            copy[i * dim + j] = row[j] * scale;
+            /* Rows of denormals have a scale beyond float range: those are scaled in double
+             * (the float product would be inf or NaN, an index that saves but does not load). */
+            copy[i * dim + j] = isinf(scale) ? (float)((double)row[j] * inv) : row[j] * scale;
         }
     }
     *owned = copy;

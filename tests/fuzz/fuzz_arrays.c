@@ -216,7 +216,11 @@ static void round_trip(const umapc_index *index) {
     umapc_error err = {0};
     REQUIRE(umapc_index_serialize(index, blob, &bytes, &size, &err) == UMAPC_OK);
     umapc_index *back = NULL;
-    REQUIRE(umapc_index_deserialize(bytes, size, &back, &meta_back, &meta_size, &err) == UMAPC_OK);
+    umapc_status st = umapc_index_deserialize(bytes, size, &back, &meta_back, &meta_size, &err);
+    if (st != UMAPC_OK) {
+        fprintf(stderr, "a saved index does not load: %s\n", err.message);
+    }
+    REQUIRE(st == UMAPC_OK);
     REQUIRE(umapc_index_size(back) == umapc_index_size(index) && meta_size == sizeof meta &&
             memcmp(meta_back, meta, sizeof meta) == 0);
     umapc_index_free(back);
