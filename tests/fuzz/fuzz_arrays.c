@@ -63,9 +63,16 @@ static double take_param(reader *r, double usual) {
     return b < 128 ? usual : odd[b % (sizeof odd / sizeof *odd)];
 }
 
+/* count elements, at least one allocated (so no pointer is NULL: count may be 0). */
+static void *alloc_array(size_t count, size_t size) {
+    void *p = malloc((count ? count : 1) * size);
+    REQUIRE(p != NULL);
+    return p;
+}
+
 /* count floats (count may be 0: then a 1-element buffer, so the pointer is never NULL). */
 static float *take_floats(reader *r, size_t count) {
-    float *v = malloc((count ? count : 1) * sizeof *v);
+    float *v = alloc_array(count, sizeof *v);
     REQUIRE(v != NULL);
     for (size_t i = 0; i < count; i++) {
         v[i] = take_float(r);
@@ -182,8 +189,8 @@ static void fuzz_exact(reader *r, int graph) {
         }
     }
     size_t rows = graph ? s.n : nq;
-    umapc_idx *ids = malloc((rows * s.k ? rows * s.k : 1) * sizeof *ids);
-    float *dists = malloc((rows * s.k ? rows * s.k : 1) * sizeof *dists);
+    umapc_idx *ids = alloc_array(rows * s.k, sizeof *ids);
+    float *dists = alloc_array(rows * s.k, sizeof *dists);
     REQUIRE(ids != NULL && dists != NULL);
     umapc_exact_options o;
     umapc_exact_options_init(&o);
@@ -217,8 +224,8 @@ static void use_index(reader *r, umapc_index *index, const shape *s) {
     size_t nq = 1 + take_u8(r) % 3, dim = s->dim, n = umapc_index_size(index);
     float *queries = take_floats(r, nq * dim);
     size_t k = s->k;
-    umapc_idx *ids = malloc((nq * k ? nq * k : 1) * sizeof *ids);
-    float *dists = malloc((nq * k ? nq * k : 1) * sizeof *dists);
+    umapc_idx *ids = alloc_array(nq * k, sizeof *ids);
+    float *dists = alloc_array(nq * k, sizeof *dists);
     REQUIRE(ids != NULL && dists != NULL);
     umapc_query_options q;
     umapc_query_options_init(&q);
@@ -232,8 +239,8 @@ static void use_index(reader *r, umapc_index *index, const shape *s) {
     }
     free(ids);
     free(dists);
-    ids = malloc((n * k ? n * k : 1) * sizeof *ids);
-    dists = malloc((n * k ? n * k : 1) * sizeof *dists);
+    ids = alloc_array(n * k, sizeof *ids);
+    dists = alloc_array(n * k, sizeof *dists);
     REQUIRE(ids != NULL && dists != NULL);
     st = umapc_index_knn_graph(index, k, 1, NULL, ids, dists, &err);
     REQUIRE(st == UMAPC_OK || is_error(st));
@@ -305,8 +312,8 @@ static void fuzz_nndescent(reader *r) {
     o.delta = take_param(r, 0.001);
     o.extra = take_u8(r) % 4;
     float *data = take_floats(r, s.n * s.dim);
-    umapc_idx *ids = malloc((s.n * s.k ? s.n * s.k : 1) * sizeof *ids);
-    float *dists = malloc((s.n * s.k ? s.n * s.k : 1) * sizeof *dists);
+    umapc_idx *ids = alloc_array(s.n * s.k, sizeof *ids);
+    float *dists = alloc_array(s.n * s.k, sizeof *dists);
     REQUIRE(ids != NULL && dists != NULL);
     umapc_error err = {0};
     umapc_status st =
@@ -338,8 +345,8 @@ static void fuzz_hnsw_graph(reader *r) {
     umapc_status st = umapc_hnsw_build(&s.metric, data, s.n, s.dim, &o, NULL, &h, &err);
     REQUIRE(st == UMAPC_OK || is_error(st));
     if (st == UMAPC_OK) {
-        umapc_idx *ids = malloc((s.n * s.k ? s.n * s.k : 1) * sizeof *ids);
-        float *dists = malloc((s.n * s.k ? s.n * s.k : 1) * sizeof *dists);
+        umapc_idx *ids = alloc_array(s.n * s.k, sizeof *ids);
+        float *dists = alloc_array(s.n * s.k, sizeof *dists);
         REQUIRE(ids != NULL && dists != NULL);
         st = umapc_hnsw_knn_graph(h, s.k, &g, NULL, ids, dists, &err);
         REQUIRE(st == UMAPC_OK || is_error(st));
@@ -360,7 +367,7 @@ static void use_graph(reader *r, const umapc_graph *g) {
     int valid = umapc_graph_validate(g, NULL) == UMAPC_OK;
     float *emb = take_floats(r, n * dim), *tail = take_floats(r, cols * dim);
     umapc_error err = {0};
-    umapc_idx *labels = malloc((n ? n : 1) * sizeof *labels);
+    umapc_idx *labels = alloc_array(n, sizeof *labels);
     REQUIRE(labels != NULL);
     size_t m = 0;
     umapc_status st = umapc_connected_components(g, labels, &m, &err);
@@ -414,14 +421,14 @@ static void fuzz_fuzzy(reader *r) {
     o.bandwidth = take_param(r, 1.0);
     o.n_iter = (int)(take_u8(r) % 70);
     size_t count = s.n * s.k;
-    umapc_idx *ids = malloc((count ? count : 1) * sizeof *ids);
+    umapc_idx *ids = alloc_array(count, sizeof *ids);
     REQUIRE(ids != NULL);
     for (size_t i = 0; i < count; i++) {
         ids[i] = (umapc_idx)(take_u8(r) % (n_vertices + 2)) - 1; /* -1 .. n_vertices */
     }
     float *dists = take_floats(r, count);
-    float *sigmas = malloc((s.n ? s.n : 1) * sizeof *sigmas);
-    float *rhos = malloc((s.n ? s.n : 1) * sizeof *rhos);
+    float *sigmas = alloc_array(s.n, sizeof *sigmas);
+    float *rhos = alloc_array(s.n, sizeof *rhos);
     REQUIRE(sigmas != NULL && rhos != NULL);
     umapc_graph g = {0};
     umapc_error err = {0};
@@ -453,7 +460,7 @@ static void fuzz_raw_graph(reader *r) {
     size_t n = take_u8(r) % 40, cols = (take_u8(r) & 1) ? n : take_u8(r) % 40;
     size_t nnz = take_u8(r) % 120;
     int64_t *indptr = malloc((n + 1) * sizeof *indptr);
-    umapc_idx *indices = malloc((nnz ? nnz : 1) * sizeof *indices);
+    umapc_idx *indices = alloc_array(nnz, sizeof *indices);
     REQUIRE(indptr != NULL && indices != NULL);
     r->raw = take_u8(r) & 1;
     indptr[0] = (take_u8(r) == 255) ? 1 : 0;
@@ -479,7 +486,7 @@ static void fuzz_distances(reader *r) {
     shape s = take_shape(r);
     size_t ny = take_u8(r) % 6;
     float *x = take_floats(r, s.n * s.dim), *y = take_floats(r, ny * s.dim);
-    float *out = malloc((s.n * ny ? s.n * ny : 1) * sizeof *out);
+    float *out = alloc_array(s.n * ny, sizeof *out);
     REQUIRE(out != NULL);
     umapc_error err = {0};
     umapc_status st = umapc_pairwise_distances(&s.metric, x, s.n, y, ny, s.dim, out, 1, &err);
