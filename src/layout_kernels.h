@@ -121,9 +121,9 @@ static inline float layout_log2(float x) {
 static inline float layout_exp2(float y) {
     y = y < -126.0f ? -126.0f : (y > 126.0f ? 126.0f : y);
     float r = __builtin_rintf(y);
-    /* NaN (a NaN or infinite position upstream) passes the clamp, and its int cast is undefined in
-     * C: it gets the value the vector conversions give (INT32_MIN), and the shift is done
-     * unsigned. The result is NaN either way. */
+    /* A NaN exponent (b * log2(d2) with b out of float range) passes the clamp, and its int cast
+     * is undefined in C: it gets the value the vector conversions give (INT32_MIN), and the shift
+     * is done unsigned. The result is NaN either way. */
     int32_t ri = r == r ? (int32_t)r : INT32_MIN;
     union {
         uint32_t u;
