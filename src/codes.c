@@ -115,11 +115,13 @@ int code_column_ranges(const float *x, size_t n, size_t dim, size_t stride, int 
             const float *r = x + i * stride;
             int ok = 1;
             for (size_t c = 0; c < dim; c++) {
-                /* comparisons, not fminf/floorf: these vectorise (the data is finite) */
+                /* comparisons, not fminf/floorf: these vectorise */
                 float v = r[c];
                 l[c] = v < l[c] ? v : l[c];
                 h[c] = v > h[c] ? v : h[c];
-                float w = v < -1e9f ? -1e9f : (v > 1e9f ? 1e9f : v); /* int cast defined */
+                /* the int cast is defined only for values in range: NaN and huge ones become 0
+                 * here and fail the test below */
+                float w = v >= -1e9f && v <= 1e9f ? v : 0.0f;
                 ok &= (w == v) & (w == (float)(int32_t)w);
             }
             integral &= ok;

@@ -111,12 +111,16 @@ umapc_status umapc_graph_validate(const umapc_graph *graph, umapc_error *err) {
         return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT,
                           "graph indptr must start at 0 and end at nnz (%zu)", graph->nnz);
     }
+    /* All offsets first: only a non-decreasing indptr from 0 to nnz keeps every row's entries
+     * inside the arrays (a row that overruns them may come before the row where indptr falls). */
     for (size_t r = 0; r < graph->n_rows; r++) {
-        int64_t lo = graph->indptr[r], hi = graph->indptr[r + 1];
-        if (hi < lo) {
+        if (graph->indptr[r + 1] < graph->indptr[r]) {
             return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT, "graph indptr decreases at row %zu",
                               r);
         }
+    }
+    for (size_t r = 0; r < graph->n_rows; r++) {
+        int64_t lo = graph->indptr[r], hi = graph->indptr[r + 1];
         for (int64_t e = lo; e < hi; e++) {
             umapc_idx c = graph->indices[e];
             if (c < 0 || (size_t)c >= graph->n_cols || (e > lo && c <= graph->indices[e - 1])) {

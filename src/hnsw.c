@@ -559,12 +559,22 @@ static umapc_status insert_range(umapc_hnsw *h, const float *data, size_t count,
     return status;
 }
 
-static umapc_status check_rows(const float *data, size_t n, size_t dim, umapc_error *err) {
+/* n new rows, to make an index of total rows. */
+static umapc_status check_rows(const float *data, size_t n, size_t total, size_t dim,
+                               umapc_error *err) {
     if (data == NULL && n > 0) {
         return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT, "hnsw: data is NULL");
     }
-    if (umapc_mul_size(n, dim) == SIZE_MAX || n >= (size_t)INT32_MAX) {
-        return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT, "hnsw: %zu rows is too many", n);
+    if (umapc_mul_size(total, dim) == SIZE_MAX || total >= (size_t)INT32_MAX || n > total) {
+        return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT, "hnsw: %zu rows is too many", total);
+    }
+    /* A NaN or infinity would give NaN distances to everything, and an index that saves but does
+     * not load (the loader refuses non-finite rows). */
+    for (size_t i = 0; i < n * dim; i++) {
+        if (!isfinite(data[i])) {
+            return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT,
+                              "hnsw: row %zu contains NaN or infinity", i / dim);
+        }
     }
     return UMAPC_OK;
 }
@@ -594,7 +604,7 @@ umapc_status umapc_hnsw_build(const umapc_metric *metric, const float *data, siz
                           "hnsw: M must be in [2, %d] and ef_construction in [1, 65536]",
                           HNSW_MAX_M);
     }
-    st = check_rows(data, n, dim, err);
+    st = check_rows(data, n, n, dim, err);
     if (st != UMAPC_OK) {
         return st;
     }
@@ -620,7 +630,7 @@ umapc_status umapc_hnsw_add(umapc_hnsw *index, const float *data, size_t n, int 
     if (n == 0) {
         return UMAPC_OK;
     }
-    umapc_status st = check_rows(data, index->n + n, index->dim, err);
+    umapc_status st = check_rows(data, n, index->n + n, index->dim, err);
     if (st != UMAPC_OK) {
         return st;
     }

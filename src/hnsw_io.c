@@ -53,8 +53,12 @@ size_t umapc_hnsw_serialized_size(const umapc_hnsw *h) {
     return sizeof(hnsw_header) + body_size(h->n, h->dim, h->M, h->n_upper, h->pool_size, h->rows);
 }
 
+/* Empty sections may have NULL arrays (an index with no node above layer 0 has no upper ids), and
+ * memcpy from NULL is undefined even for 0 bytes. */
 static uint8_t *put(uint8_t *p, const void *src, size_t bytes) {
-    memcpy(p, src, bytes);
+    if (bytes > 0) {
+        memcpy(p, src, bytes);
+    }
     return p + bytes;
 }
 
@@ -200,7 +204,9 @@ static int check_graph(const umapc_hnsw *h) {
 }
 
 static const uint8_t *take(void *dst, const uint8_t *p, size_t bytes) {
-    memcpy(dst, p, bytes);
+    if (bytes > 0) {
+        memcpy(dst, p, bytes);
+    }
     return p + bytes;
 }
 

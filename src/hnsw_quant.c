@@ -286,7 +286,9 @@ int hnsw_codes_build(const umapc_hnsw *h, size_t n, int threads, hnsw_codes *out
         uint8_t *item = items + u * stride, *c = item + HNSW_ITEM_HEADER;
         for (size_t d = 0; d < dim; d++) {
             float x = (r[d] - lo[d]) * scale + 0.5f;
-            c[d] = (uint8_t)(x < 0.0f ? 0.0f : (x > 255.0f ? 255.0f : x));
+            /* NaN (an infinite range gives scale 0, and inf * 0) clamps to 0: the cast of a
+             * value outside 0..255 is undefined */
+            c[d] = (uint8_t)(x > 0.0f ? (x < 255.0f ? x : 255.0f) : 0.0f);
         }
         hnsw_item_fill(item, dim);
     }

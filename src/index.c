@@ -102,9 +102,12 @@ static const float *rows_for_metric(const umapc_metric *metric, const float *row
         for (size_t j = 0; j < dim; j++) {
             norm += (double)row[j] * row[j];
         }
-        float scale = norm > 0.0 ? (float)(1.0 / sqrt(norm)) : 0.0f;
+        double inv = norm > 0.0 ? 1.0 / sqrt(norm) : 0.0;
+        float scale = (float)inv;
         for (size_t j = 0; j < dim; j++) {
-            copy[i * dim + j] = row[j] * scale;
+            /* Rows of denormals have a scale beyond float range: those are scaled in double
+             * (the float product would be inf or NaN, an index that saves but does not load). */
+            copy[i * dim + j] = isinf(scale) ? (float)((double)row[j] * inv) : row[j] * scale;
         }
     }
     *owned = copy;
@@ -473,6 +476,11 @@ static umapc_status read_header(const uint8_t *buffer, size_t size, index_header
     uint64_t p_bits = get_u64(buffer + 24);
     if (backend > UMAPC_BACKEND_HNSW || kind >= UMAPC_METRIC_COUNT_) {
         return corrupt(err, "unknown backend or metric");
+    }
+    /* Writers put 0 there: anything else is not a file of this format version, and accepting it
+     * would give one index two encodings. */
+    if (get_u32(buffer + 20) != 0) {
+        return corrupt(err, "reserved header field is not zero");
     }
     h->backend = (umapc_backend)backend;
     umapc_metric_init(&h->metric);

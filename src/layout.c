@@ -22,6 +22,7 @@
 #include "layout_kernels.h"
 #include "umapc/layout.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -732,6 +733,10 @@ static int run_epoch(const sgd *s, int n_threads) {
     return failed ? -1 : 0;
 }
 
+static int finite_float(double v) {
+    return fabs(v) <= FLT_MAX;
+}
+
 static umapc_status check_layout_args(const float *head, size_t n_head, const float *tail,
                                       size_t n_tail, size_t dim, const umapc_graph *graph,
                                       const umapc_layout_options *o, umapc_error *err) {
@@ -752,9 +757,10 @@ static umapc_status check_layout_args(const float *head, size_t n_head, const fl
             "optimize_layout: graph is %zu x %zu but embeddings have %zu and %zu rows",
             graph->n_rows, graph->n_cols, n_head, cols);
     }
-    if (o->n_epochs < 0 || !(o->a > 0.0) || !(o->b > 0.0) || !isfinite(o->a) || !isfinite(o->b) ||
-        !(o->learning_rate >= 0.0) || !isfinite(o->learning_rate) ||
-        !(o->repulsion_strength >= 0.0) || !isfinite(o->repulsion_strength) ||
+    /* a, b, the rate and gamma are used as floats: finite means finite in float */
+    if (o->n_epochs < 0 || !(o->a > 0.0) || !(o->b > 0.0) || !finite_float(o->a) ||
+        !finite_float(o->b) || !(o->learning_rate >= 0.0) || !finite_float(o->learning_rate) ||
+        !(o->repulsion_strength >= 0.0) || !finite_float(o->repulsion_strength) ||
         !(o->negative_sample_rate >= 0.0) || !isfinite(o->negative_sample_rate)) {
         return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT,
                           "optimize_layout: need n_epochs >= 0, finite a > 0, b > 0, "

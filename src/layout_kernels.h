@@ -131,10 +131,14 @@ static inline float layout_log2(float x) {
 static inline float layout_exp2(float y) {
     y = y < -126.0f ? -126.0f : (y > 126.0f ? 126.0f : y);
     float r = __builtin_rintf(y);
+    /* A NaN exponent (b * log2(d2) with b out of float range) passes the clamp, and its int cast
+     * is undefined in C: it gets the value the vector conversions give (INT32_MIN), and the shift
+     * is done unsigned. The result is NaN either way. */
+    int32_t ri = r == r ? (int32_t)r : INT32_MIN;
     union {
-        int32_t i;
+        uint32_t u;
         float f;
-    } scale = {.i = ((int32_t)r + 127) << 23};
+    } scale = {.u = ((uint32_t)ri + 127u) << 23};
     return layout_horner(LAYOUT_EXP2_POLY, 7, y - r) * scale.f;
 }
 

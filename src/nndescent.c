@@ -1195,11 +1195,13 @@ umapc_status umapc_nndescent_knn_graph(const umapc_metric *metric, const float *
     umapc_nndescent_options_init(&defaults);
     nd_params p;
     resolve_params(&p, opts ? opts : &defaults, n, k);
-    if (p.K == 0) { /* a single point */
+    if (p.K == 0) { /* a single point, or k = 1 with no extra: every row is just its point */
         nd_space s0;
         metric_plan_init(&s0.plan, metric);
         nd_heaps none = {0};
-        write_row(&s0, &none, NULL, 0, k, indices, distances);
+        for (size_t i = 0; i < n; i++) {
+            write_row(&s0, &none, NULL, i, k, indices + i * k, distances + i * k);
+        }
         return UMAPC_OK;
     }
     nd_space s;

@@ -24,7 +24,7 @@ typedef struct umapc_hnsw_options {
 
 UMAPC_API void umapc_hnsw_options_init(umapc_hnsw_options *opts);
 
-/* Builds an index over n rows (copied; the caller keeps data). */
+/* Builds an index over n rows (copied; the caller keeps data). Rows must be finite (checked). */
 UMAPC_API umapc_status umapc_hnsw_build(const umapc_metric *metric, const float *data, size_t n,
                                         size_t dim, const umapc_hnsw_options *opts,
                                         const umapc_progress *progress, umapc_hnsw **out,

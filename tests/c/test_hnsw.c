@@ -4,6 +4,7 @@
 #include "internal.h"
 #include "umapc.h"
 
+#include <float.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -283,6 +284,30 @@ static void test_serialize(void) {
     free(x);
 }
 
+/* Indexes of two points, some with no node above layer 0 (NULL upper arrays, which serialising
+ * passed to memcpy: undefined behaviour UBSan reports; found by tests/fuzz/fuzz_arrays.c), save
+ * and load. */
+static void test_serialize_tiny(void) {
+    umapc_metric m;
+    umapc_metric_init(&m);
+    float x[2 * 3] = {0.0f, 1.0f, 2.0f, 3.0f, 4.0f, 5.0f};
+    for (uint64_t seed = 0; seed < 16; seed++) {
+        umapc_hnsw_options o;
+        umapc_hnsw_options_init(&o);
+        o.seed = seed;
+        o.M = 7;
+        umapc_hnsw *h = NULL, *back = NULL;
+        CHECK_OK(umapc_hnsw_build(&m, x, 2, 3, &o, NULL, &h, &ce_));
+        size_t size = 0;
+        uint8_t *buf = serialize(h, &size);
+        CHECK_OK(umapc_hnsw_deserialize(buf, size, &back, &ce_));
+        CHECK(back != NULL && umapc_hnsw_size(back) == 2);
+        umapc_hnsw_free(back);
+        umapc_hnsw_free(h);
+        free(buf);
+    }
+}
+
 static void test_add(void) {
     umapc_metric m;
     umapc_metric_init(&m);
@@ -410,6 +435,43 @@ static void test_errors(void) {
     umapc_hnsw_free(h);
 }
 
+/* Non-finite rows are refused (they used to be indexed, and the k-NN graph's 8-bit codes then cast
+ * NaN to an integer: undefined behaviour, found by tests/fuzz/fuzz_arrays.c), by build and by add;
+ * rows at +-FLT_MAX (an infinite column range, so a code scale of 0 and inf * 0 = NaN) give a
+ * graph without that cast. */
+static void test_non_finite_rows(void) {
+    umapc_metric m;
+    umapc_metric_init(&m);
+    float x[30 * 3];
+    for (size_t i = 0; i < 30 * 3; i++) {
+        x[i] = (float)(i % 7);
+    }
+    umapc_hnsw *h = NULL;
+    umapc_error err = {0};
+    x[40] = NAN;
+    CHECK(umapc_hnsw_build(&m, x, 30, 3, NULL, NULL, &h, &err) == UMAPC_ERR_INVALID_ARGUMENT);
+    CHECK(h == NULL && strstr(err.message, "row 13") != NULL);
+    x[40] = 1.0f;
+    CHECK_OK(umapc_hnsw_build(&m, x, 30, 3, NULL, NULL, &h, &ce_));
+    float bad[3] = {0.0f, INFINITY, 1.0f};
+    CHECK(umapc_hnsw_add(h, bad, 1, 1, NULL, &err) == UMAPC_ERR_INVALID_ARGUMENT);
+    CHECK(umapc_hnsw_size(h) == 30);
+    umapc_hnsw_free(h);
+    x[0] = FLT_MAX;
+    x[3] = -FLT_MAX;
+    umapc_hnsw_options o;
+    umapc_hnsw_options_init(&o);
+    o.lossless_codes = 0;
+    CHECK_OK(umapc_hnsw_build(&m, x, 30, 3, &o, NULL, &h, &ce_));
+    umapc_idx idx[30 * 4];
+    float dist[30 * 4];
+    CHECK_OK(umapc_hnsw_knn_graph(h, 4, NULL, NULL, idx, dist, &ce_));
+    for (size_t i = 0; i < 30; i++) {
+        CHECK(idx[i * 4] == (umapc_idx)i);
+    }
+    umapc_hnsw_free(h);
+}
+
 /* Pixel-like data: integers spanning at most 255 per column. */
 static float *pixels(size_t n, size_t dim, uint64_t seed) {
     float *x = clustered(n, dim, 20, seed);
@@ -499,11 +561,13 @@ int main(void) {
     test_knn_graph();
     test_determinism();
     test_serialize();
+    test_serialize_tiny();
     test_add();
     test_lossless_codes();
     test_filter();
     test_duplicates();
     test_errors();
+    test_non_finite_rows();
     test_interrupt();
     CHECK_DONE();
 }

@@ -170,7 +170,41 @@ static void test_load_validates_content(void) {
     CHECK(back == NULL && strstr(err.message, "metric") != NULL);
     free(bytes);
     umapc_index_free(graph);
+
+    /* The reserved header word must be 0: it used to be ignored, so a file that differed from a
+     * saved index there loaded and saved back different (found by tests/fuzz/fuzz_index_load.c). */
+    exact = make(UMAPC_BACKEND_EXACT, UMAPC_METRIC_EUCLIDEAN, x, n, dim);
+    CHECK(umapc_index_serialize(exact, none, &bytes, &size, NULL) == UMAPC_OK);
+    bytes[23] = 2;
+    reseal(bytes, size);
+    CHECK(umapc_index_deserialize(bytes, size, &back, &meta, &meta_size, &err) ==
+          UMAPC_ERR_CORRUPT);
+    CHECK(back == NULL && strstr(err.message, "reserved") != NULL);
+    umapc_index_free(back);
+    free(bytes);
+    umapc_index_free(exact);
     free(x);
+}
+
+/* metric "dot" normalises rows: rows of denormals (norm ~1e-40, so 1 / norm overflows float) used
+ * to become inf and NaN, in an index that saved but did not load (found by
+ * tests/fuzz/fuzz_arrays.c). They are unit rows now, and the file loads. */
+static void test_dot_tiny_rows(void) {
+    float x[3 * 2] = {1e-40f, 1e-40f, 3e-41f, 0.0f, 1.0f, 2.0f};
+    umapc_index *index = make(UMAPC_BACKEND_EXACT, UMAPC_METRIC_DOT, x, 3, 2);
+    float rows[3 * 2];
+    CHECK_OK(umapc_index_copy_rows(index, rows, &ce_));
+    CHECK_CLOSE(rows[0], 0.70710678, 1e-6, 0.0);
+    CHECK_CLOSE(rows[2], 1.0, 1e-6, 0.0);
+    umapc_blob none = {NULL, 0};
+    uint8_t *bytes = NULL, *meta = NULL;
+    size_t size = 0, meta_size = 0;
+    umapc_index *back = NULL;
+    CHECK_OK(umapc_index_serialize(index, none, &bytes, &size, &ce_));
+    CHECK_OK(umapc_index_deserialize(bytes, size, &back, &meta, &meta_size, &ce_));
+    umapc_index_free(back);
+    free(bytes);
+    umapc_index_free(index);
 }
 
 static void test_load_rejects_non_files(void) {
@@ -303,6 +337,7 @@ int main(void) {
     test_huge_ef();
     test_interrupted_add();
     test_load_validates_content();
+    test_dot_tiny_rows();
     test_load_rejects_non_files();
     test_save();
     test_magnitude();

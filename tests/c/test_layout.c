@@ -113,6 +113,28 @@ static void test_fit(void) {
     umapc_graph_free(&g);
 }
 
+/* a, b, gamma and the learning rate beyond float range (finite as doubles) are refused: they used
+ * to become inf in the float kernels, inf * 0 a NaN exponent and its int cast undefined behaviour
+ * (found by tests/fuzz/fuzz_arrays.c). */
+static void test_params_beyond_float(void) {
+    size_t half = 10, n = 2 * half;
+    umapc_graph g;
+    make_two_cliques(&g, half);
+    float emb[2 * 20];
+    random_embedding(emb, n, 5);
+    for (int which = 0; which < 4; which++) {
+        umapc_layout_options o;
+        umapc_layout_options_init(&o);
+        o.n_epochs = 5;
+        double *field[4] = {&o.a, &o.b, &o.repulsion_strength, &o.learning_rate};
+        *field[which] = 1e300;
+        umapc_error err = {0};
+        CHECK(umapc_optimize_layout(emb, n, NULL, 0, 2, &g, &o, NULL, &err) ==
+              UMAPC_ERR_INVALID_ARGUMENT);
+    }
+    umapc_graph_free(&g);
+}
+
 /* Dropping every edge (i, j) with i > j and (i + j) % 5 == 0 makes the graph asymmetric: the
  * in-edge pass then applies the tails' pulls. With 2 and 3 columns (the SIMD and the generic
  * path) the deterministic mode must still give the same bytes for any thread count and separate
@@ -345,5 +367,6 @@ int main(void) {
     test_transform();
     test_rescale();
     test_interrupt();
+    test_params_beyond_float();
     CHECK_DONE();
 }

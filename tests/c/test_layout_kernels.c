@@ -110,7 +110,18 @@ static void test_level(layout_exec2_fn fn, const char *name) {
     }
 }
 
+/* A NaN exponent (b beyond float range made b * log2(d2) = inf * 0) used to reach an int cast,
+ * undefined behaviour UBSan reports (found by tests/fuzz/fuzz_arrays.c); the result stays NaN.
+ * Finite exponents keep their powers of two. */
+static void test_exp2_nan(void) {
+    volatile float nan = NAN;
+    CHECK(isnan(layout_exp2(nan)));
+    CHECK_CLOSE(layout_exp2(3.0f), 8.0, 1e-6, 0.0);
+    CHECK_CLOSE(layout_exp2(-2.5f), 0.1767766953, 1e-6, 0.0);
+}
+
 int main(void) {
+    test_exp2_nan();
     unsigned detected = umapc_cpu_detected();
     (void)detected;
 #if defined(UMAPC_HAVE_X86_KERNELS)

@@ -132,6 +132,49 @@ static void test_tiny(void) {
     free(x);
 }
 
+/* k = 1 with no extra neighbours searched: every row is its own point. Only row 0 used to be
+ * written (the rest was left as the caller's memory, with UMAPC_OK); found by
+ * tests/fuzz/fuzz_arrays.c. The single point with k > 1 is padded. */
+static void test_k1_no_extra(void) {
+    size_t n = 41, dim = 2;
+    float *x = calloc(n * dim, sizeof *x);
+    umapc_idx ind[41 * 3];
+    float dist[41 * 3];
+    memset(ind, 0x55, sizeof ind);
+    memset(dist, 0x55, sizeof dist);
+    umapc_metric m;
+    umapc_metric_init(&m);
+    umapc_nndescent_options o;
+    umapc_nndescent_options_init(&o);
+    o.extra = 0;
+    CHECK_OK(umapc_nndescent_knn_graph(&m, x, n, dim, 1, &o, NULL, ind, dist, &ce_));
+    for (size_t i = 0; i < n; i++) {
+        CHECK(ind[i] == (umapc_idx)i && dist[i] == 0.0f);
+    }
+    CHECK_OK(umapc_nndescent_knn_graph(&m, x, 1, dim, 3, &o, NULL, ind, dist, &ce_));
+    CHECK(ind[0] == 0 && dist[0] == 0.0f);
+    CHECK(ind[1] == -1 && isinf(dist[1]) && ind[2] == -1 && isinf(dist[2]));
+    free(x);
+}
+
+/* NaN among the rows: the 8-bit code check cast it to an integer (undefined behaviour; found by
+ * tests/fuzz/fuzz_arrays.c). The rows are not codes then, and every row still starts with its own
+ * point. */
+static void test_nan_rows(void) {
+    size_t n = 60, dim = 4, k = 5;
+    float *x = clustered(n, dim, 3, 11, 1);
+    x[7] = NAN;
+    umapc_idx ind[60 * 5];
+    float dist[60 * 5];
+    umapc_metric m;
+    umapc_metric_init(&m);
+    CHECK_OK(umapc_nndescent_knn_graph(&m, x, n, dim, k, NULL, NULL, ind, dist, &ce_));
+    for (size_t i = 0; i < n; i++) {
+        CHECK(ind[i * k] == (umapc_idx)i);
+    }
+    free(x);
+}
+
 static int stop_now(void *user, const char *stage, size_t done, size_t total) {
     (void)user;
     (void)stage;
@@ -167,6 +210,8 @@ int main(void) {
     test_recall_and_determinism(UMAPC_METRIC_COSINE, 0, 2000, 24, 0.97);
     test_recall_and_determinism(UMAPC_METRIC_MANHATTAN, 0, 2000, 24, 0.95);
     test_tiny();
+    test_k1_no_extra();
+    test_nan_rows();
     test_interrupt();
     CHECK_DONE();
 }
