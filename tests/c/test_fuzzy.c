@@ -177,34 +177,36 @@ static void test_supervised_operations(void) {
           UMAPC_ERR_INVALID_ARGUMENT);
     CHECK(umapc_fuzzy_categorical_intersection(&g, NULL, 1.0, 2.0, &err) ==
           UMAPC_ERR_INVALID_ARGUMENT);
-    /* Offsets that overrun the arrays in one row and fall back to nnz in the next are refused
-     * before any entry is read (validation used to read row 0's 5 entries out of 3; ASan, found by
-     * tests/fuzz/fuzz_arrays.c). */
-    static void test_validate_overrunning_indptr(void) {
-        int64_t indptr[3] = {0, 5, 3};
-        umapc_idx *indices = malloc(3 * sizeof *indices);
-        float *data = malloc(3 * sizeof *data);
-        for (int i = 0; i < 3; i++) {
-            indices[i] = i;
-            data[i] = 1.0f;
-        }
-        umapc_graph g = {2, 4, 3, indptr, indices, data};
-        umapc_error err = {0};
-        CHECK(umapc_graph_validate(&g, &err) == UMAPC_ERR_INVALID_ARGUMENT);
-        CHECK(strstr(err.message, "decreases at row 1") != NULL);
-        free(indices);
-        free(data);
-    }
+}
 
-    int main(void) {
-        static umapc_idx idx[N * K];
-        static float dist[N * K];
-        make_knn(idx, dist, 7);
-        test_sigma_rho(idx, dist);
-        test_symmetrised(idx, dist, 1.0);
-        test_symmetrised(idx, dist, 0.3);
-        test_directed_and_missing(idx, dist);
-        test_supervised_operations();
-        test_validate_overrunning_indptr();
-        CHECK_DONE();
+/* Offsets that overrun the arrays in one row and fall back to nnz in the next are refused
+ * before any entry is read (validation used to read row 0's 5 entries out of 3; ASan, found by
+ * tests/fuzz/fuzz_arrays.c). */
+static void test_validate_overrunning_indptr(void) {
+    int64_t indptr[3] = {0, 5, 3};
+    umapc_idx *indices = malloc(3 * sizeof *indices);
+    float *data = malloc(3 * sizeof *data);
+    for (int i = 0; i < 3; i++) {
+        indices[i] = i;
+        data[i] = 1.0f;
     }
+    umapc_graph g = {2, 4, 3, indptr, indices, data};
+    umapc_error err = {0};
+    CHECK(umapc_graph_validate(&g, &err) == UMAPC_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(err.message, "decreases at row 1") != NULL);
+    free(indices);
+    free(data);
+}
+
+int main(void) {
+    static umapc_idx idx[N * K];
+    static float dist[N * K];
+    make_knn(idx, dist, 7);
+    test_sigma_rho(idx, dist);
+    test_symmetrised(idx, dist, 1.0);
+    test_symmetrised(idx, dist, 0.3);
+    test_directed_and_missing(idx, dist);
+    test_supervised_operations();
+    test_validate_overrunning_indptr();
+    CHECK_DONE();
+}
