@@ -791,13 +791,15 @@ static umapc_status build_plan(plan *p, const umapc_graph *graph, int n_epochs, 
 }
 
 /* Points per round and per block. More rounds read fresher positions (closer to umap-learn's
- * sequential loop) at the cost of a few barriers each: a round is at most 1/32 of the points (one
- * round per epoch, every read an epoch old, cost densMAP 0.02 of trustworthiness on the 1,797
- * digits), between ROUND_MIN and ROUND_MAX points. A round is split into blocks, each scheduled
- * and executed by one thread, large enough to keep the SIMD lanes busy to the block's end. */
+ * sequential loop) at the cost of a few barriers each. UMAP's epochs use rounds of ROUND_MAX
+ * points. densMAP's move points further from where the rest of a round reads them, so its epochs
+ * use rounds of 1/32 of the points, between ROUND_MIN and ROUND_MAX (with one round per epoch,
+ * every read an epoch old, densMAP lost 0.02 of trustworthiness on the 1,797 digits). A round is
+ * split into blocks, each scheduled and executed by one thread, large enough to keep the SIMD
+ * lanes busy to the block's end. */
 enum { ROUND_MIN = 256, ROUND_MAX = 2048, ROUND_SHARE = 32, BLOCK_MIN = 128, BLOCK_MAX = 1024 };
 
-static size_t round_points(size_t n) {
+static size_t dens_round_points(size_t n) {
     size_t r = (n + ROUND_SHARE - 1) / ROUND_SHARE;
     return r < ROUND_MIN ? ROUND_MIN : (r > ROUND_MAX ? ROUND_MAX : r);
 }
@@ -865,10 +867,14 @@ static umapc_status run_epochs(plan *p, float *head, size_t n_head, const float 
     int n_threads =
         threads_for_edges(umapc_resolve_threads(o->n_threads), (size_t)p->out_ptr[n_head]);
     int fit = tail == NULL;
-    size_t round = fit ? round_points(n_head) : n_head;
+    size_t round = fit ? ROUND_MAX : n_head, dens_round = dens_round_points(n_head);
     size_t block = block_size(round < n_head ? round : n_head, n_threads);
+    size_t dens_block = block_size(dens_round < n_head ? dens_round : n_head, n_threads);
+    size_t blocks = (round + block - 1) / block,
+           dens_blocks = (dens_round + dens_block - 1) / dens_block;
     sgd_buffers bufs;
-    if (sgd_buffers_alloc(&bufs, p, dim, fit, n_threads, (round + block - 1) / block) != 0) {
+    if (sgd_buffers_alloc(&bufs, p, dim, fit, n_threads,
+                          blocks > dens_blocks ? blocks : dens_blocks) != 0) {
         sgd_buffers_free(&bufs);
         return umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "optimize_layout: out of memory");
     }
@@ -904,9 +910,13 @@ static umapc_status run_epochs(plan *p, float *head, size_t n_head, const float 
     }
     for (int epoch = 0; epoch < n_epochs && !st; epoch++) {
         s.dens_now = NULL;
+        s.round = round;
+        s.block = block;
         if (use_dens && (double)(epoch + 1) / n_epochs > 1.0 - o->dens_frac) {
             dens_epoch(&dens, &pruned, head, dim, a, b, n_threads);
             s.dens_now = &dens.view;
+            s.round = dens_round;
+            s.block = dens_block;
         }
         s.es.epoch = epoch;
         s.es.now = (float)epoch;
