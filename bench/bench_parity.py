@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _docs import cpu_model  # noqa: E402
+from _docs import cpu_model, peak_rss_mib  # noqa: E402
 
 FEATURES = ("supervised", "densmap", "inverse")
 TRUST_SAMPLE = 5_000
@@ -45,14 +45,6 @@ def _data(n: int) -> tuple[np.ndarray, np.ndarray]:
     tx, ty, vx, vy = _io.load_fashion_mnist(root)
     x = np.concatenate([tx, vx]).reshape(-1, 784)[:n].astype(np.float32) / 255.0
     return np.ascontiguousarray(x), np.concatenate([ty, vy])[:n]
-
-
-def _peak_rss_mib() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024.0
-    return float("nan")
 
 
 def _model(impl: str, feature: str, threads: int):
@@ -104,7 +96,7 @@ def _worker(impl: str, feature: str, n: int, threads: int, n_inverse: int, out: 
         sample = np.random.default_rng(0).choice(n, min(TRUST_SAMPLE, n), replace=False)
         emb = model.embedding_[sample]
         result["score"] = float(trustworthiness(x[sample], emb, n_neighbors=15))
-    result["peak_mib"] = _peak_rss_mib()
+    result["peak_mib"] = peak_rss_mib()
     out.write_text(json.dumps(result))
 
 

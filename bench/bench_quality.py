@@ -55,7 +55,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _docs import cpu_model  # noqa: E402
+from _docs import cpu_model, peak_rss_mib  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / "bench" / "results" / "quality_cache"
@@ -436,14 +436,6 @@ def _specs(threads: int) -> dict[str, Spec]:
 # ---------------------------------------------------------------------- worker (subprocess)
 
 
-def _peak_rss_mib() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024.0
-    return float("nan")
-
-
 def _worker(args: argparse.Namespace) -> None:
     """One fit: prints a JSON line with the fit time and peak RSS; saves the embedding."""
     X = np.load(args.data)
@@ -461,7 +453,7 @@ def _worker(args: argparse.Namespace) -> None:
     fit_s, cpu1 = time.perf_counter() - start, os.times()
     cpu_s = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
     np.save(args.save, np.asarray(embedding, dtype=np.float32))
-    result = {"fit_s": fit_s, "cpu_s": cpu_s, "peak_mib": _peak_rss_mib()}
+    result = {"fit_s": fit_s, "cpu_s": cpu_s, "peak_mib": peak_rss_mib()}
     print("RESULT " + json.dumps(result), flush=True)
 
 

@@ -32,6 +32,9 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _docs import peak_rss_mib  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = ("fashion-mnist", "mnist")
 IMPLEMENTATIONS = ("umapc", "umapc-seeded", "umap-learn")
@@ -40,16 +43,6 @@ TRAIN_ROWS = 60_000
 
 
 # ---------------------------------------------------------------------- worker (subprocess)
-
-
-def _peak_rss_mib() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024.0
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def _load(dataset: str, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -97,7 +90,7 @@ def _worker(args: argparse.Namespace) -> None:
     fit_s = time.perf_counter() - t0
     if args.save:
         np.save(args.save, np.asarray(embedding, dtype=np.float32))
-    result = {"load_s": load_s, "import_s": import_s, "fit_s": fit_s, "peak_mib": _peak_rss_mib()}
+    result = {"load_s": load_s, "import_s": import_s, "fit_s": fit_s, "peak_mib": peak_rss_mib()}
     print("RESULT " + json.dumps(result), flush=True)
 
 
