@@ -280,26 +280,25 @@ static umapc_status directed_graph(const umapc_idx *knn_indices, const float *kn
     return UMAPC_OK;
 }
 
-static float combine(float p, float pt, float mix) {
-    float prod = p * pt;
-    return mix * ((p + pt) - prod) + (1.0f - mix) * prod;
-}
+/* How the entries of two sorted rows at one column combine: the value from the left (has_l) and
+ * right (has_r) sides, or *keep = 0 to leave the entry out. */
+typedef float (*merge_fn)(const void *rule, float l, int has_l, float r, int has_r, int *keep);
 
-/* Merges row i of P and of P^T (both sorted); writes when cols is not NULL, returns the count of
- * nonzero results. */
-static size_t merge_row(const umapc_graph *p, const umapc_graph *pt, size_t i, float mix,
-                        umapc_idx *cols, float *vals) {
-    int64_t a = p->indptr[i], a_end = p->indptr[i + 1];
-    int64_t b = pt->indptr[i], b_end = pt->indptr[i + 1];
+/* Row i of the merge of a and b (both with sorted rows); writes when cols is not NULL, returns the
+ * row's length. */
+static size_t merge_row(const umapc_graph *a, const umapc_graph *b, size_t i, merge_fn fn,
+                        const void *rule, umapc_idx *cols, float *vals) {
+    int64_t p = a->indptr[i], p_end = a->indptr[i + 1];
+    int64_t q = b->indptr[i], q_end = b->indptr[i + 1];
     size_t n = 0;
-    while (a < a_end || b < b_end) {
-        umapc_idx ca = a < a_end ? p->indices[a] : INT32_MAX;
-        umapc_idx cb = b < b_end ? pt->indices[b] : INT32_MAX;
+    while (p < p_end || q < q_end) {
+        umapc_idx ca = p < p_end ? a->indices[p] : INT32_MAX;
+        umapc_idx cb = q < q_end ? b->indices[q] : INT32_MAX;
         umapc_idx c = ca < cb ? ca : cb;
-        float va = ca == c ? p->data[a++] : 0.0f;
-        float vb = cb == c ? pt->data[b++] : 0.0f;
-        float v = combine(va, vb, mix);
-        if (v != 0.0f) {
+        int has_l = ca == c, has_r = cb == c, keep = 1;
+        float vl = has_l ? a->data[p++] : 0.0f, vr = has_r ? b->data[q++] : 0.0f;
+        float v = fn(rule, vl, has_l, vr, has_r, &keep);
+        if (keep) {
             if (cols != NULL) {
                 cols[n] = c;
                 vals[n] = v;
@@ -310,18 +309,18 @@ static size_t merge_row(const umapc_graph *p, const umapc_graph *pt, size_t i, f
     return n;
 }
 
-static umapc_status symmetrise(const umapc_graph *p, float mix, int n_threads, umapc_graph *out,
-                               umapc_error *err) {
-    umapc_graph pt;
-    size_t n = p->n_rows;
+/* The n x n graph whose row i merges row i of a and of b: the lengths first, then the entries. */
+static umapc_status merge_graphs(const umapc_graph *a, const umapc_graph *b, merge_fn fn,
+                                 const void *rule, int n_threads, umapc_graph *out,
+                                 umapc_error *err) {
+    size_t n = a->n_rows;
     size_t *lens = malloc((n ? n : 1) * sizeof *lens);
-    if (lens == NULL || umapc_graph_transpose(p, &pt, NULL) != 0) {
-        free(lens);
-        return umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "fuzzy_simplicial_set: out of memory");
+    if (lens == NULL) {
+        return umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "fuzzy set: out of memory");
     }
 #pragma omp parallel for schedule(dynamic, 512) num_threads(n_threads)
     for (size_t i = 0; i < n; i++) {
-        lens[i] = merge_row(p, &pt, i, mix, NULL, NULL);
+        lens[i] = merge_row(a, b, i, fn, rule, NULL, NULL);
     }
     size_t nnz = 0;
     for (size_t i = 0; i < n; i++) {
@@ -329,19 +328,39 @@ static umapc_status symmetrise(const umapc_graph *p, float mix, int n_threads, u
     }
     if (umapc_graph_alloc(out, n, n, nnz) != 0) {
         free(lens);
-        umapc_graph_free(&pt);
-        return umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "fuzzy_simplicial_set: out of memory");
+        return umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "fuzzy set: out of memory");
     }
     for (size_t i = 0; i < n; i++) {
         out->indptr[i + 1] = out->indptr[i] + (int64_t)lens[i];
     }
+    free(lens);
 #pragma omp parallel for schedule(dynamic, 512) num_threads(n_threads)
     for (size_t i = 0; i < n; i++) {
-        merge_row(p, &pt, i, mix, out->indices + out->indptr[i], out->data + out->indptr[i]);
+        merge_row(a, b, i, fn, rule, out->indices + out->indptr[i], out->data + out->indptr[i]);
     }
-    free(lens);
-    umapc_graph_free(&pt);
     return UMAPC_OK;
+}
+
+/* mix (P + P^T - P.*P^T) + (1 - mix) P.*P^T, zeros left out. */
+static float symmetric_entry(const void *rule, float p, int has_p, float pt, int has_pt,
+                             int *keep) {
+    (void)has_p;
+    (void)has_pt;
+    float mix = *(const float *)rule, prod = p * pt;
+    float v = mix * ((p + pt) - prod) + (1.0f - mix) * prod;
+    *keep = v != 0.0f;
+    return v;
+}
+
+static umapc_status symmetrise(const umapc_graph *p, float mix, int n_threads, umapc_graph *out,
+                               umapc_error *err) {
+    umapc_graph pt;
+    if (umapc_graph_transpose(p, &pt, NULL) != 0) {
+        return umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "fuzzy_simplicial_set: out of memory");
+    }
+    umapc_status st = merge_graphs(p, &pt, symmetric_entry, &mix, n_threads, out, err);
+    umapc_graph_free(&pt);
+    return st;
 }
 
 static umapc_status check_fuzzy_args(const umapc_idx *knn_indices, const float *knn_dists,
@@ -571,29 +590,11 @@ static void mix_floors(mix_rule *r, const umapc_graph *left, const umapc_graph *
         r->right_min = r->right_min < 1e-4f ? r->right_min : 1e-4f;
     }
 }
-/* Row i of the union of left and right with mixed weights; writes when cols is not NULL, returns
- * the row's length. */
-static size_t mix_row(const umapc_graph *left, const umapc_graph *right, const mix_rule *rule,
-                      size_t i, umapc_idx *cols, float *vals) {
-    int64_t a = left->indptr[i], a_end = left->indptr[i + 1];
-    int64_t b = right->indptr[i], b_end = right->indptr[i + 1];
-    size_t n = 0;
-    while (a < a_end || b < b_end) {
-        umapc_idx ca = a < a_end ? left->indices[a] : INT32_MAX;
-        umapc_idx cb = b < b_end ? right->indices[b] : INT32_MAX;
-        umapc_idx c = ca < cb ? ca : cb;
-        int has_l = ca == c, has_r = cb == c;
-        float vl = has_l ? left->data[a++] : 0.0f, vr = has_r ? right->data[b++] : 0.0f;
-        if (!has_l && rule->op == UMAPC_SET_DIFFERENCE) {
-            continue;
-        }
-        if (cols != NULL) {
-            cols[n] = c;
-            vals[n] = mix_entry(rule, vl, has_l, vr, has_r);
-        }
-        n++;
-    }
-    return n;
+/* merge_fn of umapc_fuzzy_combine: the difference keeps the left side's entries only. */
+static float combined_entry(const void *rule, float l, int has_l, float r, int has_r, int *keep) {
+    const mix_rule *m = rule;
+    *keep = has_l || m->op != UMAPC_SET_DIFFERENCE;
+    return mix_entry(m, l, has_l, r, has_r);
 }
 
 umapc_status umapc_fuzzy_combine(const umapc_graph *left, const umapc_graph *right, umapc_set_op op,
@@ -613,27 +614,6 @@ umapc_status umapc_fuzzy_combine(const umapc_graph *left, const umapc_graph *rig
     }
     mix_rule rule = {.op = op, .weight = weight};
     mix_floors(&rule, left, right);
-    size_t n = left->n_rows;
-    size_t *lens = malloc((n ? n : 1) * sizeof *lens);
-    if (lens == NULL) {
-        return umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "fuzzy_combine: out of memory");
-    }
-    size_t nnz = 0;
-    for (size_t i = 0; i < n; i++) {
-        lens[i] = mix_row(left, right, &rule, i, NULL, NULL);
-        nnz += lens[i];
-    }
-    if (umapc_graph_alloc(out, n, n, nnz) != 0) {
-        free(lens);
-        return umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "fuzzy_combine: out of memory");
-    }
-    for (size_t i = 0; i < n; i++) {
-        out->indptr[i + 1] = out->indptr[i] + (int64_t)lens[i];
-    }
-    free(lens);
-#pragma omp parallel for schedule(dynamic, 512) num_threads(umapc_resolve_threads(n_threads))
-    for (size_t i = 0; i < n; i++) {
-        mix_row(left, right, &rule, i, out->indices + out->indptr[i], out->data + out->indptr[i]);
-    }
-    return UMAPC_OK;
+    return merge_graphs(left, right, combined_entry, &rule, umapc_resolve_threads(n_threads), out,
+                        err);
 }
