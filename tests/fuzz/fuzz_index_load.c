@@ -62,8 +62,20 @@ static void exercise_queries(const umapc_index *index) {
     umapc_query_options_init(&q);
     q.n_threads = 1;
     umapc_error err = {0};
-    /* Small nonnegative queries are in every metric's domain: a refusal would be a bug. */
-    REQUIRE(umapc_index_query(index, queries, nq, k, &q, NULL, ids, dists, &err) == UMAPC_OK);
+    /* Small nonnegative queries are in every metric's domain except where the stored parameters
+     * shrink it (minkowski with a large p refuses magnitudes whose p-th powers overflow float32):
+     * that refusal is a clean argument error; anything else would be a bug. */
+    umapc_status st = umapc_index_query(index, queries, nq, k, &q, NULL, ids, dists, &err);
+    if (st == UMAPC_ERR_INVALID_ARGUMENT && strstr(err.message, "largest magnitude") != NULL) {
+        free(queries);
+        free(ids);
+        free(dists);
+        return;
+    }
+    if (st != UMAPC_OK) {
+        fprintf(stderr, "query refused: %s\n", err.message);
+    }
+    REQUIRE(st == UMAPC_OK);
     for (size_t r = 0; r < nq; r++) {
         for (size_t j = 0; j < k; j++) {
             umapc_idx id = ids[r * k + j];
