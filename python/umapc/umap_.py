@@ -266,7 +266,8 @@ def _encode_labels(y: np.ndarray) -> np.ndarray:
     if numeric and y.dtype.kind == "f" and not np.all(np.isfinite(y)):
         raise ValueError("y contains NaN or infinity")
     if y.dtype.kind == "O":
-        unknown = np.array([isinstance(v, (int, float, np.number)) and v == -1 for v in y])
+        # numpy compares element by element; strings and other labels are never -1
+        unknown = np.asarray(y == -1, dtype=bool)
     else:
         unknown = (y == -1) if numeric else np.zeros(y.shape, dtype=bool)
     codes = np.full(y.shape[0], -1, dtype=np.int64)
