@@ -84,6 +84,24 @@ int code_from_floats_scalar(const float *x, size_t dim, uint8_t *out, int32_t *n
     return ok;
 }
 
+int code_from_scaled_floats(const float *x, size_t dim, uint8_t *out, int32_t *norm2,
+                            int32_t *sum128) {
+    int ok = 1;
+    /* branch-free and without tables, so that the compiler vectorises it: divisions included */
+    for (size_t i = 0; i < dim; i++) {
+        float v = x[i] * 255.0f, w = v > 0.0f ? v : 0.0f; /* NaN clamps to 0, and fails below */
+        w = w < 255.0f ? w : 255.0f;
+        int32_t c = (int32_t)(w + 0.5f);
+        float direct = (float)c / 255.0f, through_double = (float)((double)c / 255.0);
+        ok &= (x[i] == direct) | (x[i] == through_double);
+        out[i] = (uint8_t)c;
+    }
+    if (ok && norm2 != NULL) {
+        code_row_terms(out, dim, norm2, sum128);
+    }
+    return ok;
+}
+
 code_from_floats_fn code_from_floats_select(void) {
 #if defined(UMAPC_HAVE_X86_KERNELS)
     if (code_use_vnni()) {

@@ -89,6 +89,16 @@ int code_from_floats_vnni(const float *x, size_t dim, uint8_t *out, int32_t *nor
 /* The AVX-512 kernel where the CPU has VNNI (the tiles' machines), else the scalar one. */
 code_from_floats_fn code_from_floats_select(void);
 
+/* Pixels divided by 255 (what torchvision, Keras and most tutorials feed a model): a row of floats
+ * each of which is c / 255 for an integer c in 0..255, rounded to float32 either directly or
+ * through a float64 division. Such rows code losslessly as c; distances between codes are the
+ * float distances times 255 up to the last bits, so the order of neighbours is the same apart
+ * from exact ties, and a caller re-measures the neighbours it keeps on the floats. */
+/* out[i] = c where x[i] is c / 255 as above (else unspecified); returns whether every value was
+ * such. Where norm2 is not NULL, it and sum128 receive the row terms of out. */
+int code_from_scaled_floats(const float *x, size_t dim, uint8_t *out, int32_t *norm2,
+                            int32_t *sum128);
+
 /* Per-row terms of the dot formulation: |a|^2 and 128 * sum a_i. */
 static inline void code_row_terms(const uint8_t *a, size_t dim, int32_t *norm2, int32_t *sum128) {
     int32_t n2 = 0, s = 0;

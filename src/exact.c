@@ -156,39 +156,6 @@ static void scored_offer(scored *heap, size_t *len, size_t cap, scored item) {
     heap[i] = item;
 }
 
-/* Max-heap of plain floats holding the k smallest upper bounds seen. */
-static void bound_offer(float *heap, size_t *len, size_t cap, float value) {
-    size_t i;
-    if (*len < cap) {
-        i = (*len)++;
-        while (i > 0 && heap[(i - 1) / 2] < value) {
-            heap[i] = heap[(i - 1) / 2];
-            i = (i - 1) / 2;
-        }
-        heap[i] = value;
-        return;
-    }
-    if (!(value < heap[0])) {
-        return;
-    }
-    i = 0;
-    for (;;) {
-        size_t child = 2 * i + 1;
-        if (child >= cap) {
-            break;
-        }
-        if (child + 1 < cap && heap[child] < heap[child + 1]) {
-            child++;
-        }
-        if (!(value < heap[child])) {
-            break;
-        }
-        heap[i] = heap[child];
-        i = child;
-    }
-    heap[i] = value;
-}
-
 /* Sorts the first m entries and writes the best k, padding with -1 / +inf. */
 static void write_sorted(scored *items, size_t m, size_t k, umapc_idx *indices, float *distances) {
     qsort(items, m, sizeof *items, scored_compare);
@@ -539,7 +506,7 @@ static int take_hits(query_state *q, size_t k, const float *values, uint32_t hit
         }
         float allowance = q->slack + col_slack[c];
         float lower = values[c] - allowance;
-        bound_offer(q->bounds, &q->n_bounds, k, values[c] + allowance);
+        umapc_offer_smallest(q->bounds, &q->n_bounds, k, values[c] + allowance);
         if (!(lower <= query_tau(q, k))) {
             continue;
         }

@@ -88,4 +88,38 @@ uint32_t umapc_rng_below(umapc_rng *rng, uint32_t bound);
 /* Uniform in [0, 1). */
 double umapc_rng_uniform(umapc_rng *rng);
 
+/* A max-heap of len <= cap floats that keeps the cap smallest values offered: heap[0] is the
+ * largest kept (the k-th smallest once full). */
+static inline void umapc_offer_smallest(float *heap, size_t *len, size_t cap, float value) {
+    size_t i;
+    if (*len < cap) {
+        i = (*len)++;
+        while (i > 0 && heap[(i - 1) / 2] < value) {
+            heap[i] = heap[(i - 1) / 2];
+            i = (i - 1) / 2;
+        }
+        heap[i] = value;
+        return;
+    }
+    if (!(value < heap[0])) {
+        return;
+    }
+    i = 0;
+    for (;;) {
+        size_t child = 2 * i + 1;
+        if (child >= cap) {
+            break;
+        }
+        if (child + 1 < cap && heap[child] < heap[child + 1]) {
+            child++;
+        }
+        if (!(value < heap[child])) {
+            break;
+        }
+        heap[i] = heap[child];
+        i = child;
+    }
+    heap[i] = value;
+}
+
 #endif

@@ -6,6 +6,7 @@
 #include "hnsw_internal.h"
 #include "internal.h"
 #include "metric.h"
+#include "umapc/exact.h"
 #include "umapc/nndescent.h"
 
 #include <math.h>
@@ -25,6 +26,7 @@ void umapc_nndescent_options_init(umapc_nndescent_options *opts) {
     opts->max_iters = 0;
     opts->delta = 0.001;
     opts->extra = 1;
+    opts->min_recall = 0.99;
 }
 
 enum { ND_U8, ND_F32_L2, ND_GENERIC };
@@ -41,6 +43,7 @@ typedef struct nd_space {
     float *proj; /* n x pdim random projection of the rows: what the trees split */
     size_t pdim;
     uint8_t *codes; /* lossless codes in ND_U8 mode */
+    int scaled;     /* the codes are 255 times the rows (pixels / 255): distances re-measured */
     hnsw_code_fn u8;
     /* ND_U8 with AVX-512 VNNI: all-pairs joins (and the projection for the trees) go through the
      * dot formulation in tiles of up to 4x4 pairs, with the per-row terms (code_row_terms) computed
@@ -236,6 +239,23 @@ static int codes_direct(nd_space *s, const float *x, size_t n, int threads) {
     return ok;
 }
 
+/* Pixels divided by 255 code as the pixels (see code_from_scaled_floats); returns whether the
+ * rows were such. */
+static int codes_scaled(nd_space *s, const float *x, size_t n, int threads) {
+    size_t dim = s->dim;
+    if (!code_from_scaled_floats(x, dim, s->codes, NULL, NULL)) {
+        return 0;
+    }
+    int ok = 1;
+#pragma omp parallel for num_threads(threads) schedule(static) reduction(& : ok)
+    for (size_t i = 0; i < n; i++) {
+        int32_t *n2 = s->norm2 != NULL ? &s->norm2[i] : NULL;
+        int32_t *s128 = s->sum128 != NULL ? &s->sum128[i] : NULL;
+        ok &= code_from_scaled_floats(x + i * dim, dim, s->codes + i * dim, n2, s128);
+    }
+    return ok;
+}
+
 /* Codes as x - min(column) when every value is an integer and every column spans at most 255;
  * returns whether they were. */
 static int codes_from_ranges(nd_space *s, const float *x, size_t n, int threads, int *integral) {
@@ -283,6 +303,10 @@ static int build_codes(nd_space *s, const float *x, size_t n, int threads) {
     int integral = codes_direct(s, x, n, threads);
     if (!integral && codes_from_ranges(s, x, n, threads, &integral) != 0) {
         return -1;
+    }
+    if (!integral && codes_scaled(s, x, n, threads)) {
+        integral = 1;
+        s->scaled = 1;
     }
     if (!integral) {
         umapc_aligned_free(s->codes);
@@ -1152,6 +1176,17 @@ static void sort_ties(umapc_idx *ind, float *dist, size_t m) {
     }
 }
 
+/* The surrogate distance of slot c of heap i, between original points oi and oj: as kept, or
+ * re-measured on the float rows where the codes are scaled. */
+static float row_surrogate(const nd_space *s, const nd_heaps *h, size_t i, size_t c, umapc_idx oi,
+                           uint32_t oj) {
+    if (!s->scaled) {
+        return h->d[i * h->K + c];
+    }
+    const float *a = s->rows + (size_t)oi * s->dim, *b = s->rows + (size_t)oj * s->dim;
+    return metric_surrogate(&s->plan, a, b, s->dim);
+}
+
 /* The row of internal point i from its sorted heap: the point itself, then its neighbours by
  * (distance, original index); empty slots (idx -1, distance inf) sort last and become the
  * padding. order maps internal ids to original ones (NULL: the same). */
@@ -1163,8 +1198,10 @@ static void write_row(const nd_space *s, const nd_heaps *h, const uint32_t *orde
     for (size_t c = 1; c < k; c++) {
         int32_t j = c - 1 < h->K ? h->idx[i * h->K + c - 1] : -1;
         if (j >= 0) {
-            float t = metric_surrogate_to_distance(&s->plan, h->d[i * h->K + c - 1]);
-            ind[c] = (umapc_idx)(order != NULL ? order[j] : (uint32_t)j);
+            uint32_t oj = order != NULL ? order[j] : (uint32_t)j;
+            float t =
+                metric_surrogate_to_distance(&s->plan, row_surrogate(s, h, i, c - 1, ind[0], oj));
+            ind[c] = (umapc_idx)oj;
             /* rounding below 0 (dot) is 0; inner_product distances are negative */
             dist[c] = t > 0.0f || s->plan.metric.kind == UMAPC_METRIC_INNER_PRODUCT ? t : 0.0f;
             filled = c + 1;
@@ -1174,6 +1211,205 @@ static void write_row(const nd_space *s, const nd_heaps *h, const uint32_t *orde
         }
     }
     sort_ties(ind + 1, dist + 1, filled - 1);
+}
+
+/* Sorts every heap and writes the result rows in original ids. */
+static void write_rows(const nd_space *s, const nd_heaps *h, const uint32_t *order, size_t n,
+                       size_t k, int threads, umapc_idx *indices, float *distances) {
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        sort_heap(h, i);
+        size_t row = order != NULL ? order[i] : i;
+        write_row(s, h, order, i, k, indices + row * k, distances + row * k);
+    }
+}
+
+/* ---- recall check: how hard the data is shows only in the result ---- */
+
+/* The recall check samples rows in batches of ND_RECALL_BATCH, measured by brute force in the
+ * search's own space (codes where it has them): for 784-dimensional pixels one batch costs a few
+ * per cent of the search. A first batch that comes within ND_RECALL_DOUBT of min_recall takes a
+ * second one before a restart is paid for (the standard error of one batch is about 0.0025 at
+ * 0.99). */
+#define ND_RECALL_BATCH 128
+#define ND_RECALL_DOUBT 0.004
+#define ND_GROW_ROUNDS  2
+#define ND_RECALL_CHUNK 256 /* rows a thread takes at a time */
+
+/* The k-1 smallest distances (surrogates) from each of the m sampled internal ids to the other
+ * points, into best (m x (k - 1), each a heap as umapc_offer_smallest keeps it; *len per row). Each
+ * thread keeps its own heaps and merges them at the end, so the result is the same for any
+ * thread count. Returns -1 when out of memory. */
+static int sample_exact(const nd_space *s, size_t n, const uint32_t *sample, size_t m, size_t k,
+                        int threads, float *best, size_t *len) {
+    size_t cap = k - 1;
+    int failed = 0;
+    memset(len, 0, m * sizeof *len);
+#pragma omp parallel num_threads(threads) reduction(| : failed)
+    {
+        float *mine = malloc(umapc_mul_size(m * sizeof(float), cap));
+        size_t *mine_len = calloc(m, sizeof *mine_len);
+        failed = mine == NULL || mine_len == NULL;
+#pragma omp for schedule(dynamic, 1)
+        for (size_t j0 = 0; j0 < n; j0 += ND_RECALL_CHUNK) {
+            size_t j1 = j0 + ND_RECALL_CHUNK < n ? j0 + ND_RECALL_CHUNK : n;
+            for (size_t j = j0; j < j1 && !failed; j++) {
+                for (size_t q = 0; q < m; q++) {
+                    if (sample[q] != j) {
+                        float d = nd_dist(s, sample[q], (uint32_t)j);
+                        umapc_offer_smallest(mine + q * cap, &mine_len[q], cap, d);
+                    }
+                }
+            }
+        }
+#pragma omp critical(nd_sample_merge)
+        if (!failed) {
+            for (size_t q = 0; q < m; q++) {
+                for (size_t c = 0; c < mine_len[q]; c++) {
+                    umapc_offer_smallest(best + q * cap, &len[q], cap, mine[q * cap + c]);
+                }
+            }
+        }
+        free(mine);
+        free(mine_len);
+    }
+    return failed ? -1 : 0;
+}
+
+/* Counts, over ND_RECALL_BATCH evenly spread points (where salt puts them), the result neighbours
+ * no farther than the exact k-th (ties are found either way) into *found, and those wanted into
+ * *wanted. The result rows are in original ids, the space in internal ones (order). */
+static int sample_hits(const nd_space *s, const uint32_t *order, size_t n, size_t k,
+                       const umapc_idx *indices, const float *distances, uint64_t salt, int threads,
+                       size_t *found, size_t *wanted) {
+    size_t m = n < ND_RECALL_BATCH ? n : ND_RECALL_BATCH, cap = k - 1;
+    uint32_t *sample = malloc(m * sizeof *sample);
+    float *best = malloc(umapc_mul_size(m * sizeof(float), cap));
+    size_t *len = malloc(m * sizeof *len);
+    int failed = sample == NULL || best == NULL || len == NULL;
+    if (!failed) {
+        size_t offset = (size_t)(umapc_hash64(salt ^ 0x5265636c6cULL) % n);
+        for (size_t q = 0; q < m; q++) {
+            sample[q] = (uint32_t)((offset + q * (n / m)) % n);
+        }
+        failed = sample_exact(s, n, sample, m, k, threads, best, len) != 0;
+    }
+    for (size_t q = 0; !failed && q < m; q++) {
+        if (len[q] < cap) {
+            continue; /* fewer than k - 1 other points: nothing to miss */
+        }
+        float kth = metric_surrogate_to_distance(&s->plan, best[q * cap]);
+        float slack = fabsf(kth) * 1e-5f + 1e-7f; /* conversions of the same surrogate */
+        size_t row = order != NULL ? order[sample[q]] : sample[q];
+        const umapc_idx *gi = indices + row * k;
+        const float *gd = distances + row * k;
+        for (size_t c = 1; c < k; c++) {
+            *found += gi[c] >= 0 && gd[c] <= kth + slack;
+        }
+        *wanted += cap;
+    }
+    free(sample);
+    free(best);
+    free(len);
+    return failed ? -1 : 0;
+}
+
+/* Recall@k of the result rows estimated on one or two batches of sampled points. */
+static int sampled_recall(const nd_space *s, const uint32_t *order, size_t n, size_t k,
+                          const umapc_idx *indices, const float *distances, uint64_t seed,
+                          double min_recall, int threads, double *recall) {
+    size_t found = 0, wanted = 0;
+    *recall = 1.0;
+    for (uint64_t batch = 0; batch < 2; batch++) {
+        if (sample_hits(s, order, n, k, indices, distances, umapc_hash64(seed + batch), threads,
+                        &found, &wanted) != 0) {
+            return -1;
+        }
+        *recall = wanted ? (double)found / (double)wanted : 1.0;
+        if (*recall >= min_recall + ND_RECALL_DOUBT) {
+            break;
+        }
+    }
+    return 0;
+}
+
+/* The heap size expected to lift the recall from what K reached to halfway between min_recall
+ * and 1, a margin for the sample's error: over text embeddings, word vectors and single-cell
+ * scores (bench/bench_nndescent.py) each 5 more slots cut the share missed by a factor of 2.2
+ * or more. */
+static size_t grown_heap_size(size_t K, double recall, double min_recall, size_t n) {
+    double missed = fmax(1.0 - recall, 1e-4), allowed = fmax(0.5 * (1.0 - min_recall), 1e-4);
+    double more = ceil(5.0 * log(missed / allowed) / log(2.2));
+    size_t grown = K + (size_t)fmax(more, 2.0);
+    return grown < n - 1 ? grown : n - 1;
+}
+
+/* Whether the exact graph (n^2 pairs at matrix-multiply speed) costs less than a search with heaps
+ * of K: a cost model fitted to both on float rows of 25 to 384 dimensions (the search: about
+ * (0.95 + 0.0045 dim) us per point and heap slot; exact: about 0.02 ns per pair and (dim + 11)). */
+static int exact_is_cheaper(size_t n, size_t dim, size_t K) {
+    double search = (double)n * (double)K * (0.95e-6 + 4.5e-9 * (double)dim);
+    double exact = 2e-11 * (double)n * (double)n * ((double)dim + 11.0);
+    return exact < search;
+}
+
+static umapc_status exact_graph(const umapc_metric *metric, const float *data, size_t n, size_t dim,
+                                size_t k, int threads, const umapc_progress *progress,
+                                umapc_idx *indices, float *distances, umapc_error *err) {
+    umapc_exact_options eo;
+    umapc_exact_options_init(&eo);
+    eo.n_threads = threads;
+    return umapc_exact_knn_graph(metric, data, n, dim, k, &eo, progress, indices, distances, err);
+}
+
+/* One NN-descent search with the parameters p, its rows written to indices/distances; with
+ * min_recall > 0, *recall receives the estimate of sampled_recall (else 1). */
+static umapc_status search_once(const umapc_metric *metric, const float *data, size_t n, size_t dim,
+                                size_t k, const nd_params *p, double min_recall,
+                                const umapc_progress *progress, umapc_idx *indices,
+                                float *distances, double *recall, umapc_error *err) {
+    umapc_status st = UMAPC_OK;
+    nd_space s;
+    nd_heaps h = {0};
+    float *owned = NULL;
+    uint32_t *order = NULL;
+    *recall = 1.0;
+    int checked = min_recall > 0.0 && k > 1, exact = 0;
+    if (space_init(&s, metric, data, n, dim, p->threads, &owned) != 0 ||
+        heaps_alloc(&h, n, p->K) != 0) {
+        st = umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "nndescent: out of memory");
+    } else if (checked && k <= n && s.mode != ND_U8 && exact_is_cheaper(n, dim, 2 * p->K)) {
+        /* small float data: exact costs less than a search and the restart it may need */
+        st = exact_graph(metric, data, n, dim, k, p->threads, progress, indices, distances, err);
+        exact = 1;
+    } else if (n <= 4 * p->mc) {
+        brute_force(&s, &h, n, p->threads); /* in original ids */
+    } else if ((order = malloc(umapc_mul_size(n, sizeof *order))) == NULL) {
+        st = umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "nndescent: out of memory");
+    } else {
+        st = init_graph(&s, &h, p, n, order, progress, err);
+        if (st == UMAPC_OK) {
+            st = descend(&s, &h, p, n, progress, err);
+        }
+    }
+    if (st == UMAPC_OK && !exact) {
+        write_rows(&s, &h, order, n, k, p->threads, indices, distances);
+    }
+    /* Pixel-like codes are left unchecked: their search is cheap next to the brute force of the
+     * check (over 10% on Fashion-MNIST), and such data reaches 0.99 (bench/bench_nndescent.py). */
+    if (st == UMAPC_OK && checked && !exact && order != NULL && s.mode != ND_U8 &&
+        sampled_recall(&s, order, n, k, indices, distances, p->seed, min_recall, p->threads,
+                       recall) != 0) {
+        st = umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "nndescent: out of memory");
+    }
+    heaps_free(&h);
+    free(order);
+    umapc_aligned_free(s.codes);
+    umapc_aligned_free(s.norm2);
+    umapc_aligned_free(s.sum128);
+    free(s.proj);
+    free(owned);
+    return st;
 }
 
 umapc_status umapc_nndescent_knn_graph(const umapc_metric *metric, const float *data, size_t n,
@@ -1193,8 +1429,9 @@ umapc_status umapc_nndescent_knn_graph(const umapc_metric *metric, const float *
     }
     umapc_nndescent_options defaults;
     umapc_nndescent_options_init(&defaults);
+    const umapc_nndescent_options *o = opts ? opts : &defaults;
     nd_params p;
-    resolve_params(&p, opts ? opts : &defaults, n, k);
+    resolve_params(&p, o, n, k);
     if (p.K == 0) { /* a single point, or k = 1 with no extra: every row is just its point */
         nd_space s0;
         metric_plan_init(&s0.plan, metric);
@@ -1204,37 +1441,26 @@ umapc_status umapc_nndescent_knn_graph(const umapc_metric *metric, const float *
         }
         return UMAPC_OK;
     }
-    nd_space s;
-    nd_heaps h = {0};
-    float *owned = NULL;
-    uint32_t *order = NULL;
-    if (space_init(&s, metric, data, n, dim, p.threads, &owned) != 0 ||
-        heaps_alloc(&h, n, p.K) != 0) {
-        st = umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "nndescent: out of memory");
-    } else if (n <= 4 * p.mc) {
-        brute_force(&s, &h, n, p.threads); /* in original ids */
-    } else if ((order = malloc(umapc_mul_size(n, sizeof *order))) == NULL) {
-        st = umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "nndescent: out of memory");
-    } else {
-        st = init_graph(&s, &h, &p, n, order, progress, err);
-        if (st == UMAPC_OK) {
-            st = descend(&s, &h, &p, n, progress, err);
+    double recall = 1.0;
+    st = search_once(metric, data, n, dim, k, &p, o->min_recall, progress, indices, distances,
+                     &recall, err);
+    /* How hard the data is shows only in the result (text embeddings and single-cell scores need
+     * larger heaps than pixels): a search that falls short starts again with larger heaps, which
+     * recovers more than going on from the first graph does, or is replaced by exact search where
+     * that costs less than the new search would. */
+    for (int round = 0;
+         st == UMAPC_OK && recall < o->min_recall && p.K < n - 1 && round < ND_GROW_ROUNDS;
+         round++) {
+        p.K = grown_heap_size(p.K, recall, o->min_recall, n);
+        if (k <= n && exact_is_cheaper(n, dim, p.K)) {
+            umapc_exact_options eo;
+            umapc_exact_options_init(&eo);
+            eo.n_threads = p.threads;
+            return umapc_exact_knn_graph(metric, data, n, dim, k, &eo, progress, indices, distances,
+                                         err);
         }
+        st = search_once(metric, data, n, dim, k, &p, o->min_recall, progress, indices, distances,
+                         &recall, err);
     }
-    if (st == UMAPC_OK) {
-#pragma omp parallel for num_threads(p.threads) schedule(static)
-        for (size_t i = 0; i < n; i++) {
-            sort_heap(&h, i);
-            size_t row = order != NULL ? order[i] : i;
-            write_row(&s, &h, order, i, k, indices + row * k, distances + row * k);
-        }
-    }
-    heaps_free(&h);
-    free(order);
-    umapc_aligned_free(s.codes);
-    umapc_aligned_free(s.norm2);
-    umapc_aligned_free(s.sum128);
-    free(s.proj);
-    free(owned);
     return st;
 }

@@ -22,6 +22,10 @@ typedef struct umapc_nndescent_options {
                               0.001. */
     size_t extra;          /* neighbours kept beyond k - 1 while searching; more raises recall.
                               Default 1. */
+    double min_recall;     /* recall@k, estimated against exact search on 256 sampled rows, below
+                              which the search starts again with heaps sized to reach halfway
+                              to 1 (hard data: text embeddings, word vectors, single-cell
+                              scores); at most two restarts; 0: no check. Default 0.99. */
 } umapc_nndescent_options;
 
 UMAPC_API void umapc_nndescent_options_init(umapc_nndescent_options *opts);

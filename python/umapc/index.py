@@ -34,8 +34,9 @@ __all__ = ["CorruptIndexError", "NNIndex"]
 #: ``OSError``.
 CorruptIndexError = _core.CorruptIndexError
 
-# Keywords umap-learn (and pynndescent users) pass to NNDescent that have no meaning for the
-# exact or HNSW backends. They are accepted so that NNIndex drops in, and otherwise ignored.
+# Keywords umap-learn (and pynndescent users) pass to NNDescent. They are accepted so that NNIndex
+# drops in; those in _NNDESCENT_EFFORT steer the NN-descent all-points graph, the rest have no
+# meaning for umapc's backends and are ignored.
 _PYNNDESCENT_KEYWORDS = frozenset(
     {
         "n_trees",
@@ -56,6 +57,15 @@ _PYNNDESCENT_KEYWORDS = frozenset(
     }
 )
 
+# pynndescent keyword -> keyword of _core.nndescent_knn_graph.
+_NNDESCENT_EFFORT = {
+    "n_trees": "n_trees",
+    "leaf_size": "leaf_size",
+    "max_candidates": "max_candidates",
+    "n_iters": "max_iters",
+    "delta": "delta",
+}
+
 _BACKENDS = ("auto", "exact", "hnsw")
 
 # The exact all-points graph costs n^2 pairs at about (dim + 11) units each (multiply-adds at
@@ -73,6 +83,23 @@ def ef_from_epsilon(k: int, epsilon: float) -> int:
     the beam width, which we grow from k so that recall@k stays at or above 0.95.
     """
     return max(k, int(math.ceil(k * (1.0 + 16.0 * epsilon))), 16)
+
+
+def _nndescent_effort(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The NN-descent keywords of ``_core.nndescent_knn_graph`` from pynndescent's, validated."""
+    effort: dict[str, Any] = {}
+    for name, core_name in _NNDESCENT_EFFORT.items():
+        value = kwargs.get(name)
+        if value is None:
+            continue
+        if name == "delta":
+            delta = float(value)
+            if not 0.0 <= delta < 1.0:
+                raise ValueError(f"delta must be in [0, 1), got {value!r}")
+            effort[core_name] = delta
+        else:
+            effort[core_name] = check_positive_int(value, name)
+    return effort
 
 
 class NNIndex:
@@ -104,8 +131,10 @@ class NNIndex:
     ef_construction : int, default=200
         HNSW beam width while building.
     **kwargs
-        pynndescent's other keywords (``n_trees``, ``n_iters``, ``max_candidates``,
-        ``low_memory``, ``compressed``, ...), accepted and ignored.
+        pynndescent's other keywords. ``n_trees``, ``leaf_size``, ``max_candidates``,
+        ``n_iters`` and ``delta`` set the effort of the NN-descent all-points graph (None or
+        absent: chosen from the data, and raised until a sampled recall check passes); the
+        rest (``low_memory``, ``compressed``, ...) are accepted and ignored.
     """
 
     def __init__(
@@ -128,6 +157,7 @@ class NNIndex:
             raise TypeError(f"NNIndex got unexpected keyword argument(s) {sorted(unknown)}")
         if backend not in _BACKENDS:
             raise ValueError(f"backend must be one of {_BACKENDS}, got {backend!r}")
+        self._effort = _nndescent_effort(kwargs)
         self.metric = metric
         self.metric_kwds = metric_kwds
         self._metric_name, self._p = resolve_metric(metric, metric_kwds)
@@ -220,6 +250,7 @@ class NNIndex:
                 seed=self._seed,
                 n_jobs=self.n_jobs,
                 progress=callback,
+                **self._effort,
             )
         return self._core_index().knn_graph(self.n_neighbors, n_jobs=self.n_jobs, callback=callback)
 

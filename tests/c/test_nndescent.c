@@ -71,17 +71,22 @@ static double check_graph(const umapc_metric *m, const float *x, size_t n, size_
     return (double)hits / (double)(n * (k - 1));
 }
 
+/* checked: with the default recall check (small float data then takes the exact graph); else the
+ * search alone. */
 static void run(const umapc_metric *m, const float *x, size_t n, size_t dim, size_t k, int threads,
-                umapc_idx *ind, float *dist) {
+                int checked, umapc_idx *ind, float *dist) {
     umapc_nndescent_options o;
     umapc_nndescent_options_init(&o);
     o.n_threads = threads;
+    if (!checked) {
+        o.min_recall = 0.0;
+    }
     o.seed = 7;
     CHECK_OK(umapc_nndescent_knn_graph(m, x, n, dim, k, &o, NULL, ind, dist, &ce_));
 }
 
-static void test_recall_and_determinism(umapc_metric_kind kind, int pixels, size_t n, size_t dim,
-                                        double min_recall) {
+static void recall_and_determinism(umapc_metric_kind kind, int pixels, size_t n, size_t dim,
+                                   int checked, double min_recall) {
     size_t k = 11;
     float *x = clustered(n, dim, 12, 11 + (uint64_t)kind, pixels);
     umapc_metric m;
@@ -92,12 +97,12 @@ static void test_recall_and_determinism(umapc_metric_kind kind, int pixels, size
     for (int t = 0; t < 3; t++) {
         ind[t] = malloc(n * k * sizeof **ind);
         dist[t] = malloc(n * k * sizeof **dist);
-        run(&m, x, n, dim, k, t + 1, ind[t], dist[t]);
+        run(&m, x, n, dim, k, t + 1, checked, ind[t], dist[t]);
     }
     double r = check_graph(&m, x, n, dim, k, ind[0], dist[0]);
     if (r < min_recall) {
-        fprintf(stderr, "metric %d pixels %d: recall %.4f < %.2f\n", (int)kind, pixels, r,
-                min_recall);
+        fprintf(stderr, "metric %d pixels %d checked %d: recall %.4f < %.2f\n", (int)kind, pixels,
+                checked, r, min_recall);
     }
     CHECK(r >= min_recall);
     for (int t = 1; t < 3; t++) {
@@ -111,6 +116,13 @@ static void test_recall_and_determinism(umapc_metric_kind kind, int pixels, size
     free(x);
 }
 
+static void test_recall_and_determinism(umapc_metric_kind kind, int pixels, size_t n, size_t dim,
+                                        double min_recall) {
+    for (int checked = 0; checked < 2; checked++) {
+        recall_and_determinism(kind, pixels, n, dim, checked, min_recall);
+    }
+}
+
 /* Fewer points than neighbours asked for: every other point, then padding. */
 static void test_tiny(void) {
     size_t n = 5, dim = 3, k = 8;
@@ -119,7 +131,7 @@ static void test_tiny(void) {
     umapc_metric_init(&m);
     umapc_idx ind[5 * 8];
     float dist[5 * 8];
-    run(&m, x, n, dim, k, 2, ind, dist);
+    run(&m, x, n, dim, k, 2, 1, ind, dist);
     for (size_t i = 0; i < n; i++) {
         CHECK(ind[i * k] == (umapc_idx)i);
         for (size_t c = 1; c < n; c++) {

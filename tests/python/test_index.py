@@ -226,3 +226,100 @@ def test_exact_cosine_of_tiny_rows_is_the_cosine() -> None:
     )
     np.testing.assert_allclose(distances, np.sort(want, axis=1)[:, :3], atol=1e-6)
     np.testing.assert_allclose(distances, np.take_along_axis(want, indices, axis=1), atol=1e-6)
+
+
+def _graph_recall(found: np.ndarray, truth: np.ndarray) -> float:
+    """Share of found distances within the exact k-th (ties count as found)."""
+    kth = truth[:, -1:]
+    return float(np.mean(found <= kth * (1 + 1e-5) + 1e-7))
+
+
+def _stages(calls: list[str]):
+    def callback(stage: str, done: int, total: int) -> None:
+        if not calls or calls[-1] != stage:
+            calls.append(stage)
+
+    return callback
+
+
+def _hard_rows(n: int, intrinsic: int, dim: int) -> np.ndarray:
+    """Gaussian noise of a few dimensions, rotated into many: nothing for NN-descent to follow."""
+    rng = np.random.default_rng(1)
+    basis = np.linalg.qr(rng.standard_normal((dim, intrinsic)))[0]
+    return (rng.standard_normal((n, intrinsic)) @ basis.T).astype(np.float32)
+
+
+def test_nndescent_small_hard_data_takes_the_exact_graph() -> None:
+    """Small float data whose search falls short: the exact graph costs less than a search that
+    may need a second one (scikit-learn's exact neighbours as the reference)."""
+    from sklearn.neighbors import NearestNeighbors
+
+    from umapc import _core
+
+    data = _hard_rows(3000, 32, 32)
+    truth = NearestNeighbors(n_neighbors=15).fit(data).kneighbors(data)[0]
+    once = _core.nndescent_knn_graph(data, 15, n_jobs=2, min_recall=0.0)[1]
+    stages: list[str] = []
+    index = NNIndex(data, n_neighbors=15, backend="hnsw", n_jobs=2)
+    checked = _core.nndescent_knn_graph(data, 15, n_jobs=2, progress=_stages(stages))[1]
+    assert _graph_recall(once, truth) < 0.985
+    assert stages == ["exact search"]
+    np.testing.assert_allclose(checked, truth, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(index.neighbor_graph[1], checked)
+
+
+def test_nndescent_restarts_with_larger_heaps_on_hard_data() -> None:
+    """A search that the sampled check finds short of 0.99 starts again with larger heaps (too
+    large for exact search to be cheaper): the recall then passes 0.99 on rows checked against
+    scikit-learn."""
+    from sklearn.neighbors import NearestNeighbors
+
+    from umapc import _core
+
+    data = _hard_rows(30000, 16, 128)
+    rows = np.arange(0, data.shape[0], 61)
+    truth = NearestNeighbors(n_neighbors=15).fit(data).kneighbors(data[rows])[0]
+    once = _core.nndescent_knn_graph(data, 15, n_jobs=2, min_recall=0.0)[1]
+    stages: list[str] = []
+    checked = _core.nndescent_knn_graph(data, 15, n_jobs=2, progress=_stages(stages))[1]
+    assert _graph_recall(once[rows], truth) < 0.985
+    assert stages == ["nndescent trees", "nndescent"] * 2
+    assert _graph_recall(checked[rows], truth) >= 0.99
+
+
+def test_nndescent_effort_keywords_reach_the_graph() -> None:
+    # integer rows: searched as codes (small float data would take the exact graph either way)
+    data = np.round(np.abs(_blobs(3000, 24)) * 10)
+    default = NNIndex(data, n_neighbors=10, backend="hnsw", n_jobs=1).neighbor_graph[0]
+    frugal = NNIndex(
+        data, n_neighbors=10, backend="hnsw", n_jobs=1, n_trees=1, n_iters=1, max_candidates=2
+    ).neighbor_graph[0]
+    assert not np.array_equal(default, frugal)
+    for bad in ({"n_trees": 0}, {"n_iters": -1}, {"max_candidates": 1.5}, {"delta": 2.0}):
+        with pytest.raises(ValueError):
+            NNIndex(data, n_neighbors=10, **bad)
+
+
+def test_nndescent_pixels_divided_by_255_search_as_codes() -> None:
+    """Pixels / 255 (float32 division, or float64 then cast) take the same search as the pixels
+    themselves, and the distances returned are the float rows' own (vs float64 numpy)."""
+    from umapc import _core
+
+    rng = np.random.default_rng(5)
+    centres = rng.integers(0, 256, size=(10, 64))
+    pixels = np.clip(centres[rng.integers(0, 10, 3000)] + rng.integers(-40, 41, (3000, 64)), 0, 255)
+    pixels = pixels.astype(np.float32)
+    ind_px, dist_px = _core.nndescent_knn_graph(pixels, 10, n_jobs=2)
+    for scaled in (pixels / np.float32(255), (pixels.astype(np.float64) / 255).astype(np.float32)):
+        ind, dist = _core.nndescent_knn_graph(scaled, 10, n_jobs=2)
+        np.testing.assert_allclose(dist * 255, dist_px, rtol=1e-5)
+        assert np.mean(ind == ind_px) > 0.99  # equal but for the order of exact ties
+        x = scaled.astype(np.float64)
+        own = np.linalg.norm(x[:, None, :] - x[ind], axis=2)
+        np.testing.assert_allclose(dist, own, rtol=2e-6, atol=1e-6)
+    off_grid = pixels / np.float32(255)
+    off_grid[7, 3] = np.nextafter(off_grid[7, 3], np.float32(1))  # one value off: floats
+    dist = _core.nndescent_knn_graph(off_grid, 10, n_jobs=2)[1]
+    # small float data takes the exact graph: a search on codes would have found the pixels' one
+    np.testing.assert_allclose(dist, _core.exact_knn_graph(off_grid, 10)[1], rtol=1e-5)
+    assert not np.allclose(dist * 255, dist_px, rtol=1e-4)

@@ -4,19 +4,23 @@
 
 static PyObject *core_nndescent_knn_graph(PyObject *self, PyObject *args, PyObject *kwargs) {
     (void)self;
-    static char *keywords[] = {"X",         "k",      "metric",         "p",
-                               "seed",      "n_jobs", "n_trees",        "leaf_size",
-                               "max_iters", "delta",  "max_candidates", "extra",
-                               "progress",  NULL};
+    static char *keywords[] = {
+        "X",        "k",          "metric",    "p",     "seed",           "n_jobs",
+        "n_trees",  "leaf_size",  "max_iters", "delta", "max_candidates", "extra",
+        "progress", "min_recall", NULL};
     PyObject *x_obj = NULL, *jobs_obj = NULL, *callback = Py_None;
     long k = 0;
     const char *name = "euclidean";
-    double p = 2.0, delta = 0.001;
+    double p = 2.0, delta = 0.001, min_recall = 0.99;
     unsigned long long seed = 0;
     Py_ssize_t trees = 0, leaf = 0, iters = 0, mc = 0, extra = 1;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "Ol|sdKOnnndnnO:nndescent_knn_graph", keywords,
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "Ol|sdKOnnndnnOd:nndescent_knn_graph", keywords,
                                      &x_obj, &k, &name, &p, &seed, &jobs_obj, &trees, &leaf, &iters,
-                                     &delta, &mc, &extra, &callback)) {
+                                     &delta, &mc, &extra, &callback, &min_recall)) {
+        return NULL;
+    }
+    if (!(min_recall >= 0.0 && min_recall <= 1.0)) {
+        PyErr_SetString(PyExc_ValueError, "min_recall must be between 0 and 1");
         return NULL;
     }
     if (trees < 0 || leaf < 0 || iters < 0 || mc < 0 || extra < 0) {
@@ -70,6 +74,7 @@ static PyObject *core_nndescent_knn_graph(PyObject *self, PyObject *args, PyObje
     opts.max_candidates = (size_t)mc;
     opts.delta = delta;
     opts.extra = (size_t)extra;
+    opts.min_recall = min_recall;
     umapc_bridge bridge;
     umapc_bridge_init(&bridge, callback);
     Py_BEGIN_ALLOW_THREADS;
