@@ -21,6 +21,14 @@
 #define ROW_BLOCK     2048
 #define MAX_BLOCK     40
 #define FILTER_DEGREE 24
+/* Stagnation: a graph of many nearly disconnected clusters (repeated rows, say) has its low
+ * eigenvalues within 1e-7 of each other, and residuals that shrink by a few per cent an iteration
+ * for thousands of iterations. The block then already spans the clusters' indicator-like vectors,
+ * which are what the layout needs, so once the residuals have failed to halve over
+ * STALL_WINDOW iterations and are below STALL_ACCEPT the block is taken as it is. (Ordinary graphs
+ * converge in 2-6 iterations.) */
+#define STALL_WINDOW 10
+#define STALL_ACCEPT 1e-2
 
 void umapc_spectral_options_init(umapc_spectral_options *opts) {
     opts->tol = 1e-4;
@@ -452,6 +460,14 @@ static void free_operator(eig_ctx *c) {
     free(c->partial);
 }
 
+static double largest_residual(const double *res, size_t dim) {
+    double worst = 0.0;
+    for (size_t k = 0; k < dim; k++) {
+        worst = res[k] > worst ? res[k] : worst;
+    }
+    return worst;
+}
+
 static int converged_pairs(const double *theta, const double *res, size_t dim, double tol) {
     for (size_t k = 0; k < dim; k++) {
         /* ARPACK's test is relative to the eigenvalue of L = I - M; the floor keeps a
@@ -487,10 +503,19 @@ static int solve_connected(const solve_args *a, float *out, size_t out_stride) {
         rayleigh_ritz(&c, x, mx, theta, res);
     }
     size_t max_iter = a->max_iter ? a->max_iter : 5 * a->n;
+    double window_start = INFINITY; /* the largest residual STALL_WINDOW iterations ago */
     for (size_t it = 0; outcome == 0 && it < max_iter; it++) {
         if (converged_pairs(theta, res, a->dim, a->tol)) {
             outcome = 1;
             break;
+        }
+        if (it % STALL_WINDOW == 0) {
+            double worst = largest_residual(res, a->dim);
+            if (worst > 0.5 * window_start && worst <= STALL_ACCEPT) {
+                outcome = 1;
+                break;
+            }
+            window_start = worst;
         }
         if (umapc_progress_report(a->progress, "spectral layout", it + 1, max_iter)) {
             outcome = -2;

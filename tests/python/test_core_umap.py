@@ -112,6 +112,47 @@ def test_spectral_layout_matches_umap_learn(digits_knn) -> None:
     np.testing.assert_array_equal(ours, again)
 
 
+def test_spectral_layout_of_nearly_disconnected_clusters_stops() -> None:
+    """Many cliques joined by weights of 1e-7 (what rows repeated beyond n_neighbors make): the low
+    eigenvalues lie within 1e-7 of each other and the residuals barely shrink. The solver stops
+    once they stall (it ran for minutes before) and returns a layout that tells the cliques
+    apart: each clique's points close together, far from the others."""
+    rng = np.random.default_rng(0)
+    sizes = rng.integers(12, 20, 300)
+    starts = np.concatenate([[0], np.cumsum(sizes)])
+    n = int(starts[-1])
+    rows, cols = [], []
+    for s, e in zip(starts[:-1], starts[1:]):
+        block = np.arange(s, e)
+        rows.append(np.repeat(block, len(block)))
+        cols.append(np.tile(block, len(block)))
+    r, c = np.concatenate(rows), np.concatenate(cols)
+    keep = r != c
+    w = np.ones(int(keep.sum()))
+    bridges = rng.integers(0, n, (2, 2 * n))
+    r = np.concatenate([r[keep], bridges[0], bridges[1]])
+    c = np.concatenate([c[keep], bridges[1], bridges[0]])
+    w = np.concatenate([w, np.full(4 * n, 1e-7)])
+    graph = sp.csr_matrix((w, (r, c)), shape=(n, n))
+    graph.sum_duplicates()
+    assert sp.csgraph.connected_components(graph)[0] == 1
+    steps: list[int] = []
+    layout, converged = _core.spectral_layout(
+        graph.indptr.astype(np.int32),
+        graph.indices.astype(np.int32),
+        graph.data.astype(np.float32),
+        2,
+        0,
+        callback=lambda stage, done, total: steps.append(done),
+    )
+    assert converged
+    assert max(steps) <= 100
+    labels = np.repeat(np.arange(len(sizes)), sizes)
+    centres = np.array([layout[labels == g].mean(0) for g in range(len(sizes))])
+    within = np.mean([layout[labels == g].std(0).sum() for g in range(len(sizes))])
+    assert within < 0.1 * centres.std(0).sum()
+
+
 def test_rescale_embedding(digits_knn) -> None:
     rng = np.random.default_rng(0)
     emb = rng.normal(size=(500, 2)).astype(np.float32) * 0.01
