@@ -21,13 +21,18 @@
 #define ROW_BLOCK     2048
 #define MAX_BLOCK     40
 #define FILTER_DEGREE 24
+/* A filter of degree d separates the wanted eigenvalues from the rest by a factor that grows like
+ * exp(d * sqrt(gap)): where an iteration fails to halve the residuals (clustered eigenvalues just
+ * below the wanted ones) the degree doubles, up to FILTER_MAX, which costs far fewer products
+ * than more iterations at a low degree. */
+#define FILTER_MAX 192
 /* Stagnation: a graph of many nearly disconnected clusters (repeated rows, say) has its low
  * eigenvalues within 1e-7 of each other, and residuals that shrink by a few per cent an iteration
- * for thousands of iterations. The block then already spans the clusters' indicator-like vectors,
- * which are what the layout needs, so once the residuals have failed to halve over
- * STALL_WINDOW iterations and are below STALL_ACCEPT the block is taken as it is. (Ordinary graphs
- * converge in 2-6 iterations.) */
-#define STALL_WINDOW 10
+ * even at the highest degree. The block then already spans the clusters' indicator-like vectors,
+ * which are what the layout needs, so once STALL_ITERS iterations at FILTER_MAX in a row have
+ * failed to halve the residuals and they are below STALL_ACCEPT, the block is taken as it is.
+ * (Ordinary graphs converge in 2-6 iterations.) */
+#define STALL_ITERS  2
 #define STALL_ACCEPT 1e-2
 
 void umapc_spectral_options_init(umapc_spectral_options *opts) {
@@ -470,20 +475,71 @@ static double largest_residual(const double *res, size_t dim) {
 
 static int converged_pairs(const double *theta, const double *res, size_t dim, double tol) {
     for (size_t k = 0; k < dim; k++) {
-        /* ARPACK's test is relative to the eigenvalue of L = I - M; the floor keeps a
-         * near-disconnected graph (eigenvalue ~ 0) from demanding more than doubles hold. */
+        /* ARPACK's test is relative to the eigenvalue of L = I - M. The floor keeps a nearly
+         * disconnected graph (eigenvalues ~ 1e-5, repeated rows) from demanding residuals of
+         * 1e-9, a hundred iterations more than an initial layout can tell apart. */
         double lambda = fabs(1.0 - theta[k]);
-        if (res[k] > tol * (lambda > 1e-6 ? lambda : 1e-6)) {
+        if (res[k] > tol * (lambda > 1e-3 ? lambda : 1e-3)) {
             return 0;
         }
     }
     return 1;
 }
 
+/* Columns 0..dim-1 of x (n rows of b) into out (row stride out_stride), each signed so that its
+ * entry of largest magnitude is positive: the same layout whatever sign the solver ended on. */
+static void write_signed(const double *x, size_t b, size_t n, size_t dim, float *out,
+                         size_t out_stride) {
+    for (size_t k = 0; k < dim; k++) {
+        size_t arg = 0;
+        for (size_t i = 1; i < n; i++) {
+            arg = fabs(x[i * b + k]) > fabs(x[arg * b + k]) ? i : arg;
+        }
+        double sign = x[arg * b + k] < 0.0 ? -1.0 : 1.0;
+        for (size_t i = 0; i < n; i++) {
+            out[i * out_stride + k] = (float)(sign * x[i * b + k]);
+        }
+    }
+}
+
+/* Small graphs are decomposed densely: with the block nearly as wide as the graph the filter has
+ * no room between the wanted and the unwanted eigenvalues, and the iteration can oscillate
+ * without converging (components of a dozen repeated rows did). */
+#define DENSE_MAX 128
+
+/* All eigenpairs of M by Jacobi; the dim after the trivial one (the largest) go to out. Returns
+ * as solve_connected. */
+static int solve_dense(const solve_args *a, float *out, size_t out_stride) {
+    eig_ctx c;
+    size_t n = a->n;
+    double *m = malloc(n * n * sizeof *m), *q = malloc(n * n * sizeof *q);
+    double *theta = malloc(n * sizeof *theta);
+    int outcome = -1;
+    if (setup_operator(&c, a) == 0 && m && q && theta) {
+        memset(m, 0, n * n * sizeof *m);
+        for (size_t i = 0; i < n; i++) {
+            for (int64_t e = a->indptr[i]; e < a->indptr[i + 1]; e++) {
+                m[i * n + (size_t)a->indices[e]] += c.w[e];
+            }
+        }
+        jacobi_eigen(m, n, theta, q);
+        write_signed(q + 1, n, n, a->dim, out, out_stride);
+        outcome = 1;
+    }
+    free(m);
+    free(q);
+    free(theta);
+    free_operator(&c);
+    return outcome;
+}
+
 /* Writes the dim leading non-trivial eigenvectors of the connected graph in a into out (n x dim,
  * row stride out_stride), signs fixed; returns 1 converged, 0 not, -1 out of memory, -2
  * interrupted. */
 static int solve_connected(const solve_args *a, float *out, size_t out_stride) {
+    if (a->n <= DENSE_MAX) {
+        return solve_dense(a, out, out_stride);
+    }
     eig_ctx c;
     if (setup_operator(&c, a) != 0) {
         free_operator(&c);
@@ -503,20 +559,24 @@ static int solve_connected(const solve_args *a, float *out, size_t out_stride) {
         rayleigh_ritz(&c, x, mx, theta, res);
     }
     size_t max_iter = a->max_iter ? a->max_iter : 5 * a->n;
-    double window_start = INFINITY; /* the largest residual STALL_WINDOW iterations ago */
+    double last_worst = INFINITY; /* the largest residual of the previous iteration */
+    int degree = FILTER_DEGREE, stalled = 0;
     for (size_t it = 0; outcome == 0 && it < max_iter; it++) {
         if (converged_pairs(theta, res, a->dim, a->tol)) {
             outcome = 1;
             break;
         }
-        if (it % STALL_WINDOW == 0) {
-            double worst = largest_residual(res, a->dim);
-            if (worst > 0.5 * window_start && worst <= STALL_ACCEPT) {
-                outcome = 1;
-                break;
-            }
-            window_start = worst;
+        double worst = largest_residual(res, a->dim);
+        int slow = worst > 0.5 * last_worst;
+        stalled = slow && degree == FILTER_MAX ? stalled + 1 : 0;
+        if (stalled >= STALL_ITERS && worst <= STALL_ACCEPT) {
+            outcome = 1;
+            break;
         }
+        if (slow && degree < FILTER_MAX) {
+            degree *= 2;
+        }
+        last_worst = worst;
         if (umapc_progress_report(a->progress, "spectral layout", it + 1, max_iter)) {
             outcome = -2;
             break;
@@ -527,7 +587,7 @@ static int solve_connected(const solve_args *a, float *out, size_t out_stride) {
             hi = top - 1e-12;
         }
         double *filtered;
-        chebyshev_filter(&c, x, y, z, -1.0, hi, FILTER_DEGREE, &filtered);
+        chebyshev_filter(&c, x, y, z, -1.0, hi, degree, &filtered);
         if (filtered != x) {
             memcpy(x, filtered, nb * sizeof *x);
         }
@@ -539,16 +599,7 @@ static int solve_connected(const solve_args *a, float *out, size_t out_stride) {
         rayleigh_ritz(&c, x, mx, theta, res);
     }
     if (outcome >= 0 || outcome == -3) {
-        for (size_t k = 0; k < a->dim; k++) {
-            size_t arg = 0;
-            for (size_t i = 1; i < a->n; i++) {
-                arg = fabs(x[i * b + k]) > fabs(x[arg * b + k]) ? i : arg;
-            }
-            double sign = x[arg * b + k] < 0.0 ? -1.0 : 1.0;
-            for (size_t i = 0; i < a->n; i++) {
-                out[i * out_stride + k] = (float)(sign * x[i * b + k]);
-            }
-        }
+        write_signed(x, b, a->n, a->dim, out, out_stride);
         outcome = outcome == -3 ? 0 : outcome;
     }
     free(x);
@@ -684,6 +735,11 @@ static int layout_component(const umapc_graph *g, const umapc_idx *labels, umapc
                         o->max_iter,  seed,      umapc_resolve_threads(o->n_threads),
                         progress};
         outcome = solve_connected(&a, tmp, dim);
+        if (outcome == 0) { /* umap-learn too falls back to random for that component alone */
+            double origin[64] = {0};
+            random_uniform_rows(tmp, comp.n, dim, 1.0, origin, seed);
+            outcome = 1;
+        }
         float max_abs = 0.0f;
         for (size_t i = 0; i < comp.n * dim; i++) {
             max_abs = fabsf(tmp[i]) > max_abs ? fabsf(tmp[i]) : max_abs;

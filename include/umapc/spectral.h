@@ -31,12 +31,16 @@ UMAPC_API umapc_status umapc_connected_components(const umapc_graph *graph, umap
  * row-major embedding; each vector has unit norm and a sign fixed so that its largest-magnitude
  * entry is positive. Computed with Chebyshev-filtered subspace iteration (block size dim + 8, the
  * trivial vector deflated exactly) and Rayleigh-Ritz, all products parallel and every reduction
- * over a fixed partition, so the result depends only on the graph and the seed. A disconnected
+ * over a fixed partition, so the result depends only on the graph and the seed; graphs of at most
+ * 128 vertices are decomposed densely (Jacobi). Iteration also stops, as converged, once the
+ * residuals are below 1e-2 and have failed to halve over 10 iterations (nearly disconnected
+ * clusters, whose eigenvalues lie within 1e-7 of each other). A disconnected
  * graph is laid out one component at a time: component centres at +-e_i when there are at most
  * 2 * dim components, otherwise on a regular grid; each component scaled to half the distance to
  * the nearest other centre (components too small for an eigenproblem are placed uniformly at
- * random there). *converged is 0 when some component did not reach tol within max_iter; the
- * embedding then holds the last iterate and the status is still UMAPC_OK. */
+ * random there, and so is a component whose solve does not converge, as umap-learn does).
+ * *converged is 0 when a connected graph did not reach tol within max_iter; the embedding then
+ * holds the last iterate and the status is still UMAPC_OK. */
 UMAPC_API umapc_status umapc_spectral_layout(const umapc_graph *graph, size_t dim,
                                              const umapc_spectral_options *opts,
                                              const umapc_progress *progress, float *embedding,

@@ -153,6 +153,31 @@ def test_spectral_layout_of_nearly_disconnected_clusters_stops() -> None:
     assert within < 0.1 * centres.std(0).sum()
 
 
+def test_spectral_layout_of_a_small_graph_is_dense_and_exact() -> None:
+    """Graphs of up to 128 vertices are decomposed densely: the eigenvectors of scipy's dense
+    eigh of the normalised Laplacian (the same columns up to sign)."""
+    rng = np.random.default_rng(4)
+    points = rng.normal(size=(60, 3))
+    d = np.linalg.norm(points[:, None] - points[None], axis=2)
+    w = np.exp(-(d**2))
+    np.fill_diagonal(w, 0.0)
+    graph = sp.csr_matrix(w * (w > 0.05))
+    ours, converged = _core.spectral_layout(
+        graph.indptr.astype(np.int32),
+        graph.indices.astype(np.int32),
+        graph.data.astype(np.float32),
+        2,
+        0,
+    )
+    assert converged
+    dense = graph.toarray()
+    isd = 1.0 / np.sqrt(dense.sum(1))
+    values, vectors = np.linalg.eigh(np.eye(60) - isd[:, None] * dense * isd[None, :])
+    assert values[2] - values[1] > 1e-3 and values[3] - values[2] > 1e-3  # separated pairs
+    for k in range(2):
+        np.testing.assert_allclose(np.abs(ours[:, k]), np.abs(vectors[:, k + 1]), atol=2e-5)
+
+
 def test_rescale_embedding(digits_knn) -> None:
     rng = np.random.default_rng(0)
     emb = rng.normal(size=(500, 2)).astype(np.float32) * 0.01
