@@ -1367,14 +1367,15 @@ static umapc_status exact_graph(const umapc_metric *metric, const float *data, s
 static umapc_status search_once(const umapc_metric *metric, const float *data, size_t n, size_t dim,
                                 size_t k, const nd_params *p, double min_recall,
                                 const umapc_progress *progress, umapc_idx *indices,
-                                float *distances, double *recall, umapc_error *err) {
+                                float *distances, umapc_nndescent_outcome *outcome,
+                                umapc_error *err) {
     umapc_status st = UMAPC_OK;
     nd_space s;
     nd_heaps h = {0};
     float *owned = NULL;
     uint32_t *order = NULL;
-    *recall = 1.0;
-    int checked = min_recall > 0.0 && k > 1, exact = 0;
+    outcome->recall_estimate = 1.0;
+    int checked = min_recall > 0.0 && k > 1, exact = 0, brute = 0;
     if (space_init(&s, metric, data, n, dim, p->threads, &owned) != 0 ||
         heaps_alloc(&h, n, p->K) != 0) {
         st = umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "nndescent: out of memory");
@@ -1384,6 +1385,7 @@ static umapc_status search_once(const umapc_metric *metric, const float *data, s
         exact = 1;
     } else if (n <= 4 * p->mc) {
         brute_force(&s, &h, n, p->threads); /* in original ids */
+        brute = 1;
     } else if ((order = malloc(umapc_mul_size(n, sizeof *order))) == NULL) {
         st = umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "nndescent: out of memory");
     } else {
@@ -1392,14 +1394,17 @@ static umapc_status search_once(const umapc_metric *metric, const float *data, s
             st = descend(&s, &h, p, n, progress, err);
         }
     }
+    outcome->exact = exact || brute;
     if (st == UMAPC_OK && !exact) {
         write_rows(&s, &h, order, n, k, p->threads, indices, distances);
+        outcome->searches += !brute;
+        outcome->heap_size = p->K;
     }
     /* Pixel-like codes are left unchecked: their search is cheap next to the brute force of the
      * check (over 10% on Fashion-MNIST), and such data reaches 0.99 (bench/bench_nndescent.py). */
     if (st == UMAPC_OK && checked && !exact && order != NULL && s.mode != ND_U8 &&
         sampled_recall(&s, order, n, k, indices, distances, p->seed, min_recall, p->threads,
-                       recall) != 0) {
+                       &outcome->recall_estimate) != 0) {
         st = umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "nndescent: out of memory");
     }
     heaps_free(&h);
@@ -1414,8 +1419,12 @@ static umapc_status search_once(const umapc_metric *metric, const float *data, s
 
 umapc_status umapc_nndescent_knn_graph(const umapc_metric *metric, const float *data, size_t n,
                                        size_t dim, size_t k, const umapc_nndescent_options *opts,
-                                       const umapc_progress *progress, umapc_idx *indices,
+                                       const umapc_progress *progress,
+                                       umapc_nndescent_outcome *outcome, umapc_idx *indices,
                                        float *distances, umapc_error *err) {
+    umapc_nndescent_outcome ignored;
+    outcome = outcome != NULL ? outcome : &ignored;
+    *outcome = (umapc_nndescent_outcome){0, 0, 0, 1.0};
     if (metric == NULL || data == NULL || indices == NULL || distances == NULL || dim == 0) {
         return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT, "nndescent: NULL argument or dim 0");
     }
@@ -1433,7 +1442,7 @@ umapc_status umapc_nndescent_knn_graph(const umapc_metric *metric, const float *
     nd_params p;
     resolve_params(&p, o, n, k);
     if (p.K == 0) { /* a single point, or k = 1 with no extra: every row is just its point */
-        nd_space s0;
+        nd_space s0 = {0};
         metric_plan_init(&s0.plan, metric);
         nd_heaps none = {0};
         for (size_t i = 0; i < n; i++) {
@@ -1441,26 +1450,24 @@ umapc_status umapc_nndescent_knn_graph(const umapc_metric *metric, const float *
         }
         return UMAPC_OK;
     }
-    double recall = 1.0;
     st = search_once(metric, data, n, dim, k, &p, o->min_recall, progress, indices, distances,
-                     &recall, err);
+                     outcome, err);
     /* How hard the data is shows only in the result (text embeddings and single-cell scores need
      * larger heaps than pixels): a search that falls short starts again with larger heaps, which
      * recovers more than going on from the first graph does, or is replaced by exact search where
      * that costs less than the new search would. */
-    for (int round = 0;
-         st == UMAPC_OK && recall < o->min_recall && p.K < n - 1 && round < ND_GROW_ROUNDS;
+    for (int round = 0; st == UMAPC_OK && outcome->recall_estimate < o->min_recall && p.K < n - 1 &&
+                        round < ND_GROW_ROUNDS;
          round++) {
-        p.K = grown_heap_size(p.K, recall, o->min_recall, n);
+        p.K = grown_heap_size(p.K, outcome->recall_estimate, o->min_recall, n);
         if (k <= n && exact_is_cheaper(n, dim, p.K)) {
-            umapc_exact_options eo;
-            umapc_exact_options_init(&eo);
-            eo.n_threads = p.threads;
-            return umapc_exact_knn_graph(metric, data, n, dim, k, &eo, progress, indices, distances,
-                                         err);
+            outcome->exact = 1;
+            outcome->recall_estimate = 1.0;
+            return exact_graph(metric, data, n, dim, k, p.threads, progress, indices, distances,
+                               err);
         }
         st = search_once(metric, data, n, dim, k, &p, o->min_recall, progress, indices, distances,
-                         &recall, err);
+                         outcome, err);
     }
     return st;
 }

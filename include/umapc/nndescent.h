@@ -30,15 +30,24 @@ typedef struct umapc_nndescent_options {
 
 UMAPC_API void umapc_nndescent_options_init(umapc_nndescent_options *opts);
 
+/* How a graph was made, for callers that report it. */
+typedef struct umapc_nndescent_outcome {
+    int exact;              /* 1: the exact graph (cheaper than a search that may need a second
+                               one, or than the second search itself) */
+    size_t searches;        /* NN-descent searches run: 0, 1, or more after a short recall */
+    size_t heap_size;       /* neighbours kept per point by the last search */
+    double recall_estimate; /* the last search's sampled recall@k; 1 when unchecked or exact */
+} umapc_nndescent_outcome;
+
 /* Row i of the n x k result holds i itself at distance 0, then its k-1 nearest other points found
  * (true distances, ascending; ties by index). Rows with fewer than k-1 others are padded with -1
  * and inf. Any metric: rows are prepared once (normalised for cosine, ...). Euclidean data of
- * small integers (pixels) is measured on lossless 8-bit codes. */
-UMAPC_API umapc_status umapc_nndescent_knn_graph(const umapc_metric *metric, const float *data,
-                                                 size_t n, size_t dim, size_t k,
-                                                 const umapc_nndescent_options *opts,
-                                                 const umapc_progress *progress, umapc_idx *indices,
-                                                 float *distances, umapc_error *err);
+ * small integers (pixels) is measured on lossless 8-bit codes. outcome (may be NULL) receives how
+ * the graph was made. */
+UMAPC_API umapc_status umapc_nndescent_knn_graph(
+    const umapc_metric *metric, const float *data, size_t n, size_t dim, size_t k,
+    const umapc_nndescent_options *opts, const umapc_progress *progress,
+    umapc_nndescent_outcome *outcome, umapc_idx *indices, float *distances, umapc_error *err);
 
 #ifdef __cplusplus
 }

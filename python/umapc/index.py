@@ -67,6 +67,7 @@ _NNDESCENT_EFFORT = {
 }
 
 _BACKENDS = ("auto", "exact", "hnsw")
+_GRAPH_METHODS = ("auto", "nndescent", "hnsw", "exact")
 
 # The exact all-points graph costs n^2 pairs at about (dim + 11) units each (multiply-adds at
 # matrix-multiply speed, plus a per-pair selection cost that dominates at low dim); NN-descent
@@ -130,11 +131,26 @@ class NNIndex:
         HNSW links per node (2M on the bottom layer).
     ef_construction : int, default=200
         HNSW beam width while building.
+    graph_method : {"auto", "nndescent", "hnsw", "exact"}, default="auto"
+        How :attr:`neighbor_graph` is made. ``"auto"``: the exact backend's own search, else
+        NN-descent from the rows (the HNSW self-search for metric ``"dot"``). NN-descent checks
+        its recall on a sample of rows and searches again with larger heaps, or takes the exact
+        graph where that is cheaper, when it falls short of 0.99. ``"hnsw"``: a search of
+        every point in the HNSW index (built if it is not yet). ``"exact"``: brute force.
+        :attr:`graph_info_` says which method made the graph.
     **kwargs
         pynndescent's other keywords. ``n_trees``, ``leaf_size``, ``max_candidates``,
         ``n_iters`` and ``delta`` set the effort of the NN-descent all-points graph (None or
         absent: chosen from the data, and raised until a sampled recall check passes); the
         rest (``low_memory``, ``compressed``, ...) are accepted and ignored.
+
+    Attributes
+    ----------
+    graph_info_ : dict or None
+        How :attr:`neighbor_graph` was made, once it is: ``{"method": "nndescent" | "exact" |
+        "hnsw"}``, for NN-descent with the number of searches (``searches``), the heap size of
+        the last (``heap_size``) and its sampled recall (``recall_estimate``). None before, and
+        for a graph restored from a file or pickle.
     """
 
     def __init__(
@@ -150,8 +166,13 @@ class NNIndex:
         verbose: bool = False,
         M: int = 16,
         ef_construction: int = 200,
+        graph_method: str = "auto",
         **kwargs: Any,
     ) -> None:
+        if graph_method not in _GRAPH_METHODS:
+            raise ValueError(f"graph_method must be one of {_GRAPH_METHODS}, got {graph_method!r}")
+        self.graph_method = graph_method
+        self.graph_info_: dict[str, Any] | None = None
         unknown = set(kwargs) - _PYNNDESCENT_KEYWORDS
         if unknown:
             raise TypeError(f"NNIndex got unexpected keyword argument(s) {sorted(unknown)}")
@@ -238,11 +259,22 @@ class NNIndex:
                 graph = self._neighbor_graph
         return graph
 
+    def _resolved_graph_method(self) -> str:
+        method = getattr(self, "graph_method", "auto")
+        if method != "auto":
+            return method
+        if self._backend == "exact":
+            return "exact"
+        # "dot" needs the index's normalised rows, which only the HNSW self-search reads
+        return "hnsw" if self._metric_name == "dot" else "nndescent"
+
     def _compute_neighbor_graph(self, callback: Any) -> tuple[np.ndarray, np.ndarray]:
-        if self._index is None and self._metric_name != "dot":
+        method = self._resolved_graph_method()
+        if method == "nndescent" and self._metric_name != "dot":
             # NN-descent straight from the rows: faster than building the HNSW graph and
-            # searching it (pynndescent's own method; "dot" needs the index's normalised rows).
-            return _core.nndescent_knn_graph(
+            # searching it (pynndescent's own method); it may hand over to the exact graph
+            # where that is cheaper, and says so.
+            indices, distances, outcome = _core.nndescent_knn_graph(
                 self._raw_data,
                 self.n_neighbors,
                 metric=self._metric_name,
@@ -250,9 +282,27 @@ class NNIndex:
                 seed=self._seed,
                 n_jobs=self.n_jobs,
                 progress=callback,
+                outcome=True,
                 **self._effort,
             )
-        return self._core_index().knn_graph(self.n_neighbors, n_jobs=self.n_jobs, callback=callback)
+            self.graph_info_ = {"method": "exact" if outcome["exact"] else "nndescent", **outcome}
+            return indices, distances
+        if method == "exact" and self._backend != "exact" and self._metric_name != "dot":
+            graph = _core.exact_knn_graph(
+                self._raw_data,
+                self.n_neighbors,
+                metric=self._metric_name,
+                p=self._p,
+                n_jobs=self.n_jobs,
+                progress=callback,
+            )
+            self.graph_info_ = {"method": "exact"}
+            return graph
+        graph = self._core_index().knn_graph(
+            self.n_neighbors, n_jobs=self.n_jobs, callback=callback
+        )
+        self.graph_info_ = {"method": "exact" if self._backend == "exact" else "hnsw"}
+        return graph
 
     def query(
         self,
@@ -400,6 +450,8 @@ class NNIndex:
         params, raw_rows = _parse_meta(meta)
         self = cls.__new__(cls)
         self._lock = threading.RLock()
+        self.graph_method = "auto"
+        self.graph_info_ = None
         try:
             self.metric = params["metric"]
             self.metric_kwds = params["metric_kwds"]
@@ -474,9 +526,11 @@ class NNIndex:
 
     def __repr__(self) -> str:
         n, d = self._raw_data.shape
+        info = getattr(self, "graph_info_", None)
+        made = f", graph made by {info['method']!r}" if info else ""
         return (
             f"NNIndex(n={n}, dim={d}, metric={self.metric!r}, backend={self._backend!r}, "
-            f"n_neighbors={self.n_neighbors})"
+            f"n_neighbors={self.n_neighbors}{made})"
         )
 
 

@@ -82,7 +82,7 @@ static void run(const umapc_metric *m, const float *x, size_t n, size_t dim, siz
         o.min_recall = 0.0;
     }
     o.seed = 7;
-    CHECK_OK(umapc_nndescent_knn_graph(m, x, n, dim, k, &o, NULL, ind, dist, &ce_));
+    CHECK_OK(umapc_nndescent_knn_graph(m, x, n, dim, k, &o, NULL, NULL, ind, dist, &ce_));
 }
 
 static void recall_and_determinism(umapc_metric_kind kind, int pixels, size_t n, size_t dim,
@@ -159,11 +159,11 @@ static void test_k1_no_extra(void) {
     umapc_nndescent_options o;
     umapc_nndescent_options_init(&o);
     o.extra = 0;
-    CHECK_OK(umapc_nndescent_knn_graph(&m, x, n, dim, 1, &o, NULL, ind, dist, &ce_));
+    CHECK_OK(umapc_nndescent_knn_graph(&m, x, n, dim, 1, &o, NULL, NULL, ind, dist, &ce_));
     for (size_t i = 0; i < n; i++) {
         CHECK(ind[i] == (umapc_idx)i && dist[i] == 0.0f);
     }
-    CHECK_OK(umapc_nndescent_knn_graph(&m, x, 1, dim, 3, &o, NULL, ind, dist, &ce_));
+    CHECK_OK(umapc_nndescent_knn_graph(&m, x, 1, dim, 3, &o, NULL, NULL, ind, dist, &ce_));
     CHECK(ind[0] == 0 && dist[0] == 0.0f);
     CHECK(ind[1] == -1 && isinf(dist[1]) && ind[2] == -1 && isinf(dist[2]));
     free(x);
@@ -180,7 +180,7 @@ static void test_nan_rows(void) {
     float dist[60 * 5];
     umapc_metric m;
     umapc_metric_init(&m);
-    CHECK_OK(umapc_nndescent_knn_graph(&m, x, n, dim, k, NULL, NULL, ind, dist, &ce_));
+    CHECK_OK(umapc_nndescent_knn_graph(&m, x, n, dim, k, NULL, NULL, NULL, ind, dist, &ce_));
     for (size_t i = 0; i < n; i++) {
         CHECK(ind[i * k] == (umapc_idx)i);
     }
@@ -204,9 +204,9 @@ static void test_interrupt(void) {
     umapc_metric_init(&m);
     umapc_progress p = {stop_now, NULL};
     umapc_error e = {0};
-    CHECK(umapc_nndescent_knn_graph(&m, x, n, dim, k, NULL, &p, ind, dist, &e) ==
+    CHECK(umapc_nndescent_knn_graph(&m, x, n, dim, k, NULL, &p, NULL, ind, dist, &e) ==
           UMAPC_ERR_INTERRUPTED);
-    CHECK(umapc_nndescent_knn_graph(&m, x, n, dim, 0, NULL, NULL, ind, dist, &e) ==
+    CHECK(umapc_nndescent_knn_graph(&m, x, n, dim, 0, NULL, NULL, NULL, ind, dist, &e) ==
           UMAPC_ERR_INVALID_ARGUMENT);
     free(ind);
     free(dist);

@@ -316,8 +316,8 @@ static void fuzz_nndescent(reader *r) {
     float *dists = alloc_array(s.n * s.k, sizeof *dists);
     REQUIRE(ids != NULL && dists != NULL);
     umapc_error err = {0};
-    umapc_status st =
-        umapc_nndescent_knn_graph(&s.metric, data, s.n, s.dim, s.k, &o, NULL, ids, dists, &err);
+    umapc_status st = umapc_nndescent_knn_graph(&s.metric, data, s.n, s.dim, s.k, &o, NULL, NULL,
+                                                ids, dists, &err);
     REQUIRE(st == UMAPC_OK || is_error(st));
     if (st == UMAPC_OK) {
         check_self_first(ids, dists, s.n, s.k, in_domain(&s.metric, data, s.n, s.dim));

@@ -323,3 +323,31 @@ def test_nndescent_pixels_divided_by_255_search_as_codes() -> None:
     # small float data takes the exact graph: a search on codes would have found the pixels' one
     np.testing.assert_allclose(dist, _core.exact_knn_graph(off_grid, 10)[1], rtol=1e-5)
     assert not np.allclose(dist * 255, dist_px, rtol=1e-4)
+
+
+def test_graph_method_is_a_parameter_and_reported() -> None:
+    """Which algorithm made the graph is chosen by graph_method, not by whether query() ran,
+    and graph_info_ / repr say which one did; every method finds the exact graph's neighbours."""
+    from umapc import _core
+
+    data = np.round(np.abs(_blobs(1500, 12)) * 10)  # integer rows: NN-descent searches as codes
+    exact = _core.exact_knn_graph(data, 10)[1]
+    for method, made in (
+        ("auto", "nndescent"),
+        ("nndescent", "nndescent"),
+        ("hnsw", "hnsw"),
+        ("exact", "exact"),
+    ):
+        index = NNIndex(data, n_neighbors=10, backend="hnsw", graph_method=method, n_jobs=1)
+        index.query(data[:5], k=3)  # a built HNSW graph no longer changes the method
+        assert index.graph_info_ is None
+        assert _graph_recall(index.neighbor_graph[1], exact) >= 0.99
+        assert index.graph_info_["method"] == made
+        assert f"graph made by {made!r}" in repr(index)
+    small_float = _blobs(1500, 12)
+    index = NNIndex(small_float, n_neighbors=10, backend="hnsw", n_jobs=1)
+    index.neighbor_graph
+    assert index.graph_info_["method"] == "exact"  # cheaper than a search on this data
+    assert NNIndex(data, n_neighbors=10, backend="exact").neighbor_graph is not None
+    with pytest.raises(ValueError):
+        NNIndex(data, graph_method="annoy")

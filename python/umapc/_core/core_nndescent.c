@@ -4,19 +4,20 @@
 
 static PyObject *core_nndescent_knn_graph(PyObject *self, PyObject *args, PyObject *kwargs) {
     (void)self;
-    static char *keywords[] = {
-        "X",        "k",          "metric",    "p",     "seed",           "n_jobs",
-        "n_trees",  "leaf_size",  "max_iters", "delta", "max_candidates", "extra",
-        "progress", "min_recall", NULL};
+    static char *keywords[] = {"X",         "k",          "metric",         "p",
+                               "seed",      "n_jobs",     "n_trees",        "leaf_size",
+                               "max_iters", "delta",      "max_candidates", "extra",
+                               "progress",  "min_recall", "outcome",        NULL};
     PyObject *x_obj = NULL, *jobs_obj = NULL, *callback = Py_None;
     long k = 0;
     const char *name = "euclidean";
     double p = 2.0, delta = 0.001, min_recall = 0.99;
+    int want_outcome = 0;
     unsigned long long seed = 0;
     Py_ssize_t trees = 0, leaf = 0, iters = 0, mc = 0, extra = 1;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "Ol|sdKOnnndnnOd:nndescent_knn_graph", keywords,
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "Ol|sdKOnnndnnOdp:nndescent_knn_graph", keywords,
                                      &x_obj, &k, &name, &p, &seed, &jobs_obj, &trees, &leaf, &iters,
-                                     &delta, &mc, &extra, &callback, &min_recall)) {
+                                     &delta, &mc, &extra, &callback, &min_recall, &want_outcome)) {
         return NULL;
     }
     if (!(min_recall >= 0.0 && min_recall <= 1.0)) {
@@ -77,9 +78,10 @@ static PyObject *core_nndescent_knn_graph(PyObject *self, PyObject *args, PyObje
     opts.min_recall = min_recall;
     umapc_bridge bridge;
     umapc_bridge_init(&bridge, callback);
+    umapc_nndescent_outcome outcome;
     Py_BEGIN_ALLOW_THREADS;
     st = umapc_nndescent_knn_graph(&metric, (const float *)PyArray_DATA(x), (size_t)n, (size_t)dim,
-                                   (size_t)k, &opts, &bridge.progress,
+                                   (size_t)k, &opts, &bridge.progress, &outcome,
                                    (umapc_idx *)PyArray_DATA(indices),
                                    (float *)PyArray_DATA(distances), &err);
     Py_END_ALLOW_THREADS;
@@ -92,13 +94,21 @@ static PyObject *core_nndescent_knn_graph(PyObject *self, PyObject *args, PyObje
         }
         return umapc_raise(st, &err);
     }
+    if (want_outcome) {
+        return Py_BuildValue(
+            "(NN{s:O,s:n,s:n,s:d})", (PyObject *)indices, (PyObject *)distances, "exact",
+            outcome.exact ? Py_True : Py_False, "searches", (Py_ssize_t)outcome.searches,
+            "heap_size", (Py_ssize_t)outcome.heap_size, "recall_estimate", outcome.recall_estimate);
+    }
     return Py_BuildValue("(NN)", (PyObject *)indices, (PyObject *)distances);
 }
 
 PyMethodDef umapc_nndescent_methods[] = {
     {"nndescent_knn_graph", (PyCFunction)(void (*)(void))core_nndescent_knn_graph,
      METH_VARARGS | METH_KEYWORDS,
-     "nndescent_knn_graph(X, k, metric='euclidean', p=2.0, seed=0, n_jobs=-1, ...) -> "
-     "(indices, distances): all-points k-NN graph by NN-descent."},
+     "nndescent_knn_graph(X, k, metric='euclidean', p=2.0, seed=0, n_jobs=-1, ..., "
+     "min_recall=0.99, outcome=False) -> "
+     "(indices, distances[, outcome dict]): all-points k-NN graph by NN-descent (or the exact "
+     "graph where that is cheaper)."},
     {NULL, NULL, 0, NULL},
 };
