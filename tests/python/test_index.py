@@ -346,7 +346,7 @@ def test_graph_method_is_a_parameter_and_reported() -> None:
         assert f"graph made by {made!r}" in repr(index)
     small_float = _blobs(1500, 12)
     index = NNIndex(small_float, n_neighbors=10, backend="hnsw", n_jobs=1)
-    index.neighbor_graph
+    assert index.neighbor_graph[0].shape == (1500, 10)
     assert index.graph_info_["method"] == "exact"  # cheaper than a search on this data
     assert NNIndex(data, n_neighbors=10, backend="exact").neighbor_graph is not None
     with pytest.raises(ValueError):
