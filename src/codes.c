@@ -157,3 +157,48 @@ int code_column_ranges(const float *x, size_t n, size_t dim, size_t stride, int 
     free(part);
     return integral;
 }
+
+float code_l2_scalar(const uint8_t *a, const uint8_t *b, size_t dim) {
+    uint32_t s = 0;
+    for (size_t i = 0; i < dim; i++) {
+        int d = (int)a[i] - (int)b[i];
+        s += (uint32_t)(d * d);
+    }
+    return (float)s;
+}
+
+float code_mixed_scalar(const float *q, const uint8_t *c, size_t dim) {
+    float s = 0.0f;
+    for (size_t i = 0; i < dim; i++) {
+        float d = q[i] - (float)c[i];
+        s += d * d;
+    }
+    return s;
+}
+
+code_l2_fn code_l2_at(umapc_level level) {
+    if (!umapc_cpu_runs(level)) {
+        return NULL;
+    }
+    switch (level) {
+    case UMAPC_LEVEL_SCALAR:
+        return code_l2_scalar;
+#if defined(UMAPC_HAVE_X86_KERNELS)
+    case UMAPC_LEVEL_AVX2:
+        return code_l2_avx2;
+    case UMAPC_LEVEL_AVX512:
+        return code_l2_avx512;
+#endif
+#if defined(UMAPC_HAVE_NEON_KERNELS)
+    case UMAPC_LEVEL_NEON:
+        return (umapc_cpu_detected() & UMAPC_CPU_DOTPROD) ? code_l2_dotprod : code_l2_neon;
+#endif
+    default:
+        return NULL;
+    }
+}
+
+code_l2_fn code_l2_select(void) {
+    code_l2_fn f = code_l2_at(umapc_cpu_level());
+    return f != NULL ? f : code_l2_scalar;
+}

@@ -118,4 +118,29 @@ static inline float code_l2_from_dot(int32_t norm2_a, int32_t norm2_b, int32_t s
     return (float)d;
 }
 
+/* sum (a_i - b_i)^2 of two code rows (exact), and sum (q_i - c_i)^2 for a float q and codes c: the
+ * kernels HNSW and NN-descent share. The SIMD versions exist only in builds for their
+ * architecture and run only where cpu.c says so. */
+typedef float (*code_l2_fn)(const uint8_t *a, const uint8_t *b, size_t dim);
+
+float code_l2_scalar(const uint8_t *a, const uint8_t *b, size_t dim);
+float code_mixed_scalar(const float *q, const uint8_t *c, size_t dim);
+#if defined(UMAPC_HAVE_X86_KERNELS)
+float code_l2_avx2(const uint8_t *a, const uint8_t *b, size_t dim);
+float code_l2_avx512(const uint8_t *a, const uint8_t *b, size_t dim);
+float code_mixed_avx2(const float *q, const uint8_t *c, size_t dim);
+float code_mixed_avx512(const float *q, const uint8_t *c, size_t dim);
+#endif
+#if defined(UMAPC_HAVE_NEON_KERNELS)
+float code_l2_neon(const uint8_t *a, const uint8_t *b, size_t dim);
+float code_mixed_neon(const float *q, const uint8_t *c, size_t dim);
+/* Only where the CPU has UMAPC_CPU_DOTPROD (compiled for armv8.2-a+dotprod). */
+float code_l2_dotprod(const uint8_t *a, const uint8_t *b, size_t dim);
+#endif
+
+/* The code-row squared difference of one level (neon: with dotprod where the CPU has it), NULL
+ * where this CPU or build lacks the level; and that of the level in use. */
+code_l2_fn code_l2_at(umapc_level level);
+code_l2_fn code_l2_select(void);
+
 #endif

@@ -6,7 +6,7 @@
 
 /* udot of |a - b| with itself sums four squared bytes into each 32-bit lane in one instruction,
  * exactly (255^2 * CODE_MAX_DIM is below 2^32). */
-float hnsw_l2_u8_dotprod(const uint8_t *a, const uint8_t *b, size_t dim) {
+float code_l2_dotprod(const uint8_t *a, const uint8_t *b, size_t dim) {
     uint32x4_t s0 = vdupq_n_u32(0), s1 = s0;
     size_t i = 0;
     for (; i + 32 <= dim; i += 32) {

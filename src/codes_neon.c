@@ -1,4 +1,4 @@
-/* NEON kernels for 8-bit codes (AArch64 base instructions); reached only through hnsw_l2_u8_at and
+/* NEON kernels for 8-bit codes (AArch64 base instructions); reached only through code_l2_at and
  * the item kernels of hnsw_quant.c. */
 #include "hnsw_internal.h"
 
@@ -6,7 +6,7 @@
 
 /* |a - b| fits a byte, its square 16 bits: one absolute difference and one widening multiply per
  * byte, pairwise-added into 32-bit lanes, all exact. */
-float hnsw_l2_u8_neon(const uint8_t *a, const uint8_t *b, size_t dim) {
+float code_l2_neon(const uint8_t *a, const uint8_t *b, size_t dim) {
     uint32x4_t s0 = vdupq_n_u32(0), s1 = s0;
     size_t i = 0;
     for (; i + 16 <= dim; i += 16) {
@@ -22,7 +22,7 @@ float hnsw_l2_u8_neon(const uint8_t *a, const uint8_t *b, size_t dim) {
     return (float)total;
 }
 
-float hnsw_mixed_u8_neon(const float *q, const uint8_t *c, size_t dim) {
+float code_mixed_neon(const float *q, const uint8_t *c, size_t dim) {
     float32x4_t s0 = vdupq_n_f32(0.0f), s1 = s0;
     size_t i = 0;
     for (; i + 8 <= dim; i += 8) {

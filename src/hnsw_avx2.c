@@ -1,10 +1,10 @@
-/* AVX2 kernels for 8-bit codes; reached only through hnsw_l2_u8_at and the item kernels of
+/* AVX2 kernels for 8-bit codes; reached only through code_l2_at and the item kernels of
  * hnsw_quant.c. */
 #include "hnsw_internal.h"
 
 #include <immintrin.h>
 
-float hnsw_l2_u8_avx2(const uint8_t *a, const uint8_t *b, size_t dim) {
+float code_l2_avx2(const uint8_t *a, const uint8_t *b, size_t dim) {
     __m256i s = _mm256_setzero_si256();
     size_t i = 0;
     for (; i + 16 <= dim; i += 16) {
@@ -24,7 +24,7 @@ float hnsw_l2_u8_avx2(const uint8_t *a, const uint8_t *b, size_t dim) {
     return (float)total;
 }
 
-float hnsw_mixed_u8_avx2(const float *q, const uint8_t *c, size_t dim) {
+float code_mixed_avx2(const float *q, const uint8_t *c, size_t dim) {
     __m256 s = _mm256_setzero_ps();
     size_t i = 0;
     for (; i + 8 <= dim; i += 8) {

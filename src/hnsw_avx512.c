@@ -1,4 +1,4 @@
-/* AVX-512 kernels for 8-bit codes; reached only through hnsw_l2_u8_at and the item kernels of
+/* AVX-512 kernels for 8-bit codes; reached only through code_l2_at and the item kernels of
  * hnsw_quant.c. */
 #include "hnsw_internal.h"
 
@@ -11,7 +11,7 @@ static inline __m512i sq_diff(const uint8_t *a, const uint8_t *b) {
     return _mm512_madd_epi16(d, d);
 }
 
-float hnsw_l2_u8_avx512(const uint8_t *a, const uint8_t *b, size_t dim) {
+float code_l2_avx512(const uint8_t *a, const uint8_t *b, size_t dim) {
     __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
     size_t i = 0;
     for (; i + 64 <= dim; i += 64) {
@@ -31,7 +31,7 @@ float hnsw_l2_u8_avx512(const uint8_t *a, const uint8_t *b, size_t dim) {
     return (float)_mm512_reduce_add_epi32(_mm512_add_epi32(s0, s1));
 }
 
-float hnsw_mixed_u8_avx512(const float *q, const uint8_t *c, size_t dim) {
+float code_mixed_avx512(const float *q, const uint8_t *c, size_t dim) {
     __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
     size_t i = 0;
     for (; i + 32 <= dim; i += 32) {

@@ -192,28 +192,6 @@ int hnsw_codes_build(const umapc_hnsw *h, size_t n, int threads, hnsw_codes *out
 void hnsw_codes_free(hnsw_codes *c);
 void hnsw_view_codes(hnsw_view *v, const umapc_hnsw *h, const hnsw_codes *c);
 
-/* sum (a_i - b_i)^2 of two code rows (exact), and sum (q_i - c_i)^2 for a float q and codes c; the
- * SIMD versions exist only in builds for their architecture and run only where cpu.c says so. */
-float hnsw_l2_u8_scalar(const uint8_t *a, const uint8_t *b, size_t dim);
-float hnsw_mixed_u8_scalar(const float *q, const uint8_t *c, size_t dim);
-#if defined(UMAPC_HAVE_X86_KERNELS)
-float hnsw_l2_u8_avx2(const uint8_t *a, const uint8_t *b, size_t dim);
-float hnsw_l2_u8_avx512(const uint8_t *a, const uint8_t *b, size_t dim);
-float hnsw_mixed_u8_avx2(const float *q, const uint8_t *c, size_t dim);
-float hnsw_mixed_u8_avx512(const float *q, const uint8_t *c, size_t dim);
-#endif
-#if defined(UMAPC_HAVE_NEON_KERNELS)
-float hnsw_l2_u8_neon(const uint8_t *a, const uint8_t *b, size_t dim);
-float hnsw_mixed_u8_neon(const float *q, const uint8_t *c, size_t dim);
-/* Only where the CPU has UMAPC_CPU_DOTPROD (compiled for armv8.2-a+dotprod). */
-float hnsw_l2_u8_dotprod(const uint8_t *a, const uint8_t *b, size_t dim);
-#endif
-
-/* The code-row squared difference of one level (neon: with dotprod where the CPU has it), NULL
- * where this CPU or build lacks the level; and that of the level in use. */
-hnsw_code_fn hnsw_l2_u8_at(umapc_level level);
-hnsw_code_fn hnsw_l2_u8_select(void);
-
 /* Whether an empty index can store these rows (prepared form) as lossless codes: euclidean,
  * integers, each column spanning at most 255. Fills lo with the column minima; 1 yes, 0 no, -1 out
  * of memory. */

@@ -8,56 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-float hnsw_l2_u8_scalar(const uint8_t *a, const uint8_t *b, size_t dim) {
-    uint32_t s = 0;
-    for (size_t i = 0; i < dim; i++) {
-        int d = (int)a[i] - (int)b[i];
-        s += (uint32_t)(d * d);
-    }
-    return (float)s;
-}
-
-float hnsw_mixed_u8_scalar(const float *q, const uint8_t *c, size_t dim) {
-    float s = 0.0f;
-    for (size_t i = 0; i < dim; i++) {
-        float d = q[i] - (float)c[i];
-        s += d * d;
-    }
-    return s;
-}
-
 void hnsw_item_fill(uint8_t *item, size_t dim) {
     int32_t norm2, sum128;
     code_row_terms(item + HNSW_ITEM_HEADER, dim, &norm2, &sum128);
     memcpy(item, &norm2, sizeof norm2);
     memcpy(item + sizeof norm2, &sum128, sizeof sum128);
-}
-
-hnsw_code_fn hnsw_l2_u8_at(umapc_level level) {
-    if (!umapc_cpu_runs(level)) {
-        return NULL;
-    }
-    switch (level) {
-    case UMAPC_LEVEL_SCALAR:
-        return hnsw_l2_u8_scalar;
-#if defined(UMAPC_HAVE_X86_KERNELS)
-    case UMAPC_LEVEL_AVX2:
-        return hnsw_l2_u8_avx2;
-    case UMAPC_LEVEL_AVX512:
-        return hnsw_l2_u8_avx512;
-#endif
-#if defined(UMAPC_HAVE_NEON_KERNELS)
-    case UMAPC_LEVEL_NEON:
-        return (umapc_cpu_detected() & UMAPC_CPU_DOTPROD) ? hnsw_l2_u8_dotprod : hnsw_l2_u8_neon;
-#endif
-    default:
-        return NULL;
-    }
-}
-
-hnsw_code_fn hnsw_l2_u8_select(void) {
-    hnsw_code_fn f = hnsw_l2_u8_at(umapc_cpu_level());
-    return f != NULL ? f : hnsw_l2_u8_scalar;
 }
 
 /* ---- item kernels: one per instruction set, chosen once per view ---- */
@@ -66,11 +21,11 @@ hnsw_code_fn hnsw_l2_u8_select(void) {
  * indirect call per distance. */
 #define ITEM_KERNELS(name)                                                                         \
     static float item_##name(const uint8_t *a, const uint8_t *b, size_t dim) {                     \
-        return hnsw_l2_u8_##name(a + HNSW_ITEM_HEADER, b + HNSW_ITEM_HEADER, dim);                 \
+        return code_l2_##name(a + HNSW_ITEM_HEADER, b + HNSW_ITEM_HEADER, dim);                    \
     }
 #define MIXED_KERNELS(name)                                                                        \
     static float mixed_##name(const float *q, const uint8_t *item, size_t dim) {                   \
-        return hnsw_mixed_u8_##name(q, item + HNSW_ITEM_HEADER, dim);                              \
+        return code_mixed_##name(q, item + HNSW_ITEM_HEADER, dim);                                 \
     }
 
 ITEM_KERNELS(scalar)

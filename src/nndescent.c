@@ -3,7 +3,6 @@
  * (distance, index) pairs whatever order pushes arrive in, so the graph depends on the seed
  * alone, never on the thread count. */
 #include "codes.h"
-#include "hnsw_internal.h"
 #include "internal.h"
 #include "metric.h"
 #include "umapc/exact.h"
@@ -44,7 +43,7 @@ typedef struct nd_space {
     size_t pdim;
     uint8_t *codes; /* lossless codes in ND_U8 mode */
     int scaled;     /* the codes are 255 times the rows (pixels / 255): distances re-measured */
-    hnsw_code_fn u8;
+    code_l2_fn u8;
     /* ND_U8 with AVX-512 VNNI: all-pairs joins (and the projection for the trees) go through the
      * dot formulation in tiles of up to 4x4 pairs, with the per-row terms (code_row_terms) computed
      * once; NULL elsewhere. */
@@ -317,7 +316,7 @@ static int build_codes(nd_space *s, const float *x, size_t n, int threads) {
         return 0;
     }
     s->mode = ND_U8;
-    s->u8 = hnsw_l2_u8_select();
+    s->u8 = code_l2_select();
     s->tile = tile;
     return 0;
 }

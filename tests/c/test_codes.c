@@ -117,14 +117,14 @@ typedef struct u8_variant {
 } u8_variant;
 
 static const u8_variant u8_variants[] = {
-    {UMAPC_LEVEL_SCALAR, 0, hnsw_l2_u8_scalar, hnsw_mixed_u8_scalar},
+    {UMAPC_LEVEL_SCALAR, 0, code_l2_scalar, code_mixed_scalar},
 #if defined(UMAPC_HAVE_X86_KERNELS)
-    {UMAPC_LEVEL_AVX2, 0, hnsw_l2_u8_avx2, hnsw_mixed_u8_avx2},
-    {UMAPC_LEVEL_AVX512, 0, hnsw_l2_u8_avx512, hnsw_mixed_u8_avx512},
+    {UMAPC_LEVEL_AVX2, 0, code_l2_avx2, code_mixed_avx2},
+    {UMAPC_LEVEL_AVX512, 0, code_l2_avx512, code_mixed_avx512},
 #endif
 #if defined(UMAPC_HAVE_NEON_KERNELS)
-    {UMAPC_LEVEL_NEON, 0, hnsw_l2_u8_neon, hnsw_mixed_u8_neon},
-    {UMAPC_LEVEL_NEON, UMAPC_CPU_DOTPROD, hnsw_l2_u8_dotprod, hnsw_mixed_u8_neon},
+    {UMAPC_LEVEL_NEON, 0, code_l2_neon, code_mixed_neon},
+    {UMAPC_LEVEL_NEON, UMAPC_CPU_DOTPROD, code_l2_dotprod, code_mixed_neon},
 #endif
 };
 #define N_U8_VARIANTS (sizeof u8_variants / sizeof u8_variants[0])
@@ -163,7 +163,7 @@ static void test_u8_choice(void) {
     }
     CHECK(n_run >= 1);
     for (int l = 0; l < 4; l++) {
-        hnsw_code_fn f = hnsw_l2_u8_at((umapc_level)l);
+        hnsw_code_fn f = code_l2_at((umapc_level)l);
         CHECK((f != NULL) == umapc_cpu_level_runs(umapc_cpu_detected(), (umapc_level)l));
         int known = f == NULL;
         for (size_t v = 0; v < N_U8_VARIANTS; v++) {
@@ -172,7 +172,7 @@ static void test_u8_choice(void) {
         }
         CHECK(known);
     }
-    CHECK(hnsw_l2_u8_select() == hnsw_l2_u8_at(umapc_cpu_level()));
+    CHECK(code_l2_select() == code_l2_at(umapc_cpu_level()));
     printf("code kernels: %d variants run here (level in use: %s)\n", n_run, umapc_simd_level());
 }
 
