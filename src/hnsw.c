@@ -24,7 +24,7 @@ void umapc_hnsw_options_init(umapc_hnsw_options *opts) {
     opts->lossless_codes = 1;
 }
 
-void umapc_hnsw_query_options_init(umapc_hnsw_query_options *opts) {
+void umapc_query_options_init(umapc_query_options *opts) {
     opts->ef = 0;
     opts->n_threads = 0;
     opts->filter_mask = NULL;
@@ -789,7 +789,7 @@ static umapc_status run_queries(const query_plan *qp, const float *queries, size
 }
 
 umapc_status umapc_hnsw_query(const umapc_hnsw *index, const float *queries, size_t nq, size_t k,
-                              const umapc_hnsw_query_options *opts, const umapc_progress *progress,
+                              const umapc_query_options *opts, const umapc_progress *progress,
                               umapc_idx *indices, float *distances, umapc_error *err) {
     if (index == NULL || (nq > 0 && (queries == NULL || indices == NULL || distances == NULL))) {
         return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT, "hnsw query: NULL argument");
@@ -797,8 +797,8 @@ umapc_status umapc_hnsw_query(const umapc_hnsw *index, const float *queries, siz
     if (k == 0 || k > (size_t)INT32_MAX) {
         return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT, "hnsw query: k must be >= 1");
     }
-    umapc_hnsw_query_options defaults;
-    umapc_hnsw_query_options_init(&defaults);
+    umapc_query_options defaults;
+    umapc_query_options_init(&defaults);
     if (opts == NULL) {
         opts = &defaults;
     }

@@ -52,12 +52,6 @@ void umapc_index_options_init(umapc_index_options *opts) {
     opts->n_threads = 0;
 }
 
-void umapc_query_options_init(umapc_query_options *opts) {
-    opts->ef = 0;
-    opts->n_threads = 0;
-    opts->filter_mask = NULL;
-}
-
 static int rows_are_finite(const float *rows, size_t count) {
     float acc = 0.0f;
     for (size_t i = 0; i < count; i++) {
@@ -262,13 +256,8 @@ umapc_status umapc_index_query(const umapc_index *index, const float *queries, s
             umapc_exact_search(&index->metric, index->exact_rows, index->n, index->dim, rows, nq, k,
                                opts->filter_mask, &exact_opts, progress, indices, distances, err);
     } else {
-        umapc_hnsw_query_options hnsw_opts;
-        umapc_hnsw_query_options_init(&hnsw_opts);
-        hnsw_opts.ef = opts->ef;
-        hnsw_opts.n_threads = opts->n_threads;
-        hnsw_opts.filter_mask = opts->filter_mask;
-        status = umapc_hnsw_query(index->hnsw, rows, nq, k, &hnsw_opts, progress, indices,
-                                  distances, err);
+        status =
+            umapc_hnsw_query(index->hnsw, rows, nq, k, opts, progress, indices, distances, err);
     }
     free(normalised);
     return status;

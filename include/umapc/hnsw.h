@@ -35,22 +35,25 @@ UMAPC_API umapc_status umapc_hnsw_build(const umapc_metric *metric, const float 
 UMAPC_API umapc_status umapc_hnsw_add(umapc_hnsw *index, const float *data, size_t n, int n_threads,
                                       const umapc_progress *progress, umapc_error *err);
 
-typedef struct umapc_hnsw_query_options {
-    size_t ef;                  /* beam width; raised to k when smaller. Default 0: chosen from
-                                   k as max(2k + 16, 40) (recall@k >= 0.95 on the benchmarks). */
+/* Options of every query: umapc_hnsw_query and umapc_index_query (whose exact backend ignores
+ * ef). */
+typedef struct umapc_query_options {
+    size_t ef;                  /* HNSW beam width; raised to k when smaller. Default 0: chosen
+                                   from k as max(2k + 16, 40) (recall@k >= 0.95 on the
+                                   benchmarks). */
     int n_threads;              /* <= 0: all cores. Default 0. */
     const uint8_t *filter_mask; /* size() bytes, nonzero = may be returned; NULL = all. The
                                    search walks through excluded nodes and collects allowed ones;
                                    a very selective mask is answered by scanning the allowed rows,
                                    so k allowed points exist => k results. */
-} umapc_hnsw_query_options;
+} umapc_query_options;
 
-UMAPC_API void umapc_hnsw_query_options_init(umapc_hnsw_query_options *opts);
+UMAPC_API void umapc_query_options_init(umapc_query_options *opts);
 
 /* k nearest rows for each of nq queries, sorted by true distance; missing results padded with
  * index -1 and distance +inf. Safe to call concurrently with other queries. */
 UMAPC_API umapc_status umapc_hnsw_query(const umapc_hnsw *index, const float *queries, size_t nq,
-                                        size_t k, const umapc_hnsw_query_options *opts,
+                                        size_t k, const umapc_query_options *opts,
                                         const umapc_progress *progress, umapc_idx *indices,
                                         float *distances, umapc_error *err);
 

@@ -34,14 +34,6 @@ UMAPC_API umapc_status umapc_index_add(umapc_index *index, const float *data, si
                                        int n_threads, const umapc_progress *progress,
                                        umapc_error *err);
 
-typedef struct umapc_query_options {
-    size_t ef;                  /* HNSW beam width; 0 = chosen from k. Ignored by exact. */
-    int n_threads;              /* <= 0: all cores. Default 0. */
-    const uint8_t *filter_mask; /* size() bytes, nonzero = may be returned; NULL = all. */
-} umapc_query_options;
-
-UMAPC_API void umapc_query_options_init(umapc_query_options *opts);
-
 /* k nearest indexed rows per query, sorted by distance; padded with -1 / +inf when fewer than k
  * rows are allowed. Queries must be finite (checked). */
 UMAPC_API umapc_status umapc_index_query(const umapc_index *index, const float *queries, size_t nq,

@@ -136,8 +136,8 @@ static double query_recall(const umapc_hnsw *h, const umapc_metric *m, const flo
                            const uint8_t *mask) {
     umapc_idx *idx = malloc(nq * k * sizeof *idx);
     float *dist = malloc(nq * k * sizeof *dist);
-    umapc_hnsw_query_options qo;
-    umapc_hnsw_query_options_init(&qo);
+    umapc_query_options qo;
+    umapc_query_options_init(&qo);
     qo.ef = ef;
     qo.filter_mask = mask;
     CHECK(umapc_hnsw_query(h, q, nq, k, &qo, NULL, idx, dist, NULL) == UMAPC_OK);
