@@ -35,10 +35,6 @@ const char *umapc_status_name(umapc_status status) {
         return "corrupt data";
     case UMAPC_ERR_INTERRUPTED:
         return "interrupted";
-    case UMAPC_ERR_NOT_CONVERGED:
-        return "not converged";
-    case UMAPC_ERR_INTERNAL:
-        return "internal error";
     }
     return "unknown status";
 }

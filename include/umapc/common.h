@@ -26,11 +26,10 @@ typedef enum umapc_status {
     UMAPC_OK = 0,
     UMAPC_ERR_INVALID_ARGUMENT = 1, /* caller passed something out of range or inconsistent */
     UMAPC_ERR_OUT_OF_MEMORY = 2,
-    UMAPC_ERR_IO = 3,          /* a file could not be opened, read or written */
-    UMAPC_ERR_CORRUPT = 4,     /* a file is truncated, has a bad checksum or unknown version */
-    UMAPC_ERR_INTERRUPTED = 5, /* the progress callback asked to stop */
-    UMAPC_ERR_NOT_CONVERGED = 6,
-    UMAPC_ERR_INTERNAL = 7
+    UMAPC_ERR_IO = 3,         /* a file could not be opened, read or written */
+    UMAPC_ERR_CORRUPT = 4,    /* a file is truncated, has a bad checksum or unknown version */
+    UMAPC_ERR_INTERRUPTED = 5 /* the progress callback asked to stop */
+    /* No call fails for want of convergence: the spectral layout reports it in a flag. */
 } umapc_status;
 
 /* Filled by a failing call with a human-readable message; may be NULL when the caller does not
