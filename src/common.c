@@ -170,3 +170,7 @@ uint32_t umapc_rng_below(umapc_rng *rng, uint32_t bound) {
 double umapc_rng_uniform(umapc_rng *rng) {
     return (double)(umapc_rng_next(rng) >> 11) * (1.0 / 9007199254740992.0);
 }
+
+void umapc_free(void *buffer) {
+    free(buffer);
+}

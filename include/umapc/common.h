@@ -69,6 +69,11 @@ UMAPC_API int umapc_resolve_threads(int n_threads);
  * best). Detected on first use and then fixed for the process; safe to call from any thread. */
 UMAPC_API const char *umapc_simd_level(void);
 
+/* Frees a buffer the library allocated and handed over (the meta bytes of umapc_index_load and
+ * umapc_index_deserialize, the bytes of umapc_index_serialize): the library's own allocator,
+ * which need not be the caller's. NULL is ignored. */
+UMAPC_API void umapc_free(void *buffer);
+
 #ifdef __cplusplus
 }
 #endif

@@ -64,12 +64,13 @@ typedef struct umapc_blob {
  * half-written index behind. meta may have size 0. */
 UMAPC_API umapc_status umapc_index_save(const umapc_index *index, const char *path, umapc_blob meta,
                                         umapc_error *err);
-/* Reads an index; *meta receives a malloc'ed copy of the stored bytes (free() it; NULL when
- * there were none) and *meta_size their count. */
+/* Reads an index; *meta receives a copy of the stored bytes (release it with umapc_free; NULL
+ * when there were none) and *meta_size their count. */
 UMAPC_API umapc_status umapc_index_load(const char *path, umapc_index **out, uint8_t **meta,
                                         size_t *meta_size, umapc_error *err);
 
-/* The same format in memory (for pickling). *buffer is malloc'ed; free it with free(). */
+/* The same format in memory (for pickling); release *buffer (and deserialize's *meta) with
+ * umapc_free. */
 UMAPC_API umapc_status umapc_index_serialize(const umapc_index *index, umapc_blob meta,
                                              uint8_t **buffer, size_t *size, umapc_error *err);
 UMAPC_API umapc_status umapc_index_deserialize(const uint8_t *buffer, size_t size,

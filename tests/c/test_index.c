@@ -107,7 +107,7 @@ static void test_interrupted_add(void) {
     CHECK(umapc_index_deserialize(bytes, n_bytes, &back, &meta, &meta_size, NULL) == UMAPC_OK);
     CHECK(back != NULL && umapc_index_size(back) == size);
     umapc_index_free(back);
-    free(bytes);
+    umapc_free(bytes);
     free(gi);
     free(gd);
     umapc_index_free(index);
@@ -140,7 +140,7 @@ static void test_load_validates_content(void) {
     CHECK(umapc_index_deserialize(bytes, size, &back, &meta, &meta_size, &err) ==
           UMAPC_ERR_CORRUPT);
     CHECK(back == NULL && strstr(err.message, "NaN") != NULL);
-    free(bytes);
+    umapc_free(bytes);
     umapc_index_free(exact);
 
     /* Negative rows in a file that claims hellinger (the rows were stored as euclidean). */
@@ -154,7 +154,7 @@ static void test_load_validates_content(void) {
     CHECK(umapc_index_deserialize(bytes, size, &back, &meta, &meta_size, &err) ==
           UMAPC_ERR_CORRUPT);
     CHECK(back == NULL);
-    free(bytes);
+    umapc_free(bytes);
     umapc_index_free(exact);
 
     /* A file whose header says cosine around a euclidean graph. */
@@ -168,7 +168,7 @@ static void test_load_validates_content(void) {
     CHECK(umapc_index_deserialize(bytes, size, &back, &meta, &meta_size, &err) ==
           UMAPC_ERR_CORRUPT);
     CHECK(back == NULL && strstr(err.message, "metric") != NULL);
-    free(bytes);
+    umapc_free(bytes);
     umapc_index_free(graph);
 
     /* The reserved header word must be 0: it used to be ignored, so a file that differed from a
@@ -181,7 +181,7 @@ static void test_load_validates_content(void) {
           UMAPC_ERR_CORRUPT);
     CHECK(back == NULL && strstr(err.message, "reserved") != NULL);
     umapc_index_free(back);
-    free(bytes);
+    umapc_free(bytes);
     umapc_index_free(exact);
     free(x);
 }
@@ -203,7 +203,7 @@ static void test_dot_tiny_rows(void) {
     CHECK_OK(umapc_index_serialize(index, none, &bytes, &size, &ce_));
     CHECK_OK(umapc_index_deserialize(bytes, size, &back, &meta, &meta_size, &ce_));
     umapc_index_free(back);
-    free(bytes);
+    umapc_free(bytes);
     umapc_index_free(index);
 }
 
@@ -283,7 +283,7 @@ static void test_save(void) {
     CHECK((meta_size == sizeof meta_a && memcmp(meta, meta_a, meta_size) == 0) ||
           (meta_size == sizeof meta_b && memcmp(meta, meta_b, meta_size) == 0));
     CHECK(back != NULL && umapc_index_size(back) == n);
-    free(meta);
+    umapc_free(meta);
     umapc_index_free(back);
     umapc_index_free(index);
     free(x);

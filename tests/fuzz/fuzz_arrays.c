@@ -270,8 +270,8 @@ static void round_trip(const umapc_index *index) {
     REQUIRE(umapc_index_size(back) == umapc_index_size(index) && meta_size == sizeof meta &&
             memcmp(meta_back, meta, sizeof meta) == 0);
     umapc_index_free(back);
-    free(meta_back);
-    free(bytes);
+    umapc_free(meta_back);
+    umapc_free(bytes);
 }
 
 static void fuzz_index(reader *r) {

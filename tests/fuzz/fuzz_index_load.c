@@ -133,7 +133,7 @@ static void try_load(const uint8_t *data, size_t size) {
     exercise_queries(index);
     exercise_graph(index);
     check_round_trip(index, meta, meta_size, data, size);
-    free(meta);
+    umapc_free(meta);
     umapc_index_free(index);
 }
 

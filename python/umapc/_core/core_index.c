@@ -355,7 +355,7 @@ static PyObject *index_save(IndexObject *self, PyObject *args) {
 static PyObject *index_and_meta(umapc_index *index, uint8_t *meta, size_t meta_size) {
     PyObject *meta_obj =
         PyBytes_FromStringAndSize(meta ? (const char *)meta : "", (Py_ssize_t)meta_size);
-    free(meta);
+    umapc_free(meta);
     PyObject *index_obj = wrap_index(index);
     PyObject *result = NULL;
     if (meta_obj != NULL && index_obj != NULL) {
@@ -410,7 +410,7 @@ static PyObject *index_serialize(IndexObject *self, PyObject *args) {
             umapc_raise(status, &err);
         } else {
             result = PyBytes_FromStringAndSize((const char *)bytes, (Py_ssize_t)size);
-            free(bytes);
+            umapc_free(bytes);
         }
     }
     if (meta.buf != NULL) {
