@@ -194,9 +194,19 @@ umapc_status umapc_index_create(const umapc_metric *metric, const float *data, s
     return UMAPC_OK;
 }
 
+/* Every call on an index refuses a NULL handle the same way. */
+static umapc_status check_handle(const umapc_index *index, const char *call, umapc_error *err) {
+    return index != NULL ? UMAPC_OK
+                         : umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT, "%s: NULL index", call);
+}
+
 umapc_status umapc_index_add(umapc_index *index, const float *data, size_t n, int n_threads,
                              const umapc_progress *progress, umapc_error *err) {
-    umapc_status status = check_rows(&index->metric, data, n, index->dim, "new data", err);
+    umapc_status status = check_handle(index, "add", err);
+    if (status) {
+        return status;
+    }
+    status = check_rows(&index->metric, data, n, index->dim, "new data", err);
     if (status) {
         return status;
     }
@@ -236,7 +246,11 @@ umapc_status umapc_index_query(const umapc_index *index, const float *queries, s
         umapc_query_options_init(&defaults);
         opts = &defaults;
     }
-    umapc_status status = check_rows(&index->metric, queries, nq, index->dim, "queries", err);
+    umapc_status status = check_handle(index, "query", err);
+    if (status) {
+        return status;
+    }
+    status = check_rows(&index->metric, queries, nq, index->dim, "queries", err);
     if (status) {
         return status;
     }
@@ -266,6 +280,10 @@ umapc_status umapc_index_query(const umapc_index *index, const float *queries, s
 umapc_status umapc_index_knn_graph(const umapc_index *index, size_t k, int n_threads,
                                    const umapc_progress *progress, umapc_idx *indices,
                                    float *distances, umapc_error *err) {
+    umapc_status status = check_handle(index, "knn_graph", err);
+    if (status) {
+        return status;
+    }
     if (k == 0 || k > index->n) {
         return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT,
                           "n_neighbors=%zu must be between 1 and the number of points (%zu)", k,
@@ -285,22 +303,27 @@ umapc_status umapc_index_knn_graph(const umapc_index *index, size_t k, int n_thr
 }
 
 size_t umapc_index_size(const umapc_index *index) {
-    return index->n;
+    return index ? index->n : 0;
 }
 
 size_t umapc_index_dim(const umapc_index *index) {
-    return index->dim;
+    return index ? index->dim : 0;
 }
 
 umapc_backend umapc_index_backend(const umapc_index *index) {
-    return index->backend;
+    return index ? index->backend : UMAPC_BACKEND_EXACT;
 }
 
 umapc_metric umapc_index_metric(const umapc_index *index) {
-    return index->metric;
+    umapc_metric none;
+    umapc_metric_init(&none);
+    return index ? index->metric : none;
 }
 
 size_t umapc_index_memory(const umapc_index *index) {
+    if (index == NULL) {
+        return 0;
+    }
     size_t bytes = sizeof *index;
     if (index->backend == UMAPC_BACKEND_EXACT) {
         bytes += index->capacity * index->dim * sizeof(float);
@@ -405,6 +428,10 @@ static umapc_status write_payload(const umapc_index *index, uint8_t *at, size_t 
 
 umapc_status umapc_index_serialize(const umapc_index *index, umapc_blob meta, uint8_t **buffer,
                                    size_t *size, umapc_error *err) {
+    umapc_status status = check_handle(index, "serialize", err);
+    if (status) {
+        return status;
+    }
     size_t payload = payload_size(index);
     size_t body = HEADER_BYTES + meta.size + payload;
     uint8_t *bytes = malloc(body + CHECKSUM_BYTES);
@@ -416,7 +443,7 @@ umapc_status umapc_index_serialize(const umapc_index *index, umapc_blob meta, ui
     if (meta.size) {
         memcpy(bytes + HEADER_BYTES, meta.data, meta.size);
     }
-    umapc_status status = write_payload(index, bytes + HEADER_BYTES + meta.size, payload, err);
+    status = write_payload(index, bytes + HEADER_BYTES + meta.size, payload, err);
     if (status) {
         free(bytes);
         return status;
@@ -562,6 +589,10 @@ umapc_status umapc_index_deserialize(const uint8_t *buffer, size_t size, umapc_i
 }
 
 umapc_status umapc_index_copy_rows(const umapc_index *index, float *out, umapc_error *err) {
+    umapc_status status = check_handle(index, "copy_rows", err);
+    if (status) {
+        return status;
+    }
     if (index->backend != UMAPC_BACKEND_EXACT) {
         return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT,
                           "only the exact backend keeps rows as given");

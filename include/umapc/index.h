@@ -46,6 +46,8 @@ UMAPC_API umapc_status umapc_index_knn_graph(const umapc_index *index, size_t k,
                                              const umapc_progress *progress, umapc_idx *indices,
                                              float *distances, umapc_error *err);
 
+/* Getters; a NULL index reads as empty (size, dim and memory 0, the exact backend, the default
+ * metric), as the HNSW getters do. */
 UMAPC_API size_t umapc_index_size(const umapc_index *index);
 UMAPC_API size_t umapc_index_dim(const umapc_index *index);
 UMAPC_API umapc_backend umapc_index_backend(const umapc_index *index);

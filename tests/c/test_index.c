@@ -333,7 +333,28 @@ static void test_magnitude(void) {
     CHECK(umapc_metric_max_magnitude(&m, dim) == (double)FLT_MAX);
 }
 
+/* A NULL handle: getters read as empty, calls fail cleanly with INVALID_ARGUMENT. */
+static void test_null_handle(void) {
+    CHECK(umapc_index_size(NULL) == 0 && umapc_index_dim(NULL) == 0);
+    CHECK(umapc_index_memory(NULL) == 0 && umapc_index_backend(NULL) == UMAPC_BACKEND_EXACT);
+    float row[4] = {0}, dist[1];
+    umapc_idx ind[1];
+    uint8_t *bytes = NULL;
+    size_t size = 0;
+    umapc_blob none = {NULL, 0};
+    umapc_error e = {0};
+    CHECK(umapc_index_add(NULL, row, 1, 1, NULL, &e) == UMAPC_ERR_INVALID_ARGUMENT);
+    CHECK(umapc_index_query(NULL, row, 1, 1, NULL, NULL, ind, dist, &e) ==
+          UMAPC_ERR_INVALID_ARGUMENT);
+    CHECK(umapc_index_knn_graph(NULL, 1, 1, NULL, ind, dist, &e) == UMAPC_ERR_INVALID_ARGUMENT);
+    CHECK(umapc_index_serialize(NULL, none, &bytes, &size, &e) == UMAPC_ERR_INVALID_ARGUMENT);
+    CHECK(umapc_index_save(NULL, "/tmp/umapc-null-index", none, &e) == UMAPC_ERR_INVALID_ARGUMENT);
+    CHECK(umapc_index_copy_rows(NULL, row, &e) == UMAPC_ERR_INVALID_ARGUMENT);
+    CHECK(bytes == NULL);
+}
+
 int main(void) {
+    test_null_handle();
     test_huge_ef();
     test_interrupted_add();
     test_load_validates_content();
