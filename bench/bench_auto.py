@@ -22,6 +22,7 @@ import numpy as np
 from umapc import _core, _io, index
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _data as shared  # noqa: E402  (bench/ is on sys.path when run as a script)
 from _docs import replace_section  # noqa: E402
 
 
@@ -41,10 +42,10 @@ def main() -> None:
     ap.add_argument("--k", type=int, default=15)
     ap.add_argument("--write-docs", action="store_true", help="replace its section of the docs")
     args = ap.parse_args()
-    data = _io.shared_data_dir()
+    data = shared.shared_data_dir()
     if data is None:
         raise SystemExit("shared data not found")
-    fashion = _io.load_fashion_mnist(data)[0]
+    fashion = shared.load_fashion_mnist(data)[0]
     sift = _io.read_fvecs(data / "siftsmall" / "siftsmall_base.fvecs")
     glove = _io.read_fvecs(data / "glove25" / "glove_twitter_25d_12k.fvecs")
     sets = (

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _data as shared  # noqa: E402  (bench/ is on sys.path when run as a script)
 from _docs import cpu_model  # noqa: E402
 
 TOOLS = ("umapc", "faiss", "sklearn")
@@ -51,12 +52,11 @@ def _reset_peak_rss() -> None:
 
 def load_points(n: int) -> np.ndarray:
     """The first n of the 70,000 Fashion-MNIST images (train then test), float32 pixels."""
-    from umapc import _io
 
-    data_dir = _io.shared_data_dir()
+    data_dir = shared.shared_data_dir()
     if data_dir is None:
         raise SystemExit("shared data not found (set UMAPC_DATA or place ../shared/data)")
-    train_x, _, test_x, _ = _io.load_fashion_mnist(data_dir)
+    train_x, _, test_x, _ = shared.load_fashion_mnist(data_dir)
     x = train_x if n <= len(train_x) else np.concatenate([train_x, test_x])
     return np.ascontiguousarray(x[:n], dtype=np.float32)
 
@@ -203,9 +203,8 @@ def bench_task(
 
 
 def _shared_dir() -> Path | None:
-    from umapc import _io
 
-    return _io.shared_data_dir()
+    return shared.shared_data_dir()
 
 
 def main() -> None:

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _data as shared  # noqa: E402  (bench/ is on sys.path when run as a script)
 from _docs import replace_section  # noqa: E402
 
 TOOLS = ("umapc", "hnswlib", "pynndescent")
@@ -46,9 +47,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _data_dir() -> Path:
-    from umapc import _io
 
-    d = _io.shared_data_dir()
+    d = shared.shared_data_dir()
     if d is None:
         raise SystemExit("shared data not found (set UMAPC_DATA or place ../shared/data)")
     return d
@@ -60,7 +60,7 @@ def load_dataset(name: str, quick: bool) -> tuple[np.ndarray, np.ndarray, str]:
 
     d = _data_dir()
     if name == "fashion":
-        train, _, test, _ = _io.load_fashion_mnist(d)
+        train, _, test, _ = shared.load_fashion_mnist(d)
         base, queries = train, test
         if quick:
             base, queries = base[:20000], queries[:1000]
@@ -275,9 +275,8 @@ def ann_worker(tool_name: str, dataset: str, threads: int, repeats: int, quick: 
 
 
 def graph_worker(tool_name: str, n: int, threads: int, repeats: int) -> None:
-    from umapc import _io
 
-    train, _, test, _ = _io.load_fashion_mnist(_data_dir())
+    train, _, test, _ = shared.load_fashion_mnist(_data_dir())
     x = np.ascontiguousarray(np.concatenate([train, test])[:n])
     k = GRAPH_K
     if tool_name == "pynndescent":

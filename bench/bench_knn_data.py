@@ -32,6 +32,7 @@ import umapc
 from umapc import _core, _io
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _data as shared  # noqa: E402  (bench/ is on sys.path when run as a script)
 from _docs import cpu_model, replace_section  # noqa: E402
 
 K = 15
@@ -39,7 +40,7 @@ CACHE = Path(__file__).resolve().parent / "results" / "quality_cache"
 
 
 def _fashion(data: Path) -> np.ndarray:
-    tr, _, te, _ = _io.load_fashion_mnist(data)
+    tr, _, te, _ = shared.load_fashion_mnist(data)
     return np.ascontiguousarray(np.vstack([tr, te]), dtype=np.float32)
 
 
@@ -129,7 +130,7 @@ def main() -> None:
     ap.add_argument("--skip-pynndescent", action="store_true")
     ap.add_argument("--write-docs", action="store_true")
     args = ap.parse_args()
-    data = _io.shared_data_dir()
+    data = shared.shared_data_dir()
     if data is None:
         raise SystemExit("shared data not found")
     specs = _datasets(data)

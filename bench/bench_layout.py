@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _data as shared  # noqa: E402  (bench/ is on sys.path when run as a script)
 from _docs import cpu_model  # noqa: E402
 
 TRUST_SAMPLE = 5_000
@@ -36,12 +37,11 @@ N_NEIGHBORS = 15
 
 
 def _data(n: int) -> tuple[np.ndarray, np.ndarray]:
-    from umapc import _io
 
-    root = _io.shared_data_dir()
+    root = shared.shared_data_dir()
     if root is None:
         sys.exit("shared data folder not found (set UMAPC_DATA)")
-    tx, ty, vx, vy = _io.load_fashion_mnist(root)
+    tx, ty, vx, vy = shared.load_fashion_mnist(root)
     x = np.concatenate([tx, vx]).reshape(-1, 28 * 28)[:n]
     y = np.concatenate([ty, vy])[:n]
     return np.ascontiguousarray(x, dtype=np.float32), y

@@ -13,10 +13,11 @@ import statistics
 import time
 from collections.abc import Callable
 
+import _data as shared  # noqa: E402  (bench/ is on sys.path when run as a script)
 import numpy as np
 
 import umapc
-from umapc import _core, _io
+from umapc import _core
 
 
 def recall(x: np.ndarray, found: np.ndarray, truth: np.ndarray, k: int) -> float:
@@ -57,10 +58,10 @@ def main() -> None:
     ap.add_argument("--skip-hnsw", action="store_true")
     ap.add_argument("--skip-pynndescent", action="store_true")
     args = ap.parse_args()
-    data = _io.shared_data_dir()
+    data = shared.shared_data_dir()
     if data is None:
         raise SystemExit("shared data not found")
-    tr, _, te, _ = _io.load_fashion_mnist(data)
+    tr, _, te, _ = shared.load_fashion_mnist(data)
     x = np.ascontiguousarray(np.vstack([tr, te])[: args.n])
     n, k, jobs = x.shape[0], args.k, args.threads
     truth = np.load(data / "fashion-mnist" / "groundtruth" / "all70k_knn31.npy")[:n]

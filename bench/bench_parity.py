@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _data as shared  # noqa: E402  (bench/ is on sys.path when run as a script)
 from _docs import cpu_model, peak_rss_mib  # noqa: E402
 
 FEATURES = ("supervised", "densmap", "inverse")
@@ -37,12 +38,11 @@ TRUST_SAMPLE = 5_000
 
 
 def _data(n: int) -> tuple[np.ndarray, np.ndarray]:
-    from umapc import _io
 
-    root = _io.shared_data_dir()
+    root = shared.shared_data_dir()
     if root is None:
         sys.exit("shared data folder not found (set UMAPC_DATA)")
-    tx, ty, vx, vy = _io.load_fashion_mnist(root)
+    tx, ty, vx, vy = shared.load_fashion_mnist(root)
     x = np.concatenate([tx, vx]).reshape(-1, 784)[:n].astype(np.float32) / 255.0
     return np.ascontiguousarray(x), np.concatenate([ty, vy])[:n]
 

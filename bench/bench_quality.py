@@ -117,7 +117,7 @@ class Spec:
 
 
 def _data_dir() -> Path:
-    from umapc._io import shared_data_dir
+    from _data import shared_data_dir
 
     folder = shared_data_dir()
     if folder is None:

@@ -55,7 +55,9 @@ def _load(dataset: str, n: int) -> tuple[np.ndarray, np.ndarray]:
 
         data = load_digits()
         return data.data.astype(np.float32), data.target
-    from umapc._io import read_idx, shared_data_dir
+    from _data import shared_data_dir
+
+    from umapc._io import read_idx
 
     folder = shared_data_dir()
     if folder is None:

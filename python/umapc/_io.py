@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["read_fvecs", "read_ivecs", "read_idx", "read_matrix", "shared_data_dir"]
+__all__ = ["read_fvecs", "read_ivecs", "read_idx", "read_matrix"]
 
 
 def _read_vecs(path: str | os.PathLike[str], dtype: str) -> np.ndarray:
@@ -69,27 +69,3 @@ def read_matrix(path: str | os.PathLike[str]) -> np.ndarray:
         delimiter = "\t" if suffix == ".tsv" else ("," if suffix == ".csv" else None)
         return np.loadtxt(path, delimiter=delimiter, dtype=np.float32, ndmin=2)
     raise ValueError(f"{path}: unknown file type {suffix!r} (expected .npy, .csv, .tsv or .fvecs)")
-
-
-def shared_data_dir() -> Path | None:
-    """The project's shared data folder (``UMAPC_DATA`` or ``../shared/data``), if present."""
-    env = os.environ.get("UMAPC_DATA")
-    candidates = [Path(env)] if env else []
-    here = Path(__file__).resolve()
-    candidates += [p / "shared" / "data" for p in list(here.parents)[:6]]
-    candidates.append(Path.cwd().parent / "shared" / "data")
-    for candidate in candidates:
-        if candidate.is_dir():
-            return candidate
-    return None
-
-
-def load_fashion_mnist(data_dir: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Fashion-MNIST as float32 pixels: (train_x, train_y, test_x, test_y)."""
-    d = data_dir / "fashion-mnist"
-    return (
-        read_idx(d / "train-images-idx3-ubyte.gz").astype(np.float32),
-        read_idx(d / "train-labels-idx1-ubyte.gz").astype(np.int64),
-        read_idx(d / "t10k-images-idx3-ubyte.gz").astype(np.float32),
-        read_idx(d / "t10k-labels-idx1-ubyte.gz").astype(np.int64),
-    )

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import functools
 import pickle
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,12 +19,15 @@ from sklearn.neighbors import NearestNeighbors
 import umapc
 from umapc import _io
 
-DATA = _io.shared_data_dir()
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+import _data  # noqa: E402  (the shared-data helpers the benchmarks use)
+
+DATA = _data.shared_data_dir()
 
 
 @functools.lru_cache(maxsize=1)
 def _fashion_all() -> tuple[np.ndarray, np.ndarray]:
-    train, _, test, _ = _io.load_fashion_mnist(DATA)
+    train, _, test, _ = _data.load_fashion_mnist(DATA)
     return train, test
 
 
