@@ -20,9 +20,7 @@ import argparse
 import math
 import os
 import platform
-import statistics
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -34,6 +32,7 @@ from umapc import _core, _io
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _data as shared  # noqa: E402  (bench/ is on sys.path when run as a script)
 from _docs import cpu_model, replace_section  # noqa: E402
+from bench_nndescent import timed_round_robin  # noqa: E402
 
 K = 15
 CACHE = Path(__file__).resolve().parent / "results" / "quality_cache"
@@ -111,17 +110,6 @@ def _methods(x: np.ndarray, metric: str, threads: int, peers: bool) -> dict[str,
     return methods
 
 
-def _run(methods: dict[str, Callable], repeats: int) -> dict[str, tuple[float, np.ndarray]]:
-    times: dict[str, list[float]] = {name: [] for name in methods}
-    out: dict[str, np.ndarray] = {}
-    for _ in range(repeats):
-        for name, fn in methods.items():
-            t0 = time.perf_counter()
-            out[name] = fn()
-            times[name].append(time.perf_counter() - t0)
-    return {name: (statistics.median(times[name]), out[name]) for name in methods}
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--datasets", nargs="+", default=None)
@@ -144,7 +132,9 @@ def main() -> None:
             print(f"{name}: skipped, missing {missing}", file=sys.stderr)
             continue
         kth = _exact_kth(name, x, metric, data)
-        results = _run(_methods(x, metric, args.threads, not args.skip_pynndescent), args.repeats)
+        results = timed_round_robin(
+            _methods(x, metric, args.threads, not args.skip_pynndescent), args.repeats
+        )
         ref = results.get("pynndescent", (float("nan"), None))[0]
         for method, (seconds, dist) in results.items():
             row = (

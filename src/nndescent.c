@@ -219,13 +219,12 @@ static void codes_shifted(nd_space *s, const float *x, size_t n, const float *lo
     }
 }
 
-/* Pixel-like data (integers 0..255, the common case) codes as it is, with the row terms, in one
- * pass over the floats instead of the two that the column minima take. Returns whether every row
- * was such. */
-static int codes_direct(nd_space *s, const float *x, size_t n, int threads) {
+/* Codes of every row by conv (pixels as they are, or pixels / 255 as the pixels), with the row
+ * terms, in one pass over the floats instead of the two that the column minima take. Returns
+ * whether every row was such; most other data shows it in its first row. */
+static int codes_by(nd_space *s, const float *x, size_t n, int threads, code_from_floats_fn conv) {
     size_t dim = s->dim;
-    code_from_floats_fn conv = code_from_floats_select();
-    if (!conv(x, dim, s->codes, NULL, NULL)) { /* most other data shows it in its first row */
+    if (!conv(x, dim, s->codes, NULL, NULL)) {
         return 0;
     }
     int ok = 1;
@@ -234,23 +233,6 @@ static int codes_direct(nd_space *s, const float *x, size_t n, int threads) {
         int32_t *n2 = s->norm2 != NULL ? &s->norm2[i] : NULL;
         int32_t *s128 = s->sum128 != NULL ? &s->sum128[i] : NULL;
         ok &= conv(x + i * dim, dim, s->codes + i * dim, n2, s128);
-    }
-    return ok;
-}
-
-/* Pixels divided by 255 code as the pixels (see code_from_scaled_floats); returns whether the
- * rows were such. */
-static int codes_scaled(nd_space *s, const float *x, size_t n, int threads) {
-    size_t dim = s->dim;
-    if (!code_from_scaled_floats(x, dim, s->codes, NULL, NULL)) {
-        return 0;
-    }
-    int ok = 1;
-#pragma omp parallel for num_threads(threads) schedule(static) reduction(& : ok)
-    for (size_t i = 0; i < n; i++) {
-        int32_t *n2 = s->norm2 != NULL ? &s->norm2[i] : NULL;
-        int32_t *s128 = s->sum128 != NULL ? &s->sum128[i] : NULL;
-        ok &= code_from_scaled_floats(x + i * dim, dim, s->codes + i * dim, n2, s128);
     }
     return ok;
 }
@@ -299,11 +281,11 @@ static int build_codes(nd_space *s, const float *x, size_t n, int threads) {
     if (s->codes == NULL || (tile != NULL && (s->norm2 == NULL || s->sum128 == NULL))) {
         return -1;
     }
-    int integral = codes_direct(s, x, n, threads);
+    int integral = codes_by(s, x, n, threads, code_from_floats_select());
     if (!integral && codes_from_ranges(s, x, n, threads, &integral) != 0) {
         return -1;
     }
-    if (!integral && codes_scaled(s, x, n, threads)) {
+    if (!integral && codes_by(s, x, n, threads, code_from_scaled_floats)) {
         integral = 1;
         s->scaled = 1;
     }
