@@ -1208,8 +1208,8 @@ static void write_rows(const nd_space *s, const nd_heaps *h, const uint32_t *ord
 /* ---- recall check: how hard the data is shows only in the result ---- */
 
 /* The recall check samples rows in batches of ND_RECALL_BATCH, measured by brute force in the
- * search's own space (codes where it has them): for 784-dimensional pixels one batch costs a few
- * per cent of the search. A first batch that comes within ND_RECALL_DOUBT of min_recall takes a
+ * search's own space (float rows: pixel-like codes are not checked, see search_once). A first
+ * batch that comes within ND_RECALL_DOUBT of min_recall takes a
  * second one before a restart is paid for (the standard error of one batch is about 0.0025 at
  * 0.99). */
 #define ND_RECALL_BATCH 128
@@ -1316,7 +1316,7 @@ static int sampled_recall(const nd_space *s, const uint32_t *order, size_t n, si
 
 /* The heap size expected to lift the recall from what K reached to halfway between min_recall
  * and 1, a margin for the sample's error: over text embeddings, word vectors and single-cell
- * scores (bench/bench_nndescent.py) each 5 more slots cut the share missed by a factor of 2.2
+ * scores (bench/bench_knn_data.py) each 5 more slots cut the share missed by a factor of 2.2
  * or more. */
 static size_t grown_heap_size(size_t K, double recall, double min_recall, size_t n) {
     double missed = fmax(1.0 - recall, 1e-4), allowed = fmax(0.5 * (1.0 - min_recall), 1e-4);
@@ -1382,7 +1382,7 @@ static umapc_status search_once(const umapc_metric *metric, const float *data, s
         outcome->heap_size = p->K;
     }
     /* Pixel-like codes are left unchecked: their search is cheap next to the brute force of the
-     * check (over 10% on Fashion-MNIST), and such data reaches 0.99 (bench/bench_nndescent.py). */
+     * check (over 10% on Fashion-MNIST), and such data reaches 0.99 (bench/bench_knn_data.py). */
     if (st == UMAPC_OK && checked && !exact && order != NULL && s.mode != ND_U8 &&
         sampled_recall(&s, order, n, k, indices, distances, p->seed, min_recall, p->threads,
                        &outcome->recall_estimate) != 0) {

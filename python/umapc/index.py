@@ -135,8 +135,10 @@ class NNIndex:
         How :attr:`neighbor_graph` is made. ``"auto"``: the exact backend's own search, else
         NN-descent from the rows (the HNSW self-search for metric ``"dot"``). NN-descent checks
         its recall on a sample of rows and searches again with larger heaps, or takes the exact
-        graph where that is cheaper, when it falls short of 0.99. ``"hnsw"``: a search of
-        every point in the HNSW index (built if it is not yet). ``"exact"``: brute force.
+        graph where that is cheaper, when it falls short of 0.99 (for ``"dot"``, which needs
+        the index's normalised rows, ``"nndescent"`` also means the HNSW self-search).
+        ``"hnsw"``: a search of every point in the HNSW index (built if it is not yet).
+        ``"exact"``: brute force.
         :attr:`graph_info_` says which method made the graph.
     **kwargs
         pynndescent's other keywords. ``n_trees``, ``leaf_size``, ``max_candidates``,
@@ -287,15 +289,22 @@ class NNIndex:
             )
             self.graph_info_ = {"method": "exact" if outcome["exact"] else "nndescent", **outcome}
             return indices, distances
-        if method == "exact" and self._backend != "exact" and self._metric_name != "dot":
-            graph = _core.exact_knn_graph(
-                self._raw_data,
-                self.n_neighbors,
-                metric=self._metric_name,
-                p=self._p,
-                n_jobs=self.n_jobs,
-                progress=callback,
-            )
+        if method == "exact" and self._backend != "exact":
+            if self._metric_name == "dot":
+                # the exact backend's own search, on the rows it normalises as the HNSW one does
+                exact = _core.Index(
+                    self._raw_data, metric="dot", p=self._p, backend="exact", n_jobs=self.n_jobs
+                )
+                graph = exact.knn_graph(self.n_neighbors, n_jobs=self.n_jobs, callback=callback)
+            else:
+                graph = _core.exact_knn_graph(
+                    self._raw_data,
+                    self.n_neighbors,
+                    metric=self._metric_name,
+                    p=self._p,
+                    n_jobs=self.n_jobs,
+                    progress=callback,
+                )
             self.graph_info_ = {"method": "exact"}
             return graph
         graph = self._core_index().knn_graph(

@@ -349,5 +349,12 @@ def test_graph_method_is_a_parameter_and_reported() -> None:
     assert index.neighbor_graph[0].shape == (1500, 10)
     assert index.graph_info_["method"] == "exact"  # cheaper than a search on this data
     assert NNIndex(data, n_neighbors=10, backend="exact").neighbor_graph is not None
+    # "dot" normalises the rows, as pynndescent does: 1 - cos, scikit-learn's cosine distance
+    from sklearn.neighbors import NearestNeighbors
+
+    dot = NNIndex(small_float, n_neighbors=10, metric="dot", backend="hnsw", graph_method="exact")
+    cosine = NearestNeighbors(n_neighbors=10, metric="cosine").fit(small_float)
+    np.testing.assert_allclose(dot.neighbor_graph[1], cosine.kneighbors(small_float)[0], atol=1e-5)
+    assert dot.graph_info_["method"] == "exact"
     with pytest.raises(ValueError):
         NNIndex(data, graph_method="annoy")
