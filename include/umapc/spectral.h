@@ -32,9 +32,10 @@ UMAPC_API umapc_status umapc_connected_components(const umapc_graph *graph, umap
  * entry is positive. Computed with Chebyshev-filtered subspace iteration (block size dim + 8, the
  * trivial vector deflated exactly) and Rayleigh-Ritz, all products parallel and every reduction
  * over a fixed partition, so the result depends only on the graph and the seed; graphs of at most
- * 128 vertices are decomposed densely (Jacobi). Iteration also stops, as converged, once the
- * residuals are below 1e-2 and have failed to halve over 10 iterations (nearly disconnected
- * clusters, whose eigenvalues lie within 1e-7 of each other). A disconnected
+ * 128 vertices are decomposed densely (Jacobi). The filter's degree doubles (24 up to 192) after
+ * an iteration that fails to halve the residuals; iteration also stops, as converged, after two
+ * such iterations at degree 192 with residuals below 1e-2 (nearly disconnected clusters, whose
+ * eigenvalues lie within 1e-7 of each other). A disconnected
  * graph is laid out one component at a time: component centres at +-e_i when there are at most
  * 2 * dim components, otherwise on a regular grid; each component scaled to half the distance to
  * the nearest other centre (components too small for an eigenproblem are placed uniformly at
