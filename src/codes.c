@@ -87,7 +87,7 @@ int code_from_floats_scalar(const float *x, size_t dim, uint8_t *out, int32_t *n
 int code_from_scaled_floats(const float *x, size_t dim, uint8_t *out, int32_t *norm2,
                             int32_t *sum128) {
     int ok = 1;
-    /* branch-free and without tables, so that the compiler vectorises it: divisions included */
+    /* branch-free and without tables, so that the compiler may vectorise it */
     for (size_t i = 0; i < dim; i++) {
         float v = x[i] * 255.0f, w = v > 0.0f ? v : 0.0f; /* NaN clamps to 0, and fails below */
         w = w < 255.0f ? w : 255.0f;
