@@ -131,6 +131,10 @@ int umapc_resolve_threads(int n_threads) {
     return usable;
 }
 
+void umapc_run_options_init(umapc_run_options *opts) {
+    opts->n_threads = 0;
+}
+
 size_t umapc_mul_size(size_t a, size_t b) {
     if (a != 0 && b > SIZE_MAX / a) {
         return SIZE_MAX;

@@ -19,7 +19,8 @@ static float listed_at(const umapc_idx *knn_indices, const float *knn_dists, siz
 
 umapc_status umapc_dens_radii(const umapc_graph *graph, float min_weight,
                               const umapc_idx *knn_indices, const float *knn_dists, size_t k,
-                              int squared, int n_threads, float *radii, umapc_error *err) {
+                              int squared, const umapc_run_options *opts, float *radii,
+                              umapc_error *err) {
     umapc_status st = umapc_graph_validate(graph, err);
     if (st) {
         return st;
@@ -29,7 +30,9 @@ umapc_status umapc_dens_radii(const umapc_graph *graph, float min_weight,
         return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT,
                           "dens_radii: need a square graph, its k-NN lists and an output");
     }
-#pragma omp parallel for schedule(dynamic, 256) num_threads(umapc_resolve_threads(n_threads))
+    int n_threads = umapc_resolve_threads(umapc_run_threads(opts));
+    (void)n_threads; /* only read by OpenMP pragmas */
+#pragma omp parallel for schedule(dynamic, 256) num_threads(n_threads)
     for (size_t i = 0; i < graph->n_rows; i++) {
         double num = 0.0, den = 0.0;
         for (int64_t e = graph->indptr[i]; e < graph->indptr[i + 1]; e++) {
@@ -72,8 +75,9 @@ int dens_prepare(dens_state *d, const umapc_graph *g, const umapc_layout_options
         return -1;
     }
     umapc_error ignored;
-    if (umapc_dens_radii(g, 0.0f, o->dens_knn_indices, o->dens_knn_dists, o->dens_k, 1, n_threads,
-                         d->R, &ignored) != UMAPC_OK) {
+    umapc_run_options run = {n_threads};
+    if (umapc_dens_radii(g, 0.0f, o->dens_knn_indices, o->dens_knn_dists, o->dens_k, 1, &run, d->R,
+                         &ignored) != UMAPC_OK) {
         dens_free(d);
         return -1;
     }

@@ -903,16 +903,38 @@ umapc_status umapc_exact_search(const umapc_metric *metric, const float *data, s
                                 const uint8_t *filter_mask, const umapc_exact_options *opts,
                                 const umapc_progress *progress, umapc_idx *indices,
                                 float *distances, umapc_error *err) {
-    return exact_search_with(exact_kernel_select(), metric, data, n, dim, queries, nq, k,
-                             filter_mask, opts, progress, indices, distances, err);
+    float *own_data = NULL, *own_queries = NULL;
+    const float *rows =
+        metric != NULL && data != NULL ? metric_search_rows(metric, data, n, dim, &own_data) : data;
+    const float *qrows = rows != NULL && queries != NULL
+                             ? metric_search_rows(metric, queries, nq, dim, &own_queries)
+                             : queries;
+    umapc_status st;
+    if ((data != NULL && rows == NULL) || (queries != NULL && qrows == NULL)) {
+        st = umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "exact search: cannot normalise the rows");
+    } else {
+        st = exact_search_with(exact_kernel_select(), metric, rows, n, dim, qrows, nq, k,
+                               filter_mask, opts, progress, indices, distances, err);
+    }
+    free(own_queries);
+    free(own_data);
+    return st;
 }
 
 umapc_status umapc_exact_knn_graph(const umapc_metric *metric, const float *data, size_t n,
                                    size_t dim, size_t k, const umapc_exact_options *opts,
                                    const umapc_progress *progress, umapc_idx *indices,
                                    float *distances, umapc_error *err) {
-    return exact_knn_graph_with(exact_kernel_select(), metric, data, n, dim, k, opts, progress,
-                                indices, distances, err);
+    float *owned = NULL;
+    const float *rows =
+        metric != NULL && data != NULL ? metric_search_rows(metric, data, n, dim, &owned) : data;
+    umapc_status st =
+        data != NULL && rows == NULL
+            ? umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "exact search: cannot normalise the rows")
+            : exact_knn_graph_with(exact_kernel_select(), metric, rows, n, dim, k, opts, progress,
+                                   indices, distances, err);
+    free(owned);
+    return st;
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -964,8 +986,8 @@ static void select_precomputed(const precomputed_row *row, size_t k, scored *hea
 
 umapc_status umapc_exact_knn_precomputed(const float *values, const int64_t *indptr,
                                          const umapc_idx *cols, size_t n_rows, size_t n_cols,
-                                         size_t k, int n_threads, umapc_idx *indices,
-                                         float *distances, umapc_error *err) {
+                                         size_t k, const umapc_exact_options *opts,
+                                         umapc_idx *indices, float *distances, umapc_error *err) {
     if (values == NULL || indices == NULL || distances == NULL || k == 0 || n_cols > INT32_MAX ||
         (indptr != NULL && cols == NULL)) {
         return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT,
@@ -986,12 +1008,12 @@ umapc_status umapc_exact_knn_precomputed(const float *values, const int64_t *ind
     if (st) {
         return st;
     }
-    scored *heaps =
-        malloc(umapc_mul_size((size_t)umapc_resolve_threads(n_threads), k) * sizeof *heaps);
+    int n_threads = umapc_resolve_threads(opts != NULL ? opts->n_threads : 0);
+    scored *heaps = malloc(umapc_mul_size((size_t)n_threads, k) * sizeof *heaps);
     if (heaps == NULL) {
         return umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "exact_knn_precomputed: out of memory");
     }
-    OMP(omp parallel for schedule(dynamic, 64) num_threads(umapc_resolve_threads(n_threads)))
+    OMP(omp parallel for schedule(dynamic, 64) num_threads(n_threads))
     for (size_t r = 0; r < n_rows; r++) {
         precomputed_row row = {values + (indptr ? (size_t)indptr[r] : r * n_cols),
                                indptr ? cols + indptr[r] : NULL,

@@ -56,14 +56,14 @@ void exact_pack_column(const float *row, size_t dim, size_t width, size_t c, flo
 void exact_pack_panel(const float *rows, size_t n_rows, size_t dim, size_t width, float *panel);
 
 /* umapc_exact_search with an explicit GEMM kernel (NULL: direct evaluation only, the reference
- * path). */
+ * path), on rows already in search form (metric_search_rows: the index keeps its rows so). */
 umapc_status exact_search_with(const exact_gemm_kernel *kernel, const umapc_metric *metric,
                                const float *data, size_t n, size_t dim, const float *queries,
                                size_t nq, size_t k, const uint8_t *filter_mask,
                                const umapc_exact_options *opts, const umapc_progress *progress,
                                umapc_idx *indices, float *distances, umapc_error *err);
 
-/* umapc_exact_knn_graph with an explicit GEMM kernel. */
+/* umapc_exact_knn_graph with an explicit GEMM kernel, on rows in search form. */
 umapc_status exact_knn_graph_with(const exact_gemm_kernel *kernel, const umapc_metric *metric,
                                   const float *data, size_t n, size_t dim, size_t k,
                                   const umapc_exact_options *opts, const umapc_progress *progress,

@@ -508,7 +508,7 @@ static void reprocess_row(float *p, size_t m) {
 }
 
 umapc_status umapc_fuzzy_reset_local_connectivity(const umapc_graph *graph, int reset_local_metric,
-                                                  int n_threads, umapc_graph *out,
+                                                  const umapc_run_options *opts, umapc_graph *out,
                                                   umapc_error *err) {
     umapc_status st = check_square(graph, "reset_local_connectivity", err);
     if (st) {
@@ -538,7 +538,7 @@ umapc_status umapc_fuzzy_reset_local_connectivity(const umapc_graph *graph, int 
         }
     }
     scaled.nnz = at;
-    st = symmetrise(&scaled, 1.0f, umapc_resolve_threads(n_threads), out, err);
+    st = symmetrise(&scaled, 1.0f, umapc_resolve_threads(umapc_run_threads(opts)), out, err);
     umapc_graph_free(&scaled);
     return st;
 }
@@ -598,7 +598,8 @@ static float combined_entry(const void *rule, float l, int has_l, float r, int h
 }
 
 umapc_status umapc_fuzzy_combine(const umapc_graph *left, const umapc_graph *right, umapc_set_op op,
-                                 double weight, int n_threads, umapc_graph *out, umapc_error *err) {
+                                 double weight, const umapc_run_options *opts, umapc_graph *out,
+                                 umapc_error *err) {
     umapc_status st = check_square(left, "fuzzy_combine", err);
     if (!st) {
         st = check_square(right, "fuzzy_combine", err);
@@ -614,6 +615,6 @@ umapc_status umapc_fuzzy_combine(const umapc_graph *left, const umapc_graph *rig
     }
     mix_rule rule = {.op = op, .weight = weight};
     mix_floors(&rule, left, right);
-    return merge_graphs(left, right, combined_entry, &rule, umapc_resolve_threads(n_threads), out,
-                        err);
+    return merge_graphs(left, right, combined_entry, &rule,
+                        umapc_resolve_threads(umapc_run_threads(opts)), out, err);
 }

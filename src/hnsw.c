@@ -559,6 +559,19 @@ static umapc_status insert_range(umapc_hnsw *h, const float *data, size_t count,
     return status;
 }
 
+/* Inserts data in search form (metric_search_rows: dot's rows normalised). */
+static umapc_status insert_rows(umapc_hnsw *h, const float *data, size_t n, int n_threads,
+                                const umapc_progress *progress, umapc_error *err) {
+    float *owned = NULL;
+    const float *rows = metric_search_rows(&h->space.plan.metric, data, n, h->dim, &owned);
+    if (rows == NULL) {
+        return umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "hnsw: cannot normalise %zu rows", n);
+    }
+    umapc_status st = insert_range(h, rows, n, n_threads, progress, err);
+    free(owned);
+    return st;
+}
+
 /* n new rows, to make an index of total rows. */
 static umapc_status check_rows(const float *data, size_t n, size_t total, size_t dim,
                                umapc_error *err) {
@@ -613,7 +626,7 @@ umapc_status umapc_hnsw_build(const umapc_metric *metric, const float *data, siz
         return umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "hnsw: out of memory");
     }
     h->allow_codes = opts->lossless_codes != 0;
-    st = insert_range(h, data, n, opts->n_threads, progress, err);
+    st = insert_rows(h, data, n, opts->n_threads, progress, err);
     if (st != UMAPC_OK) {
         umapc_hnsw_free(h);
         return st;
@@ -622,8 +635,9 @@ umapc_status umapc_hnsw_build(const umapc_metric *metric, const float *data, siz
     return UMAPC_OK;
 }
 
-umapc_status umapc_hnsw_add(umapc_hnsw *index, const float *data, size_t n, int n_threads,
-                            const umapc_progress *progress, umapc_error *err) {
+umapc_status umapc_hnsw_add(umapc_hnsw *index, const float *data, size_t n,
+                            const umapc_run_options *opts, const umapc_progress *progress,
+                            umapc_error *err) {
     if (index == NULL) {
         return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT, "hnsw: index is NULL");
     }
@@ -634,7 +648,7 @@ umapc_status umapc_hnsw_add(umapc_hnsw *index, const float *data, size_t n, int 
     if (st != UMAPC_OK) {
         return st;
     }
-    return insert_range(index, data, n, n_threads, progress, err);
+    return insert_rows(index, data, n, umapc_run_threads(opts), progress, err);
 }
 
 /* How a query call finds its results: graph search, or (for a very selective mask) a scan of the
@@ -815,16 +829,20 @@ umapc_status umapc_hnsw_query(const umapc_hnsw *index, const float *queries, siz
     if (qp.ef > index->n) {
         qp.ef = index->n > k ? index->n : k;
     }
-    if (qp.mask != NULL && plan_mask(&qp, err) != 0) {
-        return UMAPC_ERR_OUT_OF_MEMORY;
+    float *owned = NULL;
+    const float *rows =
+        metric_search_rows(&index->space.plan.metric, queries, nq, index->dim, &owned);
+    if (rows == NULL) {
+        return umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "hnsw: cannot normalise %zu queries", nq);
     }
-    if (zero_queries(&qp, queries, nq, err) != UMAPC_OK) {
-        free(qp.allowed);
-        return UMAPC_ERR_OUT_OF_MEMORY;
+    umapc_status st = UMAPC_ERR_OUT_OF_MEMORY;
+    if ((qp.mask == NULL || plan_mask(&qp, err) == 0) &&
+        zero_queries(&qp, rows, nq, err) == UMAPC_OK) {
+        st = run_queries(&qp, rows, nq, umapc_resolve_threads(opts->n_threads), progress, indices,
+                         distances, err);
     }
-    umapc_status st = run_queries(&qp, queries, nq, umapc_resolve_threads(opts->n_threads),
-                                  progress, indices, distances, err);
     free(qp.allowed);
     free(qp.zero);
+    free(owned);
     return st;
 }

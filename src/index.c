@@ -15,6 +15,7 @@
  *   payload             exact: n x dim float32 rows; hnsw: umapc_hnsw_serialize's bytes
  *   checksum   u64      index_checksum of everything before it
  */
+#include "exact_kernels.h"
 #include "hnsw_internal.h"
 #include "internal.h"
 #include "umapc/index.h"
@@ -49,7 +50,6 @@ struct umapc_index {
 void umapc_index_options_init(umapc_index_options *opts) {
     opts->backend = UMAPC_BACKEND_EXACT;
     umapc_hnsw_options_init(&opts->hnsw);
-    opts->n_threads = 0;
 }
 
 static int rows_are_finite(const float *rows, size_t count) {
@@ -77,37 +77,6 @@ static umapc_status check_rows(const umapc_metric *metric, const float *rows, si
     return umapc_metric_check_data(metric, rows, n, dim, err);
 }
 
-/* pynndescent's NNDescent L2-normalises data and queries for metric "dot"; so does the index,
- * which makes "dot" results identical to what umap-learn users get from pynndescent. Returns a
- * normalised copy (or NULL on exhaustion) for that metric and rows itself otherwise. */
-static const float *rows_for_metric(const umapc_metric *metric, const float *rows, size_t n,
-                                    size_t dim, float **owned) {
-    *owned = NULL;
-    if (metric->kind != UMAPC_METRIC_DOT) {
-        return rows;
-    }
-    float *copy = malloc(umapc_mul_size(umapc_mul_size(n, dim), sizeof(float)));
-    if (copy == NULL) {
-        return NULL;
-    }
-    for (size_t i = 0; i < n; i++) {
-        const float *row = rows + i * dim;
-        double norm = 0.0;
-        for (size_t j = 0; j < dim; j++) {
-            norm += (double)row[j] * row[j];
-        }
-        double inv = norm > 0.0 ? 1.0 / sqrt(norm) : 0.0;
-        float scale = (float)inv;
-        for (size_t j = 0; j < dim; j++) {
-            /* Rows of denormals have a scale beyond float range: those are scaled in double
-             * (the float product would be inf or NaN, an index that saves but does not load). */
-            copy[i * dim + j] = isinf(scale) ? (float)((double)row[j] * inv) : row[j] * scale;
-        }
-    }
-    *owned = copy;
-    return copy;
-}
-
 static umapc_status reserve_exact_rows(umapc_index *index, size_t rows, umapc_error *err) {
     if (rows <= index->capacity) {
         return UMAPC_OK;
@@ -127,13 +96,20 @@ static umapc_status reserve_exact_rows(umapc_index *index, size_t rows, umapc_er
     return UMAPC_OK;
 }
 
-static umapc_status append_exact_rows(umapc_index *index, const float *rows, size_t n,
+/* The exact backend keeps its rows in search form, so that a query copies only itself. */
+static umapc_status append_exact_rows(umapc_index *index, const float *data, size_t n,
                                       umapc_error *err) {
     umapc_status status = reserve_exact_rows(index, index->n + n, err);
     if (status) {
         return status;
     }
+    float *owned = NULL;
+    const float *rows = metric_search_rows(&index->metric, data, n, index->dim, &owned);
+    if (rows == NULL) {
+        return umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "cannot normalise %zu rows", n);
+    }
     memcpy(index->exact_rows + index->n * index->dim, rows, n * index->dim * sizeof(float));
+    free(owned);
     index->n += n;
     return UMAPC_OK;
 }
@@ -173,19 +149,12 @@ umapc_status umapc_index_create(const umapc_metric *metric, const float *data, s
     if (index == NULL) {
         return umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "cannot allocate the index");
     }
-    float *normalised = NULL;
-    const float *rows = rows_for_metric(metric, data, n, dim, &normalised);
-    if (rows == NULL) {
-        status = umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "cannot normalise %zu rows", n);
-    } else if (opts->backend == UMAPC_BACKEND_EXACT) {
-        status = append_exact_rows(index, rows, n, err);
+    if (opts->backend == UMAPC_BACKEND_EXACT) {
+        status = append_exact_rows(index, data, n, err);
     } else {
-        umapc_hnsw_options hnsw_opts = opts->hnsw;
-        hnsw_opts.n_threads = opts->n_threads;
-        status = umapc_hnsw_build(metric, rows, n, dim, &hnsw_opts, progress, &index->hnsw, err);
+        status = umapc_hnsw_build(metric, data, n, dim, &opts->hnsw, progress, &index->hnsw, err);
         index->n = n;
     }
-    free(normalised);
     if (status) {
         umapc_index_free(index);
         return status;
@@ -200,8 +169,9 @@ static umapc_status check_handle(const umapc_index *index, const char *call, uma
                          : umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT, "%s: NULL index", call);
 }
 
-umapc_status umapc_index_add(umapc_index *index, const float *data, size_t n, int n_threads,
-                             const umapc_progress *progress, umapc_error *err) {
+umapc_status umapc_index_add(umapc_index *index, const float *data, size_t n,
+                             const umapc_run_options *opts, const umapc_progress *progress,
+                             umapc_error *err) {
     umapc_status status = check_handle(index, "add", err);
     if (status) {
         return status;
@@ -213,16 +183,11 @@ umapc_status umapc_index_add(umapc_index *index, const float *data, size_t n, in
     if ((size_t)INT32_MAX - index->n < n) {
         return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT, "index would exceed 2^31 - 1 rows");
     }
-    float *normalised = NULL;
-    const float *rows = rows_for_metric(&index->metric, data, n, index->dim, &normalised);
-    if (rows == NULL) {
-        return umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "cannot normalise %zu rows", n);
-    }
     if (index->backend == UMAPC_BACKEND_EXACT) {
-        status = append_exact_rows(index, rows, n, err);
+        status = append_exact_rows(index, data, n, err);
     } else {
         size_t before = index->n;
-        status = umapc_hnsw_add(index->hnsw, rows, n, n_threads, progress, err);
+        status = umapc_hnsw_add(index->hnsw, data, n, opts, progress, err);
         /* An interrupted or failed insertion keeps the batches it finished linked (unlinking them
          * would cost the back-links they displaced), so the size follows the graph and the
          * message says how many rows made it in. */
@@ -234,7 +199,6 @@ umapc_status umapc_index_add(umapc_index *index, const float *data, size_t n, in
                        index->n - before, n);
         }
     }
-    free(normalised);
     return status;
 }
 
@@ -257,27 +221,27 @@ umapc_status umapc_index_query(const umapc_index *index, const float *queries, s
     if (k == 0) {
         return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT, "k must be at least 1");
     }
-    float *normalised = NULL;
-    const float *rows = rows_for_metric(&index->metric, queries, nq, index->dim, &normalised);
+    if (index->backend == UMAPC_BACKEND_HNSW) {
+        return umapc_hnsw_query(index->hnsw, queries, nq, k, opts, progress, indices, distances,
+                                err);
+    }
+    float *owned = NULL;
+    const float *rows = metric_search_rows(&index->metric, queries, nq, index->dim, &owned);
     if (rows == NULL) {
         return umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "cannot normalise %zu queries", nq);
     }
-    if (index->backend == UMAPC_BACKEND_EXACT) {
-        umapc_exact_options exact_opts;
-        umapc_exact_options_init(&exact_opts);
-        exact_opts.n_threads = opts->n_threads;
-        status =
-            umapc_exact_search(&index->metric, index->exact_rows, index->n, index->dim, rows, nq, k,
-                               opts->filter_mask, &exact_opts, progress, indices, distances, err);
-    } else {
-        status =
-            umapc_hnsw_query(index->hnsw, rows, nq, k, opts, progress, indices, distances, err);
-    }
-    free(normalised);
+    umapc_exact_options exact_opts;
+    umapc_exact_options_init(&exact_opts);
+    exact_opts.n_threads = opts->n_threads;
+    status = exact_search_with(exact_kernel_select(), &index->metric, index->exact_rows, index->n,
+                               index->dim, rows, nq, k, opts->filter_mask, &exact_opts, progress,
+                               indices, distances, err);
+    free(owned);
     return status;
 }
 
-umapc_status umapc_index_knn_graph(const umapc_index *index, size_t k, int n_threads,
+umapc_status umapc_index_knn_graph(const umapc_index *index, size_t k,
+                                   const umapc_knn_graph_options *opts,
                                    const umapc_progress *progress, umapc_idx *indices,
                                    float *distances, umapc_error *err) {
     umapc_status status = check_handle(index, "knn_graph", err);
@@ -292,14 +256,12 @@ umapc_status umapc_index_knn_graph(const umapc_index *index, size_t k, int n_thr
     if (index->backend == UMAPC_BACKEND_EXACT) {
         umapc_exact_options exact_opts;
         umapc_exact_options_init(&exact_opts);
-        exact_opts.n_threads = n_threads;
-        return umapc_exact_knn_graph(&index->metric, index->exact_rows, index->n, index->dim, k,
-                                     &exact_opts, progress, indices, distances, err);
+        exact_opts.n_threads = opts != NULL ? opts->n_threads : 0;
+        return exact_knn_graph_with(exact_kernel_select(), &index->metric, index->exact_rows,
+                                    index->n, index->dim, k, &exact_opts, progress, indices,
+                                    distances, err);
     }
-    umapc_knn_graph_options graph_opts;
-    umapc_knn_graph_options_init(&graph_opts);
-    graph_opts.n_threads = n_threads;
-    return umapc_hnsw_knn_graph(index->hnsw, k, &graph_opts, progress, indices, distances, err);
+    return umapc_hnsw_knn_graph(index->hnsw, k, opts, progress, indices, distances, err);
 }
 
 size_t umapc_index_size(const umapc_index *index) {

@@ -57,6 +57,11 @@ void umapc_aligned_free(void *ptr);
 /* a * b, or SIZE_MAX when it overflows. */
 size_t umapc_mul_size(size_t a, size_t b);
 
+/* The thread count of optional run options (NULL: the default, all usable CPUs). */
+static inline int umapc_run_threads(const umapc_run_options *opts) {
+    return opts != NULL ? opts->n_threads : 0;
+}
+
 /* The index file's trailing checksum over its first size bytes (src/index.c); the tests use it to
  * forge files whose content, not their checksum, is wrong. */
 uint64_t umapc_index_checksum(const uint8_t *bytes, size_t size);

@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #ifdef _OPENMP
@@ -572,6 +573,27 @@ void metric_prepare_row(const metric_plan *plan, const float *row, float *out, s
     }
 }
 
+int metric_search_rows_copy(const umapc_metric *metric) {
+    return metric->kind == UMAPC_METRIC_DOT;
+}
+
+const float *metric_search_rows(const umapc_metric *metric, const float *rows, size_t n, size_t dim,
+                                float **owned) {
+    *owned = NULL;
+    if (!metric_search_rows_copy(metric)) {
+        return rows;
+    }
+    float *copy = malloc(umapc_mul_size(umapc_mul_size(n ? n : 1, dim ? dim : 1), sizeof(float)));
+    if (copy == NULL) {
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        prepare_normalized(rows + i * dim, copy + i * dim, dim, 0.0);
+    }
+    *owned = copy;
+    return copy;
+}
+
 int metric_prepares_to_zero(const metric_plan *plan, const float *row, size_t dim) {
     switch (plan->prep) {
     case METRIC_PREP_NORMALIZE: /* ||row|| = 0 */
@@ -706,12 +728,12 @@ static void pairwise_block(const metric_plan *plan, const float *x, size_t i0, s
 
 umapc_status umapc_pairwise_distances(const umapc_metric *metric, const float *x, size_t nx,
                                       const float *y, size_t ny, size_t dim, float *out,
-                                      int n_threads, umapc_error *err) {
+                                      const umapc_run_options *opts, umapc_error *err) {
     umapc_status st = check_pairwise_args(metric, x, nx, y, ny, dim, out, err);
     if (st != UMAPC_OK || nx == 0 || ny == 0) {
         return st;
     }
-    int threads = umapc_resolve_threads(n_threads);
+    int threads = umapc_resolve_threads(umapc_run_threads(opts));
     metric_plan plan;
     metric_plan_init(&plan, metric);
     float *px = NULL, *py = NULL;

@@ -36,7 +36,7 @@ const simd_kernels *simd_kernels_at(umapc_level level);
  * the true distance. */
 typedef enum metric_prep {
     METRIC_PREP_NONE = 0,
-    METRIC_PREP_NORMALIZE,        /* cosine, dot is not normalised */
+    METRIC_PREP_NORMALIZE,        /* cosine (dot's rows are normalised by metric_search_rows) */
     METRIC_PREP_CENTER_NORMALIZE, /* correlation */
     METRIC_PREP_SQRT_L1           /* hellinger: sqrt(x / sum x) */
 } metric_prep;
@@ -76,6 +76,15 @@ static inline int metric_row_is_zero(const float *a, size_t dim) {
     }
     return 1;
 }
+
+/* The rows a search compares, made at the entry of every search (exact, NN-descent, HNSW, the
+ * index) so that they agree: for "dot", as pynndescent's NNDescent does, every row L2-normalised
+ * (in double, so rows of denormals too); the rows themselves for other metrics.
+ * Returns a copy in *owned (the caller frees it; NULL on exhaustion) or rows with *owned NULL. */
+const float *metric_search_rows(const umapc_metric *metric, const float *rows, size_t n, size_t dim,
+                                float **owned);
+/* Whether metric_search_rows copies rows for this metric. */
+int metric_search_rows_copy(const umapc_metric *metric);
 
 /* Maps a surrogate value to the true distance (sqrt for euclidean, ...). */
 float metric_surrogate_to_distance(const metric_plan *plan, float surrogate);

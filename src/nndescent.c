@@ -3,6 +3,7 @@
  * (distance, index) pairs whatever order pushes arrive in, so the graph depends on the seed
  * alone, never on the thread count. */
 #include "codes.h"
+#include "exact_kernels.h"
 #include "internal.h"
 #include "metric.h"
 #include "umapc/exact.h"
@@ -1340,7 +1341,8 @@ static umapc_status exact_graph(const umapc_metric *metric, const float *data, s
     umapc_exact_options eo;
     umapc_exact_options_init(&eo);
     eo.n_threads = threads;
-    return umapc_exact_knn_graph(metric, data, n, dim, k, &eo, progress, indices, distances, err);
+    return exact_knn_graph_with(exact_kernel_select(), metric, data, n, dim, k, &eo, progress,
+                                indices, distances, err);
 }
 
 /* One NN-descent search with the parameters p, its rows written to indices/distances; with
@@ -1398,6 +1400,46 @@ static umapc_status search_once(const umapc_metric *metric, const float *data, s
     return st;
 }
 
+/* The search on rows in search form (metric_search_rows), with its recall check and what follows
+ * from it. */
+static umapc_status graph_from_rows(const umapc_metric *metric, const float *data, size_t n,
+                                    size_t dim, size_t k, const umapc_nndescent_options *o,
+                                    const umapc_progress *progress,
+                                    umapc_nndescent_outcome *outcome, umapc_idx *indices,
+                                    float *distances, umapc_error *err) {
+    nd_params p;
+    resolve_params(&p, o, n, k);
+    if (p.K == 0) { /* a single point, or k = 1 with no extra: every row is just its point */
+        nd_space s0 = {0};
+        metric_plan_init(&s0.plan, metric);
+        nd_heaps none = {0};
+        for (size_t i = 0; i < n; i++) {
+            write_row(&s0, &none, NULL, i, k, indices + i * k, distances + i * k);
+        }
+        return UMAPC_OK;
+    }
+    umapc_status st = search_once(metric, data, n, dim, k, &p, o->min_recall, progress, indices,
+                                  distances, outcome, err);
+    /* How hard the data is shows only in the result (text embeddings and single-cell scores need
+     * larger heaps than pixels): a search that falls short starts again with larger heaps, which
+     * recovers more than going on from the first graph does, or is replaced by exact search where
+     * that costs less than the new search would. */
+    for (int round = 0; st == UMAPC_OK && outcome->recall_estimate < o->min_recall && p.K < n - 1 &&
+                        round < ND_GROW_ROUNDS;
+         round++) {
+        p.K = grown_heap_size(p.K, outcome->recall_estimate, o->min_recall, n);
+        if (k <= n && exact_is_cheaper(n, dim, p.K)) {
+            outcome->exact = 1;
+            outcome->recall_estimate = 1.0;
+            return exact_graph(metric, data, n, dim, k, p.threads, progress, indices, distances,
+                               err);
+        }
+        st = search_once(metric, data, n, dim, k, &p, o->min_recall, progress, indices, distances,
+                         outcome, err);
+    }
+    return st;
+}
+
 umapc_status umapc_nndescent_knn_graph(const umapc_metric *metric, const float *data, size_t n,
                                        size_t dim, size_t k, const umapc_nndescent_options *opts,
                                        const umapc_progress *progress,
@@ -1420,35 +1462,12 @@ umapc_status umapc_nndescent_knn_graph(const umapc_metric *metric, const float *
     umapc_nndescent_options defaults;
     umapc_nndescent_options_init(&defaults);
     const umapc_nndescent_options *o = opts ? opts : &defaults;
-    nd_params p;
-    resolve_params(&p, o, n, k);
-    if (p.K == 0) { /* a single point, or k = 1 with no extra: every row is just its point */
-        nd_space s0 = {0};
-        metric_plan_init(&s0.plan, metric);
-        nd_heaps none = {0};
-        for (size_t i = 0; i < n; i++) {
-            write_row(&s0, &none, NULL, i, k, indices + i * k, distances + i * k);
-        }
-        return UMAPC_OK;
+    float *owned = NULL;
+    const float *rows = metric_search_rows(metric, data, n, dim, &owned);
+    if (rows == NULL) {
+        return umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "nndescent: cannot normalise %zu rows", n);
     }
-    st = search_once(metric, data, n, dim, k, &p, o->min_recall, progress, indices, distances,
-                     outcome, err);
-    /* How hard the data is shows only in the result (text embeddings and single-cell scores need
-     * larger heaps than pixels): a search that falls short starts again with larger heaps, which
-     * recovers more than going on from the first graph does, or is replaced by exact search where
-     * that costs less than the new search would. */
-    for (int round = 0; st == UMAPC_OK && outcome->recall_estimate < o->min_recall && p.K < n - 1 &&
-                        round < ND_GROW_ROUNDS;
-         round++) {
-        p.K = grown_heap_size(p.K, outcome->recall_estimate, o->min_recall, n);
-        if (k <= n && exact_is_cheaper(n, dim, p.K)) {
-            outcome->exact = 1;
-            outcome->recall_estimate = 1.0;
-            return exact_graph(metric, data, n, dim, k, p.threads, progress, indices, distances,
-                               err);
-        }
-        st = search_once(metric, data, n, dim, k, &p, o->min_recall, progress, indices, distances,
-                         outcome, err);
-    }
+    st = graph_from_rows(metric, rows, n, dim, k, o, progress, outcome, indices, distances, err);
+    free(owned);
     return st;
 }

@@ -63,6 +63,14 @@ UMAPC_API int umapc_usable_cpus(void);
  */
 UMAPC_API int umapc_resolve_threads(int n_threads);
 
+/* Options of a call whose only setting is how many threads it runs on. Every call that runs
+ * threads takes them from an options struct, this one or its stage's (NULL: the defaults). */
+typedef struct umapc_run_options {
+    int n_threads; /* <= 0: all usable CPUs. Default 0. */
+} umapc_run_options;
+
+UMAPC_API void umapc_run_options_init(umapc_run_options *opts);
+
 /* Name of the SIMD level the kernels use in this process: "scalar", "avx2" or "avx512" on x86,
  * "scalar" or "neon" on 64-bit ARM. It is the CPU's best, or the level the environment variable
  * UMAPC_SIMD names where the CPU has it (more than the CPU has, or an unknown name, gives the

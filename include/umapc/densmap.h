@@ -16,8 +16,8 @@ extern "C" {
  * An edge whose points list neither the other counts with D = 0. */
 UMAPC_API umapc_status umapc_dens_radii(const umapc_graph *graph, float min_weight,
                                         const umapc_idx *knn_indices, const float *knn_dists,
-                                        size_t k, int squared, int n_threads, float *radii,
-                                        umapc_error *err);
+                                        size_t k, int squared, const umapc_run_options *opts,
+                                        float *radii, umapc_error *err);
 
 #ifdef __cplusplus
 }

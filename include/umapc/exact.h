@@ -42,11 +42,11 @@ UMAPC_API umapc_status umapc_exact_knn_graph(const umapc_metric *metric, const f
  * metric="precomputed"): a dense n_rows x n_cols row-major matrix (indptr NULL), or a CSR matrix
  * (indptr, cols, values) whose stored entries are a row's only candidates. Sorted by distance,
  * ties by lower column; an infinite distance comes back as index -1 (no neighbour). Errors for a
- * negative or NaN distance, a column out of range, or a row with fewer than k candidates.
- * n_threads <= 0: all cores. */
+ * negative or NaN distance, a column out of range, or a row with fewer than k candidates. */
 UMAPC_API umapc_status umapc_exact_knn_precomputed(const float *values, const int64_t *indptr,
                                                    const umapc_idx *cols, size_t n_rows,
-                                                   size_t n_cols, size_t k, int n_threads,
+                                                   size_t n_cols, size_t k,
+                                                   const umapc_exact_options *opts,
                                                    umapc_idx *indices, float *distances,
                                                    umapc_error *err);
 

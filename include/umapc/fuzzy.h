@@ -76,9 +76,10 @@ UMAPC_API umapc_status umapc_fuzzy_categorical_intersection(umapc_graph *graph,
 /* umap-learn's reset_local_connectivity: every row divided by its largest weight, with
  * reset_local_metric each row then raised to the power that makes its sum log2(15)
  * (reprocess_row), then the fuzzy union with the transpose, P + P^T - P.*P^T, without zeros. out
- * receives a graph the caller frees with umapc_graph_free. n_threads <= 0: all cores. */
+ * receives a graph the caller frees with umapc_graph_free. */
 UMAPC_API umapc_status umapc_fuzzy_reset_local_connectivity(const umapc_graph *graph,
-                                                            int reset_local_metric, int n_threads,
+                                                            int reset_local_metric,
+                                                            const umapc_run_options *opts,
                                                             umapc_graph *out, umapc_error *err);
 
 /* How umapc_fuzzy_combine mixes two fuzzy sets on the same points. */
@@ -96,8 +97,9 @@ typedef enum umapc_set_op {
  * [0, 1] the right side's share: l^((1 - w) / w) r for w >= 0.5, else l r^(w / (1 - w)), an entry
  * with both sides at their floor keeping their sum. out receives a graph the caller frees. */
 UMAPC_API umapc_status umapc_fuzzy_combine(const umapc_graph *left, const umapc_graph *right,
-                                           umapc_set_op op, double weight, int n_threads,
-                                           umapc_graph *out, umapc_error *err);
+                                           umapc_set_op op, double weight,
+                                           const umapc_run_options *opts, umapc_graph *out,
+                                           umapc_error *err);
 
 /* Checks that graph is well formed: offsets non-decreasing from 0 to nnz, columns within range and
  * strictly ascending in each row, weights finite and non-negative. */

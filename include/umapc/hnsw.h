@@ -32,8 +32,9 @@ UMAPC_API umapc_status umapc_hnsw_build(const umapc_metric *metric, const float 
 
 /* Inserts n more rows (ids continue from the current size) without a rebuild. Not safe while
  * queries run on the same index. If interrupted, the rows inserted so far stay (size() tells). */
-UMAPC_API umapc_status umapc_hnsw_add(umapc_hnsw *index, const float *data, size_t n, int n_threads,
-                                      const umapc_progress *progress, umapc_error *err);
+UMAPC_API umapc_status umapc_hnsw_add(umapc_hnsw *index, const float *data, size_t n,
+                                      const umapc_run_options *opts, const umapc_progress *progress,
+                                      umapc_error *err);
 
 /* Options of every query: umapc_hnsw_query and umapc_index_query (whose exact backend ignores
  * ef). */

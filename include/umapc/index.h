@@ -16,9 +16,10 @@ typedef struct umapc_index umapc_index; /* opaque */
 typedef enum umapc_backend { UMAPC_BACKEND_EXACT = 0, UMAPC_BACKEND_HNSW = 1 } umapc_backend;
 
 typedef struct umapc_index_options {
-    umapc_backend backend;   /* Default UMAPC_BACKEND_EXACT. */
-    umapc_hnsw_options hnsw; /* Used by the HNSW backend; defaults as umapc_hnsw_options_init. */
-    int n_threads;           /* <= 0: all cores. Default 0. */
+    umapc_backend backend; /* Default UMAPC_BACKEND_EXACT. */
+    /* The HNSW backend's graph and build threads; defaults as umapc_hnsw_options_init. The exact
+     * backend only copies the rows and reads none of it. */
+    umapc_hnsw_options hnsw;
 } umapc_index_options;
 
 UMAPC_API void umapc_index_options_init(umapc_index_options *opts);
@@ -31,8 +32,8 @@ UMAPC_API umapc_status umapc_index_create(const umapc_metric *metric, const floa
 
 /* Appends n rows; ids continue from the current size. */
 UMAPC_API umapc_status umapc_index_add(umapc_index *index, const float *data, size_t n,
-                                       int n_threads, const umapc_progress *progress,
-                                       umapc_error *err);
+                                       const umapc_run_options *opts,
+                                       const umapc_progress *progress, umapc_error *err);
 
 /* k nearest indexed rows per query, sorted by distance; padded with -1 / +inf when fewer than k
  * rows are allowed. Queries must be finite (checked). */
@@ -41,8 +42,10 @@ UMAPC_API umapc_status umapc_index_query(const umapc_index *index, const float *
                                          const umapc_progress *progress, umapc_idx *indices,
                                          float *distances, umapc_error *err);
 
-/* All-points graph: row i starts with i itself at distance 0. */
-UMAPC_API umapc_status umapc_index_knn_graph(const umapc_index *index, size_t k, int n_threads,
+/* All-points graph: row i starts with i itself at distance 0 (the exact backend reads only
+ * opts->n_threads). */
+UMAPC_API umapc_status umapc_index_knn_graph(const umapc_index *index, size_t k,
+                                             const umapc_knn_graph_options *opts,
                                              const umapc_progress *progress, umapc_idx *indices,
                                              float *distances, umapc_error *err);
 

@@ -16,7 +16,10 @@ typedef enum umapc_metric_kind {
     UMAPC_METRIC_MINKOWSKI,
     UMAPC_METRIC_COSINE,
     UMAPC_METRIC_CORRELATION,
-    UMAPC_METRIC_DOT, /* pynndescent's "dot": 1 - <a,b>, or 1 when <a,b> <= 0 */
+    /* pynndescent's "dot": 1 - <a,b>, or 1 when <a,b> <= 0. The searches (exact, NN-descent,
+     * HNSW, the index) compare L2-normalised rows, as pynndescent's NNDescent does;
+     * umapc_distance and umapc_pairwise_distances take the rows as given. */
+    UMAPC_METRIC_DOT,
     UMAPC_METRIC_CANBERRA,
     UMAPC_METRIC_BRAYCURTIS,
     UMAPC_METRIC_HAMMING,
@@ -75,7 +78,8 @@ UMAPC_API float umapc_distance(const umapc_metric *metric, const float *a, const
 /* out[i * ny + j] = distance(x[i], y[j]) for row-major x (nx x dim) and y (ny x dim). */
 UMAPC_API umapc_status umapc_pairwise_distances(const umapc_metric *metric, const float *x,
                                                 size_t nx, const float *y, size_t ny, size_t dim,
-                                                float *out, int n_threads, umapc_error *err);
+                                                float *out, const umapc_run_options *opts,
+                                                umapc_error *err);
 
 #ifdef __cplusplus
 }

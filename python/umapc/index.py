@@ -133,11 +133,11 @@ class NNIndex:
         HNSW beam width while building.
     graph_method : {"auto", "nndescent", "hnsw", "exact"}, default="auto"
         How :attr:`neighbor_graph` is made. ``"auto"``: the exact backend's own search, else
-        NN-descent from the rows (the HNSW self-search for metric ``"dot"``). NN-descent checks
-        its recall on a sample of rows and searches again with larger heaps, or takes the exact
-        graph where that is cheaper, when it falls short of 0.99 (for ``"dot"``, which needs
-        the index's normalised rows, ``"nndescent"`` also means the HNSW self-search).
-        ``"hnsw"``: a search of every point in the HNSW index (built if it is not yet).
+        NN-descent from the rows. NN-descent checks its recall on a sample of rows and searches
+        again with larger heaps, or takes the exact graph where that is cheaper, when it falls
+        short of 0.99. ``"hnsw"``: a search of every point in the HNSW index (built if it is
+        not yet). Every method compares the same rows (for ``"dot"``, L2-normalised, as
+        pynndescent does).
         ``"exact"``: brute force.
         :attr:`graph_info_` says which method made the graph.
     **kwargs
@@ -265,14 +265,11 @@ class NNIndex:
         method = getattr(self, "graph_method", "auto")
         if method != "auto":
             return method
-        if self._backend == "exact":
-            return "exact"
-        # "dot" needs the index's normalised rows, which only the HNSW self-search reads
-        return "hnsw" if self._metric_name == "dot" else "nndescent"
+        return "exact" if self._backend == "exact" else "nndescent"
 
     def _compute_neighbor_graph(self, callback: Any) -> tuple[np.ndarray, np.ndarray]:
         method = self._resolved_graph_method()
-        if method == "nndescent" and self._metric_name != "dot":
+        if method == "nndescent":
             # NN-descent straight from the rows: faster than building the HNSW graph and
             # searching it (pynndescent's own method); it may hand over to the exact graph
             # where that is cheaper, and says so.
@@ -290,21 +287,14 @@ class NNIndex:
             self.graph_info_ = {"method": "exact" if outcome["exact"] else "nndescent", **outcome}
             return indices, distances
         if method == "exact" and self._backend != "exact":
-            if self._metric_name == "dot":
-                # the exact backend's own search, on the rows it normalises as the HNSW one does
-                exact = _core.Index(
-                    self._raw_data, metric="dot", p=self._p, backend="exact", n_jobs=self.n_jobs
-                )
-                graph = exact.knn_graph(self.n_neighbors, n_jobs=self.n_jobs, callback=callback)
-            else:
-                graph = _core.exact_knn_graph(
-                    self._raw_data,
-                    self.n_neighbors,
-                    metric=self._metric_name,
-                    p=self._p,
-                    n_jobs=self.n_jobs,
-                    progress=callback,
-                )
+            graph = _core.exact_knn_graph(
+                self._raw_data,
+                self.n_neighbors,
+                metric=self._metric_name,
+                p=self._p,
+                n_jobs=self.n_jobs,
+                progress=callback,
+            )
             self.graph_info_ = {"method": "exact"}
             return graph
         graph = self._core_index().knn_graph(

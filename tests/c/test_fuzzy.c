@@ -138,7 +138,7 @@ static void test_supervised_operations(void) {
     CHECK_CLOSE(data[3], far4, 1e-7, 0);
     /* reset: rows over their maximum (row 2's is 0.5 e^-2), then P + P^T - P.*P^T */
     umapc_graph out = {0};
-    CHECK_OK(umapc_fuzzy_reset_local_connectivity(&g, 0, 1, &out, &err));
+    CHECK_OK(umapc_fuzzy_reset_local_connectivity(&g, 0, NULL, &out, &err));
     CHECK(out.nnz == 6);
     float p02 = far / 0.8f, p20 = 1.0f; /* row 0 max 0.8; row 2 max is its own 0-2 entry */
     CHECK_CLOSE(out.data[1], p02 + p20 - p02 * p20, 1e-6, 0);
@@ -155,25 +155,25 @@ static void test_supervised_operations(void) {
     float left_data[6] = {0.8f, 0.5f, 0.8f, 0.4f, 0.5f, 0.4f};
     umapc_graph left = {3, 3, 6, indptr, indices, left_data};
     umapc_graph right = {3, 3, 6, indptr, indices, right_data};
-    CHECK_OK(umapc_fuzzy_combine(&left, &right, UMAPC_SET_INTERSECTION, 0.5, 1, &out, &err));
+    CHECK_OK(umapc_fuzzy_combine(&left, &right, UMAPC_SET_INTERSECTION, 0.5, NULL, &out, &err));
     CHECK(out.nnz == 6);
     CHECK_CLOSE(out.data[0], 0.8f * 0.5f, 1e-6, 0);
     umapc_graph_free(&out);
     /* union: l + r - l r; difference: l^1 (1 - r) where both have the entry */
-    CHECK_OK(umapc_fuzzy_combine(&left, &right, UMAPC_SET_UNION, 0.5, 1, &out, &err));
+    CHECK_OK(umapc_fuzzy_combine(&left, &right, UMAPC_SET_UNION, 0.5, NULL, &out, &err));
     CHECK_CLOSE(out.data[0], 0.8f + 0.5f - 0.8f * 0.5f, 1e-6, 0);
     umapc_graph_free(&out);
-    CHECK_OK(umapc_fuzzy_combine(&left, &right, UMAPC_SET_DIFFERENCE, 0.5, 1, &out, &err));
+    CHECK_OK(umapc_fuzzy_combine(&left, &right, UMAPC_SET_DIFFERENCE, 0.5, NULL, &out, &err));
     CHECK_CLOSE(out.data[0], 0.8f * (1.0f - 0.5f), 1e-6, 0);
     umapc_graph_free(&out);
     /* reset_local_metric: each row raised to the power that brings its sum to log2(15) */
-    CHECK_OK(umapc_fuzzy_reset_local_connectivity(&left, 1, 1, &out, &err));
+    CHECK_OK(umapc_fuzzy_reset_local_connectivity(&left, 1, NULL, &out, &err));
     CHECK(out.nnz == 6);
     umapc_graph_free(&out);
     /* bad arguments are errors, not crashes */
-    CHECK(umapc_fuzzy_combine(&left, &right, (umapc_set_op)7, 0.5, 1, &out, &err) ==
+    CHECK(umapc_fuzzy_combine(&left, &right, (umapc_set_op)7, 0.5, NULL, &out, &err) ==
           UMAPC_ERR_INVALID_ARGUMENT);
-    CHECK(umapc_fuzzy_combine(&left, &right, UMAPC_SET_INTERSECTION, 1.5, 1, &out, &err) ==
+    CHECK(umapc_fuzzy_combine(&left, &right, UMAPC_SET_INTERSECTION, 1.5, NULL, &out, &err) ==
           UMAPC_ERR_INVALID_ARGUMENT);
     CHECK(umapc_fuzzy_categorical_intersection(&g, NULL, 1.0, 2.0, &err) ==
           UMAPC_ERR_INVALID_ARGUMENT);

@@ -314,7 +314,8 @@ static void test_add(void) {
     size_t n = 4000, dim = 16, nq = 200, k = 10;
     float *x = clustered(n + nq, dim, 20, 6);
     umapc_hnsw *h = build(&m, x, n / 2, dim, 2);
-    CHECK(umapc_hnsw_add(h, x + (n / 2) * dim, n / 2, 2, NULL, NULL) == UMAPC_OK);
+    CHECK(umapc_hnsw_add(h, x + (n / 2) * dim, n / 2, &(umapc_run_options){2}, NULL, NULL) ==
+          UMAPC_OK);
     CHECK(umapc_hnsw_size(h) == n);
     double r = query_recall(h, &m, x, n, dim, x + n * dim, nq, k, 0, NULL);
     printf("add: recall@10 %.4f\n", r);
@@ -401,7 +402,8 @@ static void test_interrupt(void) {
      * searchable. */
     CHECK(umapc_hnsw_build(&m, x, n / 2, dim, &o, NULL, &h, NULL) == UMAPC_OK);
     calls = 0;
-    CHECK(umapc_hnsw_add(h, x + (n / 2) * dim, n / 2, 2, &stop, NULL) == UMAPC_ERR_INTERRUPTED);
+    CHECK(umapc_hnsw_add(h, x + (n / 2) * dim, n / 2, &(umapc_run_options){2}, &stop, NULL) ==
+          UMAPC_ERR_INTERRUPTED);
     CHECK(umapc_hnsw_size(h) >= n / 2 && umapc_hnsw_size(h) < n);
     size_t size;
     uint8_t *buf = serialize(h, &size);
@@ -454,7 +456,8 @@ static void test_non_finite_rows(void) {
     x[40] = 1.0f;
     CHECK_OK(umapc_hnsw_build(&m, x, 30, 3, NULL, NULL, &h, &ce_));
     float bad[3] = {0.0f, INFINITY, 1.0f};
-    CHECK(umapc_hnsw_add(h, bad, 1, 1, NULL, &err) == UMAPC_ERR_INVALID_ARGUMENT);
+    CHECK(umapc_hnsw_add(h, bad, 1, &(umapc_run_options){1}, NULL, &err) ==
+          UMAPC_ERR_INVALID_ARGUMENT);
     CHECK(umapc_hnsw_size(h) == 30);
     umapc_hnsw_free(h);
     x[0] = FLT_MAX;
@@ -530,7 +533,7 @@ static void test_lossless_codes(void) {
         extra[i] = x[i] + 1000.5f;
     }
     size_t before = umapc_hnsw_memory(coded);
-    CHECK(umapc_hnsw_add(coded, extra, 50, 2, NULL, NULL) == UMAPC_OK);
+    CHECK(umapc_hnsw_add(coded, extra, 50, &(umapc_run_options){2}, NULL, NULL) == UMAPC_OK);
     CHECK(umapc_hnsw_memory(coded) >= before + n * 2 * dim);
     umapc_idx idx[1];
     float dist[1];

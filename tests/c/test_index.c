@@ -30,7 +30,7 @@ static umapc_index *make(umapc_backend backend, umapc_metric_kind kind, const fl
     umapc_index_options o;
     umapc_index_options_init(&o);
     o.backend = backend;
-    o.n_threads = 2;
+    o.hnsw.n_threads = 2;
     umapc_index *index = NULL;
     CHECK(umapc_index_create(&m, x, n, dim, &o, NULL, &index, NULL) == UMAPC_OK);
     return index;
@@ -77,14 +77,15 @@ static void test_interrupted_add(void) {
     int calls = 0;
     umapc_progress stop = {stop_at_second_call, &calls};
     umapc_error err = {0};
-    CHECK(umapc_index_add(index, x + (n / 2) * dim, n / 2, 2, &stop, &err) ==
+    CHECK(umapc_index_add(index, x + (n / 2) * dim, n / 2, &(umapc_run_options){2}, &stop, &err) ==
           UMAPC_ERR_INTERRUPTED);
     CHECK(strstr(err.message, "new rows were added") != NULL);
     size_t size = umapc_index_size(index);
     CHECK(size > n / 2 && size < n);
     umapc_idx *gi = malloc(size * k * sizeof *gi);
     float *gd = malloc(size * k * sizeof *gd);
-    CHECK(umapc_index_knn_graph(index, k, 2, NULL, gi, gd, NULL) == UMAPC_OK);
+    CHECK(umapc_index_knn_graph(index, k, &(umapc_knn_graph_options){2, 0.99}, NULL, gi, gd,
+                                NULL) == UMAPC_OK);
     int in_range = 1;
     for (size_t i = 0; i < size * k; i++) {
         in_range &= gi[i] >= 0 && (size_t)gi[i] < size;
@@ -343,10 +344,12 @@ static void test_null_handle(void) {
     size_t size = 0;
     umapc_blob none = {NULL, 0};
     umapc_error e = {0};
-    CHECK(umapc_index_add(NULL, row, 1, 1, NULL, &e) == UMAPC_ERR_INVALID_ARGUMENT);
+    CHECK(umapc_index_add(NULL, row, 1, &(umapc_run_options){1}, NULL, &e) ==
+          UMAPC_ERR_INVALID_ARGUMENT);
     CHECK(umapc_index_query(NULL, row, 1, 1, NULL, NULL, ind, dist, &e) ==
           UMAPC_ERR_INVALID_ARGUMENT);
-    CHECK(umapc_index_knn_graph(NULL, 1, 1, NULL, ind, dist, &e) == UMAPC_ERR_INVALID_ARGUMENT);
+    CHECK(umapc_index_knn_graph(NULL, 1, &(umapc_knn_graph_options){1, 0.99}, NULL, ind, dist,
+                                &e) == UMAPC_ERR_INVALID_ARGUMENT);
     CHECK(umapc_index_serialize(NULL, none, &bytes, &size, &e) == UMAPC_ERR_INVALID_ARGUMENT);
     CHECK(umapc_index_save(NULL, "/tmp/umapc-null-index", none, &e) == UMAPC_ERR_INVALID_ARGUMENT);
     CHECK(umapc_index_copy_rows(NULL, row, &e) == UMAPC_ERR_INVALID_ARGUMENT);

@@ -206,7 +206,7 @@ static void test_validate(void) {
         CHECK(umapc_metric_validate(&m, &err) == UMAPC_ERR_INVALID_ARGUMENT);
         CHECK(strstr(err.message, "minkowski") != NULL);
         float x = 1.0f, out = 0.0f;
-        CHECK(umapc_pairwise_distances(&m, &x, 1, &x, 1, 1, &out, 1, NULL) ==
+        CHECK(umapc_pairwise_distances(&m, &x, 1, &x, 1, 1, &out, &(umapc_run_options){1}, NULL) ==
               UMAPC_ERR_INVALID_ARGUMENT);
     }
     m.p = 0.5;
@@ -220,7 +220,7 @@ static void test_validate(void) {
     CHECK(umapc_metric_check_data(&m, neg, 2, 2, &err) == UMAPC_ERR_INVALID_ARGUMENT);
     CHECK(strstr(err.message, "nonnegative") != NULL);
     float out[4];
-    CHECK(umapc_pairwise_distances(&m, neg, 2, neg, 2, 2, out, 1, NULL) ==
+    CHECK(umapc_pairwise_distances(&m, neg, 2, neg, 2, 2, out, &(umapc_run_options){1}, NULL) ==
           UMAPC_ERR_INVALID_ARGUMENT);
     m.kind = UMAPC_METRIC_EUCLIDEAN;
     CHECK(umapc_metric_check_data(&m, neg, 2, 2, NULL) == UMAPC_OK);
@@ -361,7 +361,8 @@ static void check_metric(const umapc_metric *m, size_t dim, umapc_rng *rng) {
     for (size_t r = 0; r < N_ROWS; r++) {
         metric_prepare_row(&plan, x + r * dim, prep + r * dim, dim);
     }
-    CHECK(umapc_pairwise_distances(m, x, N_ROWS, x, N_ROWS, dim, pair, 2, NULL) == UMAPC_OK);
+    CHECK(umapc_pairwise_distances(m, x, N_ROWS, x, N_ROWS, dim, pair, &(umapc_run_options){2},
+                                   NULL) == UMAPC_OK);
     int bad = check_failures;
     for (size_t i = 0; i < N_ROWS; i++) {
         for (size_t j = 0; j < N_ROWS; j++) {
@@ -452,7 +453,8 @@ static void test_pairwise_threads(void) {
         umapc_metric m;
         umapc_metric_init(&m);
         m.kind = kinds[k];
-        CHECK(umapc_pairwise_distances(&m, x, nx, y, ny, dim, out, -1, NULL) == UMAPC_OK);
+        CHECK(umapc_pairwise_distances(&m, x, nx, y, ny, dim, out, &(umapc_run_options){-1},
+                                       NULL) == UMAPC_OK);
         for (size_t i = 0; i < nx; i++) {
             for (size_t j = 0; j < ny; j++) {
                 double ref = ref_distance(&m, x + i * dim, y + j * dim, dim);
@@ -462,10 +464,11 @@ static void test_pairwise_threads(void) {
     }
     umapc_metric m;
     umapc_metric_init(&m);
-    CHECK(umapc_pairwise_distances(&m, x, 0, y, ny, dim, out, 1, NULL) == UMAPC_OK);
-    CHECK(umapc_pairwise_distances(&m, x, nx, y, ny, 0, out, 1, NULL) ==
+    CHECK(umapc_pairwise_distances(&m, x, 0, y, ny, dim, out, &(umapc_run_options){1}, NULL) ==
+          UMAPC_OK);
+    CHECK(umapc_pairwise_distances(&m, x, nx, y, ny, 0, out, &(umapc_run_options){1}, NULL) ==
           UMAPC_ERR_INVALID_ARGUMENT);
-    CHECK(umapc_pairwise_distances(&m, x, nx, NULL, ny, dim, out, 1, NULL) ==
+    CHECK(umapc_pairwise_distances(&m, x, nx, NULL, ny, dim, out, &(umapc_run_options){1}, NULL) ==
           UMAPC_ERR_INVALID_ARGUMENT);
     free(x);
     free(y);

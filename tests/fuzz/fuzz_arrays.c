@@ -242,12 +242,12 @@ static void use_index(reader *r, umapc_index *index, const shape *s) {
     ids = alloc_array(n * k, sizeof *ids);
     dists = alloc_array(n * k, sizeof *dists);
     REQUIRE(ids != NULL && dists != NULL);
-    st = umapc_index_knn_graph(index, k, 1, NULL, ids, dists, &err);
+    st = umapc_index_knn_graph(index, k, NULL, NULL, ids, dists, &err);
     REQUIRE(st == UMAPC_OK || is_error(st));
     if (st == UMAPC_OK) {
         check_self_first(ids, dists, n, k, 1); /* the index checked its rows */
     }
-    st = umapc_index_add(index, queries, nq, 1, NULL, &err);
+    st = umapc_index_add(index, queries, nq, NULL, NULL, &err);
     REQUIRE(st == UMAPC_OK || is_error(st));
     REQUIRE(umapc_index_size(index) == (st == UMAPC_OK ? n + nq : n));
     free(ids);
@@ -279,7 +279,7 @@ static void fuzz_index(reader *r) {
     umapc_index_options o;
     umapc_index_options_init(&o);
     o.backend = (s.flags & 2) ? UMAPC_BACKEND_HNSW : UMAPC_BACKEND_EXACT;
-    o.n_threads = 1;
+    o.hnsw.n_threads = 1;
     o.hnsw.M = take_u8(r) % 20;
     o.hnsw.ef_construction = take_u8(r) % 70;
     o.hnsw.seed = take_u8(r);
@@ -489,7 +489,7 @@ static void fuzz_distances(reader *r) {
     float *out = alloc_array(s.n * ny, sizeof *out);
     REQUIRE(out != NULL);
     umapc_error err = {0};
-    umapc_status st = umapc_pairwise_distances(&s.metric, x, s.n, y, ny, s.dim, out, 1, &err);
+    umapc_status st = umapc_pairwise_distances(&s.metric, x, s.n, y, ny, s.dim, out, NULL, &err);
     REQUIRE(st == UMAPC_OK || is_error(st));
     if (s.metric.kind < UMAPC_METRIC_COUNT_ && umapc_metric_validate(&s.metric, NULL) == 0) {
         for (size_t i = 0; i < s.n && ny > 0; i++) {

@@ -96,7 +96,7 @@ static void exercise_graph(const umapc_index *index) {
     float *dists = malloc(n * k * sizeof *dists);
     REQUIRE(ids != NULL && dists != NULL);
     umapc_error err = {0};
-    umapc_status st = umapc_index_knn_graph(index, k, 1, NULL, ids, dists, &err);
+    umapc_status st = umapc_index_knn_graph(index, k, NULL, NULL, ids, dists, &err);
     REQUIRE(st == UMAPC_OK);
     for (size_t i = 0; i < n * k; i++) {
         REQUIRE(ids[i] >= -1 && (ids[i] == -1 || (size_t)ids[i] < n));

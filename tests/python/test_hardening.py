@@ -180,9 +180,7 @@ def test_two_threads_saving_one_path_both_succeed(tmp_path) -> None:
 
 def test_n_jobs_is_capped_at_usable_cpus_with_a_warning() -> None:
     usable = _core.usable_cpus()
-    assert usable >= 1
-    assert _core.resolve_threads(4096) == usable
-    assert _core.resolve_threads(-1) == usable
+    assert usable >= 1  # the C library's own capping: test_common.c
     data = _data(100, 3)
     with pytest.warns(RuntimeWarning, match="CPUs this process may use"):
         index = NNIndex(data, n_neighbors=3, n_jobs=4096)

@@ -358,3 +358,37 @@ def test_graph_method_is_a_parameter_and_reported() -> None:
     assert dot.graph_info_["method"] == "exact"
     with pytest.raises(ValueError):
         NNIndex(data, graph_method="annoy")
+
+
+@pytest.mark.parametrize("backend", ["exact", "hnsw"])
+def test_dot_is_the_same_rows_for_every_search(backend: str) -> None:
+    """Metric "dot" L2-normalises the rows in every search (exact, NN-descent, HNSW, queries),
+    as pynndescent's NNDescent does, so all of them agree with scikit-learn's cosine neighbours
+    on data whose dot products are positive (where pynndescent's 1 - <a, b> is 1 - cos)."""
+    from sklearn.neighbors import NearestNeighbors
+
+    rng = np.random.default_rng(3)
+    # rows of very different lengths: unnormalised dot products would rank by length
+    data = (np.abs(_blobs(1200, 16)) + 0.5) * rng.uniform(0.1, 10.0, size=(1200, 1))
+    data = data.astype(np.float32)
+    reference = NearestNeighbors(n_neighbors=10, metric="cosine").fit(data.astype(np.float64))
+    ref_dist = reference.kneighbors(data.astype(np.float64))[0]
+    pairwise = cdist(data.astype(np.float64), data.astype(np.float64), "cosine")
+    for method in ("exact", "nndescent", "hnsw"):
+        index = NNIndex(data, n_neighbors=10, metric="dot", backend=backend, graph_method=method)
+        ind, dist = index.neighbor_graph
+        assert _graph_recall(dist, ref_dist) >= 0.99, method
+        np.testing.assert_allclose(dist, np.take_along_axis(pairwise, ind, axis=1), atol=2e-6)
+    queries = data[:50] * 3.0
+    q_ind, q_dist = NNIndex(data, n_neighbors=10, metric="dot", backend=backend).query(
+        queries, k=10
+    )
+    assert _graph_recall(q_dist, ref_dist[:50]) >= 0.99
+    np.testing.assert_allclose(q_dist, np.take_along_axis(pairwise[:50], q_ind, axis=1), atol=2e-6)
+    from umapc import _core
+
+    for graph in (
+        _core.exact_knn_graph(data, 10, metric="dot"),
+        _core.nndescent_knn_graph(data, 10, metric="dot"),
+    ):
+        assert _graph_recall(graph[1], ref_dist) >= 0.99

@@ -158,6 +158,38 @@ void umapc_bridge_init(umapc_bridge *bridge, PyObject *callback) {
     bridge->last_check = 0.0;
 }
 
+int umapc_new_neighbors(npy_intp rows, npy_intp k, PyArrayObject **indices,
+                        PyArrayObject **distances) {
+    npy_intp shape[2] = {rows, k};
+    *indices = (PyArrayObject *)PyArray_SimpleNew(2, shape, NPY_INT32);
+    *distances = (PyArrayObject *)PyArray_SimpleNew(2, shape, NPY_FLOAT32);
+    if (*indices == NULL || *distances == NULL) {
+        Py_CLEAR(*indices);
+        Py_CLEAR(*distances);
+        return -1;
+    }
+    return 0;
+}
+
+PyObject *umapc_raise_call(umapc_status status, const umapc_error *err,
+                           const umapc_bridge *bridge) {
+    if (bridge != NULL && umapc_bridge_failed(bridge) && PyErr_Occurred()) {
+        return NULL;
+    }
+    return umapc_raise(status, err);
+}
+
+PyObject *umapc_neighbors_result(umapc_status status, const umapc_error *err,
+                                 const umapc_bridge *bridge, PyArrayObject *indices,
+                                 PyArrayObject *distances) {
+    if (status != UMAPC_OK) {
+        Py_DECREF(indices);
+        Py_DECREF(distances);
+        return umapc_raise_call(status, err, bridge);
+    }
+    return Py_BuildValue("(NN)", (PyObject *)indices, (PyObject *)distances);
+}
+
 int umapc_bridge_failed(const umapc_bridge *bridge) {
     return bridge->failed;
 }

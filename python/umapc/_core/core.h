@@ -54,6 +54,19 @@ typedef struct umapc_bridge {
 void umapc_bridge_init(umapc_bridge *bridge, PyObject *callback);
 int umapc_bridge_failed(const umapc_bridge *bridge);
 
+/* The steps every binding shares around a C call that runs with the GIL released: */
+/* the result arrays of a neighbour search, rows x k int32 indices and float32 distances (-1 with
+ * MemoryError set when they cannot be allocated); */
+int umapc_new_neighbors(npy_intp rows, npy_intp k, PyArrayObject **indices,
+                        PyArrayObject **distances);
+/* the exception of a failed call, returning NULL: the Python callback's own (KeyboardInterrupt
+ * or whatever it raised) when the bridge saw one, else umapc_raise's; bridge may be NULL; */
+PyObject *umapc_raise_call(umapc_status status, const umapc_error *err, const umapc_bridge *bridge);
+/* (indices, distances) after a search, or its exception; takes over both references. */
+PyObject *umapc_neighbors_result(umapc_status status, const umapc_error *err,
+                                 const umapc_bridge *bridge, PyArrayObject *indices,
+                                 PyArrayObject *distances);
+
 /* Fills metric from a name (or alias) and the minkowski p; returns -1 with ValueError set for an
  * unknown name or a bad p. */
 int umapc_metric_arg(const char *name, double p, umapc_metric *metric);

@@ -115,7 +115,7 @@ static PyObject *index_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     umapc_index_options_init(&opts);
     if (umapc_metric_arg(metric_name, p, &metric) < 0 ||
         parse_backend(backend_name, &opts.backend) < 0 ||
-        umapc_parse_jobs(jobs_obj, -1, &opts.n_threads) < 0) {
+        umapc_parse_jobs(jobs_obj, -1, &opts.hnsw.n_threads) < 0) {
         return NULL;
     }
     if (m < 2 || m > 1024 || ef_construction < 1) {
@@ -143,7 +143,7 @@ static PyObject *index_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     Py_END_ALLOW_THREADS;
     Py_DECREF(data);
     if (status) {
-        return umapc_raise(status, &err);
+        return umapc_raise_call(status, &err, &bridge);
     }
     return wrap_index(index);
 }
@@ -156,19 +156,6 @@ static PyArrayObject *check_query_matrix(IndexObject *self, PyObject *obj, const
         Py_CLEAR(array);
     }
     return array;
-}
-
-static int result_pair(npy_intp rows, npy_intp cols, PyArrayObject **indices,
-                       PyArrayObject **distances) {
-    npy_intp dims[2] = {rows, cols};
-    *indices = (PyArrayObject *)PyArray_SimpleNew(2, dims, NPY_INT32);
-    *distances = (PyArrayObject *)PyArray_SimpleNew(2, dims, NPY_FLOAT32);
-    if (*indices == NULL || *distances == NULL) {
-        Py_CLEAR(*indices);
-        Py_CLEAR(*distances);
-        return -1;
-    }
-    return 0;
 }
 
 /* query(queries, k, ef=0, filter_mask=None, n_jobs=-1, callback=None) -> (indices, distances) */
@@ -212,7 +199,7 @@ static PyObject *index_query(IndexObject *self, PyObject *args, PyObject *kwargs
         }
         opts.filter_mask = (const uint8_t *)PyArray_DATA(mask);
     }
-    if (result_pair(PyArray_DIM(queries, 0), k, &indices, &distances) < 0) {
+    if (umapc_new_neighbors(PyArray_DIM(queries, 0), k, &indices, &distances) < 0) {
         goto done;
     }
     umapc_bridge bridge;
@@ -225,11 +212,8 @@ static PyObject *index_query(IndexObject *self, PyObject *args, PyObject *kwargs
                                (umapc_idx *)PyArray_DATA(indices), (float *)PyArray_DATA(distances),
                                &err);
     Py_END_ALLOW_THREADS;
-    if (status) {
-        umapc_raise(status, &err);
-        goto done;
-    }
-    result = PyTuple_Pack(2, (PyObject *)indices, (PyObject *)distances);
+    result = umapc_neighbors_result(status, &err, &bridge, indices, distances);
+    indices = distances = NULL; /* the result's now */
 done:
     end_read(self);
     Py_XDECREF(queries);
@@ -260,23 +244,23 @@ static PyObject *index_knn_graph(IndexObject *self, PyObject *args, PyObject *kw
                      "n_neighbors=%zd must be between 1 and the number of points (%zu)", k, n);
         goto done;
     }
-    if (result_pair((npy_intp)n, k, &indices, &distances) < 0) {
+    if (umapc_new_neighbors((npy_intp)n, k, &indices, &distances) < 0) {
         goto done;
     }
     umapc_bridge bridge;
     umapc_bridge_init(&bridge, callback);
     umapc_error err = {0};
     umapc_status status;
+    umapc_knn_graph_options opts;
+    umapc_knn_graph_options_init(&opts);
+    opts.n_threads = n_threads;
     Py_BEGIN_ALLOW_THREADS;
-    status = umapc_index_knn_graph(self->index, (size_t)k, n_threads, &bridge.progress,
+    status = umapc_index_knn_graph(self->index, (size_t)k, &opts, &bridge.progress,
                                    (umapc_idx *)PyArray_DATA(indices),
                                    (float *)PyArray_DATA(distances), &err);
     Py_END_ALLOW_THREADS;
-    if (status) {
-        umapc_raise(status, &err);
-        goto done;
-    }
-    result = PyTuple_Pack(2, (PyObject *)indices, (PyObject *)distances);
+    result = umapc_neighbors_result(status, &err, &bridge, indices, distances);
+    indices = distances = NULL; /* the result's now */
 done:
     end_read(self);
     Py_XDECREF(indices);
@@ -305,11 +289,12 @@ static PyObject *index_add(IndexObject *self, PyObject *args, PyObject *kwargs) 
         umapc_error err = {0};
         umapc_status status;
         Py_BEGIN_ALLOW_THREADS;
+        umapc_run_options opts = {n_threads};
         status = umapc_index_add(self->index, (const float *)PyArray_DATA(data),
-                                 (size_t)PyArray_DIM(data, 0), n_threads, &bridge.progress, &err);
+                                 (size_t)PyArray_DIM(data, 0), &opts, &bridge.progress, &err);
         Py_END_ALLOW_THREADS;
         if (status) {
-            umapc_raise(status, &err);
+            umapc_raise_call(status, &err, &bridge);
         } else {
             Py_INCREF(Py_None);
             result = Py_None;

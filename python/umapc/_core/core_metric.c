@@ -46,10 +46,11 @@ static PyObject *core_pairwise_distances(PyObject *self, PyObject *args, PyObjec
     if (out == NULL) {
         goto done;
     }
+    umapc_run_options run = {n_jobs};
     Py_BEGIN_ALLOW_THREADS;
     st = umapc_pairwise_distances(&metric, (const float *)PyArray_DATA(x), (size_t)nx,
                                   (const float *)PyArray_DATA(y), (size_t)ny, (size_t)dim,
-                                  (float *)PyArray_DATA(out), n_jobs, &err);
+                                  (float *)PyArray_DATA(out), &run, &err);
     Py_END_ALLOW_THREADS;
     if (st != UMAPC_OK) {
         Py_CLEAR(out);

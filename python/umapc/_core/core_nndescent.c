@@ -56,12 +56,8 @@ static PyObject *core_nndescent_knn_graph(PyObject *self, PyObject *args, PyObje
         Py_DECREF(x);
         return umapc_raise(st, &err);
     }
-    npy_intp shape[2] = {n, (npy_intp)k};
-    PyArrayObject *indices = (PyArrayObject *)PyArray_SimpleNew(2, shape, NPY_INT32);
-    PyArrayObject *distances = (PyArrayObject *)PyArray_SimpleNew(2, shape, NPY_FLOAT32);
-    if (indices == NULL || distances == NULL) {
-        Py_XDECREF(indices);
-        Py_XDECREF(distances);
+    PyArrayObject *indices = NULL, *distances = NULL;
+    if (umapc_new_neighbors(n, (npy_intp)k, &indices, &distances) < 0) {
         Py_DECREF(x);
         return NULL;
     }
@@ -86,21 +82,13 @@ static PyObject *core_nndescent_knn_graph(PyObject *self, PyObject *args, PyObje
                                    (float *)PyArray_DATA(distances), &err);
     Py_END_ALLOW_THREADS;
     Py_DECREF(x);
-    if (st != UMAPC_OK) {
-        Py_DECREF(indices);
-        Py_DECREF(distances);
-        if (umapc_bridge_failed(&bridge) && PyErr_Occurred()) {
-            return NULL;
-        }
-        return umapc_raise(st, &err);
+    if (st != UMAPC_OK || !want_outcome) {
+        return umapc_neighbors_result(st, &err, &bridge, indices, distances);
     }
-    if (want_outcome) {
-        return Py_BuildValue(
-            "(NN{s:O,s:n,s:n,s:d})", (PyObject *)indices, (PyObject *)distances, "exact",
-            outcome.exact ? Py_True : Py_False, "searches", (Py_ssize_t)outcome.searches,
-            "heap_size", (Py_ssize_t)outcome.heap_size, "recall_estimate", outcome.recall_estimate);
-    }
-    return Py_BuildValue("(NN)", (PyObject *)indices, (PyObject *)distances);
+    return Py_BuildValue("(NN{s:O,s:n,s:n,s:d})", (PyObject *)indices, (PyObject *)distances,
+                         "exact", outcome.exact ? Py_True : Py_False, "searches",
+                         (Py_ssize_t)outcome.searches, "heap_size", (Py_ssize_t)outcome.heap_size,
+                         "recall_estimate", outcome.recall_estimate);
 }
 
 PyMethodDef umapc_nndescent_methods[] = {

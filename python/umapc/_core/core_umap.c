@@ -134,13 +134,6 @@ static PyObject *new_vector(int type, size_t n) {
     return PyArray_SimpleNew(1, dims, type);
 }
 
-static PyObject *finish(umapc_status st, const umapc_error *err, const umapc_bridge *bridge) {
-    if (umapc_bridge_failed(bridge) && PyErr_Occurred()) {
-        return NULL;
-    }
-    return umapc_raise(st, err);
-}
-
 /* ------------------------------------------------------------------------------------------ */
 
 static PyObject *graph_to_python(const umapc_graph *g) {
@@ -236,7 +229,7 @@ static PyObject *py_fuzzy_simplicial_set(PyObject *self, PyObject *args, PyObjec
     if (csr == NULL) {
         Py_DECREF(sigmas);
         Py_DECREF(rhos);
-        return st ? finish(st, &err, &bridge) : NULL;
+        return st ? umapc_raise_call(st, &err, &bridge) : NULL;
     }
     PyObject *result = Py_BuildValue("(OOONN)", PyTuple_GET_ITEM(csr, 0), PyTuple_GET_ITEM(csr, 1),
                                      PyTuple_GET_ITEM(csr, 2), sigmas, rhos);
@@ -302,7 +295,7 @@ static PyObject *py_spectral_layout(PyObject *self, PyObject *args, PyObject *kw
     graph_args_free(&g);
     if (st) {
         Py_DECREF(emb);
-        return finish(st, &err, &bridge);
+        return umapc_raise_call(st, &err, &bridge);
     }
     return Py_BuildValue("(NO)", emb, converged ? Py_True : Py_False);
 }
@@ -454,7 +447,7 @@ static PyObject *py_optimize_layout(PyObject *self, PyObject *args, PyObject *kw
     Py_XDECREF(knn_i);
     Py_XDECREF(knn_d);
     if (st) {
-        return finish(st, &err, &bridge);
+        return umapc_raise_call(st, &err, &bridge);
     }
     Py_RETURN_NONE;
 }
@@ -487,11 +480,11 @@ static PyObject *py_dens_radii(PyObject *self, PyObject *args, PyObject *kwargs)
         umapc_error err = {0};
         umapc_status st = out ? UMAPC_OK : UMAPC_ERR_OUT_OF_MEMORY;
         if (out != NULL) {
+            umapc_run_options run = {n_jobs};
             Py_BEGIN_ALLOW_THREADS;
             st = umapc_dens_radii(&g.graph, (float)min_weight, (const umapc_idx *)PyArray_DATA(ki),
                                   (const float *)PyArray_DATA(kd), (size_t)PyArray_DIM(ki, 1),
-                                  squared, n_jobs, (float *)PyArray_DATA((PyArrayObject *)out),
-                                  &err);
+                                  squared, &run, (float *)PyArray_DATA((PyArrayObject *)out), &err);
             Py_END_ALLOW_THREADS;
         }
         graph_args_free(&g);
@@ -588,11 +581,12 @@ static PyObject *py_categorical_graph(PyObject *self, PyObject *args, PyObject *
     umapc_graph out = {0};
     umapc_status st;
     {
+        umapc_run_options run = {n_jobs};
         Py_BEGIN_ALLOW_THREADS;
         st = umapc_fuzzy_categorical_intersection(&g.graph, (const int64_t *)PyArray_DATA(labels),
                                                   unknown_dist, far_dist, &err);
         if (!st) {
-            st = umapc_fuzzy_reset_local_connectivity(&g.graph, 0, n_jobs, &out, &err);
+            st = umapc_fuzzy_reset_local_connectivity(&g.graph, 0, &run, &out, &err);
         }
         Py_END_ALLOW_THREADS;
     }
@@ -642,10 +636,11 @@ static PyObject *py_combine_graphs(PyObject *self, PyObject *args, PyObject *kwa
     umapc_error err = {0};
     umapc_graph mixed = {0}, out = {0};
     umapc_status st;
+    umapc_run_options run = {n_jobs};
     Py_BEGIN_ALLOW_THREADS;
-    st = umapc_fuzzy_combine(&left.graph, &right.graph, op, weight, n_jobs, &mixed, &err);
+    st = umapc_fuzzy_combine(&left.graph, &right.graph, op, weight, &run, &mixed, &err);
     if (!st) {
-        st = umapc_fuzzy_reset_local_connectivity(&mixed, reset_metric, n_jobs, &out, &err);
+        st = umapc_fuzzy_reset_local_connectivity(&mixed, reset_metric, &run, &out, &err);
     }
     Py_END_ALLOW_THREADS;
     umapc_graph_free(&mixed);
@@ -782,7 +777,7 @@ static PyObject *py_inverse_transform(PyObject *self, PyObject *args, PyObject *
     }
     if (st) {
         Py_DECREF(out);
-        return finish(st, &err, &bridge);
+        return umapc_raise_call(st, &err, &bridge);
     }
     return out;
 }

@@ -13,15 +13,6 @@ static PyObject *core_simd_level(PyObject *self, PyObject *args) {
     return PyUnicode_FromString(umapc_simd_level());
 }
 
-static PyObject *core_resolve_threads(PyObject *self, PyObject *arg) {
-    (void)self;
-    int n = (int)PyLong_AsLong(arg);
-    if (n == -1 && PyErr_Occurred()) {
-        return NULL;
-    }
-    return PyLong_FromLong(umapc_resolve_threads(n));
-}
-
 static PyObject *core_usable_cpus(PyObject *self, PyObject *args) {
     (void)self;
     (void)args;
@@ -36,8 +27,6 @@ static PyMethodDef base_methods[] = {
     {"version", core_version, METH_NOARGS, "Version of the C library."},
     {"simd_level", core_simd_level, METH_NOARGS,
      "SIMD level the kernels use in this process (see umapc.simd_level)."},
-    {"resolve_threads", core_resolve_threads, METH_O,
-     "Number of threads used for n_jobs (<= 0 means all cores)."},
     {NULL, NULL, 0, NULL},
 };
 
