@@ -8,7 +8,10 @@ fit of the same kind, in the same subprocess):
 * supervised fit (``fit(X, y)``, categorical labels);
 * densMAP fit (``densmap=True``);
 * ``inverse_transform`` of ``--inverse`` points of a fitted 2-D model (the points are embedded
-  training rows moved by 0.05; only the call is timed).
+  training rows moved by 0.05; only the call is timed). A worker that runs past ``--timeout``
+  seconds is stopped and reported as "> timeout" (umap-learn's inverse_transform on tens of
+  thousands of points: its Delaunay triangulation and neighbour search take many minutes); the
+  ratio is then an upper bound.
 
 Reported per feature: wall time of each, the ratio umapc / umap-learn, trustworthiness@15 on a
 fixed 5,000-row sample (fits) or the 1-NN label accuracy of the reconstructions
@@ -100,13 +103,39 @@ def _worker(impl: str, feature: str, n: int, threads: int, n_inverse: int, out: 
     out.write_text(json.dumps(result))
 
 
-def _run(impl: str, feature: str, args: argparse.Namespace, tmp: Path) -> dict:
+def _run(impl: str, feature: str, args: argparse.Namespace, tmp: Path) -> dict | None:
+    """The worker's result, or None when it ran past ``args.timeout`` seconds."""
     out = tmp / f"{impl}-{feature}.json"
     env = dict(os.environ, NUMBA_NUM_THREADS=str(args.threads))
     cmd = [sys.executable, __file__, "--worker", impl, feature, "--n", str(args.n)]
     cmd += ["--threads", str(args.threads), "--inverse", str(args.inverse), "--out", str(out)]
-    subprocess.run(cmd, check=True, env=env)
+    try:
+        subprocess.run(cmd, check=True, env=env, timeout=args.timeout)
+    except subprocess.TimeoutExpired:
+        return None
     return json.loads(out.read_text())
+
+
+def _row(label: str, theirs: dict | None, ours: dict | None, timeout: float) -> str:
+    """A table row; a worker stopped at the timeout shows as '> timeout' (whole worker, fit
+    included), and the ratio against it as an upper bound."""
+
+    def cell(r: dict | None, key: str, fmt: str) -> str:
+        return "-" if r is None else format(r[key], fmt)
+
+    their_s = f"> {timeout:.0f}" if theirs is None else f"{theirs['time_s']:.2f}"
+    if ours is None:
+        ratio = "-"
+    elif theirs is None:
+        ratio = f"< {ours['time_s'] / timeout:.3f}"
+    else:
+        ratio = f"{ours['time_s'] / theirs['time_s']:.3f}"
+    our_s = f"> {timeout:.0f}" if ours is None else f"{ours['time_s']:.2f}"
+    return (
+        f"| {label} | {their_s} | {our_s} | {ratio} | {cell(theirs, 'score', '.4f')} | "
+        f"{cell(ours, 'score', '.4f')} | {cell(theirs, 'peak_mib', '.0f')} | "
+        f"{cell(ours, 'peak_mib', '.0f')} |"
+    )
 
 
 def main() -> int:
@@ -115,6 +144,7 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--inverse", type=int, default=1_000)
     ap.add_argument("--features", nargs="+", choices=FEATURES, default=list(FEATURES))
+    ap.add_argument("--timeout", type=float, default=900.0, help="seconds per worker")
     ap.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
     ap.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -140,11 +170,7 @@ def main() -> int:
                 "densmap": f"densMAP fit, {args.n:,} rows (trust.)",
                 "inverse": f"inverse_transform of {args.inverse:,} points (1-NN acc.)",
             }[feature]
-            lines.append(
-                f"| {label} | {theirs['time_s']:.2f} | {ours['time_s']:.2f} | "
-                f"{ours['time_s'] / theirs['time_s']:.3f} | {theirs['score']:.4f} | "
-                f"{ours['score']:.4f} | {theirs['peak_mib']:.0f} | {ours['peak_mib']:.0f} |"
-            )
+            lines.append(_row(label, theirs, ours, args.timeout))
             print(lines[-1], file=sys.stderr, flush=True)
     print("\n".join(lines))
     return 0
