@@ -6,6 +6,7 @@
  * written, and the back-links are grouped by target node and merged in a fixed order, one target
  * per task. Batch boundaries depend only on the number of points already linked. */
 #include "hnsw_internal.h"
+#include "parallel.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -746,60 +747,69 @@ static void query_one(const query_plan *qp, hnsw_scratch *s, hnsw_pair *buf, con
     }
 }
 
+/* The queries of one call and where their answers go. */
+typedef struct query_job {
+    const query_plan *qp;
+    const float *queries;
+    umapc_idx *indices;
+    float *distances;
+} query_job;
+
+/* A thread's buffers for its queries. */
+typedef struct query_scratch {
+    hnsw_scratch s;
+    hnsw_pair *buf;
+} query_scratch;
+
+static int query_init(void *ctx, void *scratch) {
+    const query_plan *qp = ((const query_job *)ctx)->qp;
+    query_scratch *qs = scratch;
+    size_t width = qp->ef > qp->k ? qp->ef : qp->k;
+    size_t buf_bytes = umapc_mul_size(width + 1, sizeof(hnsw_pair));
+    qs->buf = buf_bytes == SIZE_MAX ? NULL : malloc(buf_bytes);
+    return hnsw_scratch_init(&qs->s, qp->h->n, qp->h->M0, qp->h->dim) == 0 && qs->buf != NULL ? 0
+                                                                                              : -1;
+}
+
+static int query_rows(void *ctx, void *scratch, size_t lo, size_t hi) {
+    const query_job *job = ctx;
+    const query_plan *qp = job->qp;
+    query_scratch *qs = scratch;
+    for (size_t i = lo; i < hi; i++) {
+        query_one(qp, &qs->s, qs->buf, job->queries + i * qp->h->dim, job->indices + i * qp->k,
+                  job->distances + i * qp->k);
+    }
+    return 0;
+}
+
+/* A search that could not grow its buffers returned fewer candidates: out of memory. */
+static int query_finish(void *ctx, void *scratch) {
+    (void)ctx;
+    query_scratch *qs = scratch;
+    int failed = qs->s.failed;
+    hnsw_scratch_free(&qs->s);
+    free(qs->buf);
+    return failed;
+}
+
 static umapc_status run_queries(const query_plan *qp, const float *queries, size_t nq, int threads,
                                 const umapc_progress *progress, umapc_idx *indices,
                                 float *distances, umapc_error *err) {
-    (void)threads; /* only read by OpenMP pragmas */
-    const umapc_hnsw *h = qp->h;
-    size_t width = qp->ef > qp->k ? qp->ef : qp->k;
-    int stop = 0, oom = 0;
-    size_t done = 0;
-#pragma omp parallel num_threads(threads)
-    {
-        hnsw_scratch s;
-        size_t buf_bytes = umapc_mul_size(width + 1, sizeof(hnsw_pair));
-        hnsw_pair *buf = buf_bytes == SIZE_MAX ? NULL : malloc(buf_bytes);
-        int ok = hnsw_scratch_init(&s, h->n, h->M0, h->dim) == 0 && buf != NULL;
-        if (!ok) {
-#pragma omp atomic write
-            oom = 1;
-        }
-#pragma omp for schedule(dynamic, 4)
-        for (size_t i = 0; i < nq; i++) {
-            int halt;
-#pragma omp atomic read
-            halt = stop;
-            if (halt || !ok) {
-                continue;
-            }
-            query_one(qp, &s, buf, queries + i * h->dim, indices + i * qp->k,
-                      distances + i * qp->k);
-            size_t now;
-#pragma omp atomic capture
-            now = ++done;
-            if (umapc_thread_id() == 0 && (now & 255) == 0 &&
-                umapc_progress_report(progress, "hnsw query", now, nq)) {
-#pragma omp atomic write
-                stop = 1;
-            }
-        }
-        if (s.failed) {
-#pragma omp atomic write
-            oom = 1;
-        }
-        hnsw_scratch_free(&s);
-        free(buf);
-    }
-    if (oom) {
-        return umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "hnsw: out of memory in query");
-    }
-    if (stop) {
-        return umapc_fail(err, UMAPC_ERR_INTERRUPTED, "hnsw: query interrupted");
-    }
-    if (umapc_progress_report(progress, "hnsw query", nq, nq)) {
-        return umapc_fail(err, UMAPC_ERR_INTERRUPTED, "hnsw: query interrupted");
-    }
-    return UMAPC_OK;
+    query_job job = {qp, queries, indices, distances};
+    umapc_parallel_loop loop = {.n_items = nq,
+                                .chunk = 4,
+                                .n_threads = threads,
+                                .progress = progress,
+                                .stage = "hnsw query",
+                                .report_every = 256,
+                                .oom_message = "hnsw: out of memory in query",
+                                .stop_message = "hnsw: query interrupted",
+                                .ctx = &job,
+                                .scratch_size = sizeof(query_scratch),
+                                .init = query_init,
+                                .body = query_rows,
+                                .finish = query_finish};
+    return umapc_parallel_for(&loop, err);
 }
 
 umapc_status umapc_hnsw_query(const umapc_hnsw *index, const float *queries, size_t nq, size_t k,
