@@ -2,6 +2,7 @@
  * starts at itself on layer 0: no descent, and the first expansions are its own links, which the
  * build chose among its nearest neighbours. */
 #include "hnsw_internal.h"
+#include "parallel.h"
 #include "umapc/knn_graph.h"
 
 #include <math.h>
@@ -109,6 +110,53 @@ static uint32_t *bfs_order(const umapc_hnsw *h) {
     return order;
 }
 
+/* Everything the self-searches read, and where their answers go. */
+typedef struct graph_job {
+    const hnsw_view *view;
+    const hnsw_codes *codes;
+    const zero_list *zero;
+    const uint32_t *order;
+    size_t k, ef;
+    umapc_idx *indices;
+    float *distances;
+} graph_job;
+
+typedef struct graph_scratch {
+    hnsw_scratch s;
+    hnsw_pair *buf;
+} graph_scratch;
+
+static int graph_init(void *ctx, void *scratch) {
+    const graph_job *job = ctx;
+    const umapc_hnsw *h = job->view->h;
+    graph_scratch *gs = scratch;
+    gs->buf = malloc((job->ef + job->k + 9) * sizeof *gs->buf);
+    return hnsw_scratch_init(&gs->s, h->n, h->M0, h->dim) == 0 && gs->buf != NULL ? 0 : -1;
+}
+
+/* lo and hi are positions in bfs_order, so that a chunk is a run of neighbouring points. */
+static int graph_rows(void *ctx, void *scratch, size_t lo, size_t hi) {
+    const graph_job *job = ctx;
+    graph_scratch *gs = scratch;
+    size_t k = job->k;
+    for (size_t pos = lo; pos < hi; pos++) {
+        size_t i = job->order[pos];
+        self_search(job->view, job->codes, job->zero, &gs->s, gs->buf, (uint32_t)i, k,
+                    job->ef > k ? job->ef : k + 1, job->indices + i * k, job->distances + i * k);
+    }
+    return 0;
+}
+
+/* A search that could not grow its buffers returned fewer candidates: out of memory. */
+static int graph_finish(void *ctx, void *scratch) {
+    (void)ctx;
+    graph_scratch *gs = scratch;
+    int failed = gs->s.failed;
+    hnsw_scratch_free(&gs->s);
+    free(gs->buf);
+    return failed;
+}
+
 umapc_status umapc_hnsw_knn_graph(const umapc_hnsw *index, size_t k,
                                   const umapc_knn_graph_options *opts,
                                   const umapc_progress *progress, umapc_idx *indices,
@@ -125,10 +173,8 @@ umapc_status umapc_hnsw_knn_graph(const umapc_hnsw *index, size_t k,
         opts = &defaults;
     }
     const umapc_hnsw *h = index;
-    size_t n = h->n, ef = knn_ef(k, opts->target_recall);
+    size_t n = h->n;
     int threads = umapc_resolve_threads(opts->n_threads);
-    int stop = 0, oom = 0;
-    size_t done = 0;
     hnsw_codes codes;
     hnsw_view view;
     const hnsw_codes *used = NULL;
@@ -145,50 +191,22 @@ umapc_status umapc_hnsw_knn_graph(const umapc_hnsw *index, size_t k,
         free(order);
         return umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "knn graph: out of memory");
     }
-#pragma omp parallel num_threads(threads)
-    {
-        hnsw_scratch s;
-        hnsw_pair *buf = malloc((ef + k + 9) * sizeof *buf);
-        int ok = hnsw_scratch_init(&s, n, h->M0, h->dim) == 0 && buf != NULL;
-        if (!ok) {
-#pragma omp atomic write
-            oom = 1;
-        }
-#pragma omp for schedule(dynamic, 64)
-        for (size_t pos = 0; pos < n; pos++) {
-            int halt;
-#pragma omp atomic read
-            halt = stop;
-            if (halt || !ok) {
-                continue;
-            }
-            size_t i = order[pos];
-            self_search(&view, used, &zero, &s, buf, (uint32_t)i, k, ef > k ? ef : k + 1,
-                        indices + i * k, distances + i * k);
-            size_t now;
-#pragma omp atomic capture
-            now = ++done;
-            if (umapc_thread_id() == 0 && (now & 1023) == 0 &&
-                umapc_progress_report(progress, "knn graph", now, n)) {
-#pragma omp atomic write
-                stop = 1;
-            }
-        }
-        if (s.failed) {
-#pragma omp atomic write
-            oom = 1;
-        }
-        hnsw_scratch_free(&s);
-        free(buf);
-    }
+    graph_job job = {&view,   used,     &zero, order, k, knn_ef(k, opts->target_recall),
+                     indices, distances};
+    umapc_parallel_loop loop = {.n_items = n,
+                                .chunk = 64,
+                                .n_threads = threads,
+                                .progress = progress,
+                                .stage = "knn graph",
+                                .report_every = 1024,
+                                .ctx = &job,
+                                .scratch_size = sizeof(graph_scratch),
+                                .init = graph_init,
+                                .body = graph_rows,
+                                .finish = graph_finish};
+    umapc_status st = umapc_parallel_for(&loop, err);
     hnsw_codes_free(&codes);
     free(order);
     free(zero.ids);
-    if (oom) {
-        return umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "knn graph: out of memory");
-    }
-    if (stop || umapc_progress_report(progress, "knn graph", n, n)) {
-        return umapc_fail(err, UMAPC_ERR_INTERRUPTED, "knn graph: interrupted");
-    }
-    return UMAPC_OK;
+    return st;
 }
