@@ -12,6 +12,7 @@
 #include "exact_kernels.h"
 #include "internal.h"
 #include "metric.h"
+#include "parallel.h"
 
 #include <float.h>
 #include <math.h>
@@ -662,12 +663,7 @@ static int direct_block(const search_job *job, scored *heaps, size_t *lens, size
 }
 
 /* ---------------------------------------------------------------------------------------------
- * Driver: threads pull query blocks from a shared counter; thread 0 reports progress. */
-
-typedef struct shared_run {
-    size_t next_block, done;
-    int stop, failed;
-} shared_run;
+ * Driver: blocks of queries over umapc_parallel_for. */
 
 static size_t gemm_block_queries(const search_job *job, int n_threads) {
     size_t mr = job->kernel->mr;
@@ -682,79 +678,45 @@ static size_t gemm_block_queries(const search_job *job, int n_threads) {
     return micro * mr;
 }
 
-/* Returns 1 to go on, 0 when told to stop. Called by thread 0 only. */
-static int report(const search_job *job, shared_run *run) {
-    size_t done;
-    OMP(omp atomic read)
-    done = run->done;
-    if (umapc_progress_report(job->progress, STAGE, done, job->nq)) {
-        OMP(omp atomic write)
-        run->stop = 1;
-        return 0;
-    }
-    return 1;
-}
-
-static int claim_block(shared_run *run, size_t n_blocks, size_t *block) {
-    int halt;
-    OMP(omp atomic read)
-    halt = run->stop;
-    int failed;
-    OMP(omp atomic read)
-    failed = run->failed;
-    if (halt || failed) {
-        return 0;
-    }
-    size_t b;
-    OMP(omp atomic capture)
-    b = run->next_block++;
-    *block = b;
-    return b < n_blocks;
-}
-
-typedef struct thread_ctx {
+typedef struct block_job {
     const search_job *job;
     const gemm_data *g; /* NULL on the direct path */
     size_t block;
-    shared_run *run;
-} thread_ctx;
+} block_job;
 
-static void run_thread(const thread_ctx *ctx, int thread) {
-    const search_job *job = ctx->job;
-    size_t n_blocks = (job->nq + ctx->block - 1) / ctx->block;
-    worker w;
-    scored *heaps = NULL;
-    size_t *lens = NULL;
-    int ok;
-    if (ctx->g != NULL) {
-        ok = worker_init(&w, job, ctx->block) == 0;
-    } else {
-        heaps = malloc(umapc_mul_size(ctx->block, job->k) * sizeof *heaps);
-        lens = malloc(ctx->block * sizeof *lens);
-        ok = heaps != NULL && lens != NULL;
+typedef struct block_scratch {
+    worker w; /* the GEMM path's */
+    scored *heaps;
+    size_t *lens;
+} block_scratch;
+
+static int block_init(void *ctx, void *scratch) {
+    const block_job *bj = ctx;
+    block_scratch *bs = scratch;
+    if (bj->g != NULL) {
+        return worker_init(&bs->w, bj->job, bj->block);
     }
-    size_t b;
-    while (ok && claim_block(ctx->run, n_blocks, &b)) {
-        size_t q0 = b * ctx->block;
-        size_t mq = job->nq - q0 < ctx->block ? job->nq - q0 : ctx->block;
-        int rc = ctx->g != NULL ? gemm_block(job, ctx->g, &w, q0, mq)
-                                : direct_block(job, heaps, lens, q0, mq);
-        ok = rc == 0;
-        OMP(omp atomic)
-        ctx->run->done += mq;
-        if (thread == 0 && !report(job, ctx->run)) {
-            break;
-        }
-    }
-    if (!ok) {
-        OMP(omp atomic write)
-        ctx->run->failed = 1;
-    }
-    if (ctx->g != NULL) {
-        worker_free(&w); /* safe after a failed init: that left w zeroed */
-    }
-    free(heaps);
-    free(lens);
+    bs->heaps = malloc(umapc_mul_size(bj->block, bj->job->k) * sizeof *bs->heaps);
+    bs->lens = malloc(bj->block * sizeof *bs->lens);
+    return bs->heaps != NULL && bs->lens != NULL ? 0 : -1;
+}
+
+/* One block: its queries are packed together, and the GEMM path sweeps the data once for all of
+ * them. */
+static int block_run(void *ctx, void *scratch, size_t lo, size_t hi) {
+    const block_job *bj = ctx;
+    block_scratch *bs = scratch;
+    return bj->g != NULL ? gemm_block(bj->job, bj->g, &bs->w, lo, hi - lo)
+                         : direct_block(bj->job, bs->heaps, bs->lens, lo, hi - lo);
+}
+
+static int block_finish(void *ctx, void *scratch) {
+    (void)ctx;
+    block_scratch *bs = scratch;
+    worker_free(&bs->w); /* safe when unused or after a failed init: w is zeroed then */
+    free(bs->heaps);
+    free(bs->lens);
+    return 0;
 }
 
 static umapc_status run_search(const search_job *job, umapc_error *err) {
@@ -768,26 +730,25 @@ static umapc_status run_search(const search_job *job, umapc_error *err) {
         }
         gp = &g;
     }
-    shared_run run = {0, 0, 0, 0};
-    thread_ctx ctx = {job, gp, gp != NULL ? gemm_block_queries(job, n_threads) : DIRECT_QUERY_BLOCK,
-                      &run};
-    OMP(omp parallel num_threads(n_threads)) {
-        run_thread(&ctx, umapc_thread_id());
-    }
+    block_job bj = {job, gp, gp != NULL ? gemm_block_queries(job, n_threads) : DIRECT_QUERY_BLOCK};
+    /* A block searches all the data for each of its queries: worth a report each. */
+    umapc_parallel_loop loop = {.n_items = job->nq,
+                                .chunk = bj.block,
+                                .n_threads = n_threads,
+                                .progress = job->progress,
+                                .stage = STAGE,
+                                .report_every = 1,
+                                .oom_message = "exact search: out of memory for per-thread buffers",
+                                .ctx = &bj,
+                                .scratch_size = sizeof(block_scratch),
+                                .init = block_init,
+                                .body = block_run,
+                                .finish = block_finish};
+    umapc_status st = umapc_parallel_for(&loop, err);
     if (gp != NULL) {
         gemm_data_free(&g);
     }
-    if (run.failed) {
-        return umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY,
-                          "exact search: out of memory for per-thread buffers");
-    }
-    if (run.stop) {
-        return umapc_fail(err, UMAPC_ERR_INTERRUPTED, "exact search: interrupted");
-    }
-    if (umapc_progress_report(job->progress, STAGE, job->nq, job->nq)) {
-        return umapc_fail(err, UMAPC_ERR_INTERRUPTED, "exact search: interrupted");
-    }
-    return UMAPC_OK;
+    return st;
 }
 
 /* ---------------------------------------------------------------------------------------------
