@@ -416,6 +416,64 @@ static void test_interrupt(void) {
     free(x);
 }
 
+typedef struct stage_log {
+    const char *stage;
+    size_t calls, last_done, total, bad;
+    int stop; /* STOP_FIRST, STOP_AT_END or STOP_NEVER */
+} stage_log;
+
+enum { STOP_FIRST, STOP_AT_END, STOP_NEVER };
+
+static int log_stage(void *user, const char *stage, size_t done, size_t total) {
+    stage_log *log = user;
+    log->bad += strcmp(stage, log->stage) != 0 || done > total;
+    log->calls++;
+    log->last_done = done;
+    log->total = total;
+    return log->stop == STOP_FIRST || (log->stop == STOP_AT_END && done == total);
+}
+
+/* Queries and the k-NN graph stop at a report that asks to, the final one included, with their
+ * own messages; without a stop the last report is the total. */
+static void test_interrupt_search(void) {
+    umapc_metric m;
+    umapc_metric_init(&m);
+    size_t n = 3000, dim = 8, k = 5;
+    float *x = clustered(n, dim, 10, 12);
+    umapc_hnsw *h = build(&m, x, n, dim, 2);
+    umapc_idx *idx = malloc(n * k * sizeof *idx);
+    float *dist = malloc(n * k * sizeof *dist);
+    umapc_query_options qo;
+    umapc_query_options_init(&qo);
+    qo.n_threads = 2;
+    umapc_knn_graph_options go;
+    umapc_knn_graph_options_init(&go);
+    go.n_threads = 2;
+    for (int stop = STOP_FIRST; stop <= STOP_AT_END; stop++) {
+        stage_log log = {"hnsw query", 0, 0, 0, 0, stop};
+        umapc_progress p = {log_stage, &log};
+        umapc_error err = {0};
+        CHECK(umapc_hnsw_query(h, x, n, k, &qo, &p, idx, dist, &err) == UMAPC_ERR_INTERRUPTED);
+        CHECK(strcmp(err.message, "hnsw: query interrupted") == 0);
+        CHECK(log.bad == 0 && log.calls >= 1 && log.total == n);
+        log = (stage_log){"knn graph", 0, 0, 0, 0, stop};
+        CHECK(umapc_hnsw_knn_graph(h, k, &go, &p, idx, dist, &err) == UMAPC_ERR_INTERRUPTED);
+        CHECK(strcmp(err.message, "knn graph: interrupted") == 0);
+        CHECK(log.bad == 0 && log.calls >= 1 && log.total == n);
+    }
+    stage_log log = {"hnsw query", 0, 0, 0, 0, STOP_NEVER};
+    umapc_progress p = {log_stage, &log};
+    CHECK(umapc_hnsw_query(h, x, n, k, &qo, &p, idx, dist, NULL) == UMAPC_OK);
+    CHECK(log.bad == 0 && log.last_done == n && log.total == n);
+    log = (stage_log){"knn graph", 0, 0, 0, 0, STOP_NEVER};
+    CHECK(umapc_hnsw_knn_graph(h, k, &go, &p, idx, dist, NULL) == UMAPC_OK);
+    CHECK(log.bad == 0 && log.last_done == n && log.total == n);
+    free(idx);
+    free(dist);
+    umapc_hnsw_free(h);
+    free(x);
+}
+
 static void test_errors(void) {
     umapc_metric m;
     umapc_metric_init(&m);
@@ -572,5 +630,6 @@ int main(void) {
     test_errors();
     test_non_finite_rows();
     test_interrupt();
+    test_interrupt_search();
     CHECK_DONE();
 }
