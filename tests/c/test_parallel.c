@@ -144,7 +144,8 @@ static void test_out_of_memory(void) {
     CHECK(err.status == UMAPC_ERR_OUT_OF_MEMORY);
     CHECK(strcmp(err.message, "test loop: out of memory") == 0);
     CHECK(items_run(&c) == 0 && log.calls == 0);
-    CHECK(atomic_load(&c.finishes) == atomic_load(&c.inits) && atomic_load(&c.inits) == nt);
+    /* a team may be smaller than asked for, and is one thread without OpenMP */
+    CHECK(atomic_load(&c.finishes) == atomic_load(&c.inits) && atomic_load(&c.inits) >= 1);
 
     c.fail_init = 0;
     c.fail_at = 500;
