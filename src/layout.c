@@ -531,38 +531,20 @@ static int add_gradient(const float *cur, const float *o, int attract, const lay
     return 1;
 }
 
-/* densMAP's extra attraction coefficient for the edge e between point j (at cur) and point t (at
- * o), umap-learn's grad_cor_coeff; 0 where the points coincide. */
-static float dens_coeff(const layout_dens *dn, const layout_consts *c, const float *cur,
-                        const float *o, size_t dim, int32_t j, size_t t, int32_t e) {
+/* The attraction of a densMAP epoch: umap-learn's clipped UMAP gradient plus its clipped densMAP
+ * term, both ends moving by it; returns whether there was one (d2 > 0: coincident points do not
+ * move, as in add_gradient). */
+static int dens_attraction(const layout_dens *dn, const layout_consts *c, const float *cur,
+                           const float *o, size_t dim, int32_t j, int32_t t, int32_t e, float *sum,
+                           float *move) {
     float d2 = 0.0f;
     for (size_t d = 0; d < dim; d++) {
         d2 = d2 + (cur[d] - o[d]) * (cur[d] - o[d]);
     }
     if (!(d2 > 0.0f)) {
-        return 0.0f;
+        return 0;
     }
-    float pw = powf(d2, c->b), phi = 1.0f / (1.0f + c->a * pw);
-    float dphi = c->a * c->b * powf(d2, c->b - 1.0f) / (1.0f + c->a * pw);
-    float drk = phi / dn->phi_sum[t] * ((1.0f - c->b * (1.0f - phi)) / expf(dn->re[t]) + dphi);
-    float drj = phi / dn->phi_sum[j] * ((1.0f - c->b * (1.0f - phi)) / expf(dn->re[j]) + dphi);
-    float std2 = dn->re_std * dn->re_std;
-    float wk = dn->R[t] - dn->re_cov * (dn->re[t] - dn->re_mean) / std2;
-    float wj = dn->R[j] - dn->re_cov * (dn->re[j] - dn->re_mean) / std2;
-    return dn->lambda_mu_tot_n * (wk * drk + wj * drj) / (dn->mu[e] * dn->re_std);
-}
-
-/* The attraction of a densMAP epoch: umap-learn's clipped UMAP gradient plus its clipped densMAP
- * term, both ends moving by it. */
-static void dens_attraction(const layout_dens *dn, const layout_consts *c, const float *cur,
-                            const float *o, size_t dim, int32_t j, size_t t, int32_t e, float *sum,
-                            float *move) {
-    float cor = dens_coeff(dn, c, cur, o, dim, j, t, e);
-    float d2 = 0.0f;
-    for (size_t d = 0; d < dim; d++) {
-        d2 = d2 + (cur[d] - o[d]) * (cur[d] - o[d]);
-    }
-    float coeff = d2 > 0.0f ? layout_coeff(d2, 1, c) : 0.0f;
+    float coeff = layout_coeff(d2, 1, c), cor = layout_dens_coeff(dn, c, d2, j, t, e);
     for (size_t d = 0; d < dim; d++) {
         float diff = cur[d] - o[d];
         float g = layout_clip(coeff * diff) + layout_clip(2.0f * cor * diff);
@@ -571,6 +553,7 @@ static void dens_attraction(const layout_dens *dn, const layout_consts *c, const
             move[d] = g * c->alpha;
         }
     }
+    return 1;
 }
 
 /* Op k of a point at cur (layout_kernels.h: the attraction, then the negatives, summed). */
@@ -583,9 +566,11 @@ static void exec_op(const layout_block *blk, const layout_consts *c, size_t dim,
         const float *o = blk->emb + t * dim;
         int32_t slot = blk->slot[k];
         float *move = slot >= 0 && blk->moves != NULL ? blk->moves + (size_t)slot * dim : NULL;
-        if (blk->dens != NULL && slot >= 0) {
-            dens_attraction(blk->dens, c, cur, o, dim, self, t, slot, sum, move);
-        } else if (!add_gradient(cur, o, 1, c, dim, sum, move) && move != NULL) {
+        int moved =
+            blk->dens != NULL && slot >= 0
+                ? dens_attraction(blk->dens, c, cur, o, dim, self, (int32_t)t, slot, sum, move)
+                : add_gradient(cur, o, 1, c, dim, sum, move);
+        if (!moved && move != NULL) {
             memset(move, 0, dim * sizeof *move);
         }
     }
@@ -675,7 +660,7 @@ static int run_block(const sgd *s, size_t bk, size_t lo, size_t hi) {
                         .emb = s->emb,
                         .moves = s->moves,
                         .dens = s->dens_now};
-    if (s->dim == 2 && s->dens_now == NULL) {
+    if (s->dim == 2) {
         s->exec2(&blk, &s->k);
     } else {
         float *cur = s->curs + 2 * (size_t)t * s->dim;

@@ -9,6 +9,7 @@
 
 #include "umapc/common.h"
 
+#include <math.h>
 #include <stdint.h>
 
 typedef struct layout_consts {
@@ -41,7 +42,7 @@ enum { LAYOUT_NO_SLOT = -1 };
 
 /* densMAP's state in an epoch where it is on (layout.c): per point its data radius R, its current
  * embedding radius re and its sum of memberships phi; per edge its weight mu; and the epoch's
- * statistics. Only the scalar executor reads it. */
+ * statistics. */
 typedef struct layout_dens {
     const float *R, *re, *phi_sum, *mu;
     float lambda_mu_tot_n; /* lambda * mu_tot / n */
@@ -61,7 +62,7 @@ typedef struct layout_block {
     float *self_out;      /* after it (may equal self_in) */
     const float *emb;     /* positions of the other points, fixed during the epoch */
     float *moves;
-    const layout_dens *dens; /* densMAP this epoch (scalar executor only), else NULL */
+    const layout_dens *dens; /* densMAP this epoch, else NULL */
 } layout_block;
 
 typedef void (*layout_exec2_fn)(const layout_block *blk, const layout_consts *c);
@@ -157,6 +158,21 @@ static inline float layout_coeff(float d2, int attract, const layout_consts *c) 
     float pw = c->b_is_one ? x : layout_exp2(c->b * layout_log2(x));
     float apw1 = c->a * pw + 1.0f;
     return attract ? (c->attract * pw) / (x * apw1) : c->repel / ((x + 0.001f) * apw1);
+}
+
+/* densMAP's extra attraction coefficient for the fit's edge e between point j and point t at
+ * squared distance d2 > 0, umap-learn's grad_cor_coeff. Scalar in every executor (the SIMD ones
+ * call it a lane at a time), so that its libm powers round alike everywhere. */
+static inline float layout_dens_coeff(const layout_dens *dn, const layout_consts *c, float d2,
+                                      int32_t j, int32_t t, int32_t e) {
+    float pw = powf(d2, c->b), phi = 1.0f / (1.0f + c->a * pw);
+    float dphi = c->a * c->b * powf(d2, c->b - 1.0f) / (1.0f + c->a * pw);
+    float drk = phi / dn->phi_sum[t] * ((1.0f - c->b * (1.0f - phi)) / expf(dn->re[t]) + dphi);
+    float drj = phi / dn->phi_sum[j] * ((1.0f - c->b * (1.0f - phi)) / expf(dn->re[j]) + dphi);
+    float std2 = dn->re_std * dn->re_std;
+    float wk = dn->R[t] - dn->re_cov * (dn->re[t] - dn->re_mean) / std2;
+    float wj = dn->R[j] - dn->re_cov * (dn->re[j] - dn->re_mean) / std2;
+    return dn->lambda_mu_tot_n * (wk * drk + wj * drj) / (dn->mu[e] * dn->re_std);
 }
 
 #endif

@@ -95,6 +95,7 @@ static int lanes_refill(const layout_block *blk, lanes_state *s, unsigned done) 
 typedef struct lanes_op {
     VM busy;
     VI other, n_neg, key, self;
+    VI slot; /* densMAP epochs only: the edge whose weight and moves the attraction uses */
 } lanes_op;
 
 /* layout_negative in every lane. */
@@ -108,6 +109,30 @@ static inline VI lanes_negative(VI key, int q, uint32_t n_tail) {
     return VI_MULHI_U32(h, VI_SET1((int32_t)n_tail));
 }
 
+/* densMAP's term of the attractions in `live`, added to (gx, gy) where the op is a fit's edge (a
+ * slot), as dens_attraction in layout.c adds it: its coefficient a lane at a time
+ * (layout_dens_coeff), the rest side by side. */
+static inline void lanes_dens_add(const layout_block *blk, const layout_consts *c,
+                                  const lanes_op *op, VM live, VF d2, VI idx, VF dx, VF dy, VF *gx,
+                                  VF *gy) {
+    float d2s[W], cor[W];
+    int32_t ts[W], js[W], es[W], on[W];
+    VF_STORE(d2s, d2);
+    VI_STORE(ts, idx);
+    VI_STORE(js, op->self);
+    VI_STORE(es, op->slot);
+    unsigned bits = (unsigned)VM_BITS(live);
+    for (int i = 0; i < W; i++) {
+        int dens = ((bits >> i) & 1u) && es[i] >= 0;
+        cor[i] = dens ? layout_dens_coeff(blk->dens, c, d2s[i], js[i], ts[i], es[i]) : 0.0f;
+        on[i] = dens ? -1 : 0;
+    }
+    VM dens = VI_GT(VI_SET1(0), VI_LOAD(on));
+    VF two_cor = VF_MUL(VF_SET1(2.0f), VF_LOAD(cor));
+    *gx = VF_SEL(dens, VF_ADD(*gx, lanes_clip(VF_MUL(two_cor, dx))), *gx);
+    *gy = VF_SEL(dens, VF_ADD(*gy, lanes_clip(VF_MUL(two_cor, dy))), *gy);
+}
+
 /* Gradients evaluated side by side: each is a chain of ~150 cycles (gather, log2, exp2, division)
  * on its own, and the core overlaps them only when they are interleaved operation by operation. */
 #define U 4
@@ -119,12 +144,14 @@ lanes_gradients(const layout_block *blk, const layout_consts *c, const lanes_op 
                 int s0, const int nu, VF *sx, VF *sy, VF *ax, VF *ay) {
     VM live[U];
     VF dx[U], dy[U], d2[U], x[U], pw[U], gx[U], gy[U];
+    VI attract_idx = VI_SET1(0);
     for (int u = 0; u < nu; u++) {
         int q = s0 + u;
         VI idx;
         if (q == 0) {
             live[u] = VM_AND(op->busy, VI_GT(VI_SET1(0), op->other));
             idx = VI_AND(op->other, VI_SET1(0x7fffffff));
+            attract_idx = idx;
         } else {
             idx = lanes_negative(op->key, q, blk->n_tail);
             live[u] = VM_AND(VM_AND(op->busy, VI_GT(op->n_neg, VI_SET1(q - 1))),
@@ -154,6 +181,9 @@ lanes_gradients(const layout_block *blk, const layout_consts *c, const lanes_op 
                        : VF_DIV(VF_SET1(c->repel), VF_MUL(VF_ADD(x[u], VF_SET1(0.001f)), apw1));
         gx[u] = lanes_clip(VF_MUL(coeff, dx[u]));
         gy[u] = lanes_clip(VF_MUL(coeff, dy[u]));
+        if (s0 + u == 0 && blk->dens != NULL) {
+            lanes_dens_add(blk, c, op, live[u], d2[u], attract_idx, dx[u], dy[u], &gx[u], &gy[u]);
+        }
     }
     for (int u = 0; u < nu; u++) {
         *sx = VF_SEL(live[u], VF_ADD(*sx, gx[u]), *sx);
@@ -195,6 +225,7 @@ static inline unsigned lanes_step(const layout_block *blk, const layout_consts *
     op.n_neg = VI_GATHER(blk->n_neg, *k, op.busy);
     op.key = VI_GATHER((const int32_t *)blk->key, *k, op.busy);
     op.self = self;
+    op.slot = blk->dens != NULL ? VI_GATHER(blk->slot, *k, op.busy) : VI_SET1(-1);
     int32_t n_negs[W];
     VI_STORE(n_negs, op.n_neg);
     int n_grad = 1;

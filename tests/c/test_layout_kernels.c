@@ -2,7 +2,7 @@
  * executor on random op lists: attractions that record their move, attractions that do not, ops
  * without an attraction, 0 to 12 negative samples (some drawing the point itself), coincident and
  * near-coincident points, several values of b (b = 1 takes the shortcut past the polynomials), in
- * a fit (points in emb) and in a transform. */
+ * a fit (points in emb) and in a transform, without and with densMAP's term. */
 #include "check.h"
 #include "cpu.h"
 #include "internal.h"
@@ -52,8 +52,35 @@ static void make_case(case_data *d, uint64_t seed) {
     d->beg[N_POINTS] = k;
 }
 
-static void run(layout_exec2_fn fn, const case_data *d, const layout_consts *c, int fit, float *out,
-                float *moves) {
+/* densMAP's per-point radii and membership sums and per-edge weights, at random in their ranges. */
+typedef struct dens_data {
+    float R[N_OTHER], re[N_OTHER], phi_sum[N_OTHER], mu[MAX_OPS];
+    layout_dens view;
+} dens_data;
+
+static void make_dens(dens_data *dd, uint64_t seed) {
+    umapc_rng rng;
+    umapc_rng_seed(&rng, seed);
+    for (int i = 0; i < N_OTHER; i++) {
+        dd->R[i] = (float)(4.0 * umapc_rng_uniform(&rng) - 2.0);
+        dd->re[i] = (float)(3.0 * umapc_rng_uniform(&rng) - 1.5);
+        dd->phi_sum[i] = (float)(0.5 + 10.0 * umapc_rng_uniform(&rng));
+    }
+    for (int e = 0; e < MAX_OPS; e++) {
+        dd->mu[e] = (float)(0.05 + 0.95 * umapc_rng_uniform(&rng));
+    }
+    dd->view = (layout_dens){.R = dd->R,
+                             .re = dd->re,
+                             .phi_sum = dd->phi_sum,
+                             .mu = dd->mu,
+                             .lambda_mu_tot_n = 2.0f * 7.5f,
+                             .re_std = 0.8f,
+                             .re_mean = 0.1f,
+                             .re_cov = 0.3f};
+}
+
+static void run(layout_exec2_fn fn, const case_data *d, const layout_consts *c, int fit,
+                const layout_dens *dens, float *out, float *moves) {
     /* in a fit the block's points are emb's first N_POINTS; few other points, so that negatives
      * draw the point itself now and then */
     layout_block blk = {.other = d->other,
@@ -68,7 +95,8 @@ static void run(layout_exec2_fn fn, const case_data *d, const layout_consts *c, 
                         .self_in = d->self_in,
                         .self_out = out,
                         .emb = d->emb,
-                        .moves = moves};
+                        .moves = moves,
+                        .dens = dens};
     if (fn != NULL) {
         fn(&blk, c);
     } else {
@@ -79,13 +107,16 @@ static void run(layout_exec2_fn fn, const case_data *d, const layout_consts *c, 
 
 static void test_level(layout_exec2_fn fn, const char *name) {
     static case_data d;
+    static dens_data dd;
     float want[2 * N_POINTS], got[2 * N_POINTS];
     static float want_moves[2 * MAX_OPS], got_moves[2 * MAX_OPS];
     const float bs[3] = {0.8950608781227859f, 1.0f, 0.58f};
-    for (int t = 0; t < 12; t++) {
-        make_case(&d, 100 + (uint64_t)t);
-        float a = 1.577f, b = bs[t % 3], gamma = t == 4 ? 0.0f : 1.0f;
-        int fit = t < 6;
+    for (int t = 0; t < 24; t++) {
+        make_case(&d, 100 + (uint64_t)(t % 12));
+        make_dens(&dd, 500 + (uint64_t)t);
+        const layout_dens *dens = t >= 12 ? &dd.view : NULL;
+        float a = 1.577f, b = bs[t % 3], gamma = t % 12 == 4 ? 0.0f : 1.0f;
+        int fit = t % 12 < 6;
         layout_consts c = {.a = a,
                            .b = b,
                            .attract = -2.0f * a * b,
@@ -94,12 +125,13 @@ static void test_level(layout_exec2_fn fn, const char *name) {
                            .b_is_one = b == 1.0f};
         memset(want_moves, 0, sizeof want_moves);
         memset(got_moves, 0, sizeof got_moves);
-        run(NULL, &d, &c, fit, want, want_moves);
-        run(fn, &d, &c, fit, got, got_moves);
+        run(NULL, &d, &c, fit, dens, want, want_moves);
+        run(fn, &d, &c, fit, dens, got, got_moves);
         int same = memcmp(want, got, sizeof want) == 0 &&
                    memcmp(want_moves, got_moves, sizeof want_moves) == 0;
         if (!same) {
-            fprintf(stderr, "level %s, case %d: differs from the scalar executor\n", name, t);
+            fprintf(stderr, "level %s, case %d%s: differs from the scalar executor\n", name, t % 12,
+                    dens != NULL ? " (densMAP)" : "");
         }
         CHECK(same);
         int finite = 1;

@@ -137,7 +137,9 @@ emb2 = UMAP(n_neighbors=12, random_state=7, n_jobs=n_jobs,
             precomputed_knn=(knn["i"], knn["d"])).fit_transform(x)
 emb3 = UMAP(n_neighbors=12, n_components=3, n_epochs=60, random_state=7, n_jobs=n_jobs,
             precomputed_knn=(knn["i"], knn["d"])).fit_transform(x)
-np.savez(out, emb2=emb2, emb3=emb3)
+dens = UMAP(n_neighbors=12, n_epochs=100, densmap=True, random_state=7, n_jobs=n_jobs,
+            precomputed_knn=(knn["i"], knn["d"])).fit_transform(x)
+np.savez(out, emb2=emb2, emb3=emb3, dens=dens)
 print(umapc.simd_level())
 """
 
@@ -175,10 +177,12 @@ def test_seeded_fit_identical_at_every_level(tmp_path: Path) -> None:
         )
         assert proc.returncode == 0, proc.stderr[-3000:]
         with np.load(out) as data:
-            results[(proc.stdout.split()[-1], n_jobs)] = (data["emb2"], data["emb3"])
+            results[(proc.stdout.split()[-1], n_jobs)] = (data["emb2"], data["emb3"], data["dens"])
     assert ("scalar", 1) in results and len({lv for lv, _ in results}) >= 1
-    ref2, ref3 = results[("scalar", 1)]
+    ref2, ref3, ref_dens = results[("scalar", 1)]
     assert np.isfinite(ref2).all() and ref2.std() > 0.1
-    for key, (emb2, emb3) in results.items():
+    assert np.isfinite(ref_dens).all() and not np.array_equal(ref_dens, ref2)
+    for key, (emb2, emb3, dens) in results.items():
         np.testing.assert_array_equal(emb2, ref2, err_msg=str(key))
         np.testing.assert_array_equal(emb3, ref3, err_msg=str(key))
+        np.testing.assert_array_equal(dens, ref_dens, err_msg=f"densMAP {key}")
