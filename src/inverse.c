@@ -2,6 +2,7 @@
  * moved on its own in data space (the training data stays fixed), so points run in parallel
  * and the result does not depend on the thread count. */
 #include "internal.h"
+#include "metric.h"
 #include "umapc/exact.h"
 #include "umapc/inverse.h"
 
@@ -37,21 +38,22 @@ static float sign_of(float v) {
     return v > 0.0f ? 1.0f : (v < 0.0f ? -1.0f : 0.0f);
 }
 
-/* The data metric's distance from x to y and its gradient in x (umap-learn's *_grad). */
-static float metric_grad(umapc_metric_kind kind, const float *x, const float *y, size_t dim,
-                         float *grad) {
-    double acc = 0.0, nx = 0.0, ny = 0.0;
+/* The data metric's distance from x to y and its gradient in x (umap-learn's *_grad). Euclidean
+ * and cosine sum through the SIMD kernels: each new point evaluates some 10^5 of these over all
+ * dimensions, which in scalar double precision took minutes for a thousand 784-d points. */
+static float metric_grad(const simd_kernels *kern, umapc_metric_kind kind, const float *x,
+                         const float *y, size_t dim, float *grad) {
+    double acc = 0.0;
     size_t arg = 0;
     switch (kind) {
-    case UMAPC_METRIC_EUCLIDEAN:
+    case UMAPC_METRIC_EUCLIDEAN: {
+        float dist = sqrtf(fmaxf(kern->sqeuclidean(x, y, dim), 0.0f));
+        float inv = 1.0f / (1e-6f + dist);
         for (size_t d = 0; d < dim; d++) {
-            acc += (double)(x[d] - y[d]) * (x[d] - y[d]);
+            grad[d] = (x[d] - y[d]) * inv;
         }
-        acc = sqrt(acc);
-        for (size_t d = 0; d < dim; d++) {
-            grad[d] = (float)((x[d] - y[d]) / (1e-6 + acc));
-        }
-        return (float)acc;
+        return dist;
+    }
     case UMAPC_METRIC_MANHATTAN:
         for (size_t d = 0; d < dim; d++) {
             acc += fabsf(x[d] - y[d]);
@@ -69,21 +71,19 @@ static float metric_grad(umapc_metric_kind kind, const float *x, const float *y,
         }
         grad[arg] = sign_of(x[arg] - y[arg]);
         return (float)acc;
-    default: /* cosine */
-        for (size_t d = 0; d < dim; d++) {
-            acc += (double)x[d] * y[d];
-            nx += (double)x[d] * x[d];
-            ny += (double)y[d] * y[d];
-        }
-        memset(grad, 0, dim * sizeof *grad);
+    default: { /* cosine */
+        double xy = kern->dot(x, y, dim), nx = kern->dot(x, x, dim), ny = kern->dot(y, y, dim);
         if (nx == 0.0 || ny == 0.0) {
+            memset(grad, 0, dim * sizeof *grad);
             return nx == 0.0 && ny == 0.0 ? 0.0f : 1.0f;
         }
         double rx = sqrt(nx), ry = sqrt(ny);
+        float along_x = (float)(xy / (nx * rx * ry)), along_y = (float)(1.0 / (rx * ry));
         for (size_t d = 0; d < dim; d++) {
-            grad[d] = (float)(x[d] * acc / (nx * rx * ry) - y[d] / (rx * ry));
+            grad[d] = x[d] * along_x - y[d] * along_y;
         }
-        return (float)(1.0 - acc / (rx * ry));
+        return (float)(1.0 - xy / (rx * ry));
+    }
     }
 }
 
@@ -92,6 +92,7 @@ static float clip4(float v) {
 }
 
 typedef struct inverse_job {
+    const simd_kernels *kern;
     const float *data, *sigmas, *rhos;
     size_t n_train, dim, k;
     umapc_metric_kind kind;
@@ -122,7 +123,7 @@ static void inverse_point(const inverse_job *job, size_t point, const umapc_idx 
                 continue;
             }
             const float *y = job->data + (size_t)nb[e] * dim;
-            metric_grad(job->kind, x, y, dim, grad);
+            metric_grad(job->kern, job->kind, x, y, dim, grad);
             float coeff = -(1.0f / (w[e] * job->sigmas[nb[e]] + 1e-6f));
             for (size_t d = 0; d < dim; d++) {
                 x[d] += clip4(coeff * grad[d]) * alpha;
@@ -133,7 +134,7 @@ static void inverse_point(const inverse_job *job, size_t point, const umapc_idx 
             for (int q = 0; q < n_neg; q++) {
                 uint64_t r = umapc_rand_at(key, (uint64_t)epoch * k + e, (uint64_t)q);
                 size_t t = (size_t)(((r >> 32) * (uint64_t)job->n_train) >> 32);
-                float dist = metric_grad(job->kind, x, job->data + t * dim, dim, grad);
+                float dist = metric_grad(job->kern, job->kind, x, job->data + t * dim, dim, grad);
                 float sigma = job->sigmas[t];
                 double gap = dist - job->rhos[t] > 1e-6 ? dist - job->rhos[t] : 1e-6;
                 float w_h = (float)exp(-gap / (sigma + 1e-6));
@@ -208,11 +209,17 @@ umapc_status umapc_inverse_transform(const float *embedding, const float *data, 
         w[i] = (float)(1.0 / (1.0 + opts->a * pow(w[i], 2.0 * opts->b)));
         wmax = w[i] > wmax ? w[i] : wmax;
     }
-    inverse_job job = {
-        data,         sigmas, rhos,
-        n_train,      dim,    k,
-        metric->kind, opts,   opts->n_epochs ? opts->n_epochs : (n_points <= 10000 ? 100 : 30),
-        wmax};
+    inverse_job job = {simd_kernels_select(),
+                       data,
+                       sigmas,
+                       rhos,
+                       n_train,
+                       dim,
+                       k,
+                       metric->kind,
+                       opts,
+                       opts->n_epochs ? opts->n_epochs : (n_points <= 10000 ? 100 : 30),
+                       wmax};
     if (!st) {
 #pragma omp parallel for schedule(dynamic, 16) num_threads(n_threads)
         for (size_t i = 0; i < n_points; i++) {
