@@ -46,14 +46,8 @@ static float metric_grad(const simd_kernels *kern, umapc_metric_kind kind, const
     double acc = 0.0;
     size_t arg = 0;
     switch (kind) {
-    case UMAPC_METRIC_EUCLIDEAN: {
-        float dist = sqrtf(fmaxf(kern->sqeuclidean(x, y, dim), 0.0f));
-        float inv = 1.0f / (1e-6f + dist);
-        for (size_t d = 0; d < dim; d++) {
-            grad[d] = (x[d] - y[d]) * inv;
-        }
-        return dist;
-    }
+    case UMAPC_METRIC_EUCLIDEAN: /* the gradient, (x - y) / (1e-6 + dist), is formed in move_x */
+        return sqrtf(fmaxf(kern->sqeuclidean(x, y, dim), 0.0f));
     case UMAPC_METRIC_MANHATTAN:
         for (size_t d = 0; d < dim; d++) {
             acc += fabsf(x[d] - y[d]);
@@ -91,6 +85,22 @@ static float clip4(float v) {
     return v > 4.0f ? 4.0f : (v < -4.0f ? -4.0f : v);
 }
 
+/* x += alpha clip(coeff * gradient) after metric_grad(x, y) gave dist and grad; euclidean's
+ * gradient is formed here, in the same pass as the move. */
+static void move_x(umapc_metric_kind kind, float *x, const float *y, size_t dim, float dist,
+                   const float *grad, float coeff, float alpha) {
+    if (kind == UMAPC_METRIC_EUCLIDEAN) {
+        float inv = 1.0f / (1e-6f + dist);
+        for (size_t d = 0; d < dim; d++) {
+            x[d] += clip4(coeff * ((x[d] - y[d]) * inv)) * alpha;
+        }
+        return;
+    }
+    for (size_t d = 0; d < dim; d++) {
+        x[d] += clip4(coeff * grad[d]) * alpha;
+    }
+}
+
 typedef struct inverse_job {
     const simd_kernels *kern;
     const float *data, *sigmas, *rhos;
@@ -123,26 +133,23 @@ static void inverse_point(const inverse_job *job, size_t point, const umapc_idx 
                 continue;
             }
             const float *y = job->data + (size_t)nb[e] * dim;
-            metric_grad(job->kern, job->kind, x, y, dim, grad);
+            float dist = metric_grad(job->kern, job->kind, x, y, dim, grad);
             float coeff = -(1.0f / (w[e] * job->sigmas[nb[e]] + 1e-6f));
-            for (size_t d = 0; d < dim; d++) {
-                x[d] += clip4(coeff * grad[d]) * alpha;
-            }
+            move_x(job->kind, x, y, dim, dist, grad, coeff, alpha);
             next[e] += eps[e];
             int n_neg =
                 o->negative_sample_rate > 0.0 ? (int)((epoch - next_neg[e]) / eps_neg[e]) : 0;
             for (int q = 0; q < n_neg; q++) {
                 uint64_t r = umapc_rand_at(key, (uint64_t)epoch * k + e, (uint64_t)q);
                 size_t t = (size_t)(((r >> 32) * (uint64_t)job->n_train) >> 32);
-                float dist = metric_grad(job->kern, job->kind, x, job->data + t * dim, dim, grad);
+                const float *yt = job->data + t * dim;
+                float dist = metric_grad(job->kern, job->kind, x, yt, dim, grad);
                 float sigma = job->sigmas[t];
                 double gap = dist - job->rhos[t] > 1e-6 ? dist - job->rhos[t] : 1e-6;
                 float w_h = (float)exp(-gap / (sigma + 1e-6));
                 float neg = (float)(-o->repulsion_strength *
                                     ((0.0f - w_h) / ((1.0f - w_h) * sigma + 1e-6f)));
-                for (size_t d = 0; d < dim; d++) {
-                    x[d] += clip4(neg * grad[d]) * alpha;
-                }
+                move_x(job->kind, x, yt, dim, dist, grad, neg, alpha);
             }
             next_neg[e] += (float)n_neg * eps_neg[e];
         }
