@@ -1,6 +1,6 @@
 /* The code-row squared difference with the Armv8.2 dot-product instructions; compiled with
  * +dotprod and reached only where cpu.c found UMAPC_CPU_DOTPROD. */
-#include "hnsw_internal.h"
+#include "codes.h"
 
 #include <arm_neon.h>
 

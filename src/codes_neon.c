@@ -1,6 +1,6 @@
 /* NEON kernels for 8-bit codes (AArch64 base instructions); reached only through code_l2_at and
  * the item kernels of hnsw_quant.c. */
-#include "hnsw_internal.h"
+#include "codes.h"
 
 #include <arm_neon.h>
 
