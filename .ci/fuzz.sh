@@ -36,7 +36,7 @@ fi
 cflags=(-std=c11 -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined
     -fno-sanitize-recover=undefined -Wall -Wextra -Werror -Wno-unknown-pragmas
     -Wno-unused-parameter -Wno-unused-variable -Wno-unused-but-set-variable
-    -fno-math-errno -ffp-contract=off -D_GNU_SOURCE -Iinclude -Isrc)
+    -fno-math-errno -ffp-contract=off -D_GNU_SOURCE -Iinclude -Isrc/core -Isrc/knn -Isrc/embed)
 simd_flags() {
     case "$1" in
     *_avx2.c) echo "-mavx2 -mfma -mf16c" ;;
@@ -49,7 +49,7 @@ simd_flags() {
 # The same per-architecture file sets as meson.build.
 sources=()
 arch=$(uname -m)
-for f in src/*.c; do
+for f in src/*/*.c; do
     case "$f" in
     *_avx2.c | *_avx512.c | *_vnni.c) [ "$arch" = x86_64 ] || continue ;;
     *_neon.c | *_dotprod.c) [ "$arch" = aarch64 ] || continue ;;

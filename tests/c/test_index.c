@@ -1,4 +1,4 @@
-/* The index handle (src/index.c): search-width limits, interrupted updates, the file format's
+/* The index handle (src/knn/index.c): search-width limits, interrupted updates, the file format's
  * validation and its atomic, exclusive save. */
 #include "check.h"
 #include "internal.h"

@@ -1,5 +1,5 @@
-/* umapc_parallel_for (src/parallel.c): every item once in fixed chunks whatever the threads, and
- * the out-of-memory and stop paths with their messages and reports. */
+/* umapc_parallel_for (src/core/parallel.c): every item once in fixed chunks whatever the
+ * threads, and the out-of-memory and stop paths with their messages and reports. */
 #include "check.h"
 #include "internal.h"
 #include "parallel.h"

@@ -4,7 +4,8 @@
  * structure to mutate, which random bytes would take it hours to find (a checksummed header, a
  * consistent HNSW graph).
  *
- *   cc -std=c11 -Iinclude -Isrc tests/fuzz/make_corpus.c <the library objects> -lm
+ *   cc -std=c11 -Iinclude -Isrc/core -Isrc/knn -Isrc/embed tests/fuzz/make_corpus.c \
+ *       <the library objects> -lm
  *   ./a.out tests/fuzz/corpus
  */
 #include "internal.h"

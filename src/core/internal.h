@@ -62,8 +62,8 @@ static inline int umapc_run_threads(const umapc_run_options *opts) {
     return opts != NULL ? opts->n_threads : 0;
 }
 
-/* The index file's trailing checksum over its first size bytes (src/index.c); the tests use it to
- * forge files whose content, not their checksum, is wrong. */
+/* The index file's trailing checksum over its first size bytes (src/knn/index.c); the tests use
+ * it to forge files whose content, not their checksum, is wrong. */
 uint64_t umapc_index_checksum(const uint8_t *bytes, size_t size);
 
 /* Seedable counter-based random numbers (SplitMix64 / Philox style): the value depends only on

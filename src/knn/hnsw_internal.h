@@ -115,7 +115,7 @@ static inline size_t hnsw_count(const uint32_t *links, size_t cap) {
 }
 
 /* A code item: int32 |c|^2, int32 128 * sum(c), then the dim code bytes c. The two sums make the
- * squared distance of two items one VNNI dot product (src/codes.h). */
+ * squared distance of two items one VNNI dot product (src/core/codes.h). */
 #define HNSW_ITEM_HEADER 8
 static inline size_t hnsw_item_bytes(size_t dim) {
     return HNSW_ITEM_HEADER + dim;

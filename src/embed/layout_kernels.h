@@ -1,9 +1,9 @@
-/* The layout SGD's interface between its one schedule (src/layout.c: which edges fire in an epoch,
- * which negatives each draws) and the executors that only do the arithmetic: the scalar one in
- * layout.c (any dimension) and the 2-D lane-per-point ones (layout_lanes.h, instantiated per
- * instruction set). Every executor evaluates the same float expressions in the same order, with no
- * fused multiply-add (the build passes -ffp-contract=off), so an embedding is bit-identical on
- * every CPU. */
+/* The layout SGD's interface between its one schedule (src/embed/layout.c: which edges fire in
+ * an epoch, which negatives each draws) and the executors that only do the arithmetic: the
+ * scalar one in layout.c (any dimension) and the 2-D lane-per-point ones (layout_lanes.h,
+ * instantiated per instruction set). Every executor evaluates the same float expressions in the
+ * same order, with no fused multiply-add (the build passes -ffp-contract=off), so an embedding
+ * is bit-identical on every CPU. */
 #ifndef UMAPC_LAYOUT_KERNELS_H
 #define UMAPC_LAYOUT_KERNELS_H
 
