@@ -55,7 +55,7 @@ static uint8_t *serialized(const index_seed *s, size_t *size) {
     umapc_index_options o;
     umapc_index_options_init(&o);
     o.backend = s->backend;
-    o.n_threads = 1;
+    o.hnsw.n_threads = 1;
     o.hnsw.M = 4;
     o.hnsw.ef_construction = 16;
     o.hnsw.lossless_codes = s->codes;
