@@ -29,8 +29,8 @@ typedef struct umapc_layout_options {
     /* densMAP (umap-learn's densmap=True), fits only: in the last dens_frac of the epochs an
      * attraction also moves the two points toward local radii that correlate with those of the
      * data (umapc_dens_radii of the pruned graph on dens_knn_indices / dens_knn_dists, n_head x
-     * dens_k, the lists the graph came from). Those epochs run on the scalar executor. Default
-     * off; dens_lambda 2.0, dens_frac 0.3, dens_var_shift 0.1 as umap-learn. */
+     * dens_k, the lists the graph came from). Default off; dens_lambda 2.0, dens_frac 0.3,
+     * dens_var_shift 0.1 as umap-learn. */
     int densmap;
     double dens_lambda;
     double dens_frac;
@@ -46,11 +46,12 @@ UMAPC_API void umapc_layout_options_init(umapc_layout_options *opts);
  * tail points; edges with weight below max / n_epochs are ignored, the others sampled every
  * max/weight epochs with negative_sample_rate repulsive samples (0: none) from the tail points.
  * tail == NULL: the graph is n_head x n_head and both ends of a sampled edge move by the same
- * gradient, as in umap-learn (fit); the points are processed in rounds of consecutive points,
- * each round reading the positions the earlier rounds left, and a point's moves of its edges' far
- * ends are applied when its round ends. Otherwise tail (n_tail x dim) stays fixed (transform).
- * head (n_head x dim, row-major) is updated in place. Progress stage "optimize layout" counts
- * epochs. */
+ * gradient, as in umap-learn (fit); the points are processed in a random order drawn from the
+ * seed (so that input sorted by class does not matter), in rounds of consecutive points of that
+ * order, each round reading the positions the earlier rounds left, and a point's moves of its
+ * edges' far ends are applied when its round ends. Otherwise tail (n_tail x dim) stays fixed
+ * (transform). head (n_head x dim, row-major) is updated in place. Progress stage "optimize layout"
+ * counts epochs. */
 UMAPC_API umapc_status umapc_optimize_layout(float *head, size_t n_head, const float *tail,
                                              size_t n_tail, size_t dim, const umapc_graph *graph,
                                              const umapc_layout_options *opts,

@@ -846,6 +846,11 @@ static int densmap_on(const umapc_layout_options *o, const float *tail) {
     return tail == NULL && o->densmap && o->dens_lambda > 0.0;
 }
 
+/* seed < 0 asks for no particular seed: a fixed one keeps the run reproducible all the same */
+static uint64_t layout_seed(const umapc_layout_options *o) {
+    return o->seed >= 0 ? (uint64_t)o->seed : 0x5eed5eedULL;
+}
+
 static umapc_status run_epochs(plan *p, float *head, size_t n_head, const float *tail,
                                size_t n_tail, size_t dim, const umapc_layout_options *o,
                                int n_epochs, const umapc_progress *progress, umapc_error *err) {
@@ -863,8 +868,7 @@ static umapc_status run_epochs(plan *p, float *head, size_t n_head, const float 
         sgd_buffers_free(&bufs);
         return umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "optimize_layout: out of memory");
     }
-    /* seed < 0 asks for no particular seed: a fixed one keeps the run reproducible all the same */
-    uint64_t seed = o->seed >= 0 ? (uint64_t)o->seed : 0x5eed5eedULL;
+    uint64_t seed = layout_seed(o);
     float a = (float)o->a, b = (float)o->b;
     sgd s = {.es = {.p = p, .n_tail = (uint32_t)(fit ? n_head : n_tail), .fit = fit},
              .k = {.a = a,
@@ -922,6 +926,145 @@ static umapc_status run_epochs(plan *p, float *head, size_t n_head, const float 
     return st;
 }
 
+static umapc_status optimize(float *head, size_t n_head, const float *tail, size_t n_tail,
+                             size_t dim, const umapc_graph *graph, const umapc_layout_options *opts,
+                             int n_epochs, const umapc_progress *progress, umapc_error *err) {
+    plan p;
+    umapc_status st =
+        build_plan(&p, graph, n_epochs, opts->negative_sample_rate, densmap_on(opts, tail), err);
+    if (st) {
+        return st;
+    }
+    st = run_epochs(&p, head, n_head, tail, n_tail, dim, opts, n_epochs, progress, err);
+    plan_free(&p);
+    return st;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* a fit's order                                                                               */
+
+/* A fit runs its points in rounds of consecutive points, each reading the others where the round
+ * found them, so the round's points should be unrelated to each other, whatever order the data
+ * came in. Data sorted by class (20 Newsgroups' sentence embeddings: 99.8% of consecutive rows
+ * share a label) put a round's points in one cluster, pulling on each other's stale positions:
+ * trustworthiness 0.936 against 0.940 with the same rows shuffled (umap-learn: 0.943). A fit
+ * therefore runs on the points relabelled in a random order drawn from the seed, and the result
+ * is mapped back: the same for any input order up to that draw, still for any thread count. */
+#define LAYOUT_ORDER_STREAM 0x6c61796f75746f72ULL
+
+/* order[r]: the point processed r-th, a Fisher-Yates shuffle from (seed, stream, position); rank
+ * is its inverse. tests/python/test_layout_reference.py draws the same. */
+static void draw_order(uint64_t seed, size_t n, int32_t *order, int32_t *rank) {
+    for (size_t i = 0; i < n; i++) {
+        order[i] = (int32_t)i;
+    }
+    for (size_t i = n; i-- > 1;) {
+        uint64_t r = umapc_rand_at(seed, LAYOUT_ORDER_STREAM, i);
+        size_t j = (size_t)(((r >> 32) * (uint64_t)(i + 1)) >> 32);
+        int32_t t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+    }
+    for (size_t r = 0; r < n; r++) {
+        rank[order[r]] = (int32_t)r;
+    }
+}
+
+/* The fit's inputs with its points relabelled: row r is point order[r], whose entries keep their
+ * order with their columns renamed, so each point samples its edges as before. */
+typedef struct relabelled {
+    int32_t *order, *rank;
+    umapc_graph graph;
+    float *head;
+    umapc_idx *knn;   /* densMAP's lists, or NULL */
+    float *knn_dists; /* densMAP's distances, or NULL */
+} relabelled;
+
+static void relabelled_free(relabelled *r) {
+    free(r->order);
+    free(r->rank);
+    umapc_graph_free(&r->graph);
+    free(r->head);
+    free(r->knn);
+    free(r->knn_dists);
+    memset(r, 0, sizeof *r);
+}
+
+static void relabel_graph(const relabelled *r, const umapc_graph *g) {
+    int64_t at = 0;
+    r->graph.indptr[0] = 0;
+    for (size_t row = 0; row < g->n_rows; row++) {
+        size_t old = (size_t)r->order[row];
+        for (int64_t e = g->indptr[old]; e < g->indptr[old + 1]; e++, at++) {
+            r->graph.indices[at] = r->rank[g->indices[e]];
+            r->graph.data[at] = g->data[e];
+        }
+        r->graph.indptr[row + 1] = at;
+    }
+}
+
+static void relabel_knn(const relabelled *r, const umapc_layout_options *o, size_t n) {
+    size_t k = o->dens_k;
+    for (size_t row = 0; row < n; row++) {
+        size_t old = (size_t)r->order[row];
+        for (size_t c = 0; c < k; c++) {
+            umapc_idx id = o->dens_knn_indices[old * k + c];
+            r->knn[row * k + c] = id >= 0 && (size_t)id < n ? r->rank[id] : id;
+            r->knn_dists[row * k + c] = o->dens_knn_dists[old * k + c];
+        }
+    }
+}
+
+static int relabel(relabelled *r, const float *head, size_t n, size_t dim, const umapc_graph *g,
+                   const umapc_layout_options *o, uint64_t seed) {
+    memset(r, 0, sizeof *r);
+    int dens = o->densmap && o->dens_knn_indices != NULL && o->dens_knn_dists != NULL;
+    size_t nk = dens ? umapc_mul_size(n, o->dens_k) : 0;
+    r->order = malloc((n ? n : 1) * sizeof *r->order);
+    r->rank = malloc((n ? n : 1) * sizeof *r->rank);
+    r->head = malloc(umapc_mul_size(umapc_mul_size(n ? n : 1, dim), sizeof *r->head));
+    if (dens) {
+        r->knn = malloc(umapc_mul_size(nk ? nk : 1, sizeof *r->knn));
+        r->knn_dists = malloc(umapc_mul_size(nk ? nk : 1, sizeof *r->knn_dists));
+    }
+    if (r->order == NULL || r->rank == NULL || r->head == NULL ||
+        (dens && (r->knn == NULL || r->knn_dists == NULL)) ||
+        umapc_graph_alloc(&r->graph, g->n_rows, g->n_cols, g->nnz) != 0) {
+        return -1;
+    }
+    draw_order(seed, n, r->order, r->rank);
+    relabel_graph(r, g);
+    for (size_t row = 0; row < n; row++) {
+        memcpy(r->head + row * dim, head + (size_t)r->order[row] * dim, dim * sizeof *head);
+    }
+    if (dens) {
+        relabel_knn(r, o, n);
+    }
+    return 0;
+}
+
+static umapc_status fit_in_order(float *head, size_t n, size_t dim, const umapc_graph *graph,
+                                 const umapc_layout_options *opts, int n_epochs,
+                                 const umapc_progress *progress, umapc_error *err) {
+    relabelled r;
+    if (relabel(&r, head, n, dim, graph, opts, layout_seed(opts)) != 0) {
+        relabelled_free(&r);
+        return umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "optimize_layout: out of memory");
+    }
+    umapc_layout_options o = *opts;
+    if (r.knn != NULL) {
+        o.dens_knn_indices = r.knn;
+        o.dens_knn_dists = r.knn_dists;
+    }
+    umapc_status st = optimize(r.head, n, NULL, 0, dim, &r.graph, &o, n_epochs, progress, err);
+    /* an interrupted fit leaves its last positions too, as an unrelabelled one did */
+    for (size_t row = 0; row < n; row++) {
+        memcpy(head + (size_t)r.order[row] * dim, r.head + row * dim, dim * sizeof *head);
+    }
+    relabelled_free(&r);
+    return st;
+}
+
 umapc_status umapc_optimize_layout(float *head, size_t n_head, const float *tail, size_t n_tail,
                                    size_t dim, const umapc_graph *graph,
                                    const umapc_layout_options *opts, const umapc_progress *progress,
@@ -936,12 +1079,8 @@ umapc_status umapc_optimize_layout(float *head, size_t n_head, const float *tail
         return st;
     }
     int n_epochs = opts->n_epochs > 0 ? opts->n_epochs : (n_head <= 10000 ? 500 : 200);
-    plan p;
-    st = build_plan(&p, graph, n_epochs, opts->negative_sample_rate, densmap_on(opts, tail), err);
-    if (st) {
-        return st;
+    if (tail == NULL) {
+        return fit_in_order(head, n_head, dim, graph, opts, n_epochs, progress, err);
     }
-    st = run_epochs(&p, head, n_head, tail, n_tail, dim, opts, n_epochs, progress, err);
-    plan_free(&p);
-    return st;
+    return optimize(head, n_head, tail, n_tail, dim, graph, opts, n_epochs, progress, err);
 }

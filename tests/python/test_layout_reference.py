@@ -15,7 +15,10 @@ only the choices umapc makes on purpose, so that what differs from umap-learn is
 * points are processed in rounds of 2,048 consecutive points: within a round every point reads the
   others as they were when the round began, and the far ends of a round's sampled edges take back
   their moves when the round ends (umap-learn moves them at once; this is what makes the parallel
-  layout deterministic).
+  layout deterministic);
+* the points run in a random order drawn from the seed (``_layout_order``, the C layout's
+  ``draw_order``), so that a round holds unrelated points even when the data come sorted by
+  class.
 
 With the same schedule and the same negatives, the C embedding (float32, polynomial powers)
 matches the reference to rounding. Near-coincident points sit where the gradients overshoot and
@@ -33,6 +36,7 @@ from umapc import _core
 
 MASK = (1 << 64) - 1
 ROUND_POINTS = 2048
+ORDER_STREAM = 0x6C61796F75746F72
 
 
 def _hash64(x: int) -> int:
@@ -59,6 +63,28 @@ def _negative(key: int, q: int, n: int) -> int:
     return (h * n) >> 32
 
 
+def _layout_order(seed: int, n: int) -> np.ndarray:
+    """The C layout's draw_order: order[r] is the point processed r-th."""
+    order = list(range(n))
+    for i in range(n - 1, 0, -1):
+        j = ((_rand_at(seed, ORDER_STREAM, i) >> 32) * (i + 1)) >> 32
+        order[i], order[j] = order[j], order[i]
+    return np.array(order)
+
+
+def _relabelled(emb: np.ndarray, graph: scipy.sparse.csr_matrix, order: np.ndarray):
+    """emb and graph with point order[r] as point r; each row keeps its entries' order."""
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    rows = [graph.indices[graph.indptr[o] : graph.indptr[o + 1]] for o in order]
+    data = [graph.data[graph.indptr[o] : graph.indptr[o + 1]] for o in order]
+    indptr = np.concatenate([[0], np.cumsum([len(r) for r in rows])])
+    g = scipy.sparse.csr_matrix(
+        (np.concatenate(data), rank[np.concatenate(rows)], indptr), shape=graph.shape
+    )
+    return emb[order], g
+
+
 def _clip(v: float) -> float:
     return 4.0 if v > 4.0 else (-4.0 if v < -4.0 else v)
 
@@ -70,6 +96,8 @@ def reference_layout(
     ``rounds``, umapc's rounds; without, umap-learn's sequential order (every read live, far
     ends moved at once). With ``at_once`` a sampling's gradients are summed at one position, as
     umapc does; without, the point moves after each, as in umap-learn."""
+    order = _layout_order(seed, emb.shape[0])
+    emb, graph = _relabelled(emb, graph, order)
     f32 = np.float32
     pos = emb.astype(np.float64)
     n, dim = pos.shape
@@ -137,7 +165,9 @@ def reference_layout(
             for e in sorted(moves):
                 pos[tails[e]] -= moves[e]
         alpha = float(f32(alpha0 * (1.0 - epoch / n_epochs)))
-    return pos
+    out = np.empty_like(pos)
+    out[order] = pos
+    return out
 
 
 def _small_graph(n: int, k: int, seed: int) -> tuple[np.ndarray, scipy.sparse.csr_matrix]:
