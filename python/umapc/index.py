@@ -140,6 +140,11 @@ class NNIndex:
         pynndescent does).
         ``"exact"``: brute force.
         :attr:`graph_info_` says which method made the graph.
+    min_recall : float, default=0.99
+        The recall@k NN-descent's sampled check asks for before it searches again or hands over
+        to the exact graph; 0 keeps its first result, as pynndescent does. (UMAP passes 0: on the
+        quality benchmark its embeddings match umap-learn's better on that graph than on a
+        near-exact one; docs/benchmarks.md.)
     **kwargs
         pynndescent's other keywords. ``n_trees``, ``leaf_size``, ``max_candidates``,
         ``n_iters`` and ``delta`` set the effort of the NN-descent all-points graph (None or
@@ -169,11 +174,15 @@ class NNIndex:
         M: int = 16,
         ef_construction: int = 200,
         graph_method: str = "auto",
+        min_recall: float = 0.99,
         **kwargs: Any,
     ) -> None:
         if graph_method not in _GRAPH_METHODS:
             raise ValueError(f"graph_method must be one of {_GRAPH_METHODS}, got {graph_method!r}")
         self.graph_method = graph_method
+        if not 0.0 <= float(min_recall) <= 1.0:
+            raise ValueError(f"min_recall must be in [0, 1], got {min_recall!r}")
+        self.min_recall = float(min_recall)
         self.graph_info_: dict[str, Any] | None = None
         unknown = set(kwargs) - _PYNNDESCENT_KEYWORDS
         if unknown:
@@ -282,6 +291,7 @@ class NNIndex:
                 n_jobs=self.n_jobs,
                 progress=callback,
                 outcome=True,
+                min_recall=getattr(self, "min_recall", 0.99),
                 **self._effort,
             )
             self.graph_info_ = {"method": "exact" if outcome["exact"] else "nndescent", **outcome}

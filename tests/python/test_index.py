@@ -392,3 +392,14 @@ def test_dot_is_the_same_rows_for_every_search(backend: str) -> None:
         _core.nndescent_knn_graph(data, 10, metric="dot"),
     ):
         assert _graph_recall(graph[1], ref_dist) >= 0.99
+
+
+def test_min_recall_zero_keeps_nndescents_first_graph() -> None:
+    """min_recall=0 (what UMAP asks for) takes NN-descent's first graph, as pynndescent does; the
+    default checks the recall and may search again or take the exact graph."""
+    data = _hard_rows(6000, 12, 40)
+    first = NNIndex(data, n_neighbors=15, backend="hnsw", min_recall=0.0, random_state=0)
+    first.neighbor_graph
+    assert first.graph_info_["method"] == "nndescent" and first.graph_info_["searches"] == 1
+    with pytest.raises(ValueError, match="min_recall"):
+        NNIndex(data, n_neighbors=15, min_recall=1.5)
