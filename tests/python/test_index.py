@@ -399,7 +399,7 @@ def test_min_recall_zero_keeps_nndescents_first_graph() -> None:
     default checks the recall and may search again or take the exact graph."""
     data = _hard_rows(6000, 12, 40)
     first = NNIndex(data, n_neighbors=15, backend="hnsw", min_recall=0.0, random_state=0)
-    first.neighbor_graph
+    assert first.neighbor_graph[0].shape == (6000, 15)
     assert first.graph_info_["method"] == "nndescent" and first.graph_info_["searches"] == 1
     with pytest.raises(ValueError, match="min_recall"):
         NNIndex(data, n_neighbors=15, min_recall=1.5)
