@@ -970,8 +970,8 @@ static void draw_order(uint64_t seed, size_t n, int32_t *order, int32_t *rank) {
     }
 }
 
-/* The fit's inputs with its points relabelled: row r is point order[r], whose entries keep their
- * order with their columns renamed, so each point samples its edges as before. */
+/* The fit's inputs with its points relabelled: row r is point order[r], its entries renamed and
+ * sorted by their new columns (a graph as every stage expects it, densMAP's radii included). */
 typedef struct relabelled {
     int32_t *order, *rank;
     umapc_graph graph;
@@ -990,15 +990,32 @@ static void relabelled_free(relabelled *r) {
     memset(r, 0, sizeof *r);
 }
 
+/* Insertion sort of a row's entries by column: rows hold a few dozen. */
+static void sort_row(umapc_idx *cols, float *w, size_t m) {
+    for (size_t i = 1; i < m; i++) {
+        umapc_idx c = cols[i];
+        float v = w[i];
+        size_t j = i;
+        for (; j > 0 && cols[j - 1] > c; j--) {
+            cols[j] = cols[j - 1];
+            w[j] = w[j - 1];
+        }
+        cols[j] = c;
+        w[j] = v;
+    }
+}
+
 static void relabel_graph(const relabelled *r, const umapc_graph *g) {
     int64_t at = 0;
     r->graph.indptr[0] = 0;
     for (size_t row = 0; row < g->n_rows; row++) {
         size_t old = (size_t)r->order[row];
+        int64_t beg = at;
         for (int64_t e = g->indptr[old]; e < g->indptr[old + 1]; e++, at++) {
             r->graph.indices[at] = r->rank[g->indices[e]];
             r->graph.data[at] = g->data[e];
         }
+        sort_row(r->graph.indices + beg, r->graph.data + beg, (size_t)(at - beg));
         r->graph.indptr[row + 1] = at;
     }
 }

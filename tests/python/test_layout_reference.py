@@ -73,7 +73,7 @@ def _layout_order(seed: int, n: int) -> np.ndarray:
 
 
 def _relabelled(emb: np.ndarray, graph: scipy.sparse.csr_matrix, order: np.ndarray):
-    """emb and graph with point order[r] as point r; each row keeps its entries' order."""
+    """emb and graph with point order[r] as point r, each row sorted by its new columns."""
     rank = np.empty_like(order)
     rank[order] = np.arange(len(order))
     rows = [graph.indices[graph.indptr[o] : graph.indptr[o + 1]] for o in order]
@@ -82,6 +82,7 @@ def _relabelled(emb: np.ndarray, graph: scipy.sparse.csr_matrix, order: np.ndarr
     g = scipy.sparse.csr_matrix(
         (np.concatenate(data), rank[np.concatenate(rows)], indptr), shape=graph.shape
     )
+    g.sort_indices()
     return emb[order], g
 
 
