@@ -202,6 +202,42 @@ umapc_status umapc_index_add(umapc_index *index, const float *data, size_t n,
     return status;
 }
 
+/* Exact search refuses k above the row count; the index answers as its HNSW backend does, with
+ * the n real neighbours followed by -1 / +inf, so a query's shape never depends on the backend. */
+static umapc_status query_exact(const umapc_index *index, const float *rows, size_t nq, size_t k,
+                                const umapc_query_options *opts, const umapc_progress *progress,
+                                umapc_idx *indices, float *distances, umapc_error *err) {
+    umapc_exact_options exact_opts;
+    umapc_exact_options_init(&exact_opts);
+    exact_opts.n_threads = opts->n_threads;
+    size_t found = k < index->n ? k : index->n;
+    umapc_idx *found_ids = indices;
+    float *found_dists = distances;
+    if (found < k) {
+        found_ids = malloc(umapc_mul_size(nq, found) * sizeof *found_ids);
+        found_dists = malloc(umapc_mul_size(nq, found) * sizeof *found_dists);
+        if (found_ids == NULL || found_dists == NULL) {
+            free(found_ids);
+            free(found_dists);
+            return umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "query: cannot hold %zu results", nq);
+        }
+    }
+    umapc_status status = exact_search_with(
+        exact_kernel_select(), &index->metric, index->exact_rows, index->n, index->dim, rows, nq,
+        found, opts->filter_mask, &exact_opts, progress, found_ids, found_dists, err);
+    if (found < k) {
+        for (size_t q = 0; status == UMAPC_OK && q < nq; q++) {
+            for (size_t j = 0; j < k; j++) {
+                indices[q * k + j] = j < found ? found_ids[q * found + j] : -1;
+                distances[q * k + j] = j < found ? found_dists[q * found + j] : INFINITY;
+            }
+        }
+        free(found_ids);
+        free(found_dists);
+    }
+    return status;
+}
+
 umapc_status umapc_index_query(const umapc_index *index, const float *queries, size_t nq, size_t k,
                                const umapc_query_options *opts, const umapc_progress *progress,
                                umapc_idx *indices, float *distances, umapc_error *err) {
@@ -230,12 +266,7 @@ umapc_status umapc_index_query(const umapc_index *index, const float *queries, s
     if (rows == NULL) {
         return umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "cannot normalise %zu queries", nq);
     }
-    umapc_exact_options exact_opts;
-    umapc_exact_options_init(&exact_opts);
-    exact_opts.n_threads = opts->n_threads;
-    status = exact_search_with(exact_kernel_select(), &index->metric, index->exact_rows, index->n,
-                               index->dim, rows, nq, k, opts->filter_mask, &exact_opts, progress,
-                               indices, distances, err);
+    status = query_exact(index, rows, nq, k, opts, progress, indices, distances, err);
     free(owned);
     return status;
 }

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <float.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -356,9 +357,35 @@ static void test_null_handle(void) {
     CHECK(bytes == NULL);
 }
 
+/* k above the index size: both backends return every row, nearest first, then -1 / +inf, so
+ * a query's shape and padding never depend on the backend (the fuzzer found the exact one
+ * refusing instead). */
+static void test_k_above_size(void) {
+    size_t n = 3, dim = 4, k = 5;
+    float *x = uniform_rows(n + 1, dim, 7);
+    umapc_backend backends[] = {UMAPC_BACKEND_EXACT, UMAPC_BACKEND_HNSW};
+    umapc_idx ids[2][5];
+    float dists[2][5];
+    for (int b = 0; b < 2; b++) {
+        umapc_index *index = make(backends[b], UMAPC_METRIC_EUCLIDEAN, x, n, dim);
+        umapc_error err = {0};
+        CHECK(umapc_index_query(index, x + n * dim, 1, k, NULL, NULL, ids[b], dists[b], &err) ==
+              UMAPC_OK);
+        for (size_t j = 0; j < k; j++) {
+            CHECK(j < n ? ids[b][j] >= 0 && (size_t)ids[b][j] < n : ids[b][j] == -1);
+            CHECK(j < n ? isfinite(dists[b][j]) : isinf(dists[b][j]));
+            CHECK(j == 0 || !(dists[b][j] < dists[b][j - 1]));
+        }
+        umapc_index_free(index);
+    }
+    CHECK(memcmp(ids[0], ids[1], sizeof ids[0]) == 0);
+    free(x);
+}
+
 int main(void) {
     test_null_handle();
     test_huge_ef();
+    test_k_above_size();
     test_interrupted_add();
     test_load_validates_content();
     test_dot_tiny_rows();
