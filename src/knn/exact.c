@@ -19,13 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifdef _OPENMP
-#include <omp.h>
-#define OMP(x) _Pragma(#x)
-#else
-#define OMP(x)
-#endif
-
 #define STAGE "exact search"
 /* Budget for a thread's packed query block: it stays in L2 while data panels stream past it. */
 #define A_BLOCK_BYTES    (384u * 1024u)
@@ -335,9 +328,36 @@ static uint32_t pack_data_panel(const search_job *job, gemm_data *g, size_t pane
     return allowed;
 }
 
+typedef struct pack_job {
+    const search_job *job;
+    gemm_data *g;
+    uint8_t *special_flag;
+} pack_job;
+
+static int pack_init(void *ctx, void *scratch) {
+    const pack_job *pj = ctx;
+    float **tmp = scratch;
+    *tmp = malloc(pj->job->dim * sizeof **tmp);
+    return *tmp == NULL;
+}
+
+static int pack_run(void *ctx, void *scratch, size_t lo, size_t hi) {
+    const pack_job *pj = ctx;
+    float *tmp = *(float **)scratch;
+    for (size_t p = lo; p < hi; p++) {
+        pj->g->allowed[p] = pack_data_panel(pj->job, pj->g, p, tmp, pj->special_flag);
+    }
+    return 0;
+}
+
+static int pack_finish(void *ctx, void *scratch) {
+    (void)ctx;
+    free(*(float **)scratch);
+    return 0;
+}
+
 static umapc_status gemm_data_init(const search_job *job, gemm_data *g, int n_threads,
                                    umapc_error *err) {
-    (void)n_threads; /* only read by OpenMP pragmas */
     memset(g, 0, sizeof *g);
     g->kernel = job->kernel;
     metric_plan_init(&g->plan, job->metric);
@@ -359,18 +379,17 @@ static umapc_status gemm_data_init(const search_job *job, gemm_data *g, int n_th
                           "exact search: cannot allocate the packed copy of %zu x %zu data", job->n,
                           dim);
     }
-    int failed = 0;
-    OMP(omp parallel num_threads(n_threads) reduction(| : failed)) {
-        float *tmp = malloc(dim * sizeof *tmp);
-        failed = tmp == NULL;
-        OMP(omp for schedule(static))
-        for (size_t p = 0; p < g->n_panels; p++) {
-            if (tmp != NULL) {
-                g->allowed[p] = pack_data_panel(job, g, p, tmp, special_flag);
-            }
-        }
-        free(tmp);
-    }
+    pack_job pj = {job, g, special_flag};
+    umapc_parallel_loop loop = {.n_items = g->n_panels,
+                                .chunk = 1,
+                                .n_threads = n_threads,
+                                .stage = STAGE,
+                                .ctx = &pj,
+                                .scratch_size = sizeof(float *),
+                                .init = pack_init,
+                                .body = pack_run,
+                                .finish = pack_finish};
+    int failed = umapc_parallel_for(&loop, NULL) != UMAPC_OK;
     size_t n_special = 0;
     for (size_t j = 0; j < job->n; j++) {
         n_special += special_flag[j];
@@ -945,6 +964,46 @@ static void select_precomputed(const precomputed_row *row, size_t k, scored *hea
     }
 }
 
+typedef struct precomputed_job {
+    const float *values;
+    const int64_t *indptr;
+    const umapc_idx *cols;
+    size_t n_cols, k;
+    umapc_idx *indices;
+    float *distances;
+} precomputed_job;
+
+static precomputed_row precomputed_row_at(const precomputed_job *pj, size_t r) {
+    const int64_t *indptr = pj->indptr;
+    precomputed_row row = {pj->values + (indptr ? (size_t)indptr[r] : r * pj->n_cols),
+                           indptr ? pj->cols + indptr[r] : NULL,
+                           indptr ? (size_t)(indptr[r + 1] - indptr[r]) : pj->n_cols};
+    return row;
+}
+
+static int precomputed_init(void *ctx, void *scratch) {
+    const precomputed_job *pj = ctx;
+    scored **heap = scratch;
+    *heap = malloc(pj->k * sizeof **heap);
+    return *heap == NULL;
+}
+
+static int precomputed_run(void *ctx, void *scratch, size_t lo, size_t hi) {
+    const precomputed_job *pj = ctx;
+    scored *heap = *(scored **)scratch;
+    for (size_t r = lo; r < hi; r++) {
+        precomputed_row row = precomputed_row_at(pj, r);
+        select_precomputed(&row, pj->k, heap, pj->indices + r * pj->k, pj->distances + r * pj->k);
+    }
+    return 0;
+}
+
+static int precomputed_finish(void *ctx, void *scratch) {
+    (void)ctx;
+    free(*(scored **)scratch);
+    return 0;
+}
+
 umapc_status umapc_exact_knn_precomputed(const float *values, const int64_t *indptr,
                                          const umapc_idx *cols, size_t n_rows, size_t n_cols,
                                          size_t k, const umapc_exact_options *opts,
@@ -959,29 +1018,24 @@ umapc_status umapc_exact_knn_precomputed(const float *values, const int64_t *ind
                           "exact_knn_precomputed: k = %zu is larger than the %zu columns", k,
                           n_cols);
     }
+    precomputed_job pj = {values, indptr, cols, n_cols, k, indices, distances};
     umapc_status st = UMAPC_OK;
     for (size_t r = 0; r < n_rows && !st; r++) {
-        precomputed_row row = {values + (indptr ? (size_t)indptr[r] : r * n_cols),
-                               indptr ? cols + indptr[r] : NULL,
-                               indptr ? (size_t)(indptr[r + 1] - indptr[r]) : n_cols};
+        precomputed_row row = precomputed_row_at(&pj, r);
         st = check_precomputed_row(&row, r, k, n_cols, err);
     }
     if (st) {
         return st;
     }
-    int n_threads = umapc_resolve_threads(opts != NULL ? opts->n_threads : 0);
-    scored *heaps = malloc(umapc_mul_size((size_t)n_threads, k) * sizeof *heaps);
-    if (heaps == NULL) {
-        return umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "exact_knn_precomputed: out of memory");
-    }
-    OMP(omp parallel for schedule(dynamic, 64) num_threads(n_threads))
-    for (size_t r = 0; r < n_rows; r++) {
-        precomputed_row row = {values + (indptr ? (size_t)indptr[r] : r * n_cols),
-                               indptr ? cols + indptr[r] : NULL,
-                               indptr ? (size_t)(indptr[r + 1] - indptr[r]) : n_cols};
-        select_precomputed(&row, k, heaps + (size_t)umapc_thread_id() * k, indices + r * k,
-                           distances + r * k);
-    }
-    free(heaps);
-    return UMAPC_OK;
+    umapc_parallel_loop loop = {.n_items = n_rows,
+                                .chunk = 64,
+                                .n_threads =
+                                    umapc_resolve_threads(opts != NULL ? opts->n_threads : 0),
+                                .stage = "exact_knn_precomputed",
+                                .ctx = &pj,
+                                .scratch_size = sizeof(scored *),
+                                .init = precomputed_init,
+                                .body = precomputed_run,
+                                .finish = precomputed_finish};
+    return umapc_parallel_for(&loop, err);
 }
