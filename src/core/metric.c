@@ -530,6 +530,35 @@ void metric_plan_init(metric_plan *plan, const umapc_metric *metric) {
     plan->prep = prep_for(metric->kind);
 }
 
+void metric_space_init(metric_space *s, const umapc_metric *metric, size_t dim,
+                       metric_space_angular angular) {
+    metric_plan_init(&s->plan, metric);
+    s->dim = dim;
+    s->kernel = NULL;
+    s->mode = METRIC_SPACE_GENERIC;
+    switch (metric->kind) {
+    case UMAPC_METRIC_EUCLIDEAN:
+    case UMAPC_METRIC_SQEUCLIDEAN:
+        s->mode = METRIC_SPACE_SQL2;
+        s->kernel = s->plan.kernels->sqeuclidean;
+        break;
+    case UMAPC_METRIC_COSINE:
+    case UMAPC_METRIC_CORRELATION:
+    case UMAPC_METRIC_HELLINGER:
+        if (angular == METRIC_SPACE_ANGULAR_PLAIN) {
+            s->mode = METRIC_SPACE_ONE_MINUS_DOT;
+            s->kernel = s->plan.kernels->dot;
+        }
+        break;
+    case UMAPC_METRIC_DOT:
+        s->mode = METRIC_SPACE_NEG_DOT;
+        s->kernel = s->plan.kernels->dot;
+        break;
+    default:
+        break;
+    }
+}
+
 /* out = (row - shift) / ||row - shift||, in double; a zero (or constant) row stays all zeros. */
 static void prepare_normalized(const float *row, float *out, size_t dim, double shift) {
     double ss = 0.0;

@@ -89,4 +89,50 @@ int metric_search_rows_copy(const umapc_metric *metric);
 /* Maps a surrogate value to the true distance (sqrt for euclidean, ...). */
 float metric_surrogate_to_distance(const metric_plan *plan, float surrogate);
 
+/* A metric_plan with the surrogate's kernel chosen once, for the searches (HNSW, NN-descent) that
+ * measure millions of pairs of prepared rows and would otherwise dispatch on the metric at each. */
+typedef enum metric_space_mode {
+    METRIC_SPACE_SQL2 = 0,      /* squared L2 kernel */
+    METRIC_SPACE_ONE_MINUS_DOT, /* 1 - dot on normalised rows */
+    METRIC_SPACE_NEG_DOT,       /* -dot */
+    METRIC_SPACE_GENERIC        /* metric_surrogate */
+} metric_space_mode;
+
+/* What cosine, correlation and hellinger cost. 1 - <a,b> alone is a third of the work of
+ * metric_surrogate, but tells zero rows apart from no others and loses near pairs' digits: it
+ * suits a search that answers zero queries and re-measures its near results itself (HNSW). A
+ * search that keeps the distances it meets (NN-descent) needs metric_surrogate's values, so that
+ * its graph agrees with exact search. */
+typedef enum metric_space_angular {
+    METRIC_SPACE_ANGULAR_PLAIN = 0, /* 1 - <a,b> */
+    METRIC_SPACE_ANGULAR_EXACT      /* metric_surrogate */
+} metric_space_angular;
+
+typedef struct metric_space {
+    metric_plan plan;
+    umapc_kernel_fn kernel; /* the kernel of mode, NULL for METRIC_SPACE_GENERIC */
+    metric_space_mode mode;
+    size_t dim;
+} metric_space;
+
+/* Fills s for metric (assumed valid) on rows of dim floats, with the kernels of this CPU. Either
+ * choice of angular gives metric_surrogate's values for every other metric. */
+void metric_space_init(metric_space *s, const umapc_metric *metric, size_t dim,
+                       metric_space_angular angular);
+
+/* The surrogate of prepared rows a and b (smaller means closer); for the angular metrics under
+ * METRIC_SPACE_ANGULAR_PLAIN, 1 - <a,b>. */
+static inline float metric_space_dist(const metric_space *s, const float *a, const float *b) {
+    switch (s->mode) {
+    case METRIC_SPACE_SQL2:
+        return s->kernel(a, b, s->dim);
+    case METRIC_SPACE_ONE_MINUS_DOT:
+        return 1.0f - s->kernel(a, b, s->dim);
+    case METRIC_SPACE_NEG_DOT:
+        return -s->kernel(a, b, s->dim);
+    default:
+        return metric_surrogate(&s->plan, a, b, s->dim);
+    }
+}
+
 #endif

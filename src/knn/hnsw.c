@@ -86,7 +86,7 @@ umapc_hnsw *hnsw_alloc(const umapc_metric *metric, size_t dim, size_t M, size_t 
     if (h == NULL) {
         return NULL;
     }
-    hnsw_space_init(&h->space, metric, dim);
+    metric_space_init(&h->space, metric, dim, METRIC_SPACE_ANGULAR_PLAIN);
     h->dim = dim;
     h->M = M;
     h->M0 = 2 * M;
@@ -692,7 +692,7 @@ static int plan_mask(query_plan *qp, umapc_error *err) {
 static umapc_status zero_queries(query_plan *qp, const float *queries, size_t nq,
                                  umapc_error *err) {
     const umapc_hnsw *h = qp->h;
-    if (h->space.mode != HNSW_DIST_ONE_MINUS_DOT || h->rows != HNSW_ROWS_FLOAT) {
+    if (h->space.mode != METRIC_SPACE_ONE_MINUS_DOT || h->rows != HNSW_ROWS_FLOAT) {
         return UMAPC_OK;
     }
     int any = 0;

@@ -10,21 +10,6 @@
 #define HNSW_MAX_LEVEL 30
 #define HNSW_MAX_M     1024
 
-typedef enum hnsw_dist_mode {
-    HNSW_DIST_SQL2 = 0,      /* squared L2 kernel */
-    HNSW_DIST_ONE_MINUS_DOT, /* 1 - dot on normalised rows */
-    HNSW_DIST_NEG_DOT,       /* -dot */
-    HNSW_DIST_GENERIC        /* metric_surrogate */
-} hnsw_dist_mode;
-
-/* Distance between prepared rows, in surrogate units (same order as the true distance). */
-typedef struct hnsw_space {
-    metric_plan plan;
-    umapc_kernel_fn kernel;
-    hnsw_dist_mode mode;
-    size_t dim;
-} hnsw_space;
-
 /* How a node's row is stored in its layer-0 block. */
 typedef enum hnsw_rows {
     HNSW_ROWS_FLOAT = 0, /* the prepared float row */
@@ -40,7 +25,9 @@ typedef enum hnsw_rows {
  * 8-bit codes, row - code_lo: distances between codes are exactly the squared distances of the
  * rows, at a quarter of the memory and the memory traffic. */
 struct umapc_hnsw {
-    hnsw_space space;
+    /* Float rows. The angular metrics are measured as 1 - <a,b>, which zero queries
+     * (hnsw_zero_answer) and near results (hnsw_refine_near) make up for. */
+    metric_space space;
     size_t dim;
     size_t n;   /* nodes stored and linked */
     size_t cap; /* nodes the blocks have room for */
@@ -69,21 +56,6 @@ typedef struct hnsw_pair {
 
 static inline int hnsw_pair_less(hnsw_pair a, hnsw_pair b) {
     return a.d < b.d || (a.d == b.d && a.id < b.id);
-}
-
-void hnsw_space_init(hnsw_space *space, const umapc_metric *metric, size_t dim);
-
-static inline float hnsw_dist(const hnsw_space *s, const float *a, const float *b) {
-    switch (s->mode) {
-    case HNSW_DIST_SQL2:
-        return s->kernel(a, b, s->dim);
-    case HNSW_DIST_ONE_MINUS_DOT: /* zero queries: hnsw_zero_answer; near pairs: hnsw_refine_near */
-        return 1.0f - s->kernel(a, b, s->dim);
-    case HNSW_DIST_NEG_DOT:
-        return -s->kernel(a, b, s->dim);
-    default:
-        return metric_surrogate(&s->plan, a, b, s->dim);
-    }
 }
 
 static inline const float *hnsw_vec(const umapc_hnsw *h, uint32_t u) {
@@ -156,7 +128,7 @@ static inline float hnsw_vdist(const hnsw_view *v, const void *q, uint32_t u) {
     case HNSW_VIEW_FLOAT_VS_CODES:
         return v->mixed_dist((const float *)q, (const uint8_t *)hnsw_item(v, u), v->h->dim);
     default:
-        return hnsw_dist(&v->h->space, (const float *)q, (const float *)hnsw_item(v, u));
+        return metric_space_dist(&v->h->space, (const float *)q, (const float *)hnsw_item(v, u));
     }
 }
 

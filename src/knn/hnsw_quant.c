@@ -85,7 +85,7 @@ static int column_fits(float x, float lo) {
 }
 
 static int codes_allowed(const umapc_hnsw *h) {
-    return h->allow_codes && h->space.mode == HNSW_DIST_SQL2 && h->dim <= CODE_MAX_DIM;
+    return h->allow_codes && h->space.mode == METRIC_SPACE_SQL2 && h->dim <= CODE_MAX_DIM;
 }
 
 int hnsw_rows_code_offsets(const umapc_hnsw *h, const float *rows, size_t count, int threads,
@@ -215,7 +215,8 @@ int hnsw_codes_build(const umapc_hnsw *h, size_t n, int threads, hnsw_codes *out
         out->exact = 1;
         return 0;
     }
-    if (n == 0 || (h->space.mode != HNSW_DIST_SQL2 && h->space.mode != HNSW_DIST_ONE_MINUS_DOT) ||
+    if (n == 0 ||
+        (h->space.mode != METRIC_SPACE_SQL2 && h->space.mode != METRIC_SPACE_ONE_MINUS_DOT) ||
         h->dim > CODE_MAX_DIM) {
         return -1;
     }
@@ -223,7 +224,7 @@ int hnsw_codes_build(const umapc_hnsw *h, size_t n, int threads, hnsw_codes *out
      * |a|^2 = 1 from every unit row, half the metric's 1: nearer to each point than most of its
      * true neighbours, it would prune their links while building (5 constant rows among 2,000
      * cut self-recall under correlation to 84%). Such data is searched on the float rows. */
-    if (h->space.mode == HNSW_DIST_ONE_MINUS_DOT && has_zero_row(h, n)) {
+    if (h->space.mode == METRIC_SPACE_ONE_MINUS_DOT && has_zero_row(h, n)) {
         return -1;
     }
     size_t dim = h->dim, stride = (hnsw_item_bytes(dim) + 7) & ~(size_t)7;
@@ -252,7 +253,7 @@ int hnsw_codes_build(const umapc_hnsw *h, size_t n, int threads, hnsw_codes *out
     out->n = n;
     out->stride = stride;
     out->scale = scale;
-    out->exact = exact && h->space.mode == HNSW_DIST_SQL2;
+    out->exact = exact && h->space.mode == METRIC_SPACE_SQL2;
     out->owned = 1;
     return 0;
 }

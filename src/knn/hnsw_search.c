@@ -1,35 +1,9 @@
-/* HNSW search primitives: distance dispatch, heaps, greedy descent, beam search, neighbour
- * selection. Read-only on the graph, so any number of threads may search at once. */
+/* HNSW search primitives: heaps, greedy descent, beam search, neighbour selection. Read-only on the
+ * graph, so any number of threads may search at once. */
 #include "hnsw_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-void hnsw_space_init(hnsw_space *space, const umapc_metric *metric, size_t dim) {
-    metric_plan_init(&space->plan, metric);
-    space->dim = dim;
-    space->kernel = NULL;
-    space->mode = HNSW_DIST_GENERIC;
-    switch (metric->kind) {
-    case UMAPC_METRIC_EUCLIDEAN:
-    case UMAPC_METRIC_SQEUCLIDEAN:
-        space->mode = HNSW_DIST_SQL2;
-        space->kernel = space->plan.kernels->sqeuclidean;
-        break;
-    case UMAPC_METRIC_COSINE:
-    case UMAPC_METRIC_CORRELATION:
-    case UMAPC_METRIC_HELLINGER:
-        space->mode = HNSW_DIST_ONE_MINUS_DOT;
-        space->kernel = space->plan.kernels->dot;
-        break;
-    case UMAPC_METRIC_DOT:
-        space->mode = HNSW_DIST_NEG_DOT;
-        space->kernel = space->plan.kernels->dot;
-        break;
-    default:
-        break;
-    }
-}
 
 uint32_t *hnsw_upper_links(const umapc_hnsw *h, uint32_t u, int level) {
     size_t lo = 0, hi = h->n_upper;
@@ -379,7 +353,7 @@ static size_t pick_duplicates(uint32_t base, const hnsw_pair *cand, size_t n_zer
 size_t hnsw_select(const hnsw_view *v, uint32_t base, const hnsw_pair *cand, size_t n_cand,
                    size_t max_keep, hnsw_pair *out) {
     size_t n_zero = 0;
-    if (v->kind != HNSW_VIEW_FLOAT || v->h->space.mode != HNSW_DIST_NEG_DOT) {
+    if (v->kind != HNSW_VIEW_FLOAT || v->h->space.mode != METRIC_SPACE_NEG_DOT) {
         while (n_zero < n_cand && cand[n_zero].d <= 0.0f) {
             n_zero++;
         }
@@ -411,7 +385,7 @@ int hnsw_cmp_pair(const void *a, const void *b) {
 }
 
 void hnsw_refine_near(const umapc_hnsw *h, const float *q, hnsw_pair *res, size_t n) {
-    if (h->space.mode != HNSW_DIST_ONE_MINUS_DOT || h->rows != HNSW_ROWS_FLOAT) {
+    if (h->space.mode != METRIC_SPACE_ONE_MINUS_DOT || h->rows != HNSW_ROWS_FLOAT) {
         return;
     }
     int changed = 0;
@@ -432,14 +406,14 @@ void hnsw_refine_near(const umapc_hnsw *h, const float *q, hnsw_pair *res, size_
 }
 
 int hnsw_zero_query(const umapc_hnsw *h, const float *q) {
-    return h->space.mode == HNSW_DIST_ONE_MINUS_DOT && h->rows == HNSW_ROWS_FLOAT &&
+    return h->space.mode == METRIC_SPACE_ONE_MINUS_DOT && h->rows == HNSW_ROWS_FLOAT &&
            metric_row_is_zero(q, h->dim);
 }
 
 int hnsw_zero_rows(const umapc_hnsw *h, size_t n, uint32_t **ids, size_t *count) {
     *ids = NULL;
     *count = 0;
-    if (h->space.mode != HNSW_DIST_ONE_MINUS_DOT || h->rows != HNSW_ROWS_FLOAT) {
+    if (h->space.mode != METRIC_SPACE_ONE_MINUS_DOT || h->rows != HNSW_ROWS_FLOAT) {
         return 0;
     }
     size_t found = 0, cap = 0;
