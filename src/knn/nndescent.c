@@ -29,7 +29,7 @@ void umapc_nndescent_options_init(umapc_nndescent_options *opts) {
     opts->min_recall = 0.99;
 }
 
-enum { ND_U8, ND_F32_L2, ND_GENERIC };
+enum { ND_U8, ND_F32 };
 
 typedef struct nd_space {
     int mode;
@@ -50,9 +50,9 @@ typedef struct nd_space {
      * once; NULL elsewhere. */
     code_dot_flip_tile_fn tile;
     int32_t *norm2, *sum128;
-    umapc_kernel_fn l2;
-    umapc_kernel_fn dot;
-    metric_plan plan;
+    /* ND_F32: the distances of the float rows; metric_surrogate's for the angular metrics, as the
+     * graph keeps the distances the search meets (see metric_space_angular). */
+    metric_space space;
 } nd_space;
 
 static inline const float *nd_row(const nd_space *s, uint32_t a) {
@@ -68,10 +68,8 @@ static inline float nd_dist(const nd_space *s, uint32_t a, uint32_t b) {
     switch (s->mode) {
     case ND_U8:
         return s->u8(nd_code(s, a), nd_code(s, b), dim);
-    case ND_F32_L2:
-        return s->l2(nd_row(s, a), nd_row(s, b), dim);
     default:
-        return metric_surrogate(&s->plan, nd_row(s, a), nd_row(s, b), dim);
+        return metric_space_dist(&s->space, nd_row(s, a), nd_row(s, b));
     }
 }
 
@@ -309,26 +307,23 @@ static int build_codes(nd_space *s, const float *x, size_t n, int threads) {
 static int space_init(nd_space *s, const umapc_metric *metric, const float *x, size_t n, size_t dim,
                       int threads, float **owned) {
     memset(s, 0, sizeof *s);
-    metric_plan_init(&s->plan, metric);
+    metric_space_init(&s->space, metric, dim, METRIC_SPACE_ANGULAR_EXACT);
     s->dim = dim;
-    s->l2 = s->plan.kernels->sqeuclidean;
-    s->dot = s->plan.kernels->dot;
     s->rows = x;
     *owned = NULL;
-    int l2 = metric->kind == UMAPC_METRIC_EUCLIDEAN || metric->kind == UMAPC_METRIC_SQEUCLIDEAN;
-    s->mode = l2 ? ND_F32_L2 : ND_GENERIC;
-    if (s->plan.prep != METRIC_PREP_NONE) {
+    s->mode = ND_F32;
+    if (s->space.plan.prep != METRIC_PREP_NONE) {
         float *p = malloc(umapc_mul_size(n * sizeof(float), dim));
         if (p == NULL) {
             return -1;
         }
 #pragma omp parallel for num_threads(threads) schedule(static)
         for (size_t i = 0; i < n; i++) {
-            metric_prepare_row(&s->plan, x + i * dim, p + i * dim, dim);
+            metric_prepare_row(&s->space.plan, x + i * dim, p + i * dim, dim);
         }
         s->rows = *owned = p;
     }
-    return l2 ? build_codes(s, x, n, threads) : 0;
+    return s->space.mode == METRIC_SPACE_SQL2 ? build_codes(s, x, n, threads) : 0;
 }
 
 /* ---- random-projection forest ---- */
@@ -363,7 +358,8 @@ static size_t split_node(const nd_space *s, uint32_t *perm, size_t lo, size_t hi
     for (size_t c = 0; c < dim; c++) {
         normal[c] = xa[c] - xb[c];
     }
-    float offset = 0.5f * (s->dot(xa, xa, dim) - s->dot(xb, xb, dim));
+    umapc_kernel_fn dot = s->space.plan.kernels->dot;
+    float offset = 0.5f * (dot(xa, xa, dim) - dot(xb, xb, dim));
     /* Both sides are written at every step, and the cursors advance by the outcome: no branch
      * on it, which would mispredict half the time. The left side goes back in place (its cursor
      * never passes the reads), the right side to tmp. */
@@ -373,7 +369,7 @@ static size_t split_node(const nd_space *s, uint32_t *perm, size_t lo, size_t hi
             prefetch_proj(s, perm[i + ND_SPLIT_AHEAD]);
         }
         uint32_t p = perm[i];
-        size_t up = s->dot(normal, s->proj + (size_t)p * dim, dim) > offset;
+        size_t up = dot(normal, s->proj + (size_t)p * dim, dim) > offset;
         perm[left] = p;
         tmp[right] = p;
         left += up;
@@ -444,7 +440,8 @@ static int build_projection(nd_space *s, size_t n, uint64_t seed, int threads) {
 #pragma omp parallel for num_threads(threads) schedule(static)
         for (size_t i = 0; i < n; i++) {
             for (size_t c = 0; c < pd; c++) {
-                s->proj[i * pd + c] = s->dot(s->rows + i * dim, r + c * dim, dim);
+                s->proj[i * pd + c] =
+                    s->space.plan.kernels->dot(s->rows + i * dim, r + c * dim, dim);
             }
         }
     }
@@ -1166,7 +1163,7 @@ static float row_surrogate(const nd_space *s, const nd_heaps *h, size_t i, size_
         return h->d[i * h->K + c];
     }
     const float *a = s->rows + (size_t)oi * s->dim, *b = s->rows + (size_t)oj * s->dim;
-    return metric_surrogate(&s->plan, a, b, s->dim);
+    return metric_space_dist(&s->space, a, b);
 }
 
 /* The row of internal point i from its sorted heap: the point itself, then its neighbours by
@@ -1181,11 +1178,12 @@ static void write_row(const nd_space *s, const nd_heaps *h, const uint32_t *orde
         int32_t j = c - 1 < h->K ? h->idx[i * h->K + c - 1] : -1;
         if (j >= 0) {
             uint32_t oj = order != NULL ? order[j] : (uint32_t)j;
-            float t =
-                metric_surrogate_to_distance(&s->plan, row_surrogate(s, h, i, c - 1, ind[0], oj));
+            float t = metric_surrogate_to_distance(&s->space.plan,
+                                                   row_surrogate(s, h, i, c - 1, ind[0], oj));
             ind[c] = (umapc_idx)oj;
             /* rounding below 0 (dot) is 0; inner_product distances are negative */
-            dist[c] = t > 0.0f || s->plan.metric.kind == UMAPC_METRIC_INNER_PRODUCT ? t : 0.0f;
+            dist[c] =
+                t > 0.0f || s->space.plan.metric.kind == UMAPC_METRIC_INNER_PRODUCT ? t : 0.0f;
             filled = c + 1;
         } else {
             ind[c] = -1;
@@ -1280,7 +1278,7 @@ static int sample_hits(const nd_space *s, const uint32_t *order, size_t n, size_
         if (len[q] < cap) {
             continue; /* fewer than k - 1 other points: nothing to miss */
         }
-        float kth = metric_surrogate_to_distance(&s->plan, best[q * cap]);
+        float kth = metric_surrogate_to_distance(&s->space.plan, best[q * cap]);
         float slack = fabsf(kth) * 1e-5f + 1e-7f; /* conversions of the same surrogate */
         size_t row = order != NULL ? order[sample[q]] : sample[q];
         const umapc_idx *gi = indices + row * k;
@@ -1411,7 +1409,7 @@ static umapc_status graph_from_rows(const umapc_metric *metric, const float *dat
     resolve_params(&p, o, n, k);
     if (p.K == 0) { /* a single point, or k = 1 with no extra: every row is just its point */
         nd_space s0 = {0};
-        metric_plan_init(&s0.plan, metric);
+        metric_space_init(&s0.space, metric, dim, METRIC_SPACE_ANGULAR_EXACT);
         nd_heaps none = {0};
         for (size_t i = 0; i < n; i++) {
             write_row(&s0, &none, NULL, i, k, indices + i * k, distances + i * k);
