@@ -358,6 +358,11 @@ static void check_metric(const umapc_metric *m, size_t dim, umapc_rng *rng) {
     make_rows(rng, m->kind, x, dim);
     metric_plan plan;
     metric_plan_init(&plan, m);
+    metric_space exact, plain;
+    metric_space_init(&exact, m, dim, METRIC_SPACE_ANGULAR_EXACT);
+    metric_space_init(&plain, m, dim, METRIC_SPACE_ANGULAR_PLAIN);
+    int angular = m->kind == UMAPC_METRIC_COSINE || m->kind == UMAPC_METRIC_CORRELATION ||
+                  m->kind == UMAPC_METRIC_HELLINGER;
     for (size_t r = 0; r < N_ROWS; r++) {
         metric_prepare_row(&plan, x + r * dim, prep + r * dim, dim);
     }
@@ -370,6 +375,12 @@ static void check_metric(const umapc_metric *m, size_t dim, umapc_rng *rng) {
             double ref = ref_distance(m, a, b, dim);
             float s = metric_surrogate(&plan, prep + i * dim, prep + j * dim, dim);
             surr[i * N_ROWS + j] = s;
+            /* the searches' spaces give the surrogate itself, bit for bit (their graphs must not
+             * depend on which one measured), but for the plain angular 1 - <a,b> */
+            const float *pa = prep + i * dim, *pb = prep + j * dim;
+            CHECK(metric_space_dist(&exact, pa, pb) == s);
+            CHECK(metric_space_dist(&plain, pa, pb) ==
+                  (angular ? 1.0f - plan.kernels->dot(pa, pb, dim) : s));
             CHECK_CLOSE(umapc_distance(m, a, b, dim), ref, 0.0, tolerance(ref));
             CHECK_CLOSE(metric_surrogate_to_distance(&plan, s), ref, 0.0, tolerance(ref));
             CHECK_CLOSE(pair[i * N_ROWS + j], ref, 0.0, tolerance(ref));
