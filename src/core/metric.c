@@ -65,10 +65,18 @@ static float scalar_manhattan(const float *a, const float *b, size_t dim) {
     return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
 }
 
+static void scalar_move_clipped(float *x, const float *y, size_t dim, float sx, float sy,
+                                float coeff, float alpha) {
+    for (size_t d = 0; d < dim; d++) {
+        x[d] = move_clipped_one(x[d], y[d], sx, sy, coeff, alpha);
+    }
+}
+
 static const simd_kernels scalar_table = {
     .sqeuclidean = scalar_sqeuclidean,
     .dot = scalar_dot,
     .manhattan = scalar_manhattan,
+    .move_clipped = scalar_move_clipped,
     .level = "scalar",
 };
 

@@ -14,8 +14,22 @@ typedef struct simd_kernels {
     umapc_kernel_fn sqeuclidean; /* sum (a-b)^2 */
     umapc_kernel_fn dot;         /* sum a*b */
     umapc_kernel_fn manhattan;   /* sum |a-b| */
-    const char *level;           /* umapc_cpu_level_name of its level */
+    /* x[d] += alpha * clip(coeff * (x[d] * sx - y[d] * sy), -4, 4): one SGD step of a point in
+     * data space (inverse_transform), in the same float operations at every level so that a
+     * seeded result does not depend on the CPU. */
+    void (*move_clipped)(float *x, const float *y, size_t dim, float sx, float sy, float coeff,
+                         float alpha);
+    const char *level; /* umapc_cpu_level_name of its level */
 } simd_kernels;
+
+/* One coordinate of move_clipped: the scalar table and the tails of the vector ones. */
+static inline float move_clipped_one(float x, float y, float sx, float sy, float coeff,
+                                     float alpha) {
+    float v = coeff * (x * sx - y * sy);
+    v = v < 4.0f ? v : 4.0f;
+    v = v > -4.0f ? v : -4.0f;
+    return x + v * alpha;
+}
 
 /* Tables defined in the files compiled with SIMD flags (only in builds for their architecture);
  * reached only through simd_kernels_at / simd_kernels_select, which check the CPU first. */

@@ -98,9 +98,34 @@ static float manhattan_avx2(const float *a, const float *b, size_t dim) {
     return hsum256(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
 }
 
+static inline __m256 move_lanes256(__m256 x, __m256 y, __m256 sx, __m256 sy, __m256 coeff,
+                                   __m256 alpha) {
+    __m256 v = _mm256_mul_ps(coeff, _mm256_sub_ps(_mm256_mul_ps(x, sx), _mm256_mul_ps(y, sy)));
+    v = _mm256_max_ps(_mm256_min_ps(v, _mm256_set1_ps(4.0f)), _mm256_set1_ps(-4.0f));
+    return _mm256_add_ps(x, _mm256_mul_ps(v, alpha));
+}
+
+static void move_clipped_avx2(float *x, const float *y, size_t dim, float sx, float sy, float coeff,
+                              float alpha) {
+    __m256 vsx = _mm256_set1_ps(sx), vsy = _mm256_set1_ps(sy);
+    __m256 vc = _mm256_set1_ps(coeff), va = _mm256_set1_ps(alpha);
+    size_t i = 0;
+    for (; i + 8 <= dim; i += 8) {
+        __m256 v = move_lanes256(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), vsx, vsy, vc, va);
+        _mm256_storeu_ps(x + i, v);
+    }
+    if (i < dim) {
+        __m256i m = tail_mask(dim - i);
+        __m256 v = move_lanes256(_mm256_maskload_ps(x + i, m), _mm256_maskload_ps(y + i, m), vsx,
+                                 vsy, vc, va);
+        _mm256_maskstore_ps(x + i, m, v);
+    }
+}
+
 const simd_kernels metric_kernels_avx2_table = {
     .sqeuclidean = sqeuclidean_avx2,
     .dot = dot_avx2,
     .manhattan = manhattan_avx2,
+    .move_clipped = move_clipped_avx2,
     .level = "avx2",
 };

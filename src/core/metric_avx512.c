@@ -90,9 +90,34 @@ static float manhattan_avx512(const float *a, const float *b, size_t dim) {
     return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
 }
 
+static inline __m512 move_lanes512(__m512 x, __m512 y, __m512 sx, __m512 sy, __m512 coeff,
+                                   __m512 alpha) {
+    __m512 v = _mm512_mul_ps(coeff, _mm512_sub_ps(_mm512_mul_ps(x, sx), _mm512_mul_ps(y, sy)));
+    v = _mm512_max_ps(_mm512_min_ps(v, _mm512_set1_ps(4.0f)), _mm512_set1_ps(-4.0f));
+    return _mm512_add_ps(x, _mm512_mul_ps(v, alpha));
+}
+
+static void move_clipped_avx512(float *x, const float *y, size_t dim, float sx, float sy,
+                                float coeff, float alpha) {
+    __m512 vsx = _mm512_set1_ps(sx), vsy = _mm512_set1_ps(sy);
+    __m512 vc = _mm512_set1_ps(coeff), va = _mm512_set1_ps(alpha);
+    size_t i = 0;
+    for (; i + 16 <= dim; i += 16) {
+        __m512 v = move_lanes512(_mm512_loadu_ps(x + i), _mm512_loadu_ps(y + i), vsx, vsy, vc, va);
+        _mm512_storeu_ps(x + i, v);
+    }
+    if (i < dim) {
+        __mmask16 m = tail_mask(dim - i);
+        __m512 v = move_lanes512(_mm512_maskz_loadu_ps(m, x + i), _mm512_maskz_loadu_ps(m, y + i),
+                                 vsx, vsy, vc, va);
+        _mm512_mask_storeu_ps(x + i, m, v);
+    }
+}
+
 const simd_kernels metric_kernels_avx512_table = {
     .sqeuclidean = sqeuclidean_avx512,
     .dot = dot_avx512,
     .manhattan = manhattan_avx512,
+    .move_clipped = move_clipped_avx512,
     .level = "avx512",
 };

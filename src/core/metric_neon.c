@@ -73,9 +73,28 @@ static float manhattan_neon(const float *a, const float *b, size_t dim) {
     return total;
 }
 
+static void move_clipped_neon(float *x, const float *y, size_t dim, float sx, float sy, float coeff,
+                              float alpha) {
+    float32x4_t vsx = vdupq_n_f32(sx), vsy = vdupq_n_f32(sy);
+    float32x4_t vc = vdupq_n_f32(coeff), va = vdupq_n_f32(alpha);
+    float32x4_t hi = vdupq_n_f32(4.0f), lo = vdupq_n_f32(-4.0f);
+    size_t i = 0;
+    for (; i + 4 <= dim; i += 4) {
+        float32x4_t xv = vld1q_f32(x + i), yv = vld1q_f32(y + i);
+        /* separate multiplies and subtraction (no fused vmls): the scalar table's roundings */
+        float32x4_t v = vmulq_f32(vc, vsubq_f32(vmulq_f32(xv, vsx), vmulq_f32(yv, vsy)));
+        v = vmaxq_f32(vminq_f32(v, hi), lo);
+        vst1q_f32(x + i, vaddq_f32(xv, vmulq_f32(v, va)));
+    }
+    for (; i < dim; i++) {
+        x[i] = move_clipped_one(x[i], y[i], sx, sy, coeff, alpha);
+    }
+}
+
 const simd_kernels metric_kernels_neon_table = {
     .sqeuclidean = sqeuclidean_neon,
     .dot = dot_neon,
     .manhattan = manhattan_neon,
+    .move_clipped = move_clipped_neon,
     .level = "neon",
 };

@@ -3,6 +3,7 @@
  * and the result does not depend on the thread count. */
 #include "internal.h"
 #include "metric.h"
+#include "parallel.h"
 #include "umapc/exact.h"
 #include "umapc/inverse.h"
 
@@ -38,16 +39,21 @@ static float sign_of(float v) {
     return v > 0.0f ? 1.0f : (v < 0.0f ? -1.0f : 0.0f);
 }
 
-/* The data metric's distance from x to y and its gradient in x (umap-learn's *_grad). Euclidean
- * and cosine sum through the SIMD kernels: each new point evaluates some 10^5 of these over all
- * dimensions, which in scalar double precision took minutes for a thousand 784-d points. */
+/* The data metric's distance from x to y and the direction of its gradient in x (umap-learn's
+ * *_grad). Euclidean's and cosine's gradients are sx * x - sy * y, so the move reads them off two
+ * scalars in the SIMD pass that applies it (a thousand 784-d points evaluate some 10^8 of these);
+ * the others fill grad and set *sx to NAN. */
 static float metric_grad(const simd_kernels *kern, umapc_metric_kind kind, const float *x,
-                         const float *y, size_t dim, float *grad) {
+                         const float *y, size_t dim, float *grad, float *sx, float *sy) {
     double acc = 0.0;
     size_t arg = 0;
+    *sx = *sy = NAN;
     switch (kind) {
-    case UMAPC_METRIC_EUCLIDEAN: /* the gradient, (x - y) / (1e-6 + dist), is formed in move_x */
-        return sqrtf(fmaxf(kern->sqeuclidean(x, y, dim), 0.0f));
+    case UMAPC_METRIC_EUCLIDEAN: {
+        float dist = sqrtf(fmaxf(kern->sqeuclidean(x, y, dim), 0.0f));
+        *sx = *sy = 1.0f / (1e-6f + dist);
+        return dist;
+    }
     case UMAPC_METRIC_MANHATTAN:
         for (size_t d = 0; d < dim; d++) {
             acc += fabsf(x[d] - y[d]);
@@ -68,14 +74,12 @@ static float metric_grad(const simd_kernels *kern, umapc_metric_kind kind, const
     default: { /* cosine */
         double xy = kern->dot(x, y, dim), nx = kern->dot(x, x, dim), ny = kern->dot(y, y, dim);
         if (nx == 0.0 || ny == 0.0) {
-            memset(grad, 0, dim * sizeof *grad);
+            *sx = *sy = 0.0f;
             return nx == 0.0 && ny == 0.0 ? 0.0f : 1.0f;
         }
         double rx = sqrt(nx), ry = sqrt(ny);
-        float along_x = (float)(xy / (nx * rx * ry)), along_y = (float)(1.0 / (rx * ry));
-        for (size_t d = 0; d < dim; d++) {
-            grad[d] = x[d] * along_x - y[d] * along_y;
-        }
+        *sx = (float)(xy / (nx * rx * ry));
+        *sy = (float)(1.0 / (rx * ry));
         return (float)(1.0 - xy / (rx * ry));
     }
     }
@@ -85,15 +89,11 @@ static float clip4(float v) {
     return v > 4.0f ? 4.0f : (v < -4.0f ? -4.0f : v);
 }
 
-/* x += alpha clip(coeff * gradient) after metric_grad(x, y) gave dist and grad; euclidean's
- * gradient is formed here, in the same pass as the move. */
-static void move_x(umapc_metric_kind kind, float *x, const float *y, size_t dim, float dist,
-                   const float *grad, float coeff, float alpha) {
-    if (kind == UMAPC_METRIC_EUCLIDEAN) {
-        float inv = 1.0f / (1e-6f + dist);
-        for (size_t d = 0; d < dim; d++) {
-            x[d] += clip4(coeff * ((x[d] - y[d]) * inv)) * alpha;
-        }
+/* x += alpha clip(coeff * gradient), the gradient as metric_grad gave it. */
+static void move_x(const simd_kernels *kern, float *x, const float *y, size_t dim,
+                   const float *grad, float sx, float sy, float coeff, float alpha) {
+    if (!isnan(sx)) {
+        kern->move_clipped(x, y, dim, sx, sy, coeff, alpha);
         return;
     }
     for (size_t d = 0; d < dim; d++) {
@@ -109,7 +109,49 @@ typedef struct inverse_job {
     const umapc_inverse_options *opts;
     int n_epochs;
     float wmax;
+    const umapc_idx *nb;
+    const float *w;
+    float *out;
 } inverse_job;
+
+/* umap-learn draws each negative sample uniformly from all the training rows: a few thousand
+ * rows of data space per point and epoch, nearly every one a miss in every cache, which made the
+ * step memory-bound (one 784-d row is 3 KB). Here an epoch of one point draws its negatives
+ * uniformly from a pool of INVERSE_POOL rows, itself drawn uniformly for that point and epoch:
+ * each negative is still a uniform training row, and the pool stays in the core's L2 cache. */
+#define INVERSE_POOL        256
+#define INVERSE_POOL_STREAM 0x706f6f6c00000000ULL
+
+/* The training row of negative sample q of edge e in an epoch: a pure function of the seed, so
+ * the next one can be fetched from memory while this one is applied. */
+static size_t negative_at(const inverse_job *job, uint64_t key, int epoch, size_t e, int q) {
+    uint64_t r = umapc_rand_at(key, (uint64_t)epoch * job->k + e, (uint64_t)q);
+    uint64_t slot = ((r >> 32) * (uint64_t)INVERSE_POOL) >> 32;
+    uint64_t row = umapc_rand_at(key, INVERSE_POOL_STREAM + (uint64_t)epoch, slot);
+    return (size_t)(((row >> 32) * (uint64_t)job->n_train) >> 32);
+}
+
+/* Negatives are rows drawn uniformly from all the training data, so nearly every one is a cache
+ * miss; the hardware prefetcher follows a row once its first lines are asked for. */
+#define INVERSE_PREFETCH_LINES 2
+static void prefetch_row(const float *row, size_t dim) {
+    size_t bytes = dim * sizeof *row, lines = (bytes + 63) / 64;
+    for (size_t l = 0; l < lines && l < INVERSE_PREFETCH_LINES; l++) {
+        __builtin_prefetch((const char *)row + 64 * l);
+    }
+}
+
+static void push_away(const inverse_job *job, float *x, float *grad, size_t t, float alpha) {
+    size_t dim = job->dim;
+    const float *yt = job->data + t * dim;
+    float sx, sy, dist = metric_grad(job->kern, job->kind, x, yt, dim, grad, &sx, &sy);
+    float sigma = job->sigmas[t];
+    double gap = dist - job->rhos[t] > 1e-6 ? dist - job->rhos[t] : 1e-6;
+    float w_h = expf((float)(-gap / (sigma + 1e-6)));
+    float neg =
+        (float)(-job->opts->repulsion_strength * ((0.0f - w_h) / ((1.0f - w_h) * sigma + 1e-6f)));
+    move_x(job->kern, x, yt, dim, grad, sx, sy, neg, alpha);
+}
 
 /* Moves x (one new point, its k neighbours nb with memberships w) through every epoch. */
 static void inverse_point(const inverse_job *job, size_t point, const umapc_idx *nb, const float *w,
@@ -132,28 +174,71 @@ static void inverse_point(const inverse_job *job, size_t point, const umapc_idx 
             if (!(next[e] <= (float)epoch) || nb[e] < 0) {
                 continue;
             }
-            const float *y = job->data + (size_t)nb[e] * dim;
-            float dist = metric_grad(job->kern, job->kind, x, y, dim, grad);
-            float coeff = -(1.0f / (w[e] * job->sigmas[nb[e]] + 1e-6f));
-            move_x(job->kind, x, y, dim, dist, grad, coeff, alpha);
-            next[e] += eps[e];
             int n_neg =
                 o->negative_sample_rate > 0.0 ? (int)((epoch - next_neg[e]) / eps_neg[e]) : 0;
+            size_t t = n_neg > 0 ? negative_at(job, key, epoch, e, 0) : 0;
+            if (n_neg > 0) {
+                prefetch_row(job->data + t * dim, dim);
+            }
+            const float *y = job->data + (size_t)nb[e] * dim;
+            float sx, sy; /* the attraction's coefficient does not depend on the distance */
+            metric_grad(job->kern, job->kind, x, y, dim, grad, &sx, &sy);
+            float coeff = -(1.0f / (w[e] * job->sigmas[nb[e]] + 1e-6f));
+            move_x(job->kern, x, y, dim, grad, sx, sy, coeff, alpha);
+            next[e] += eps[e];
             for (int q = 0; q < n_neg; q++) {
-                uint64_t r = umapc_rand_at(key, (uint64_t)epoch * k + e, (uint64_t)q);
-                size_t t = (size_t)(((r >> 32) * (uint64_t)job->n_train) >> 32);
-                const float *yt = job->data + t * dim;
-                float dist = metric_grad(job->kern, job->kind, x, yt, dim, grad);
-                float sigma = job->sigmas[t];
-                double gap = dist - job->rhos[t] > 1e-6 ? dist - job->rhos[t] : 1e-6;
-                float w_h = (float)exp(-gap / (sigma + 1e-6));
-                float neg = (float)(-o->repulsion_strength *
-                                    ((0.0f - w_h) / ((1.0f - w_h) * sigma + 1e-6f)));
-                move_x(job->kind, x, yt, dim, dist, grad, neg, alpha);
+                size_t after = q + 1 < n_neg ? negative_at(job, key, epoch, e, q + 1) : 0;
+                if (q + 1 < n_neg) {
+                    prefetch_row(job->data + after * dim, dim);
+                }
+                push_away(job, x, grad, t, alpha);
+                t = after;
             }
             next_neg[e] += (float)n_neg * eps_neg[e];
         }
     }
+}
+
+/* The start: the membership-weighted mean of the neighbours (weights summing to 1). */
+static void start_point(const inverse_job *job, const umapc_idx *nb, const float *w, float *x) {
+    size_t dim = job->dim;
+    double total = 0.0;
+    for (size_t e = 0; e < job->k; e++) {
+        total += w[e];
+    }
+    memset(x, 0, dim * sizeof *x);
+    for (size_t e = 0; e < job->k && total > 0.0; e++) {
+        const float *y = job->data + (size_t)nb[e] * dim;
+        for (size_t d = 0; d < dim; d++) {
+            x[d] += (float)(w[e] / total) * y[d];
+        }
+    }
+}
+
+static int inverse_scratch_init(void *ctx, void *scratch) {
+    const inverse_job *job = ctx;
+    float **buf = scratch;
+    *buf = malloc((job->dim + 4 * job->k) * sizeof **buf);
+    return *buf == NULL;
+}
+
+static int inverse_run(void *ctx, void *scratch, size_t lo, size_t hi) {
+    const inverse_job *job = ctx;
+    float *grad = *(float **)scratch;
+    for (size_t i = lo; i < hi; i++) {
+        const umapc_idx *ni = job->nb + i * job->k;
+        const float *wi = job->w + i * job->k;
+        float *x = job->out + i * job->dim;
+        start_point(job, ni, wi, x);
+        inverse_point(job, i, ni, wi, x, grad, grad + job->dim);
+    }
+    return 0;
+}
+
+static int inverse_scratch_finish(void *ctx, void *scratch) {
+    (void)ctx;
+    free(*(float **)scratch);
+    return 0;
 }
 
 static umapc_status check_inverse_args(const float *embedding, const float *data,
@@ -196,11 +281,9 @@ umapc_status umapc_inverse_transform(const float *embedding, const float *data, 
         return st;
     }
     size_t k = opts->n_neighbors ? opts->n_neighbors : (dim < n_train ? dim : n_train);
-    int n_threads = umapc_resolve_threads(opts->n_threads);
     umapc_idx *nb = malloc(umapc_mul_size(n_points, k) * sizeof *nb);
     float *w = malloc(umapc_mul_size(n_points, k) * sizeof *w);
-    float *scratch = malloc(umapc_mul_size((size_t)n_threads, dim + 4 * k) * sizeof *scratch);
-    if (nb == NULL || w == NULL || scratch == NULL) {
+    if (nb == NULL || w == NULL) {
         st = umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "inverse_transform: out of memory");
     }
     umapc_metric l2 = {.kind = UMAPC_METRIC_EUCLIDEAN, .p = 2.0};
@@ -226,30 +309,25 @@ umapc_status umapc_inverse_transform(const float *embedding, const float *data, 
                        metric->kind,
                        opts,
                        opts->n_epochs ? opts->n_epochs : (n_points <= 10000 ? 100 : 30),
-                       wmax};
+                       wmax,
+                       nb,
+                       w,
+                       out};
+    umapc_parallel_loop loop = {.n_items = n_points,
+                                .chunk = 1,
+                                .n_threads = umapc_resolve_threads(opts->n_threads),
+                                .progress = progress,
+                                .stage = "inverse_transform",
+                                .report_every = 1,
+                                .ctx = &job,
+                                .scratch_size = sizeof(float *),
+                                .init = inverse_scratch_init,
+                                .body = inverse_run,
+                                .finish = inverse_scratch_finish};
     if (!st) {
-#pragma omp parallel for schedule(dynamic, 16) num_threads(n_threads)
-        for (size_t i = 0; i < n_points; i++) {
-            float *x = out + i * dim, *grad = scratch + (size_t)umapc_thread_id() * (dim + 4 * k);
-            const umapc_idx *ni = nb + i * k;
-            const float *wi = w + i * k;
-            /* the start: the membership-weighted mean of the neighbours (weights summing to 1) */
-            double total = 0.0;
-            for (size_t e = 0; e < k; e++) {
-                total += wi[e];
-            }
-            memset(x, 0, dim * sizeof *x);
-            for (size_t e = 0; e < k && total > 0.0; e++) {
-                const float *y = data + (size_t)ni[e] * dim;
-                for (size_t d = 0; d < dim; d++) {
-                    x[d] += (float)(wi[e] / total) * y[d];
-                }
-            }
-            inverse_point(&job, i, ni, wi, x, grad, grad + dim);
-        }
+        st = umapc_parallel_for(&loop, err);
     }
     free(nb);
     free(w);
-    free(scratch);
     return st;
 }
