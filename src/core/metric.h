@@ -19,6 +19,10 @@ typedef struct simd_kernels {
      * seeded result does not depend on the CPU. */
     void (*move_clipped)(float *x, const float *y, size_t dim, float sx, float sy, float coeff,
                          float alpha);
+    /* move_clipped, then sum (x[d] - next[d])^2 of the moved x, in the same pass: a chain of
+     * steps whose next row is known measures its next distance while x is in registers. */
+    float (*move_clipped_sqeuclidean)(float *x, const float *y, size_t dim, float sx, float sy,
+                                      float coeff, float alpha, const float *next);
     const char *level; /* umapc_cpu_level_name of its level */
 } simd_kernels;
 

@@ -122,10 +122,46 @@ static void move_clipped_avx2(float *x, const float *y, size_t dim, float sx, fl
     }
 }
 
+static float move_clipped_sqeuclidean_avx2(float *x, const float *y, size_t dim, float sx, float sy,
+                                           float coeff, float alpha, const float *next) {
+    __m256 vsx = _mm256_set1_ps(sx), vsy = _mm256_set1_ps(sy);
+    __m256 vc = _mm256_set1_ps(coeff), va = _mm256_set1_ps(alpha);
+    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + 16 <= dim; i += 16) {
+        __m256 v0 = move_lanes256(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), vsx, vsy, vc, va);
+        __m256 v1 =
+            move_lanes256(_mm256_loadu_ps(x + i + 8), _mm256_loadu_ps(y + i + 8), vsx, vsy, vc, va);
+        _mm256_storeu_ps(x + i, v0);
+        _mm256_storeu_ps(x + i + 8, v1);
+        __m256 e0 = _mm256_sub_ps(v0, _mm256_loadu_ps(next + i));
+        __m256 e1 = _mm256_sub_ps(v1, _mm256_loadu_ps(next + i + 8));
+        s0 = _mm256_fmadd_ps(e0, e0, s0);
+        s1 = _mm256_fmadd_ps(e1, e1, s1);
+    }
+    for (; i + 8 <= dim; i += 8) {
+        __m256 v = move_lanes256(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), vsx, vsy, vc, va);
+        _mm256_storeu_ps(x + i, v);
+        __m256 e = _mm256_sub_ps(v, _mm256_loadu_ps(next + i));
+        s0 = _mm256_fmadd_ps(e, e, s0);
+    }
+    if (i < dim) {
+        __m256i m = tail_mask(dim - i);
+        __m256 v = move_lanes256(_mm256_maskload_ps(x + i, m), _mm256_maskload_ps(y + i, m), vsx,
+                                 vsy, vc, va);
+        _mm256_maskstore_ps(x + i, m, v);
+        /* lanes past the end: the moved zeros minus zeros are 0 */
+        __m256 e = _mm256_sub_ps(v, _mm256_maskload_ps(next + i, m));
+        s1 = _mm256_fmadd_ps(e, e, s1);
+    }
+    return hsum256(_mm256_add_ps(s0, s1));
+}
+
 const simd_kernels metric_kernels_avx2_table = {
     .sqeuclidean = sqeuclidean_avx2,
     .dot = dot_avx2,
     .manhattan = manhattan_avx2,
     .move_clipped = move_clipped_avx2,
+    .move_clipped_sqeuclidean = move_clipped_sqeuclidean_avx2,
     .level = "avx2",
 };

@@ -114,10 +114,46 @@ static void move_clipped_avx512(float *x, const float *y, size_t dim, float sx, 
     }
 }
 
+static float move_clipped_sqeuclidean_avx512(float *x, const float *y, size_t dim, float sx,
+                                             float sy, float coeff, float alpha,
+                                             const float *next) {
+    __m512 vsx = _mm512_set1_ps(sx), vsy = _mm512_set1_ps(sy);
+    __m512 vc = _mm512_set1_ps(coeff), va = _mm512_set1_ps(alpha);
+    __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+    size_t i = 0;
+    for (; i + 32 <= dim; i += 32) {
+        __m512 v0 = move_lanes512(_mm512_loadu_ps(x + i), _mm512_loadu_ps(y + i), vsx, vsy, vc, va);
+        __m512 v1 = move_lanes512(_mm512_loadu_ps(x + i + 16), _mm512_loadu_ps(y + i + 16), vsx,
+                                  vsy, vc, va);
+        _mm512_storeu_ps(x + i, v0);
+        _mm512_storeu_ps(x + i + 16, v1);
+        __m512 e0 = _mm512_sub_ps(v0, _mm512_loadu_ps(next + i));
+        __m512 e1 = _mm512_sub_ps(v1, _mm512_loadu_ps(next + i + 16));
+        s0 = _mm512_fmadd_ps(e0, e0, s0);
+        s1 = _mm512_fmadd_ps(e1, e1, s1);
+    }
+    for (; i + 16 <= dim; i += 16) {
+        __m512 v = move_lanes512(_mm512_loadu_ps(x + i), _mm512_loadu_ps(y + i), vsx, vsy, vc, va);
+        _mm512_storeu_ps(x + i, v);
+        __m512 e = _mm512_sub_ps(v, _mm512_loadu_ps(next + i));
+        s0 = _mm512_fmadd_ps(e, e, s0);
+    }
+    if (i < dim) {
+        __mmask16 m = tail_mask(dim - i);
+        __m512 v = move_lanes512(_mm512_maskz_loadu_ps(m, x + i), _mm512_maskz_loadu_ps(m, y + i),
+                                 vsx, vsy, vc, va);
+        _mm512_mask_storeu_ps(x + i, m, v);
+        __m512 e = _mm512_maskz_sub_ps(m, v, _mm512_maskz_loadu_ps(m, next + i));
+        s1 = _mm512_fmadd_ps(e, e, s1);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+}
+
 const simd_kernels metric_kernels_avx512_table = {
     .sqeuclidean = sqeuclidean_avx512,
     .dot = dot_avx512,
     .manhattan = manhattan_avx512,
     .move_clipped = move_clipped_avx512,
+    .move_clipped_sqeuclidean = move_clipped_sqeuclidean_avx512,
     .level = "avx512",
 };

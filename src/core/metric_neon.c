@@ -91,10 +91,36 @@ static void move_clipped_neon(float *x, const float *y, size_t dim, float sx, fl
     }
 }
 
+static float move_clipped_sqeuclidean_neon(float *x, const float *y, size_t dim, float sx, float sy,
+                                           float coeff, float alpha, const float *next) {
+    float32x4_t vsx = vdupq_n_f32(sx), vsy = vdupq_n_f32(sy);
+    float32x4_t vc = vdupq_n_f32(coeff), va = vdupq_n_f32(alpha);
+    float32x4_t hi = vdupq_n_f32(4.0f), lo = vdupq_n_f32(-4.0f);
+    float32x4_t s0 = vdupq_n_f32(0.0f);
+    size_t i = 0;
+    for (; i + 4 <= dim; i += 4) {
+        float32x4_t xv = vld1q_f32(x + i), yv = vld1q_f32(y + i);
+        float32x4_t v = vmulq_f32(vc, vsubq_f32(vmulq_f32(xv, vsx), vmulq_f32(yv, vsy)));
+        v = vmaxq_f32(vminq_f32(v, hi), lo);
+        xv = vaddq_f32(xv, vmulq_f32(v, va));
+        vst1q_f32(x + i, xv);
+        float32x4_t e = vsubq_f32(xv, vld1q_f32(next + i));
+        s0 = vfmaq_f32(s0, e, e);
+    }
+    float total = vaddvq_f32(s0);
+    for (; i < dim; i++) {
+        x[i] = move_clipped_one(x[i], y[i], sx, sy, coeff, alpha);
+        float e = x[i] - next[i];
+        total += e * e;
+    }
+    return total;
+}
+
 const simd_kernels metric_kernels_neon_table = {
     .sqeuclidean = sqeuclidean_neon,
     .dot = dot_neon,
     .manhattan = manhattan_neon,
     .move_clipped = move_clipped_neon,
+    .move_clipped_sqeuclidean = move_clipped_sqeuclidean_neon,
     .level = "neon",
 };

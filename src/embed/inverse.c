@@ -42,15 +42,18 @@ static float sign_of(float v) {
 /* The data metric's distance from x to y and the direction of its gradient in x (umap-learn's
  * *_grad). Euclidean's and cosine's gradients are sx * x - sy * y, so the move reads them off two
  * scalars in the SIMD pass that applies it (a thousand 784-d points evaluate some 10^8 of these);
- * the others fill grad and set *sx to NAN. */
+ * the others fill grad and set *sx to NAN. known_sq: euclidean's squared distance when the last
+ * move measured it (else NAN). */
 static float metric_grad(const simd_kernels *kern, umapc_metric_kind kind, const float *x,
-                         const float *y, size_t dim, float *grad, float *sx, float *sy) {
+                         const float *y, size_t dim, float known_sq, float *grad, float *sx,
+                         float *sy) {
     double acc = 0.0;
     size_t arg = 0;
     *sx = *sy = NAN;
     switch (kind) {
     case UMAPC_METRIC_EUCLIDEAN: {
-        float dist = sqrtf(fmaxf(kern->sqeuclidean(x, y, dim), 0.0f));
+        float sq = isnan(known_sq) ? kern->sqeuclidean(x, y, dim) : known_sq;
+        float dist = sqrtf(fmaxf(sq, 0.0f));
         *sx = *sy = 1.0f / (1e-6f + dist);
         return dist;
     }
@@ -89,16 +92,23 @@ static float clip4(float v) {
     return v > 4.0f ? 4.0f : (v < -4.0f ? -4.0f : v);
 }
 
-/* x += alpha clip(coeff * gradient), the gradient as metric_grad gave it. */
-static void move_x(const simd_kernels *kern, float *x, const float *y, size_t dim,
-                   const float *grad, float sx, float sy, float coeff, float alpha) {
+/* x += alpha clip(coeff * gradient), the gradient as metric_grad gave it. For euclidean with the
+ * row of the next step known, the same pass measures the moved x's squared distance to it
+ * (returned; NAN when not measured). */
+static float move_x(const simd_kernels *kern, umapc_metric_kind kind, float *x, const float *y,
+                    size_t dim, const float *grad, float sx, float sy, float coeff, float alpha,
+                    const float *next) {
+    if (kind == UMAPC_METRIC_EUCLIDEAN && next != NULL) {
+        return kern->move_clipped_sqeuclidean(x, y, dim, sx, sy, coeff, alpha, next);
+    }
     if (!isnan(sx)) {
         kern->move_clipped(x, y, dim, sx, sy, coeff, alpha);
-        return;
+        return NAN;
     }
     for (size_t d = 0; d < dim; d++) {
         x[d] += clip4(coeff * grad[d]) * alpha;
     }
+    return NAN;
 }
 
 typedef struct inverse_job {
@@ -141,16 +151,18 @@ static void prefetch_row(const float *row, size_t dim) {
     }
 }
 
-static void push_away(const inverse_job *job, float *x, float *grad, size_t t, float alpha) {
+/* One negative step away from training row t; returns move_x's measure of the next row. */
+static float push_away(const inverse_job *job, float *x, float *grad, size_t t, float known_sq,
+                       float alpha, const float *next) {
     size_t dim = job->dim;
     const float *yt = job->data + t * dim;
-    float sx, sy, dist = metric_grad(job->kern, job->kind, x, yt, dim, grad, &sx, &sy);
+    float sx, sy, dist = metric_grad(job->kern, job->kind, x, yt, dim, known_sq, grad, &sx, &sy);
     float sigma = job->sigmas[t];
     double gap = dist - job->rhos[t] > 1e-6 ? dist - job->rhos[t] : 1e-6;
     float w_h = expf((float)(-gap / (sigma + 1e-6)));
     float neg =
         (float)(-job->opts->repulsion_strength * ((0.0f - w_h) / ((1.0f - w_h) * sigma + 1e-6f)));
-    move_x(job->kern, x, yt, dim, grad, sx, sy, neg, alpha);
+    return move_x(job->kern, job->kind, x, yt, dim, grad, sx, sy, neg, alpha, next);
 }
 
 /* Moves x (one new point, its k neighbours nb with memberships w) through every epoch. */
@@ -182,16 +194,18 @@ static void inverse_point(const inverse_job *job, size_t point, const umapc_idx 
             }
             const float *y = job->data + (size_t)nb[e] * dim;
             float sx, sy; /* the attraction's coefficient does not depend on the distance */
-            metric_grad(job->kern, job->kind, x, y, dim, grad, &sx, &sy);
+            metric_grad(job->kern, job->kind, x, y, dim, NAN, grad, &sx, &sy);
             float coeff = -(1.0f / (w[e] * job->sigmas[nb[e]] + 1e-6f));
-            move_x(job->kern, x, y, dim, grad, sx, sy, coeff, alpha);
+            float known_sq = move_x(job->kern, job->kind, x, y, dim, grad, sx, sy, coeff, alpha,
+                                    n_neg > 0 ? job->data + t * dim : NULL);
             next[e] += eps[e];
             for (int q = 0; q < n_neg; q++) {
                 size_t after = q + 1 < n_neg ? negative_at(job, key, epoch, e, q + 1) : 0;
                 if (q + 1 < n_neg) {
                     prefetch_row(job->data + after * dim, dim);
                 }
-                push_away(job, x, grad, t, alpha);
+                known_sq = push_away(job, x, grad, t, known_sq, alpha,
+                                     q + 1 < n_neg ? job->data + after * dim : NULL);
                 t = after;
             }
             next_neg[e] += (float)n_neg * eps_neg[e];

@@ -127,6 +127,8 @@ static void test_no_overread(void) {
                 CHECK_CLOSE(k->sqeuclidean(a, b, dim), ref, 1e-6, 0.0);
                 CHECK_CLOSE(k->dot(b, a, dim), ref_dot(a, b, dim), 1e-6, 0.0);
                 CHECK_CLOSE(k->manhattan(a, b, dim), ref_manhattan(a, b, dim), 1e-6, 0.0);
+                k->move_clipped(b, a, dim, 0.0f, 0.0f, 1.0f, 1.0f);
+                CHECK(k->move_clipped_sqeuclidean(b, a, dim, 0.0f, 0.0f, 1.0f, 1.0f, a) >= 0.0f);
             }
         }
     }
@@ -486,9 +488,42 @@ static void test_pairwise_threads(void) {
     free(out);
 }
 
+/* inverse_transform's step at every level: the moved x equals the scalar table's bit for bit (the
+ * same float operations in every lane, coefficients large enough that the clip at +-4 takes some
+ * coordinates), and the fused variant's sum is the moved x's squared distance to the next row. */
+static void test_move_kernels(void) {
+    umapc_rng rng;
+    umapc_rng_seed(&rng, 5);
+    const simd_kernels *ref = simd_kernels_at(UMAPC_LEVEL_SCALAR);
+    float x0[MAX_DIM], y[MAX_DIM], next[MAX_DIM], want[MAX_DIM], got[MAX_DIM], fused[MAX_DIM];
+    for (size_t dim = 1; dim <= MAX_DIM; dim += 7) {
+        fill_normal(&rng, x0, dim);
+        fill_normal(&rng, y, dim);
+        fill_normal(&rng, next, dim);
+        float sx = 0.7f, sy = 1.3f, coeff = 3.0f, alpha = 0.25f;
+        memcpy(want, x0, dim * sizeof *x0);
+        ref->move_clipped(want, y, dim, sx, sy, coeff, alpha);
+        for (int l = 0; l < N_LEVELS; l++) {
+            const simd_kernels *k = simd_kernels_at((umapc_level)l);
+            if (k == NULL) {
+                continue;
+            }
+            memcpy(got, x0, dim * sizeof *x0);
+            memcpy(fused, x0, dim * sizeof *x0);
+            k->move_clipped(got, y, dim, sx, sy, coeff, alpha);
+            float sum = k->move_clipped_sqeuclidean(fused, y, dim, sx, sy, coeff, alpha, next);
+            CHECK(memcmp(got, want, dim * sizeof *got) == 0);
+            CHECK(memcmp(fused, want, dim * sizeof *got) == 0);
+            double r = ref_sqeuclidean(want, next, dim);
+            CHECK_CLOSE(sum, r, 1e-6, 4e-7 * (double)dim * r + 1e-6);
+        }
+    }
+}
+
 int main(void) {
     test_simd_levels();
     test_no_overread();
+    test_move_kernels();
     test_names();
     test_validate();
     test_metrics_and_surrogate();
