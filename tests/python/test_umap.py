@@ -492,13 +492,16 @@ def test_verbose_logs_and_progress(iris, capsys):
 
 
 _INTERRUPT_SCRIPT = """
-import faulthandler, sys, time
+import faulthandler, signal, sys, time
 import numpy as np
 from umapc import UMAP
 X = np.random.RandomState(0).normal(size=(3000, 10)).astype(np.float32)
 # A child that has not stopped long after the SIGINT prints every thread's stack and exits, so a
 # failure shows where it was (a hang at exit included: the dump covers the whole lifetime).
 faulthandler.dump_traceback_later(25, exit=True)
+# A runner started in the background (nohup, `cmd &` in a script) passes SIGINT on as ignored,
+# and Python then keeps it ignored: install the handler an interactive session has.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 print("started", flush=True)
 try:
     UMAP(n_epochs=100000, random_state=0).fit(X)
