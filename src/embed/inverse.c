@@ -229,16 +229,9 @@ static void start_point(const inverse_job *job, const umapc_idx *nb, const float
     }
 }
 
-static int inverse_scratch_init(void *ctx, void *scratch) {
-    const inverse_job *job = ctx;
-    float **buf = scratch;
-    *buf = malloc((job->dim + 4 * job->k) * sizeof **buf);
-    return *buf == NULL;
-}
-
 static int inverse_run(void *ctx, void *scratch, size_t lo, size_t hi) {
     const inverse_job *job = ctx;
-    float *grad = *(float **)scratch;
+    float *grad = scratch; /* dim floats, then the k-edge schedule */
     for (size_t i = lo; i < hi; i++) {
         const umapc_idx *ni = job->nb + i * job->k;
         const float *wi = job->w + i * job->k;
@@ -246,12 +239,6 @@ static int inverse_run(void *ctx, void *scratch, size_t lo, size_t hi) {
         start_point(job, ni, wi, x);
         inverse_point(job, i, ni, wi, x, grad, grad + job->dim);
     }
-    return 0;
-}
-
-static int inverse_scratch_finish(void *ctx, void *scratch) {
-    (void)ctx;
-    free(*(float **)scratch);
     return 0;
 }
 
@@ -334,10 +321,8 @@ umapc_status umapc_inverse_transform(const float *embedding, const float *data, 
                                 .stage = "inverse_transform",
                                 .report_every = 1,
                                 .ctx = &job,
-                                .scratch_size = sizeof(float *),
-                                .init = inverse_scratch_init,
-                                .body = inverse_run,
-                                .finish = inverse_scratch_finish};
+                                .scratch_size = umapc_mul_size(dim + 4 * k, sizeof(float)),
+                                .body = inverse_run};
     if (!st) {
         st = umapc_parallel_for(&loop, err);
     }

@@ -334,25 +334,12 @@ typedef struct pack_job {
     uint8_t *special_flag;
 } pack_job;
 
-static int pack_init(void *ctx, void *scratch) {
-    const pack_job *pj = ctx;
-    float **tmp = scratch;
-    *tmp = malloc(pj->job->dim * sizeof **tmp);
-    return *tmp == NULL;
-}
-
 static int pack_run(void *ctx, void *scratch, size_t lo, size_t hi) {
     const pack_job *pj = ctx;
-    float *tmp = *(float **)scratch;
+    float *tmp = scratch;
     for (size_t p = lo; p < hi; p++) {
         pj->g->allowed[p] = pack_data_panel(pj->job, pj->g, p, tmp, pj->special_flag);
     }
-    return 0;
-}
-
-static int pack_finish(void *ctx, void *scratch) {
-    (void)ctx;
-    free(*(float **)scratch);
     return 0;
 }
 
@@ -385,10 +372,8 @@ static umapc_status gemm_data_init(const search_job *job, gemm_data *g, int n_th
                                 .n_threads = n_threads,
                                 .stage = STAGE,
                                 .ctx = &pj,
-                                .scratch_size = sizeof(float *),
-                                .init = pack_init,
-                                .body = pack_run,
-                                .finish = pack_finish};
+                                .scratch_size = job->dim * sizeof(float),
+                                .body = pack_run};
     int failed = umapc_parallel_for(&loop, NULL) != UMAPC_OK;
     size_t n_special = 0;
     for (size_t j = 0; j < job->n; j++) {
@@ -981,26 +966,13 @@ static precomputed_row precomputed_row_at(const precomputed_job *pj, size_t r) {
     return row;
 }
 
-static int precomputed_init(void *ctx, void *scratch) {
-    const precomputed_job *pj = ctx;
-    scored **heap = scratch;
-    *heap = malloc(pj->k * sizeof **heap);
-    return *heap == NULL;
-}
-
 static int precomputed_run(void *ctx, void *scratch, size_t lo, size_t hi) {
     const precomputed_job *pj = ctx;
-    scored *heap = *(scored **)scratch;
+    scored *heap = scratch;
     for (size_t r = lo; r < hi; r++) {
         precomputed_row row = precomputed_row_at(pj, r);
         select_precomputed(&row, pj->k, heap, pj->indices + r * pj->k, pj->distances + r * pj->k);
     }
-    return 0;
-}
-
-static int precomputed_finish(void *ctx, void *scratch) {
-    (void)ctx;
-    free(*(scored **)scratch);
     return 0;
 }
 
@@ -1033,9 +1005,7 @@ umapc_status umapc_exact_knn_precomputed(const float *values, const int64_t *ind
                                     umapc_resolve_threads(opts != NULL ? opts->n_threads : 0),
                                 .stage = "exact_knn_precomputed",
                                 .ctx = &pj,
-                                .scratch_size = sizeof(scored *),
-                                .init = precomputed_init,
-                                .body = precomputed_run,
-                                .finish = precomputed_finish};
+                                .scratch_size = umapc_mul_size(k, sizeof(scored)),
+                                .body = precomputed_run};
     return umapc_parallel_for(&loop, err);
 }
