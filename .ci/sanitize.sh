@@ -125,10 +125,13 @@ job_python() {
     *) echo "sanitize python: wrong umapc imported: $where"; return 1 ;;
     esac
     # test_c_library builds the C library with meson under the preload: that is the asan job's
-    # work, done there without it.
+    # work, done there without it. The soak test's flat-memory check reads RSS, which ASan's
+    # quarantine of freed blocks moves by megabytes either way (2193 -> 2021 MiB over a run whose
+    # window medians differed by +3.4 MiB; +0.03 MiB uninstrumented): it runs in the plain suite.
     # shellcheck disable=SC2086 # the extra arguments are words
     UMAPC_SKIP_SANITIZERS=1 "$venv/bin/python" -m pytest -q -p no:cacheprovider tests/python \
         --deselect tests/python/test_c_library.py \
+        --deselect tests/python/test_soak.py::test_repeated_cycles_keep_memory_flat \
         --durations=10 ${UMAPC_SANITIZE_PYTEST_ARGS:-}
 }
 
