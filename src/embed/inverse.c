@@ -141,8 +141,8 @@ static size_t negative_at(const inverse_job *job, uint64_t key, int epoch, size_
     return (size_t)(((row >> 32) * (uint64_t)job->n_train) >> 32);
 }
 
-/* Negatives are rows drawn uniformly from all the training data, so nearly every one is a cache
- * miss; the hardware prefetcher follows a row once its first lines are asked for. */
+/* A pool row is a cache miss the first time an epoch touches it; the hardware prefetcher follows
+ * the rest of a row once its first lines are asked for. */
 #define INVERSE_PREFETCH_LINES 2
 static void prefetch_row(const float *row, size_t dim) {
     size_t bytes = dim * sizeof *row, lines = (bytes + 63) / 64;
