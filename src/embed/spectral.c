@@ -486,10 +486,11 @@ static int converged_pairs(const double *theta, const double *res, size_t dim, d
     return 1;
 }
 
-/* Columns 0..dim-1 of x (n rows of b) into out (row stride out_stride), each signed so that its
- * entry of largest magnitude is positive: the same layout whatever sign the solver ended on. */
-static void write_signed(const double *x, size_t b, size_t n, size_t dim, float *out,
-                         size_t out_stride) {
+/* Columns 0..dim-1 of x (n rows of b) into out (row stride out_stride), row i of x to row
+ * order[i] of out (i itself when order is NULL), each column signed so that its entry of largest
+ * magnitude is positive: the same layout whatever sign the solver ended on. */
+static void write_signed(const double *x, size_t b, size_t n, size_t dim, const umapc_idx *order,
+                         float *out, size_t out_stride) {
     for (size_t k = 0; k < dim; k++) {
         size_t arg = 0;
         for (size_t i = 1; i < n; i++) {
@@ -497,7 +498,8 @@ static void write_signed(const double *x, size_t b, size_t n, size_t dim, float 
         }
         double sign = x[arg * b + k] < 0.0 ? -1.0 : 1.0;
         for (size_t i = 0; i < n; i++) {
-            out[i * out_stride + k] = (float)(sign * x[i * b + k]);
+            size_t row = order != NULL ? (size_t)order[i] : i;
+            out[row * out_stride + k] = (float)(sign * x[i * b + k]);
         }
     }
 }
@@ -523,7 +525,7 @@ static int solve_dense(const solve_args *a, float *out, size_t out_stride) {
             }
         }
         jacobi_eigen(m, n, theta, q);
-        write_signed(q + 1, n, n, a->dim, out, out_stride);
+        write_signed(q + 1, n, n, a->dim, NULL, out, out_stride);
         outcome = 1;
     }
     free(m);
@@ -533,13 +535,10 @@ static int solve_dense(const solve_args *a, float *out, size_t out_stride) {
     return outcome;
 }
 
-/* Writes the dim leading non-trivial eigenvectors of the connected graph in a into out (n x dim,
- * row stride out_stride), signs fixed; returns 1 converged, 0 not, -1 out of memory, -2
- * interrupted. */
-static int solve_connected(const solve_args *a, float *out, size_t out_stride) {
-    if (a->n <= DENSE_MAX) {
-        return solve_dense(a, out, out_stride);
-    }
+/* The iterative solve of solve_connected on the graph in a, relabelled: row i of a is row order[i]
+ * of the caller's graph, and goes back there in out. */
+static int solve_filtered(const solve_args *a, const umapc_idx *order, float *out,
+                          size_t out_stride) {
     eig_ctx c;
     if (setup_operator(&c, a) != 0) {
         free_operator(&c);
@@ -551,7 +550,11 @@ static int solve_connected(const solve_args *a, float *out, size_t out_stride) {
     double theta[MAX_BLOCK], res[MAX_BLOCK];
     int outcome = -1;
     if (x && y && z && mx) {
-        random_block(x, a->n, b, a->seed);
+        /* the caller's rows draw their start as before the relabelling */
+        random_block(y, a->n, b, a->seed);
+        for (size_t i = 0; i < a->n; i++) {
+            memcpy(x + i * b, y + (size_t)order[i] * b, b * sizeof *x);
+        }
         deflate(&c, x);
         outcome = orthonormalise(&c, x) == 0 ? 0 : -3;
     }
@@ -599,7 +602,7 @@ static int solve_connected(const solve_args *a, float *out, size_t out_stride) {
         rayleigh_ritz(&c, x, mx, theta, res);
     }
     if (outcome >= 0 || outcome == -3) {
-        write_signed(x, b, a->n, a->dim, out, out_stride);
+        write_signed(x, b, a->n, a->dim, order, out, out_stride);
         outcome = outcome == -3 ? 0 : outcome;
     }
     free(x);
@@ -607,6 +610,127 @@ static int solve_connected(const solve_args *a, float *out, size_t out_stride) {
     free(z);
     free(mx);
     free_operator(&c);
+    return outcome;
+}
+
+/* A graph's rows in a cache-friendly order, and the graph relabelled in it. */
+typedef struct relabelled {
+    umapc_idx *order; /* order[new] = old */
+    int64_t *indptr;
+    umapc_idx *indices;
+    float *data;
+} relabelled;
+
+static void relabelled_free(relabelled *r) {
+    free(r->order);
+    free(r->indptr);
+    free(r->indices);
+    free(r->data);
+}
+
+static int by_degree_then_index(const void *pa, const void *pb) {
+    uint64_t a = *(const uint64_t *)pa, b = *(const uint64_t *)pb;
+    return (a > b) - (a < b);
+}
+
+/* Cuthill-McKee: breadth first from a node of least degree, each node's unvisited neighbours
+ * queued by ascending degree (ties by index); order[new] = old. The k-NN graph's rows come in
+ * input order, which scatters a row's neighbours over the whole block of vectors: every product
+ * of the solve then waits on memory for most of its reads (Fashion-MNIST 70k on a 2-core Zen 3,
+ * whose L2 holds a tenth of the block: 18-22 s single-threaded). In this order most neighbours of
+ * a row lie near it and the block is read from cache (4.5-5.4 s). */
+static int locality_order(size_t n, const int64_t *indptr, const umapc_idx *indices,
+                          umapc_idx *order) {
+    size_t max_deg = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t d = (size_t)(indptr[i + 1] - indptr[i]);
+        max_deg = d > max_deg ? d : max_deg;
+    }
+    unsigned char *seen = calloc(n, 1);
+    uint64_t *next = malloc((max_deg ? max_deg : 1) * sizeof *next);
+    if (seen == NULL || next == NULL) {
+        free(seen);
+        free(next);
+        return -1;
+    }
+    /* the graph here is connected: later sweeps (if any) start at the first node left */
+    size_t start = 0, placed = 0, head = 0;
+    for (size_t i = 1; i < n; i++) {
+        start = indptr[i + 1] - indptr[i] < indptr[start + 1] - indptr[start] ? i : start;
+    }
+    for (size_t cursor = 0; placed < n; start = cursor) {
+        while (seen[start]) {
+            start = ++cursor;
+        }
+        seen[start] = 1;
+        order[placed++] = (umapc_idx)start;
+        for (; head < placed; head++) {
+            size_t v = (size_t)order[head], m = 0;
+            for (int64_t e = indptr[v]; e < indptr[v + 1]; e++) {
+                size_t u = (size_t)indices[e];
+                if (!seen[u]) {
+                    seen[u] = 1;
+                    next[m++] = (uint64_t)(indptr[u + 1] - indptr[u]) << 32 | u;
+                }
+            }
+            qsort(next, m, sizeof *next, by_degree_then_index);
+            for (size_t t = 0; t < m; t++) {
+                order[placed++] = (umapc_idx)(next[t] & 0xffffffffu);
+            }
+        }
+    }
+    free(seen);
+    free(next);
+    return 0;
+}
+
+/* r = a's graph with its rows and columns in locality_order; -1 when out of memory. */
+static int relabel(const solve_args *a, relabelled *r) {
+    size_t n = a->n, nnz = (size_t)a->indptr[n];
+    memset(r, 0, sizeof *r);
+    r->order = malloc(n * sizeof *r->order);
+    r->indptr = malloc((n + 1) * sizeof *r->indptr);
+    r->indices = malloc((nnz ? nnz : 1) * sizeof *r->indices);
+    r->data = malloc((nnz ? nnz : 1) * sizeof *r->data);
+    umapc_idx *rank = malloc(n * sizeof *rank);
+    int ok = r->order && r->indptr && r->indices && r->data && rank &&
+             locality_order(n, a->indptr, a->indices, r->order) == 0;
+    if (ok) {
+        for (size_t i = 0; i < n; i++) {
+            rank[r->order[i]] = (umapc_idx)i;
+        }
+        size_t at = 0;
+        r->indptr[0] = 0;
+        for (size_t i = 0; i < n; i++) {
+            size_t old = (size_t)r->order[i];
+            for (int64_t e = a->indptr[old]; e < a->indptr[old + 1]; e++) {
+                r->indices[at] = rank[a->indices[e]];
+                r->data[at++] = a->data[e];
+            }
+            r->indptr[i + 1] = (int64_t)at;
+        }
+    }
+    free(rank);
+    return ok ? 0 : -1;
+}
+
+/* Writes the dim leading non-trivial eigenvectors of the connected graph in a into out (n x dim,
+ * row stride out_stride), signs fixed; returns 1 converged, 0 not, -1 out of memory, -2
+ * interrupted. */
+static int solve_connected(const solve_args *a, float *out, size_t out_stride) {
+    if (a->n <= DENSE_MAX) {
+        return solve_dense(a, out, out_stride);
+    }
+    relabelled r;
+    int outcome = -1;
+    if (relabel(a, &r) == 0) {
+        solve_args ra = *a;
+        ra.indptr = r.indptr;
+        ra.indices = r.indices;
+        ra.data = r.data;
+        outcome = solve_filtered(&ra, r.order, out, out_stride);
+    }
+    relabelled_free(&r);
     return outcome;
 }
 
