@@ -851,6 +851,67 @@ static uint64_t layout_seed(const umapc_layout_options *o) {
     return o->seed >= 0 ? (uint64_t)o->seed : 0x5eed5eedULL;
 }
 
+/* The team of the next epoch. A fit's result does not depend on it, so it can follow the machine:
+ * every round ends in barriers, and where other work shares the cores a thread waits at each of
+ * them for a slice of the scheduler (70k points on a 2-core machine also running two niced test
+ * suites: 64 s with 2 threads, 13 s with 1). The second epoch runs with one thread; after that
+ * the team drops to one thread when one is faster, a team slower than its own best epoch by half
+ * is checked against one thread again, and one thread tries the full team again after TEAM_RETRY
+ * epochs, then twice as many after each retry that loses. Epochs of a fit do about the same work,
+ * so their times compare. */
+enum { TEAM_RETRY = 20 };
+
+typedef struct team_tuner {
+    int full;         /* the team asked for */
+    int now;          /* the team of the current epoch */
+    int steady;       /* the team kept between probes */
+    double last[2];   /* the latest epoch with one thread [0] and with the full team [1] */
+    double best_full; /* the full team's fastest epoch since the last probe */
+    int since_retry;  /* epochs since the last probe; -1 before the first */
+    int retry_after;  /* epochs of one thread before the full team is tried again */
+} team_tuner;
+
+static double wall_seconds(void) {
+#ifdef _OPENMP
+    return omp_get_wtime();
+#else
+    return 0.0;
+#endif
+}
+
+/* A fresh start (also when densMAP's epochs begin: they cost more): the next epoch is a probe. */
+static void team_init(team_tuner *t, int full) {
+    *t = (team_tuner){
+        .full = full, .now = full, .steady = full, .since_retry = -1, .retry_after = TEAM_RETRY};
+}
+
+/* Records how long the epoch with t->now threads took and picks the next epoch's team. */
+static void team_next(team_tuner *t, double seconds) {
+    if (t->full == 1) {
+        return;
+    }
+    int full = t->now == t->full;
+    t->last[full] = seconds;
+    if (t->now != t->steady) { /* a probe: keep the faster, against the epoch just before it */
+        int was_one = t->steady == 1;
+        t->steady = t->last[0] < t->last[1] ? 1 : t->full;
+        /* a failed retry costs a slow epoch: each one waits twice as long as the one before */
+        t->retry_after = was_one && t->steady == 1 ? 2 * t->retry_after : TEAM_RETRY;
+        t->now = t->steady;
+        t->best_full = t->last[1]; /* what the full team does under the load of now */
+        t->since_retry = 0;
+        return;
+    }
+    if (full && (t->best_full == 0.0 || seconds < t->best_full)) {
+        t->best_full = seconds;
+    }
+    int fresh = t->since_retry < 0, slow = full && seconds > 1.5 * t->best_full;
+    t->since_retry++;
+    if (fresh || slow || (!full && t->since_retry >= t->retry_after)) {
+        t->now = full ? 1 : t->full;
+    }
+}
+
 static umapc_status run_epochs(plan *p, float *head, size_t n_head, const float *tail,
                                size_t n_tail, size_t dim, const umapc_layout_options *o,
                                int n_epochs, const umapc_progress *progress, umapc_error *err) {
@@ -897,11 +958,16 @@ static umapc_status run_epochs(plan *p, float *head, size_t n_head, const float 
         return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT,
                           "optimize_layout: densMAP needs the k-NN lists of the graph (or memory)");
     }
+    team_tuner team;
+    team_init(&team, n_threads);
     for (int epoch = 0; epoch < n_epochs && !st; epoch++) {
         s.dens_now = NULL;
         s.round = round;
         s.block = block;
         if (use_dens && (double)(epoch + 1) / n_epochs > 1.0 - o->dens_frac) {
+            if ((double)epoch / n_epochs <= 1.0 - o->dens_frac) { /* the first such epoch */
+                team_init(&team, n_threads);
+            }
             dens_epoch(&dens, &pruned, head, dim, a, b, n_threads);
             s.dens_now = &dens.view;
             s.round = dens_round;
@@ -911,10 +977,12 @@ static umapc_status run_epochs(plan *p, float *head, size_t n_head, const float 
         s.es.now = (float)epoch;
         s.es.epoch_key = umapc_rand_at(seed, (uint64_t)epoch, 0);
         s.k.alpha = alpha;
-        if (run_epoch(&s, n_threads) != 0) {
+        double started = wall_seconds();
+        if (run_epoch(&s, team.now) != 0) {
             st = umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "optimize_layout: out of memory");
             break;
         }
+        team_next(&team, wall_seconds() - started);
         alpha = (float)(o->learning_rate * (1.0 - (double)epoch / (double)n_epochs));
         if (umapc_progress_report(progress, "optimize layout", (size_t)epoch + 1,
                                   (size_t)n_epochs)) {
