@@ -254,7 +254,12 @@ _INVERSE_METRICS = frozenset(
         "linfinity",
         "linfty",
         "linf",
+        "minkowski",
         "cosine",
+        "correlation",
+        "hellinger",
+        "canberra",
+        "braycurtis",
     }
 )
 

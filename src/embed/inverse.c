@@ -28,7 +28,12 @@ int umapc_inverse_supports(const umapc_metric *metric) {
     case UMAPC_METRIC_EUCLIDEAN:
     case UMAPC_METRIC_MANHATTAN:
     case UMAPC_METRIC_CHEBYSHEV:
+    case UMAPC_METRIC_MINKOWSKI:
     case UMAPC_METRIC_COSINE:
+    case UMAPC_METRIC_CORRELATION:
+    case UMAPC_METRIC_HELLINGER:
+    case UMAPC_METRIC_CANBERRA:
+    case UMAPC_METRIC_BRAYCURTIS:
         return 1;
     default:
         return 0;
@@ -39,18 +44,123 @@ static float sign_of(float v) {
     return v > 0.0f ? 1.0f : (v < 0.0f ? -1.0f : 0.0f);
 }
 
+/* The gradients below are umap-learn's (umap/distances.py: minkowski_grad, correlation_grad,
+ * hellinger_grad, canberra_grad, bray_curtis_grad), term for term, sums in double. */
+static float minkowski_grad(const float *x, const float *y, size_t dim, double p, float *grad) {
+    double s = 0.0;
+    for (size_t d = 0; d < dim; d++) {
+        s += pow(fabs((double)x[d] - y[d]), p);
+    }
+    if (s == 0.0) {
+        memset(grad, 0, dim * sizeof *grad);
+        return 0.0f;
+    }
+    double inv_denom = pow(s, (1.0 - p) / p);
+    for (size_t d = 0; d < dim; d++) {
+        double diff = (double)x[d] - y[d];
+        grad[d] = (float)(pow(fabs(diff), p - 1.0) * sign_of((float)diff) * inv_denom);
+    }
+    return (float)pow(s, 1.0 / p);
+}
+
+static float correlation_grad(const float *x, const float *y, size_t dim, float *grad) {
+    double mu_x = 0.0, mu_y = 0.0, dot = 0.0, nx2 = 0.0, ny2 = 0.0;
+    for (size_t d = 0; d < dim; d++) {
+        mu_x += x[d];
+        mu_y += y[d];
+    }
+    mu_x /= (double)dim;
+    mu_y /= (double)dim;
+    for (size_t d = 0; d < dim; d++) {
+        double cx = x[d] - mu_x, cy = y[d] - mu_y;
+        dot += cx * cy;
+        nx2 += cx * cx;
+        ny2 += cy * cy;
+    }
+    if (nx2 == 0.0 || ny2 == 0.0) {
+        memset(grad, 0, dim * sizeof *grad);
+        return nx2 == 0.0 && ny2 == 0.0 ? 0.0f : 1.0f;
+    }
+    double nx = sqrt(nx2), ny = sqrt(ny2), inv_nx_ny = 1.0 / (nx * ny);
+    double inv_nx3_ny = 1.0 / (nx2 * nx * ny), mean_grad = 0.0;
+    for (size_t d = 0; d < dim; d++) {
+        grad[d] = (float)((x[d] - mu_x) * dot * inv_nx3_ny - (y[d] - mu_y) * inv_nx_ny);
+        mean_grad += grad[d];
+    }
+    mean_grad /= (double)dim;
+    for (size_t d = 0; d < dim; d++) {
+        grad[d] = (float)(grad[d] - mean_grad);
+    }
+    return (float)(1.0 - dot * inv_nx_ny);
+}
+
+static float hellinger_grad(const float *x, const float *y, size_t dim, float *grad) {
+    double result = 0.0, l1_x = 0.0, l1_y = 0.0;
+    for (size_t d = 0; d < dim; d++) {
+        result += sqrt((double)x[d] * y[d]);
+        l1_x += x[d];
+        l1_y += y[d];
+    }
+    memset(grad, 0, dim * sizeof *grad);
+    if (l1_x == 0.0 || l1_y == 0.0) {
+        return l1_x == 0.0 && l1_y == 0.0 ? 0.0f : 1.0f;
+    }
+    double denom = sqrt(l1_x * l1_y), dist = sqrt(fmax(0.0, 1.0 - result / denom));
+    if (dist == 0.0) {
+        return 0.0f;
+    }
+    double numer_const = (l1_y * result) / (2.0 * denom * denom * denom);
+    for (size_t d = 0; d < dim; d++) {
+        double term_root = sqrt((double)x[d] * y[d]);
+        double term = x[d] > 0.0f && term_root > 0.0 ? y[d] / (2.0 * term_root * denom) : 0.0;
+        grad[d] = (float)((numer_const - term) / (2.0 * dist));
+    }
+    return (float)dist;
+}
+
+static float canberra_grad(const float *x, const float *y, size_t dim, float *grad) {
+    double result = 0.0;
+    for (size_t d = 0; d < dim; d++) {
+        double denom = fabs((double)x[d]) + fabs((double)y[d]), diff = (double)x[d] - y[d];
+        grad[d] = 0.0f;
+        if (denom > 0.0) {
+            result += fabs(diff) / denom;
+            grad[d] = (float)(sign_of((float)diff) / denom -
+                              fabs(diff) * sign_of(x[d]) / (denom * denom));
+        }
+    }
+    return (float)result;
+}
+
+static float braycurtis_grad(const float *x, const float *y, size_t dim, float *grad) {
+    double numer = 0.0, denom = 0.0;
+    for (size_t d = 0; d < dim; d++) {
+        numer += fabs((double)x[d] - y[d]);
+        denom += fabs((double)x[d] + y[d]);
+    }
+    if (!(denom > 0.0)) {
+        memset(grad, 0, dim * sizeof *grad);
+        return 0.0f;
+    }
+    double dist = numer / denom;
+    for (size_t d = 0; d < dim; d++) {
+        grad[d] = (float)((sign_of(x[d] - y[d]) - dist) / denom);
+    }
+    return (float)dist;
+}
+
 /* The data metric's distance from x to y and the direction of its gradient in x (umap-learn's
  * *_grad). Euclidean's and cosine's gradients are sx * x - sy * y, so the move reads them off two
  * scalars in the SIMD pass that applies it (a thousand 784-d points evaluate some 10^8 of these);
  * the others fill grad and set *sx to NAN. known_sq: euclidean's squared distance when the last
  * move measured it (else NAN). */
-static float metric_grad(const simd_kernels *kern, umapc_metric_kind kind, const float *x,
+static float metric_grad(const simd_kernels *kern, const umapc_metric *metric, const float *x,
                          const float *y, size_t dim, float known_sq, float *grad, float *sx,
                          float *sy) {
     double acc = 0.0;
     size_t arg = 0;
     *sx = *sy = NAN;
-    switch (kind) {
+    switch (metric->kind) {
     case UMAPC_METRIC_EUCLIDEAN: {
         float sq = isnan(known_sq) ? kern->sqeuclidean(x, y, dim) : known_sq;
         float dist = sqrtf(fmaxf(sq, 0.0f));
@@ -74,6 +184,16 @@ static float metric_grad(const simd_kernels *kern, umapc_metric_kind kind, const
         }
         grad[arg] = sign_of(x[arg] - y[arg]);
         return (float)acc;
+    case UMAPC_METRIC_MINKOWSKI:
+        return minkowski_grad(x, y, dim, metric->p, grad);
+    case UMAPC_METRIC_CORRELATION:
+        return correlation_grad(x, y, dim, grad);
+    case UMAPC_METRIC_HELLINGER:
+        return hellinger_grad(x, y, dim, grad);
+    case UMAPC_METRIC_CANBERRA:
+        return canberra_grad(x, y, dim, grad);
+    case UMAPC_METRIC_BRAYCURTIS:
+        return braycurtis_grad(x, y, dim, grad);
     default: { /* cosine */
         double xy = kern->dot(x, y, dim), nx = kern->dot(x, x, dim), ny = kern->dot(y, y, dim);
         if (nx == 0.0 || ny == 0.0) {
@@ -115,7 +235,7 @@ typedef struct inverse_job {
     const simd_kernels *kern;
     const float *data, *sigmas, *rhos;
     size_t n_train, dim, k;
-    umapc_metric_kind kind;
+    const umapc_metric *metric;
     const umapc_inverse_options *opts;
     int n_epochs;
     float wmax;
@@ -156,13 +276,13 @@ static float push_away(const inverse_job *job, float *x, float *grad, size_t t, 
                        float alpha, const float *next) {
     size_t dim = job->dim;
     const float *yt = job->data + t * dim;
-    float sx, sy, dist = metric_grad(job->kern, job->kind, x, yt, dim, known_sq, grad, &sx, &sy);
+    float sx, sy, dist = metric_grad(job->kern, job->metric, x, yt, dim, known_sq, grad, &sx, &sy);
     float sigma = job->sigmas[t];
     double gap = dist - job->rhos[t] > 1e-6 ? dist - job->rhos[t] : 1e-6;
     float w_h = expf((float)(-gap / (sigma + 1e-6)));
     float neg =
         (float)(-job->opts->repulsion_strength * ((0.0f - w_h) / ((1.0f - w_h) * sigma + 1e-6f)));
-    return move_x(job->kern, job->kind, x, yt, dim, grad, sx, sy, neg, alpha, next);
+    return move_x(job->kern, job->metric->kind, x, yt, dim, grad, sx, sy, neg, alpha, next);
 }
 
 /* Moves x (one new point, its k neighbours nb with memberships w) through every epoch. */
@@ -194,10 +314,10 @@ static void inverse_point(const inverse_job *job, size_t point, const umapc_idx 
             }
             const float *y = job->data + (size_t)nb[e] * dim;
             float sx, sy; /* the attraction's coefficient does not depend on the distance */
-            metric_grad(job->kern, job->kind, x, y, dim, NAN, grad, &sx, &sy);
+            metric_grad(job->kern, job->metric, x, y, dim, NAN, grad, &sx, &sy);
             float coeff = -(1.0f / (w[e] * job->sigmas[nb[e]] + 1e-6f));
-            float known_sq = move_x(job->kern, job->kind, x, y, dim, grad, sx, sy, coeff, alpha,
-                                    n_neg > 0 ? job->data + t * dim : NULL);
+            float known_sq = move_x(job->kern, job->metric->kind, x, y, dim, grad, sx, sy, coeff,
+                                    alpha, n_neg > 0 ? job->data + t * dim : NULL);
             next[e] += eps[e];
             for (int q = 0; q < n_neg; q++) {
                 size_t after = q + 1 < n_neg ? negative_at(job, key, epoch, e, q + 1) : 0;
@@ -307,7 +427,7 @@ umapc_status umapc_inverse_transform(const float *embedding, const float *data, 
                        n_train,
                        dim,
                        k,
-                       metric->kind,
+                       metric,
                        opts,
                        opts->n_epochs ? opts->n_epochs : (n_points <= 10000 ? 100 : 30),
                        wmax,
