@@ -467,14 +467,21 @@ static int block_ops(const epoch_sched *es, ops_buf *b, size_t lo, size_t hi) {
     return 0;
 }
 
-/* The thread of nt that takes back the moves of the edges ending at point k of n at a round's end,
- * and the first point it owns. */
-static size_t tail_owner(size_t k, size_t n, size_t nt) {
-    return k * nt / n;
+/* The thread of nt that takes back the moves of the edges ending at point k of n at a round's end
+ * is (k * owner_scale(n, nt)) >> 32, a multiply where a division per sampled edge was a tenth of
+ * the schedule's time; the threads' ranges are contiguous and k * scale < nt 2^32 never
+ * overflows. owned_from is the first point thread t owns (n for t = nt). */
+static uint64_t owner_scale(size_t n, size_t nt) {
+    return ((uint64_t)nt << 32) / n;
 }
 
-static size_t owned_from(size_t t, size_t n, size_t nt) {
-    return (t * n + nt - 1) / nt;
+static size_t tail_owner(size_t k, uint64_t scale) {
+    return (size_t)(((uint64_t)k * scale) >> 32);
+}
+
+static size_t owned_from(size_t t, size_t n, uint64_t scale) {
+    uint64_t first = (((uint64_t)t << 32) + scale - 1) / scale;
+    return first < n ? (size_t)first : n;
 }
 
 /* Sorts the block's sampled edges by the owner of their tail, stably (a counting sort), so that at
@@ -490,10 +497,17 @@ static int sort_sampled(const plan *p, ops_buf *b, size_t nt) {
         return -1;
     }
     b->owner_cap = b->owner_cap > nt + 2 ? b->owner_cap : nt + 2;
-    size_t *beg = b->owner_beg, n = p->n_head;
+    size_t *beg = b->owner_beg;
+    if (nt == 1) {
+        beg[0] = 0;
+        beg[1] = b->n_sampled;
+        memcpy(b->sorted, b->sampled, b->n_sampled * sizeof *b->sorted);
+        return 0;
+    }
+    uint64_t scale = owner_scale(p->n_head, nt);
     memset(beg, 0, (nt + 2) * sizeof *beg);
     for (size_t i = 0; i < b->n_sampled; i++) {
-        beg[tail_owner((size_t)p->out_idx[b->sampled[i]], n, nt) + 2]++;
+        beg[tail_owner((size_t)p->out_idx[b->sampled[i]], scale) + 2]++;
     }
     for (size_t t = 2; t < nt + 2; t++) {
         beg[t] += beg[t - 1];
@@ -501,7 +515,7 @@ static int sort_sampled(const plan *p, ops_buf *b, size_t nt) {
     /* beg[t + 1] is where owner t's edges start; placing them moves it to where they end */
     for (size_t i = 0; i < b->n_sampled; i++) {
         int32_t e = b->sampled[i];
-        b->sorted[beg[tail_owner((size_t)p->out_idx[e], n, nt) + 1]++] = e;
+        b->sorted[beg[tail_owner((size_t)p->out_idx[e], scale) + 1]++] = e;
     }
     return 0;
 }
@@ -669,6 +683,8 @@ static int run_block(const sgd *s, size_t bk, size_t lo, size_t hi) {
     return 0;
 }
 
+#define END_ROUND_AHEAD 8
+
 /* The end of a round of a fit: its points take their new positions, then the tails of its sampled
  * edges take back the edges' moves. Each thread owns a range of tails and adds their moves in edge
  * order, so the sums do not depend on the thread count. Called by every thread of the team. */
@@ -676,7 +692,8 @@ static void end_round(const sgd *s, size_t lo, size_t hi, size_t n_blocks) {
     const plan *p = s->es.p;
     size_t dim = s->dim, n = p->n_head;
     size_t t = (size_t)umapc_thread_id(), nt = (size_t)umapc_team_size();
-    size_t k_lo = owned_from(t, n, nt), k_hi = owned_from(t + 1, n, nt);
+    uint64_t scale = owner_scale(n, nt);
+    size_t k_lo = owned_from(t, n, scale), k_hi = owned_from(t + 1, n, scale);
     /* the thread's own points of the round first: it alone writes them until the barrier */
     size_t c_lo = k_lo > lo ? k_lo : lo, c_hi = k_hi < hi ? k_hi : hi;
     if (c_lo < c_hi) {
@@ -684,7 +701,13 @@ static void end_round(const sgd *s, size_t lo, size_t hi, size_t n_blocks) {
     }
     for (size_t bk = 0; bk < n_blocks; bk++) {
         const ops_buf *b = &s->bufs[bk];
-        for (size_t i = b->owner_beg[t]; i < b->owner_beg[t + 1]; i++) {
+        size_t end = b->owner_beg[t + 1];
+        for (size_t i = b->owner_beg[t]; i < end; i++) {
+            /* the tails are scattered over the embedding: ask for one a few edges ahead */
+            if (i + END_ROUND_AHEAD < end) {
+                __builtin_prefetch(
+                    s->pos + (size_t)p->out_idx[b->sorted[i + END_ROUND_AHEAD]] * dim, 1);
+            }
             size_t e = (size_t)b->sorted[i], k = (size_t)p->out_idx[e];
             for (size_t d = 0; d < dim; d++) {
                 s->pos[k * dim + d] = s->pos[k * dim + d] - s->moves[e * dim + d];
