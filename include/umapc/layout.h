@@ -14,6 +14,22 @@ extern "C" {
 UMAPC_API umapc_status umapc_find_ab_params(double spread, double min_dist, double *a, double *b,
                                             umapc_error *err);
 
+/* The metric of the embedding space (umap-learn's output_metric). */
+typedef enum umapc_output_metric {
+    UMAPC_OUTPUT_EUCLIDEAN = 0,
+    UMAPC_OUTPUT_MANHATTAN,
+    UMAPC_OUTPUT_CHEBYSHEV,
+    UMAPC_OUTPUT_MINKOWSKI, /* with output_p */
+    UMAPC_OUTPUT_COSINE,
+    UMAPC_OUTPUT_CORRELATION,
+    UMAPC_OUTPUT_HELLINGER,
+    UMAPC_OUTPUT_CANBERRA,
+    UMAPC_OUTPUT_BRAYCURTIS,
+    UMAPC_OUTPUT_HAVERSINE, /* dim 2: (latitude, longitude) in radians, a sphere */
+    UMAPC_OUTPUT_HYPERBOLOID,
+    UMAPC_OUTPUT_COUNT_
+} umapc_output_metric;
+
 typedef struct umapc_layout_options {
     int n_epochs;                /* > 0. Default 0 = 500 for <= 10,000 head points, else 200. */
     double a;                    /* Default 1.577 (min_dist 0.1, spread 1). */
@@ -38,9 +54,21 @@ typedef struct umapc_layout_options {
     const umapc_idx *dens_knn_indices;
     const float *dens_knn_dists;
     size_t dens_k;
+    /* The embedding's metric (default UMAPC_OUTPUT_EUCLIDEAN). Another one follows umap-learn's
+     * optimize_layout_generic: the metric's distance and gradient (umap-learn's *_grad) give the
+     * moves, the far end of an edge moving by the gradient at its own end. Not with densMAP;
+     * haversine needs dim 2. output_p: minkowski's p (default 2). */
+    int output_metric;
+    double output_p;
 } umapc_layout_options;
 
 UMAPC_API void umapc_layout_options_init(umapc_layout_options *opts);
+
+/* The distance from x to y in an output metric and its gradient in x (dim floats), as the layout
+ * uses them (umap-learn's *_grad). */
+UMAPC_API umapc_status umapc_output_metric_grad(int output_metric, double p, const float *x,
+                                                const float *y, size_t dim, float *dist,
+                                                float *grad, umapc_error *err);
 
 /* umap-learn's optimize_layout_euclidean, for any dim >= 1. graph rows are head points, columns
  * tail points; edges with weight below max / n_epochs are ignored, the others sampled every

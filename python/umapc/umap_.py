@@ -241,6 +241,30 @@ def _prune(graph: scipy.sparse.csr_matrix, n_epochs: int, default_epochs: int):
     return graph
 
 
+# Output metrics the C layout has gradients for (umapc_output_metric codes, umap-learn's names).
+_OUTPUT_METRIC_CODES = {
+    "euclidean": 0, "l2": 0,
+    "manhattan": 1, "l1": 1, "taxicab": 1,
+    "chebyshev": 2, "linfinity": 2, "linfty": 2, "linf": 2,
+    "minkowski": 3,
+    "cosine": 4,
+    "correlation": 5,
+    "hellinger": 6,
+    "canberra": 7,
+    "braycurtis": 8,
+    "haversine": 9,
+    "hyperboloid": 10,
+}  # fmt: skip
+
+# umap-learn's other output metrics with gradients: umapc has no gradient for them yet.
+_OUTPUT_WITHOUT_GRADIENT = frozenset(
+    {
+        "seuclidean", "standardised_euclidean", "wminkowski", "weighted_minkowski",
+        "mahalanobis", "symmetric_kl", "softmax_hellinger", "gaussian_energy",
+        "diagonal_gaussian_energy", "spherical_gaussian_energy",
+    }
+)  # fmt: skip
+
 # Data metrics whose gradient inverse_transform uses (the C library's umapc_inverse_supports).
 _INVERSE_METRICS = frozenset(
     {
@@ -294,8 +318,8 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     ``n_jobs``; given the same neighbours, also on every CPU: AVX-512, AVX2, NEON or none),
     instead of forcing one thread; ``inverse_transform`` works for any ``n_components`` (no
     Delaunay triangulation); ``transform`` works for densMAP models too. Features umapc does not
-    implement yet raise ``NotImplementedError`` naming the parameter (non-euclidean
-    ``output_metric``, callable metrics, a list of ``n_epochs``, sparse input);
+    implement yet raise ``NotImplementedError`` naming the parameter (callable metrics, a list
+    of ``n_epochs``, sparse input);
     docs/compatibility.md lists the whole surface.
 
     Parameters
@@ -311,9 +335,12 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     metric_kwds : dict, optional
         Metric parameters (``{"p": ...}`` for minkowski).
     output_metric : str, default "euclidean"
-        Only "euclidean" (or "l2") is implemented.
+        Metric of the embedding space, with umap-learn's gradients: euclidean, manhattan,
+        chebyshev, minkowski, cosine, correlation, hellinger, canberra, braycurtis, haversine
+        (2-d: latitude and longitude in radians, an embedding on a sphere), hyperboloid (and
+        umap-learn's aliases). Not with densMAP.
     output_metric_kwds : dict, optional
-        Unused for the euclidean output metric.
+        ``{"p": ...}`` for minkowski.
     n_epochs : int, optional
         Optimisation epochs; default 500 for at most 10,000 points, else 200.
     learning_rate : float, default 1.0
@@ -593,18 +620,28 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     def _validate_output_metric(self) -> None:
         if self.output_metric == "precomputed":
             raise ValueError("output_metric cannnot be 'precomputed'")
-        if self.output_metric in ("euclidean", "l2"):
+        if isinstance(self.output_metric, str) and self.output_metric in _OUTPUT_METRIC_CODES:
+            if self.output_metric == "haversine" and self._validate_n_components() != 2:
+                raise ValueError("haversine is only defined for 2 dimensional data")
+            p = self._output_metric_kwds.get("p", 2.0)
+            if self.output_metric == "minkowski":
+                _check_finite_number(p, "output_metric_kwds['p']")
+                if p <= 0:
+                    raise ValueError("output_metric_kwds['p'] must be positive")
             return
-        if (
-            callable(self.output_metric)
-            or self.output_metric in _UMAP_LEARN_ONLY_METRICS
-            or _known_metric(self.output_metric)
-        ):
+        if callable(self.output_metric) or self.output_metric in _OUTPUT_WITHOUT_GRADIENT:
             raise NotImplementedError(
-                f"output_metric={self.output_metric!r}: only the euclidean output metric is "
-                "implemented in umapc yet"
+                f"output_metric={self.output_metric!r} is not implemented in umapc yet; "
+                f"implemented: {', '.join(sorted(_OUTPUT_METRIC_CODES))}"
             )
         raise ValueError("output_metric is neither callable nor a recognised string")
+
+    def _output_arguments(self) -> dict[str, Any]:
+        """The output metric's arguments of _core.optimize_layout."""
+        return {
+            "output_metric": _OUTPUT_METRIC_CODES[self.output_metric],
+            "output_p": float(self._output_metric_kwds.get("p", 2.0)),
+        }
 
     def _validate_tqdm_kwds(self) -> dict[str, Any]:
         if self.tqdm_kwds is None:
@@ -1017,6 +1054,7 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                 n_jobs=self._n_jobs,
                 callback=progress.callback,
                 **self._densmap_arguments(),
+                **self._output_arguments(),
             )
         if self.output_dens:
             self._density_radii(graph, embedding, n_epochs)
@@ -1265,6 +1303,7 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             seed=seed,
             n_jobs=self._n_jobs,
             callback=progress.callback,
+            **self._output_arguments(),
         )
         _check_layout_finite(embedding)
         return embedding

@@ -3,6 +3,7 @@
  * and the result does not depend on the thread count. */
 #include "internal.h"
 #include "metric.h"
+#include "metric_grad.h"
 #include "parallel.h"
 #include "umapc/exact.h"
 #include "umapc/inverse.h"
@@ -40,113 +41,28 @@ int umapc_inverse_supports(const umapc_metric *metric) {
     }
 }
 
-static float sign_of(float v) {
-    return v > 0.0f ? 1.0f : (v < 0.0f ? -1.0f : 0.0f);
-}
-
-/* The gradients below are umap-learn's (umap/distances.py: minkowski_grad, correlation_grad,
- * hellinger_grad, canberra_grad, bray_curtis_grad), term for term, sums in double. */
-static float minkowski_grad(const float *x, const float *y, size_t dim, double p, float *grad) {
-    double s = 0.0;
-    for (size_t d = 0; d < dim; d++) {
-        s += pow(fabs((double)x[d] - y[d]), p);
+/* The gradient of a data metric umapc_inverse_supports accepts. */
+static metric_grad_kind grad_kind_of(umapc_metric_kind kind) {
+    switch (kind) {
+    case UMAPC_METRIC_MANHATTAN:
+        return GRAD_MANHATTAN;
+    case UMAPC_METRIC_CHEBYSHEV:
+        return GRAD_CHEBYSHEV;
+    case UMAPC_METRIC_MINKOWSKI:
+        return GRAD_MINKOWSKI;
+    case UMAPC_METRIC_CORRELATION:
+        return GRAD_CORRELATION;
+    case UMAPC_METRIC_HELLINGER:
+        return GRAD_HELLINGER;
+    case UMAPC_METRIC_CANBERRA:
+        return GRAD_CANBERRA;
+    case UMAPC_METRIC_BRAYCURTIS:
+        return GRAD_BRAYCURTIS;
+    case UMAPC_METRIC_COSINE:
+        return GRAD_COSINE;
+    default:
+        return GRAD_EUCLIDEAN;
     }
-    if (s == 0.0) {
-        memset(grad, 0, dim * sizeof *grad);
-        return 0.0f;
-    }
-    double inv_denom = pow(s, (1.0 - p) / p);
-    for (size_t d = 0; d < dim; d++) {
-        double diff = (double)x[d] - y[d];
-        grad[d] = (float)(pow(fabs(diff), p - 1.0) * sign_of((float)diff) * inv_denom);
-    }
-    return (float)pow(s, 1.0 / p);
-}
-
-static float correlation_grad(const float *x, const float *y, size_t dim, float *grad) {
-    double mu_x = 0.0, mu_y = 0.0, dot = 0.0, nx2 = 0.0, ny2 = 0.0;
-    for (size_t d = 0; d < dim; d++) {
-        mu_x += x[d];
-        mu_y += y[d];
-    }
-    mu_x /= (double)dim;
-    mu_y /= (double)dim;
-    for (size_t d = 0; d < dim; d++) {
-        double cx = x[d] - mu_x, cy = y[d] - mu_y;
-        dot += cx * cy;
-        nx2 += cx * cx;
-        ny2 += cy * cy;
-    }
-    if (nx2 == 0.0 || ny2 == 0.0) {
-        memset(grad, 0, dim * sizeof *grad);
-        return nx2 == 0.0 && ny2 == 0.0 ? 0.0f : 1.0f;
-    }
-    double nx = sqrt(nx2), ny = sqrt(ny2), inv_nx_ny = 1.0 / (nx * ny);
-    double inv_nx3_ny = 1.0 / (nx2 * nx * ny), mean_grad = 0.0;
-    for (size_t d = 0; d < dim; d++) {
-        grad[d] = (float)((x[d] - mu_x) * dot * inv_nx3_ny - (y[d] - mu_y) * inv_nx_ny);
-        mean_grad += grad[d];
-    }
-    mean_grad /= (double)dim;
-    for (size_t d = 0; d < dim; d++) {
-        grad[d] = (float)(grad[d] - mean_grad);
-    }
-    return (float)(1.0 - dot * inv_nx_ny);
-}
-
-static float hellinger_grad(const float *x, const float *y, size_t dim, float *grad) {
-    double result = 0.0, l1_x = 0.0, l1_y = 0.0;
-    for (size_t d = 0; d < dim; d++) {
-        result += sqrt((double)x[d] * y[d]);
-        l1_x += x[d];
-        l1_y += y[d];
-    }
-    memset(grad, 0, dim * sizeof *grad);
-    if (l1_x == 0.0 || l1_y == 0.0) {
-        return l1_x == 0.0 && l1_y == 0.0 ? 0.0f : 1.0f;
-    }
-    double denom = sqrt(l1_x * l1_y), dist = sqrt(fmax(0.0, 1.0 - result / denom));
-    if (dist == 0.0) {
-        return 0.0f;
-    }
-    double numer_const = (l1_y * result) / (2.0 * denom * denom * denom);
-    for (size_t d = 0; d < dim; d++) {
-        double term_root = sqrt((double)x[d] * y[d]);
-        double term = x[d] > 0.0f && term_root > 0.0 ? y[d] / (2.0 * term_root * denom) : 0.0;
-        grad[d] = (float)((numer_const - term) / (2.0 * dist));
-    }
-    return (float)dist;
-}
-
-static float canberra_grad(const float *x, const float *y, size_t dim, float *grad) {
-    double result = 0.0;
-    for (size_t d = 0; d < dim; d++) {
-        double denom = fabs((double)x[d]) + fabs((double)y[d]), diff = (double)x[d] - y[d];
-        grad[d] = 0.0f;
-        if (denom > 0.0) {
-            result += fabs(diff) / denom;
-            grad[d] = (float)(sign_of((float)diff) / denom -
-                              fabs(diff) * sign_of(x[d]) / (denom * denom));
-        }
-    }
-    return (float)result;
-}
-
-static float braycurtis_grad(const float *x, const float *y, size_t dim, float *grad) {
-    double numer = 0.0, denom = 0.0;
-    for (size_t d = 0; d < dim; d++) {
-        numer += fabs((double)x[d] - y[d]);
-        denom += fabs((double)x[d] + y[d]);
-    }
-    if (!(denom > 0.0)) {
-        memset(grad, 0, dim * sizeof *grad);
-        return 0.0f;
-    }
-    double dist = numer / denom;
-    for (size_t d = 0; d < dim; d++) {
-        grad[d] = (float)((sign_of(x[d] - y[d]) - dist) / denom);
-    }
-    return (float)dist;
 }
 
 /* The data metric's distance from x to y and the direction of its gradient in x (umap-learn's
@@ -154,11 +70,9 @@ static float braycurtis_grad(const float *x, const float *y, size_t dim, float *
  * scalars in the SIMD pass that applies it (a thousand 784-d points evaluate some 10^8 of these);
  * the others fill grad and set *sx to NAN. known_sq: euclidean's squared distance when the last
  * move measured it (else NAN). */
-static float metric_grad(const simd_kernels *kern, const umapc_metric *metric, const float *x,
-                         const float *y, size_t dim, float known_sq, float *grad, float *sx,
-                         float *sy) {
-    double acc = 0.0;
-    size_t arg = 0;
+static float inverse_grad(const simd_kernels *kern, const umapc_metric *metric, const float *x,
+                          const float *y, size_t dim, float known_sq, float *grad, float *sx,
+                          float *sy) {
     *sx = *sy = NAN;
     switch (metric->kind) {
     case UMAPC_METRIC_EUCLIDEAN: {
@@ -167,34 +81,7 @@ static float metric_grad(const simd_kernels *kern, const umapc_metric *metric, c
         *sx = *sy = 1.0f / (1e-6f + dist);
         return dist;
     }
-    case UMAPC_METRIC_MANHATTAN:
-        for (size_t d = 0; d < dim; d++) {
-            acc += fabsf(x[d] - y[d]);
-            grad[d] = sign_of(x[d] - y[d]);
-        }
-        return (float)acc;
-    case UMAPC_METRIC_CHEBYSHEV:
-        for (size_t d = 0; d < dim; d++) {
-            float v = fabsf(x[d] - y[d]);
-            grad[d] = 0.0f;
-            if (v > acc) {
-                acc = v;
-                arg = d;
-            }
-        }
-        grad[arg] = sign_of(x[arg] - y[arg]);
-        return (float)acc;
-    case UMAPC_METRIC_MINKOWSKI:
-        return minkowski_grad(x, y, dim, metric->p, grad);
-    case UMAPC_METRIC_CORRELATION:
-        return correlation_grad(x, y, dim, grad);
-    case UMAPC_METRIC_HELLINGER:
-        return hellinger_grad(x, y, dim, grad);
-    case UMAPC_METRIC_CANBERRA:
-        return canberra_grad(x, y, dim, grad);
-    case UMAPC_METRIC_BRAYCURTIS:
-        return braycurtis_grad(x, y, dim, grad);
-    default: { /* cosine */
+    case UMAPC_METRIC_COSINE: {
         double xy = kern->dot(x, y, dim), nx = kern->dot(x, x, dim), ny = kern->dot(y, y, dim);
         if (nx == 0.0 || ny == 0.0) {
             *sx = *sy = 0.0f;
@@ -205,6 +92,8 @@ static float metric_grad(const simd_kernels *kern, const umapc_metric *metric, c
         *sy = (float)(1.0 / (rx * ry));
         return (float)(1.0 - xy / (rx * ry));
     }
+    default:
+        return metric_grad(grad_kind_of(metric->kind), metric->p, x, y, dim, grad);
     }
 }
 
@@ -212,7 +101,7 @@ static float clip4(float v) {
     return v > 4.0f ? 4.0f : (v < -4.0f ? -4.0f : v);
 }
 
-/* x += alpha clip(coeff * gradient), the gradient as metric_grad gave it. For euclidean with the
+/* x += alpha clip(coeff * gradient), the gradient as inverse_grad gave it. For euclidean with the
  * row of the next step known, the same pass measures the moved x's squared distance to it
  * (returned; NAN when not measured). */
 static float move_x(const simd_kernels *kern, umapc_metric_kind kind, float *x, const float *y,
@@ -276,7 +165,7 @@ static float push_away(const inverse_job *job, float *x, float *grad, size_t t, 
                        float alpha, const float *next) {
     size_t dim = job->dim;
     const float *yt = job->data + t * dim;
-    float sx, sy, dist = metric_grad(job->kern, job->metric, x, yt, dim, known_sq, grad, &sx, &sy);
+    float sx, sy, dist = inverse_grad(job->kern, job->metric, x, yt, dim, known_sq, grad, &sx, &sy);
     float sigma = job->sigmas[t];
     double gap = dist - job->rhos[t] > 1e-6 ? dist - job->rhos[t] : 1e-6;
     float w_h = expf((float)(-gap / (sigma + 1e-6)));
@@ -314,7 +203,7 @@ static void inverse_point(const inverse_job *job, size_t point, const umapc_idx 
             }
             const float *y = job->data + (size_t)nb[e] * dim;
             float sx, sy; /* the attraction's coefficient does not depend on the distance */
-            metric_grad(job->kern, job->metric, x, y, dim, NAN, grad, &sx, &sy);
+            inverse_grad(job->kern, job->metric, x, y, dim, NAN, grad, &sx, &sy);
             float coeff = -(1.0f / (w[e] * job->sigmas[nb[e]] + 1e-6f));
             float known_sq = move_x(job->kern, job->metric->kind, x, y, dim, grad, sx, sy, coeff,
                                     alpha, n_neg > 0 ? job->data + t * dim : NULL);

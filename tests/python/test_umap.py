@@ -430,7 +430,7 @@ def test_single_sample_like_umap_learn():
 @pytest.mark.parametrize(
     "params, fit_kwargs, name",
     [
-        ({"output_metric": "manhattan"}, {}, "output_metric"),
+        ({"output_metric": "mahalanobis"}, {}, "output_metric"),
         ({"metric": lambda a, b: 0.0}, {}, "metric"),
         ({"metric": "mahalanobis"}, {}, "mahalanobis"),
         ({"n_epochs": [10, 20]}, {}, "n_epochs"),

@@ -327,6 +327,49 @@ static PyObject *py_rescale_embedding(PyObject *self, PyObject *args, PyObject *
     Py_RETURN_NONE;
 }
 
+static PyObject *py_output_metric_grad(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *x_obj, *y_obj;
+    int metric;
+    double p_value;
+    if (!PyArg_ParseTuple(args, "iOOd", &metric, &x_obj, &y_obj, &p_value)) {
+        return NULL;
+    }
+    PyArrayObject *x = (PyArrayObject *)PyArray_FROMANY(
+        x_obj, NPY_FLOAT32, 1, 1, NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED | NPY_ARRAY_FORCECAST);
+    PyArrayObject *y = x ? (PyArrayObject *)PyArray_FROMANY(
+                               y_obj, NPY_FLOAT32, 1, 1,
+                               NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED | NPY_ARRAY_FORCECAST)
+                         : NULL;
+    if (y == NULL || PyArray_DIM(x, 0) != PyArray_DIM(y, 0)) {
+        if (y != NULL) {
+            PyErr_SetString(PyExc_ValueError, "x and y must be vectors of one length");
+        }
+        Py_XDECREF(x);
+        Py_XDECREF(y);
+        return NULL;
+    }
+    npy_intp dim = PyArray_DIM(x, 0);
+    PyArrayObject *grad = (PyArrayObject *)PyArray_SimpleNew(1, &dim, NPY_FLOAT32);
+    float dist = 0.0f;
+    umapc_error err;
+    umapc_status st =
+        grad == NULL ? UMAPC_ERR_OUT_OF_MEMORY
+                     : umapc_output_metric_grad(metric, p_value, (const float *)PyArray_DATA(x),
+                                                (const float *)PyArray_DATA(y), (size_t)dim, &dist,
+                                                (float *)PyArray_DATA(grad), &err);
+    Py_DECREF(x);
+    Py_DECREF(y);
+    if (grad == NULL) {
+        return NULL;
+    }
+    if (st) {
+        Py_DECREF(grad);
+        return umapc_raise(st, &err);
+    }
+    return Py_BuildValue("(dN)", (double)dist, grad);
+}
+
 static PyObject *py_optimize_layout(PyObject *self, PyObject *args, PyObject *kwargs) {
     (void)self;
     static char *kwlist[] = {"head_embedding",
@@ -349,17 +392,20 @@ static PyObject *py_optimize_layout(PyObject *self, PyObject *args, PyObject *kw
                              "dens_var_shift",
                              "knn_indices",
                              "knn_dists",
+                             "output_metric",
+                             "output_p",
                              NULL};
     PyObject *head_obj, *tail_obj, *p, *i, *d, *jobs_obj = NULL, *callback = Py_None;
     PyObject *knn_i_obj = Py_None, *knn_d_obj = Py_None;
-    int n_epochs, n_jobs = -1, densmap = 0;
-    double a, b, gamma = 1.0, lr = 1.0, neg_rate = 5.0;
+    int n_epochs, n_jobs = -1, densmap = 0, output_metric = UMAPC_OUTPUT_EUCLIDEAN;
+    double a, b, gamma = 1.0, lr = 1.0, neg_rate = 5.0, output_p = 2.0;
     double dens_lambda = 2.0, dens_frac = 0.3, dens_var_shift = 0.1;
     long long seed = -1;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOOidd|dddLOOpdddOO", kwlist, &head_obj,
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOOidd|dddLOOpdddOOid", kwlist, &head_obj,
                                      &tail_obj, &p, &i, &d, &n_epochs, &a, &b, &gamma, &lr,
                                      &neg_rate, &seed, &jobs_obj, &callback, &densmap, &dens_lambda,
-                                     &dens_frac, &dens_var_shift, &knn_i_obj, &knn_d_obj) ||
+                                     &dens_frac, &dens_var_shift, &knn_i_obj, &knn_d_obj,
+                                     &output_metric, &output_p) ||
         umapc_parse_jobs(jobs_obj, -1, &n_jobs) < 0) {
         return NULL;
     }
@@ -419,6 +465,8 @@ static PyObject *py_optimize_layout(PyObject *self, PyObject *args, PyObject *kw
     opts.dens_lambda = dens_lambda;
     opts.dens_frac = dens_frac;
     opts.dens_var_shift = dens_var_shift;
+    opts.output_metric = output_metric;
+    opts.output_p = output_p;
     if (densmap) {
         if ((size_t)PyArray_DIM(knn_i, 0) != n_head) {
             graph_args_free(&g);
@@ -821,6 +869,9 @@ PyMethodDef umapc_umap_methods[] = {
      METH_VARARGS | METH_KEYWORDS,
      "rescale_embedding(embedding, seed, expand, noise=1e-4) -> None: in place; optional noisy "
      "scale to 10, then every column to [0, 10]."},
+    {"output_metric_grad", py_output_metric_grad, METH_VARARGS,
+     "output_metric_grad(metric_code, x, y, p) -> (distance, gradient in x): the layout's "
+     "output-metric gradient (umapc_output_metric codes)"},
     {"optimize_layout", (PyCFunction)(void (*)(void))py_optimize_layout,
      METH_VARARGS | METH_KEYWORDS,
      "optimize_layout(head_embedding, tail_embedding, indptr, indices, data, n_epochs, a, b, "
