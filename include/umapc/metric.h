@@ -46,8 +46,8 @@ typedef enum umapc_metric_kind {
     /* Distribution metrics: rows are nonnegative histograms, normalised by the metric. */
     UMAPC_METRIC_JENSEN_SHANNON,
     UMAPC_METRIC_SYMMETRIC_KL,
-    UMAPC_METRIC_LL_DIRICHLET,         /* rows with a positive sum */
-    UMAPC_METRIC_WASSERSTEIN_1D,       /* p-norm of the CDF difference; rows with a positive sum */
+    UMAPC_METRIC_LL_DIRICHLET,   /* rows with a positive sum; FLT_MAX where umap-learn gives NaN */
+    UMAPC_METRIC_WASSERSTEIN_1D, /* p-norm of the CDF difference; rows with a positive sum */
     UMAPC_METRIC_CIRCULAR_KANTOROVICH, /* integer p >= 1; rows with a positive sum */
     UMAPC_METRIC_POINCARE,             /* rows inside the unit ball */
     UMAPC_METRIC_TRUE_ANGULAR, /* pynndescent's formula, 1 - angle / pi: 1 for equal directions */

@@ -12,7 +12,12 @@ import numpy as np
 from . import _core
 
 # Metrics with an exponent from metric_kwds["p"], and its default (umap-learn's / pynndescent's).
-_P_METRICS = {"minkowski": 2.0, "wminkowski": 2.0, "wasserstein_1d": 1.0, "circular_kantorovich": 1.0}
+_P_METRICS = {
+    "minkowski": 2.0,
+    "wminkowski": 2.0,
+    "wasserstein_1d": 1.0,
+    "circular_kantorovich": 1.0,
+}
 
 # Metrics with an array parameter: its metric_kwds key as umap-learn (and scipy) spell it, the
 # name pynndescent's function gives it (also accepted), its number of dimensions and meaning.
@@ -45,8 +50,7 @@ def _array_param(canonical: str, kwds: dict[str, Any]) -> np.ndarray:
     if array.ndim != ndim or (ndim == 2 and array.shape[0] != array.shape[1]) or array.size == 0:
         want = "a square 2-d matrix" if ndim == 2 else "a 1-d array"
         raise ValueError(
-            f"metric_kwds[{key!r}] for metric {canonical!r} must be {want}, "
-            f"got shape {array.shape}"
+            f"metric_kwds[{key!r}] for metric {canonical!r} must be {want}, got shape {array.shape}"
         )
     if not np.all(np.isfinite(array)):
         raise ValueError(f"metric_kwds[{key!r}] must be finite")

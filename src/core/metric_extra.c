@@ -427,8 +427,9 @@ static double log_single_beta(double x) {
     return log(2.0) * (-2.0 * x + 0.5) + 0.5 * log(2.0 * pi / x) + 0.125 / x;
 }
 
-/* umap-learn's ll_dirichlet. Its approximations can leave the radicand a little below 0 for
- * near-equal rows, where umap-learn gives NaN; this gives 0. */
+/* umap-learn's ll_dirichlet. Its approximations can leave the radicand below 0 (equal rows, and
+ * about one pair in several thousand of small counts), where umap-learn gives NaN and its k-NN
+ * sorts the pair last: this gives 0 for equal rows and FLT_MAX for the others. */
 static float ll_dirichlet_distance(const float *a, const float *b, size_t dim) {
     double n1 = row_sum(a, dim), n2 = row_sum(b, dim);
     double log_b = 0.0, self1 = 0.0, self2 = 0.0;
@@ -442,7 +443,10 @@ static float ll_dirichlet_distance(const float *a, const float *b, size_t dim) {
     }
     double r = 1.0 / n2 * (log_b - log_beta(n1, n2) - (self2 - log_single_beta(n2))) +
                1.0 / n1 * (log_b - log_beta(n2, n1) - (self1 - log_single_beta(n1)));
-    return (float)sqrt(fmax(r, 0.0));
+    if (r >= 0.0) {
+        return (float)sqrt(r);
+    }
+    return memcmp(a, b, dim * sizeof *a) == 0 ? 0.0f : FLT_MAX;
 }
 
 static float wasserstein_1d_distance(double p, const float *a, const float *b, size_t dim) {
