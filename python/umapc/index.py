@@ -18,9 +18,9 @@ import numpy as np
 
 from . import _core
 from ._validation import (
+    _P_METRICS,
     check_n_jobs,
     check_positive_int,
-    _P_METRICS,
     is_angular,
     json_metric_kwds,
     progress_callback,
