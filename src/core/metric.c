@@ -201,15 +201,28 @@ const char *umapc_metric_name(umapc_metric_kind kind) {
     return metric_aliases[kind].name;
 }
 
+/* The valid names as far as they fit in buf: those of scipy's common metrics (and their aliases)
+ * first, then the others, then "..." when some did not fit (umapc_metric_alias lists them all). */
 static void list_names(char *buf, size_t size) {
     size_t used = 0;
+    int full = 0;
     buf[0] = '\0';
-    for (size_t i = 0; i < N_ALIASES && used < size; i++) {
-        int w = snprintf(buf + used, size - used, "%s%s", i ? ", " : "", metric_aliases[i].name);
-        if (w < 0) {
-            break;
+    for (int pass = 0; pass < 2 && !full; pass++) {
+        for (size_t i = 0; i < N_ALIASES; i++) {
+            if ((metric_aliases[i].kind > UMAPC_METRIC_INNER_PRODUCT) != pass) {
+                continue;
+            }
+            const char *sep = used ? ", " : "";
+            size_t need = strlen(sep) + strlen(metric_aliases[i].name);
+            if (used + need + 5 >= size) { /* room for ", ..." */
+                full = 1;
+                break;
+            }
+            used += (size_t)snprintf(buf + used, size - used, "%s%s", sep, metric_aliases[i].name);
         }
-        used += (size_t)w;
+    }
+    if (full) {
+        snprintf(buf + used, size - used, ", ...");
     }
 }
 
