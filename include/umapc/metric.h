@@ -26,13 +26,52 @@ typedef enum umapc_metric_kind {
     UMAPC_METRIC_JACCARD,
     UMAPC_METRIC_HELLINGER,
     UMAPC_METRIC_INNER_PRODUCT, /* pynndescent's "inner_product": -<a,b> (may be negative) */
+    /* The kinds below follow pynndescent's distances.py (umap-learn's distances.py for
+     * ll_dirichlet, poincare and softmax_hellinger, which pynndescent lacks), computed in double.
+     * Values are stored in index files: new kinds go last. */
+    UMAPC_METRIC_SEUCLIDEAN,  /* sqrt(sum (a-b)^2 / V), V = params (dim variances, > 0) */
+    UMAPC_METRIC_WMINKOWSKI,  /* (sum w |a-b|^p)^(1/p), w = params (dim weights, >= 0) */
+    UMAPC_METRIC_MAHALANOBIS, /* sqrt((a-b)^T VI (a-b)), VI = params (dim x dim, row-major) */
+    UMAPC_METRIC_HAVERSINE,   /* great circle on (latitude, longitude) in radians; dim 2 */
+    UMAPC_METRIC_SPEARMANR,   /* correlation distance of the ranks (ties averaged) */
+    /* The binary family compares nonzero patterns (nonzero is true), as jaccard does. */
+    UMAPC_METRIC_DICE,
+    UMAPC_METRIC_KULSINSKI,
+    UMAPC_METRIC_MATCHING,
+    UMAPC_METRIC_ROGERSTANIMOTO,
+    UMAPC_METRIC_RUSSELLRAO,
+    UMAPC_METRIC_SOKALMICHENER,
+    UMAPC_METRIC_SOKALSNEATH,
+    UMAPC_METRIC_YULE,
+    /* Distribution metrics: rows are nonnegative histograms, normalised by the metric. */
+    UMAPC_METRIC_JENSEN_SHANNON,
+    UMAPC_METRIC_SYMMETRIC_KL,
+    UMAPC_METRIC_LL_DIRICHLET,   /* rows with a positive sum; FLT_MAX where umap-learn gives NaN */
+    UMAPC_METRIC_WASSERSTEIN_1D, /* p-norm of the CDF difference; rows with a positive sum */
+    UMAPC_METRIC_CIRCULAR_KANTOROVICH, /* integer p >= 1; rows with a positive sum */
+    UMAPC_METRIC_POINCARE,             /* rows inside the unit ball */
+    UMAPC_METRIC_TRUE_ANGULAR, /* pynndescent's formula, 1 - angle / pi: 1 for equal directions */
+    UMAPC_METRIC_TSSS,
+    /* Bit-packed rows as in pynndescent, one byte per float: each coordinate an integer 0..255
+     * (a uint8 array of np.packbits rows converted to float32). */
+    UMAPC_METRIC_BIT_HAMMING, /* differing bits (not normalised) */
+    UMAPC_METRIC_BIT_JACCARD, /* -log(|a & b| / |a | b|): inf with no common bit, 0 for two zero
+                                 rows */
+    UMAPC_METRIC_SOFTMAX_HELLINGER, /* hellinger between softmax(a) and softmax(b) */
     UMAPC_METRIC_COUNT_
 } umapc_metric_kind;
 
 /* A metric and its parameters. Initialise with umapc_metric_init, then set fields. */
 typedef struct umapc_metric {
     umapc_metric_kind kind; /* default UMAPC_METRIC_EUCLIDEAN */
-    double p;               /* minkowski exponent, > 0; default 2 */
+    /* Exponent of minkowski, wminkowski, wasserstein_1d and circular_kantorovich, > 0; default 2
+     * (umap-learn's default for the two wasserstein metrics is 1: set it). */
+    double p;
+    /* The array parameter of seuclidean (V, dim entries), wminkowski (w, dim) and mahalanobis (VI,
+     * dim * dim); NULL and 0 for the other metrics (default). The caller owns the array and keeps
+     * it alive during each call; handles that outlive a call (HNSW, the index) keep a copy. */
+    const float *params;
+    size_t n_params;
 } umapc_metric;
 
 UMAPC_API void umapc_metric_init(umapc_metric *metric);
@@ -48,11 +87,24 @@ UMAPC_API const char *umapc_metric_name(umapc_metric_kind kind);
  * bindings list the valid names. */
 UMAPC_API const char *umapc_metric_alias(size_t i);
 
-/* Checks the parameters (minkowski p > 0 and finite). */
+/* Checks the parameters that do not depend on the dimension (p > 0 and finite, an integer for
+ * circular_kantorovich; params present and finite exactly for the metrics that take them). */
 UMAPC_API umapc_status umapc_metric_validate(const umapc_metric *metric, umapc_error *err);
 
-/* Checks that rows (n x dim, row-major) lie in the metric's domain: hellinger needs nonnegative
- * entries (they are treated as unnormalised probabilities), and no coordinate may exceed
+/* umapc_metric_validate, then what depends on dim: params of dim (or dim * dim) entries, V > 0,
+ * w >= 0, haversine only in 2 dimensions. Every call that takes a metric and a dimension runs it;
+ * umapc_distance does not (the caller has). */
+UMAPC_API umapc_status umapc_metric_validate_dim(const umapc_metric *metric, size_t dim,
+                                                 umapc_error *err);
+
+/* Number of entries metric's params must hold in dim dimensions (0 when it takes none). */
+UMAPC_API size_t umapc_metric_params_needed(umapc_metric_kind kind, size_t dim);
+
+/* Checks umapc_metric_validate_dim, then that rows (n x dim, row-major) lie in the metric's
+ * domain: hellinger and the distribution metrics need nonnegative entries (they are treated as
+ * unnormalised probabilities; ll_dirichlet and the wasserstein metrics also a positive sum per
+ * row), poincare rows inside the unit ball, the bit metrics integers 0..255, and no coordinate may
+ * exceed
  * umapc_metric_max_magnitude in absolute value (larger ones would overflow float32 sums).
  * NaN or infinite entries are not checked here; they give NaN distances. */
 UMAPC_API umapc_status umapc_metric_check_data(const umapc_metric *metric, const float *data,

@@ -11,12 +11,59 @@ import numpy as np
 
 from . import _core
 
-# Names pynndescent accepts as metric but that take a parameter from metric_kwds.
-_P_METRICS = {"minkowski"}
+# Metrics with an exponent from metric_kwds["p"], and its default (umap-learn's / pynndescent's).
+_P_METRICS = {
+    "minkowski": 2.0,
+    "wminkowski": 2.0,
+    "wasserstein_1d": 1.0,
+    "circular_kantorovich": 1.0,
+}
+
+# Metrics with an array parameter: its metric_kwds key as umap-learn (and scipy) spell it, the
+# name pynndescent's function gives it (also accepted), its number of dimensions and meaning.
+# umap-learn hands metric_kwds' values on positionally and defaults them to a 2-element mock, so
+# they are required here.
+_ARRAY_PARAMS = {
+    "seuclidean": ("V", "sigma", 1, "per-coordinate variances"),
+    "wminkowski": ("w", "w", 1, "per-coordinate weights"),
+    "mahalanobis": ("VI", "vinv", 2, "the inverse covariance matrix"),
+}
 
 
-def resolve_metric(metric: Any, metric_kwds: Mapping[str, Any] | None) -> tuple[str, float]:
-    """Canonical metric name and Minkowski exponent; ValueError/TypeError for bad input."""
+def _real_number(value: Any, what: str) -> float:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{what} must be a real number, got {value!r}")
+    return float(value)
+
+
+def _array_param(canonical: str, kwds: dict[str, Any]) -> np.ndarray:
+    key, alias, ndim, meaning = _ARRAY_PARAMS[canonical]
+    if key in kwds and alias != key and alias in kwds:
+        raise ValueError(f"metric_kwds give both {key!r} and {alias!r} for metric {canonical!r}")
+    if key not in kwds and alias not in kwds:
+        raise ValueError(f"metric {canonical!r} needs metric_kwds[{key!r}] ({meaning})")
+    value = kwds.pop(key if key in kwds else alias)
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"metric_kwds[{key!r}] must be an array of numbers: {exc}") from None
+    if array.ndim != ndim or (ndim == 2 and array.shape[0] != array.shape[1]) or array.size == 0:
+        want = "a square 2-d matrix" if ndim == 2 else "a 1-d array"
+        raise ValueError(
+            f"metric_kwds[{key!r}] for metric {canonical!r} must be {want}, got shape {array.shape}"
+        )
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"metric_kwds[{key!r}] must be finite")
+    return np.ascontiguousarray(array.ravel(), dtype=np.float32)
+
+
+def resolve_metric(
+    metric: Any, metric_kwds: Mapping[str, Any] | None
+) -> tuple[str, float, np.ndarray | None]:
+    """Canonical metric name, exponent p and array parameter (V, w or VI flattened to float32, or
+    None); ValueError/TypeError for bad input. What depends on the data (lengths against their
+    dimension, V > 0, w >= 0, circular_kantorovich's integer p) the C library checks when the data
+    arrive (``_core.check_metric_data``)."""
     if not isinstance(metric, str):
         raise TypeError(
             f"metric must be a string naming a supported metric, got {type(metric).__name__}"
@@ -25,7 +72,7 @@ def resolve_metric(metric: Any, metric_kwds: Mapping[str, Any] | None) -> tuple[
     canonical, _kind, _angular = _core.metric_info(metric)
     p = 2.0
     if canonical in _P_METRICS:
-        p = kwds.pop("p", 2.0)
+        p = kwds.pop("p", _P_METRICS[canonical])
         if (
             isinstance(p, bool)  # a bool is a numbers.Real, but p=True is a mistake, not 1.0
             or not isinstance(p, numbers.Real)
@@ -33,9 +80,17 @@ def resolve_metric(metric: Any, metric_kwds: Mapping[str, Any] | None) -> tuple[
             or p <= 0
         ):
             raise ValueError(f"metric_kwds['p'] must be a positive finite number, got {p!r}")
+    params = _array_param(canonical, kwds) if canonical in _ARRAY_PARAMS else None
     if kwds:
         raise ValueError(f"metric_kwds {sorted(kwds)} are not parameters of metric {canonical!r}")
-    return canonical, float(p)
+    return canonical, float(p), params
+
+
+def json_metric_kwds(metric_kwds: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """metric_kwds with arrays as nested lists, for an index file's JSON parameters."""
+    if metric_kwds is None:
+        return None
+    return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in metric_kwds.items()}
 
 
 def is_angular(metric: str) -> bool:

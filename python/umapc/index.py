@@ -18,9 +18,11 @@ import numpy as np
 
 from . import _core
 from ._validation import (
+    _P_METRICS,
     check_n_jobs,
     check_positive_int,
     is_angular,
+    json_metric_kwds,
     progress_callback,
     resolve_metric,
     seed_from_random_state,
@@ -192,7 +194,7 @@ class NNIndex:
         self._effort = _nndescent_effort(kwargs)
         self.metric = metric
         self.metric_kwds = metric_kwds
-        self._metric_name, self._p = resolve_metric(metric, metric_kwds)
+        self._metric_name, self._p, self._metric_params = resolve_metric(metric, metric_kwds)
         self.n_neighbors = check_positive_int(n_neighbors, "n_neighbors")
         self.n_jobs = check_n_jobs(n_jobs)
         self.random_state = random_state
@@ -213,7 +215,7 @@ class NNIndex:
         seed = seed_from_random_state(random_state)
         self._seed = 0 if seed is None else seed
         self._angular_trees = is_angular(self._metric_name)
-        _core.check_metric_data(self._raw_data, self._metric_name, self._p)
+        _core.check_metric_data(self._raw_data, self._metric_name, self._p, self._metric_params)
         self._neighbor_graph: tuple[np.ndarray, np.ndarray] | None = None
         # The HNSW graph is only needed for queries and updates: like pynndescent, which builds
         # its search graph in prepare(), it is built on first use, so a UMAP fit that only needs
@@ -242,6 +244,7 @@ class NNIndex:
                 data,
                 metric=self._metric_name,
                 p=self._p,
+                params=self._metric_params,
                 backend=self._backend,
                 M=self.M,
                 ef_construction=self.ef_construction,
@@ -287,6 +290,7 @@ class NNIndex:
                 self.n_neighbors,
                 metric=self._metric_name,
                 p=self._p,
+                params=self._metric_params,
                 seed=self._seed,
                 n_jobs=self.n_jobs,
                 progress=callback,
@@ -302,6 +306,7 @@ class NNIndex:
                 self.n_neighbors,
                 metric=self._metric_name,
                 p=self._p,
+                params=self._metric_params,
                 n_jobs=self.n_jobs,
                 progress=callback,
             )
@@ -387,7 +392,7 @@ class NNIndex:
             raise ValueError(
                 f"X has {new.shape[1]} columns but the index has {self._raw_data.shape[1]}"
             )
-        _core.check_metric_data(new, self._metric_name, self._p)
+        _core.check_metric_data(new, self._metric_name, self._p, self._metric_params)
         with self._lock:
             core_index = self._core_index()
             before = core_index.size
@@ -440,7 +445,7 @@ class NNIndex:
         return {
             "n_neighbors": self.n_neighbors,
             "metric": self.metric,
-            "metric_kwds": self.metric_kwds,
+            "metric_kwds": json_metric_kwds(self.metric_kwds),
             "backend": self.backend,
             "random_state": self._seed,
             "n_jobs": self.n_jobs,
@@ -468,7 +473,9 @@ class NNIndex:
                 self.metric_kwds is None or isinstance(self.metric_kwds, dict)
             ):
                 raise ValueError("metric must be a name and metric_kwds a dict or null")
-            self._metric_name, self._p = resolve_metric(self.metric, self.metric_kwds)
+            self._metric_name, self._p, self._metric_params = resolve_metric(
+                self.metric, self.metric_kwds
+            )
             self.n_neighbors = _stored_int(params["n_neighbors"], "n_neighbors", 1)
             self.n_jobs = _stored_int(params["n_jobs"], "n_jobs", -1)
             if self.n_jobs == 0:
@@ -485,9 +492,14 @@ class NNIndex:
                 raise ValueError(f"backend must be one of {_BACKENDS}")
         except (KeyError, TypeError, ValueError) as exc:
             raise CorruptIndexError(f"the index's stored parameters are invalid: {exc}") from exc
-        stored_name, stored_p = core_index.metric
-        if stored_name != self._metric_name or (
-            self._metric_name == "minkowski" and stored_p != self._p
+        stored_name, stored_p, stored_params = core_index.metric
+        if (
+            stored_name != self._metric_name
+            or (self._metric_name in _P_METRICS and stored_p != self._p)
+            or (stored_params is None) != (self._metric_params is None)
+            or (
+                stored_params is not None and not np.array_equal(stored_params, self._metric_params)
+            )
         ):
             raise CorruptIndexError("the index and its stored parameters disagree on the metric")
         self._backend = core_index.backend
@@ -506,7 +518,9 @@ class NNIndex:
             self._raw_data = raw_rows.reshape(shape)
             try:
                 _core.as_float_matrix(self._raw_data, "stored rows")
-                _core.check_metric_data(self._raw_data, self._metric_name, self._p)
+                _core.check_metric_data(
+                    self._raw_data, self._metric_name, self._p, self._metric_params
+                )
             except ValueError as exc:
                 raise CorruptIndexError(f"the index's stored rows are invalid: {exc}") from exc
         else:

@@ -29,24 +29,39 @@ __all__ = ["UMAP"]
 #: Below this many points the neighbours are exact, as in umap-learn.
 SMALL_DATA = 4096
 
-# Metric names umap-learn knows that umapc's C library does not compute yet (NotImplementedError);
-# other names are checked by the C library (umapc._core.metric_info).
-_UMAP_LEARN_ONLY_METRICS = frozenset(
-    {
-        "bit_hamming", "bit_jaccard", "categorical", "circular_kantorovich",
-        "circular_wasserstein", "count", "dice", "direct_cosine", "haversine",
-        "hierarchical_categorical", "jensen-shannon", "jensen_shannon", "kantorovich",
-        "kantorovich-1d", "kantorovich_1d", "kulsinski", "ll_dirichlet", "mahalanobis",
-        "matching", "myers", "ordinal", "poincare", "rogerstanimoto", "russellrao",
-        "seuclidean", "sinkhorn", "softmax_hellinger", "sokalmichener", "sokalsneath",
-        "spearmanr", "standardised_euclidean", "string", "symmetric-kl", "symmetric_kl",
-        "symmetric_kullback_liebler", "true_angular", "tsss", "wasserstein", "wasserstein-1d",
-        "wasserstein_1d", "weighted_minkowski", "wminkowski", "yule",
-    }
-)  # fmt: skip
+# Metric names umap-learn knows that umapc's C library does not compute (NotImplementedError),
+# each with why; other names are checked by the C library (umapc._core.metric_info).
+_LABEL_METRIC = (
+    "is one of umap-learn's target metrics: its function compares two scalar labels, not data "
+    "rows (umap-learn's dense path cannot run it on rows either); umapc's target_metric="
+    "'categorical' covers class labels"
+)
+_OT_METRIC = (
+    "is optimal transport under a cost matrix (pynndescent solves a network-simplex or Sinkhorn "
+    "problem per pair); umapc has no C solver for it yet: use wasserstein_1d for histograms over "
+    "ordered bins"
+)
+_UMAP_LEARN_ONLY_METRICS = {
+    "categorical": _LABEL_METRIC,
+    "hierarchical_categorical": _LABEL_METRIC,
+    "ordinal": _LABEL_METRIC,
+    "count": _LABEL_METRIC,
+    "string": "is a Levenshtein distance on strings, and umapc's data are float32 matrices",
+    "myers": "is a Levenshtein distance on strings, and umapc's data are float32 matrices",
+    "kantorovich": _OT_METRIC,
+    "wasserstein": _OT_METRIC,
+    "sinkhorn": _OT_METRIC,
+}
 
 # Bounded metrics: neighbours at this distance or farther are cut (umap-learn's defaults).
-_DISCONNECTION_DISTANCES = {"correlation": 2.0, "cosine": 2.0, "hellinger": 1.0, "jaccard": 1.0}
+_DISCONNECTION_DISTANCES = {
+    "correlation": 2.0,
+    "cosine": 2.0,
+    "hellinger": 1.0,
+    "jaccard": 1.0,
+    "bit_jaccard": 1.0,
+    "dice": 1.0,
+}
 
 # Negative samples per edge and epoch: the layout's work grows linearly with it (umap-learn's
 # default is 5), and far larger values would take hours or overflow the C layout's sample counts.
@@ -613,7 +628,10 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         if self.metric == "precomputed":
             return
         if self.metric in _UMAP_LEARN_ONLY_METRICS:
-            raise NotImplementedError(f"metric={self.metric!r} is not implemented in umapc yet")
+            raise NotImplementedError(
+                f"metric={self.metric!r} is not implemented in umapc: it "
+                f"{_UMAP_LEARN_ONLY_METRICS[self.metric]}"
+            )
         if not _known_metric(self.metric):
             raise ValueError("metric is neither callable nor a recognised string")
 

@@ -138,18 +138,56 @@ static const metric_alias metric_aliases[] = {
     {"jaccard", UMAPC_METRIC_JACCARD},
     {"hellinger", UMAPC_METRIC_HELLINGER},
     {"inner_product", UMAPC_METRIC_INNER_PRODUCT},
+    {"seuclidean", UMAPC_METRIC_SEUCLIDEAN},
+    {"wminkowski", UMAPC_METRIC_WMINKOWSKI},
+    {"mahalanobis", UMAPC_METRIC_MAHALANOBIS},
+    {"haversine", UMAPC_METRIC_HAVERSINE},
+    {"spearmanr", UMAPC_METRIC_SPEARMANR},
+    {"dice", UMAPC_METRIC_DICE},
+    {"kulsinski", UMAPC_METRIC_KULSINSKI},
+    {"matching", UMAPC_METRIC_MATCHING},
+    {"rogerstanimoto", UMAPC_METRIC_ROGERSTANIMOTO},
+    {"russellrao", UMAPC_METRIC_RUSSELLRAO},
+    {"sokalmichener", UMAPC_METRIC_SOKALMICHENER},
+    {"sokalsneath", UMAPC_METRIC_SOKALSNEATH},
+    {"yule", UMAPC_METRIC_YULE},
+    {"jensen_shannon", UMAPC_METRIC_JENSEN_SHANNON},
+    {"symmetric_kl", UMAPC_METRIC_SYMMETRIC_KL},
+    {"ll_dirichlet", UMAPC_METRIC_LL_DIRICHLET},
+    {"wasserstein_1d", UMAPC_METRIC_WASSERSTEIN_1D},
+    {"circular_kantorovich", UMAPC_METRIC_CIRCULAR_KANTOROVICH},
+    {"poincare", UMAPC_METRIC_POINCARE},
+    {"true_angular", UMAPC_METRIC_TRUE_ANGULAR},
+    {"tsss", UMAPC_METRIC_TSSS},
+    {"bit_hamming", UMAPC_METRIC_BIT_HAMMING},
+    {"bit_jaccard", UMAPC_METRIC_BIT_JACCARD},
+    {"softmax_hellinger", UMAPC_METRIC_SOFTMAX_HELLINGER},
     {"l2", UMAPC_METRIC_EUCLIDEAN},
     {"l1", UMAPC_METRIC_MANHATTAN},
     {"taxicab", UMAPC_METRIC_MANHATTAN},
     {"linfinity", UMAPC_METRIC_CHEBYSHEV},
     {"linfty", UMAPC_METRIC_CHEBYSHEV},
     {"linf", UMAPC_METRIC_CHEBYSHEV},
+    /* pynndescent normalises direct_cosine's rows and measures 1 - <a,b> (1 when <= 0): what
+     * umapc's dot does. */
+    {"direct_cosine", UMAPC_METRIC_DOT},
+    {"standardised_euclidean", UMAPC_METRIC_SEUCLIDEAN},
+    {"weighted_minkowski", UMAPC_METRIC_WMINKOWSKI},
+    {"jensen-shannon", UMAPC_METRIC_JENSEN_SHANNON},
+    {"symmetric-kl", UMAPC_METRIC_SYMMETRIC_KL},
+    {"symmetric_kullback_liebler", UMAPC_METRIC_SYMMETRIC_KL},
+    {"wasserstein-1d", UMAPC_METRIC_WASSERSTEIN_1D},
+    {"kantorovich_1d", UMAPC_METRIC_WASSERSTEIN_1D},
+    {"kantorovich-1d", UMAPC_METRIC_WASSERSTEIN_1D},
+    {"circular_wasserstein", UMAPC_METRIC_CIRCULAR_KANTOROVICH},
 };
 #define N_ALIASES (sizeof metric_aliases / sizeof metric_aliases[0])
 
 void umapc_metric_init(umapc_metric *metric) {
     metric->kind = UMAPC_METRIC_EUCLIDEAN;
     metric->p = 2.0;
+    metric->params = NULL;
+    metric->n_params = 0;
 }
 
 const char *umapc_metric_alias(size_t i) {
@@ -163,15 +201,28 @@ const char *umapc_metric_name(umapc_metric_kind kind) {
     return metric_aliases[kind].name;
 }
 
+/* The valid names as far as they fit in buf: those of scipy's common metrics (and their aliases)
+ * first, then the others, then "..." when some did not fit (umapc_metric_alias lists them all). */
 static void list_names(char *buf, size_t size) {
     size_t used = 0;
+    int full = 0;
     buf[0] = '\0';
-    for (size_t i = 0; i < N_ALIASES && used < size; i++) {
-        int w = snprintf(buf + used, size - used, "%s%s", i ? ", " : "", metric_aliases[i].name);
-        if (w < 0) {
-            break;
+    for (int pass = 0; pass < 2 && !full; pass++) {
+        for (size_t i = 0; i < N_ALIASES; i++) {
+            if ((metric_aliases[i].kind > UMAPC_METRIC_INNER_PRODUCT) != pass) {
+                continue;
+            }
+            const char *sep = used ? ", " : "";
+            size_t need = strlen(sep) + strlen(metric_aliases[i].name);
+            if (used + need + 5 >= size) { /* room for ", ..." */
+                full = 1;
+                break;
+            }
+            used += (size_t)snprintf(buf + used, size - used, "%s%s", sep, metric_aliases[i].name);
         }
-        used += (size_t)w;
+    }
+    if (full) {
+        snprintf(buf + used, size - used, ", ...");
     }
 }
 
@@ -185,7 +236,7 @@ umapc_status umapc_metric_parse(const char *name, umapc_metric_kind *kind, umapc
             return UMAPC_OK;
         }
     }
-    char names[320];
+    char names[sizeof err->message - 100];
     list_names(names, sizeof names);
     return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT, "unknown metric '%.60s'; valid names: %s",
                       name, names);
@@ -199,11 +250,12 @@ umapc_status umapc_metric_validate(const umapc_metric *metric, umapc_error *err)
         return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT, "unknown metric kind %d",
                           (int)metric->kind);
     }
-    if (metric->kind == UMAPC_METRIC_MINKOWSKI && !(metric->p > 0.0 && isfinite(metric->p))) {
-        return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT,
-                          "minkowski needs a finite p > 0, got p=%g", metric->p);
-    }
-    return UMAPC_OK;
+    return metric_extra_validate(metric, err);
+}
+
+umapc_status umapc_metric_validate_dim(const umapc_metric *metric, size_t dim, umapc_error *err) {
+    umapc_status st = umapc_metric_validate(metric, err);
+    return st != UMAPC_OK ? st : metric_extra_validate_dim(metric, dim, err);
 }
 
 int umapc_metric_is_angular(umapc_metric_kind kind) {
@@ -245,7 +297,7 @@ double umapc_metric_max_magnitude(const umapc_metric *metric, size_t dim) {
 
 umapc_status umapc_metric_check_data(const umapc_metric *metric, const float *data, size_t n,
                                      size_t dim, umapc_error *err) {
-    umapc_status st = umapc_metric_validate(metric, err);
+    umapc_status st = umapc_metric_validate_dim(metric, dim, err);
     if (st != UMAPC_OK) {
         return st;
     }
@@ -271,7 +323,7 @@ umapc_status umapc_metric_check_data(const umapc_metric *metric, const float *da
                           "metric %s in %zu dimensions is %.3g (distances would overflow float32)",
                           largest, umapc_metric_name(metric->kind), dim, limit);
     }
-    return UMAPC_OK;
+    return metric_extra_check_rows(metric, data, n, dim, err);
 }
 
 /* ---- exact distances ------------------------------------------------------------------------- */
@@ -517,10 +569,9 @@ static float distance_with(const simd_kernels *k, const umapc_metric *metric, co
         return hellinger_distance(a, b, dim);
     case UMAPC_METRIC_INNER_PRODUCT:
         return -k->dot(a, b, dim);
-    case UMAPC_METRIC_COUNT_:
-        break;
+    default:
+        return metric_extra_distance(metric, a, b, dim);
     }
-    return NAN;
 }
 
 float umapc_distance(const umapc_metric *metric, const float *a, const float *b, size_t dim) {
@@ -726,7 +777,7 @@ float metric_surrogate_to_distance(const metric_plan *plan, float surrogate) {
 static umapc_status check_pairwise_args(const umapc_metric *metric, const float *x, size_t nx,
                                         const float *y, size_t ny, size_t dim, const float *out,
                                         umapc_error *err) {
-    umapc_status st = umapc_metric_validate(metric, err);
+    umapc_status st = umapc_metric_validate_dim(metric, dim, err);
     if (st != UMAPC_OK) {
         return st;
     }

@@ -50,6 +50,18 @@ const simd_kernels *simd_kernels_select(void);
 /* The table of one level, for tests that compare levels; NULL when this CPU (or build) lacks it. */
 const simd_kernels *simd_kernels_at(umapc_level level);
 
+/* The metrics of metric_extra.c: their checks (umapc_metric_validate, _validate_dim and
+ * _check_data end in these) and their distances. */
+umapc_status metric_extra_validate(const umapc_metric *m, umapc_error *err);
+umapc_status metric_extra_validate_dim(const umapc_metric *m, size_t dim, umapc_error *err);
+umapc_status metric_extra_check_rows(const umapc_metric *m, const float *data, size_t n, size_t dim,
+                                     umapc_error *err);
+float metric_extra_distance(const umapc_metric *m, const float *a, const float *b, size_t dim);
+
+/* Points m->params at a heap copy of them, returned (the caller frees it; NULL for a metric
+ * without params). Sets *failed on exhaustion. For handles that outlive the caller's array. */
+float *metric_own_params(umapc_metric *m, int *failed);
+
 /* How rows are transformed once before search so that a cheap surrogate orders pairs exactly like
  * the true distance. */
 typedef enum metric_prep {

@@ -776,7 +776,7 @@ static umapc_status check_common(const umapc_metric *metric, const float *data, 
         return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT,
                           "exact search: %zu rows exceed the int32 index range", n);
     }
-    return umapc_metric_validate(metric, err);
+    return umapc_metric_validate_dim(metric, dim, err);
 }
 
 static umapc_status check_k(size_t k, size_t n, umapc_error *err) {

@@ -59,6 +59,7 @@ void umapc_hnsw_free(umapc_hnsw *h) {
     free(h->upper_ids);
     free(h->upper_start);
     free(h->upper_pool);
+    free(h->params);
     free(h);
 }
 
@@ -86,7 +87,14 @@ umapc_hnsw *hnsw_alloc(const umapc_metric *metric, size_t dim, size_t M, size_t 
     if (h == NULL) {
         return NULL;
     }
-    metric_space_init(&h->space, metric, dim, METRIC_SPACE_ANGULAR_PLAIN);
+    umapc_metric own = *metric;
+    int failed;
+    h->params = metric_own_params(&own, &failed);
+    if (failed) {
+        free(h);
+        return NULL;
+    }
+    metric_space_init(&h->space, &own, dim, METRIC_SPACE_ANGULAR_PLAIN);
     h->dim = dim;
     h->M = M;
     h->M0 = 2 * M;
@@ -600,7 +608,7 @@ umapc_status umapc_hnsw_build(const umapc_metric *metric, const float *data, siz
         return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT, "hnsw: metric and out are required");
     }
     *out = NULL;
-    umapc_status st = umapc_metric_validate(metric, err);
+    umapc_status st = umapc_metric_validate_dim(metric, dim, err);
     if (st != UMAPC_OK) {
         return st;
     }

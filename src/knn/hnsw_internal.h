@@ -28,6 +28,7 @@ struct umapc_hnsw {
     /* Float rows. The angular metrics are measured as 1 - <a,b>, which zero queries
      * (hnsw_zero_answer) and near results (hnsw_refine_near) make up for. */
     metric_space space;
+    float *params; /* the heap copy space.plan.metric.params points at (NULL without params) */
     size_t dim;
     size_t n;   /* nodes stored and linked */
     size_t cap; /* nodes the blocks have room for */

@@ -1,4 +1,6 @@
-/* HNSW serialisation. The buffer is a fixed header, the code offsets (coded rows only), then the
+/* HNSW serialisation. The buffer is a fixed header, the metric's array parameter (seuclidean's V,
+ * wminkowski's w, mahalanobis' VI: umapc_metric_params_needed floats; nothing for other metrics,
+ * so files of those are laid out as before), the code offsets (coded rows only), then the
  * levels, the upper-layer directory and lists, and the layer-0 links and rows without padding (code
  * rows without their item header, which loading recomputes). Loading checks every field and every
  * link before the index is used: a corrupt buffer gives UMAPC_ERR_CORRUPT, never an out-of-bounds
@@ -34,8 +36,12 @@ static size_t row_bytes(uint32_t rows, size_t dim) {
 }
 
 static size_t body_size(size_t n, size_t dim, size_t M, size_t n_upper, size_t pool_size,
-                        uint32_t rows) {
+                        uint32_t rows, uint32_t kind) {
     size_t s = n; /* levels */
+    if (kind < UMAPC_METRIC_COUNT_) {
+        s = add_size(s, umapc_mul_size(umapc_metric_params_needed((umapc_metric_kind)kind, dim),
+                                       sizeof(float)));
+    }
     if (rows == HNSW_ROWS_CODES) {
         s = add_size(s, umapc_mul_size(dim, sizeof(float))); /* code offsets */
     }
@@ -50,7 +56,8 @@ size_t umapc_hnsw_serialized_size(const umapc_hnsw *h) {
     if (h == NULL) {
         return 0;
     }
-    return sizeof(hnsw_header) + body_size(h->n, h->dim, h->M, h->n_upper, h->pool_size, h->rows);
+    return sizeof(hnsw_header) + body_size(h->n, h->dim, h->M, h->n_upper, h->pool_size, h->rows,
+                                           (uint32_t)h->space.plan.metric.kind);
 }
 
 /* Empty sections may have NULL arrays (an index with no node above layer 0 has no upper ids), and
@@ -91,6 +98,7 @@ umapc_status umapc_hnsw_serialize(const umapc_hnsw *h, uint8_t *buffer, size_t s
     hd.n_upper = h->n_upper;
     hd.pool_size = h->pool_size;
     uint8_t *p = put(buffer, &hd, sizeof hd);
+    p = put(p, h->params, h->space.plan.metric.n_params * sizeof *h->params);
     if (h->rows == HNSW_ROWS_CODES) {
         p = put(p, h->code_lo, h->dim * sizeof *h->code_lo);
     }
@@ -118,8 +126,7 @@ static umapc_status check_header(const hnsw_header *hd, size_t size, umapc_error
     if (hd->version != HNSW_FORMAT_VERSION || hd->endian != HNSW_ENDIAN_MARK) {
         return corrupt(err, "unknown version or byte order");
     }
-    umapc_metric metric = {(umapc_metric_kind)hd->metric_kind, hd->metric_p};
-    if (hd->metric_kind >= UMAPC_METRIC_COUNT_ || umapc_metric_validate(&metric, NULL) != 0) {
+    if (hd->metric_kind >= UMAPC_METRIC_COUNT_) {
         return corrupt(err, "metric");
     }
     if (hd->n == 0 || hd->n >= INT32_MAX || hd->dim == 0 || hd->dim > (1u << 24) || hd->M < 2 ||
@@ -131,8 +138,8 @@ static umapc_status check_header(const hnsw_header *hd, size_t size, umapc_error
          (hd->dim > CODE_MAX_DIM || hd->metric_kind > UMAPC_METRIC_SQEUCLIDEAN))) {
         return corrupt(err, "header fields out of range");
     }
-    size_t want = add_size(sizeof *hd,
-                           body_size(hd->n, hd->dim, hd->M, hd->n_upper, hd->pool_size, hd->rows));
+    size_t want = add_size(sizeof *hd, body_size(hd->n, hd->dim, hd->M, hd->n_upper, hd->pool_size,
+                                                 hd->rows, hd->metric_kind));
     if (want != size) {
         return corrupt(err, "size does not match header");
     }
@@ -278,9 +285,30 @@ umapc_status umapc_hnsw_deserialize(const uint8_t *buffer, size_t size, umapc_hn
     if (st != UMAPC_OK) {
         return st;
     }
-    umapc_metric metric = {(umapc_metric_kind)hd.metric_kind, hd.metric_p};
+    /* The parameters are checked as a build checks them; they stay in the caller's buffer only
+     * until hnsw_alloc has copied them. */
+    umapc_metric metric;
+    umapc_metric_init(&metric);
+    metric.kind = (umapc_metric_kind)hd.metric_kind;
+    metric.p = hd.metric_p;
+    metric.n_params = umapc_metric_params_needed(metric.kind, hd.dim);
+    float *params = NULL;
+    if (metric.n_params > 0) {
+        params = malloc(metric.n_params * sizeof *params);
+        if (params == NULL) {
+            return umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "hnsw deserialize: out of memory");
+        }
+        memcpy(params, buffer + sizeof hd, metric.n_params * sizeof *params);
+        metric.params = params;
+    }
+    if (umapc_metric_validate_dim(&metric, hd.dim, NULL) != UMAPC_OK) {
+        free(params);
+        return corrupt(err, "metric");
+    }
     umapc_hnsw *h = hnsw_alloc(&metric, hd.dim, hd.M, hd.ef_construction, hd.seed);
-    int loaded = h == NULL ? -1 : load_body(h, &hd, buffer + sizeof hd);
+    free(params);
+    int loaded =
+        h == NULL ? -1 : load_body(h, &hd, buffer + sizeof hd + metric.n_params * sizeof(float));
     if (loaded != 0) {
         umapc_hnsw_free(h);
         return loaded > 0

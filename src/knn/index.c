@@ -11,6 +11,9 @@
  *   n, dim     u64, u64
  *   payload    u64      byte count of the payload
  *   meta       u64      byte count of the caller's metadata
+ *   params              the metric's array parameter (seuclidean's V, wminkowski's w, mahalanobis'
+ *                       VI): umapc_metric_params_needed(metric, dim) float32, none for the other
+ *                       metrics (whose files are laid out as before these metrics existed)
  *   meta                the caller's bytes (umapc_blob), opaque here
  *   payload             exact: n x dim float32 rows; hnsw: umapc_hnsw_serialize's bytes
  *   checksum   u64      index_checksum of everything before it
@@ -38,7 +41,8 @@
 static const char index_magic[8] = {'U', 'M', 'A', 'P', 'C', 'I', 'D', 'X'};
 
 struct umapc_index {
-    umapc_metric metric;
+    umapc_metric metric; /* its params point at params */
+    float *params;
     umapc_backend backend;
     size_t n;
     size_t dim;
@@ -117,9 +121,15 @@ static umapc_status append_exact_rows(umapc_index *index, const float *data, siz
 static umapc_index *index_alloc(const umapc_metric *metric, umapc_backend backend, size_t dim) {
     umapc_index *index = calloc(1, sizeof *index);
     if (index != NULL) {
+        int failed;
         index->metric = *metric;
+        index->params = metric_own_params(&index->metric, &failed);
         index->backend = backend;
         index->dim = dim;
+        if (failed) {
+            free(index);
+            index = NULL;
+        }
     }
     return index;
 }
@@ -133,7 +143,7 @@ umapc_status umapc_index_create(const umapc_metric *metric, const float *data, s
         opts = &defaults;
     }
     *out = NULL;
-    umapc_status status = umapc_metric_validate(metric, err);
+    umapc_status status = umapc_metric_validate_dim(metric, dim, err);
     if (status) {
         return status;
     }
@@ -332,6 +342,7 @@ void umapc_index_free(umapc_index *index) {
     }
     free(index->exact_rows);
     umapc_hnsw_free(index->hnsw);
+    free(index->params);
     free(index);
 }
 
@@ -426,17 +437,21 @@ umapc_status umapc_index_serialize(const umapc_index *index, umapc_blob meta, ui
         return status;
     }
     size_t payload = payload_size(index);
-    size_t body = HEADER_BYTES + meta.size + payload;
+    size_t params = index->metric.n_params * sizeof(float);
+    size_t body = HEADER_BYTES + params + meta.size + payload;
     uint8_t *bytes = malloc(body + CHECKSUM_BYTES);
     if (bytes == NULL) {
         return umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "cannot allocate %zu bytes",
                           body + CHECKSUM_BYTES);
     }
     write_header(index, payload, meta.size, bytes);
-    if (meta.size) {
-        memcpy(bytes + HEADER_BYTES, meta.data, meta.size);
+    if (params) {
+        memcpy(bytes + HEADER_BYTES, index->params, params);
     }
-    status = write_payload(index, bytes + HEADER_BYTES + meta.size, payload, err);
+    if (meta.size) {
+        memcpy(bytes + HEADER_BYTES + params, meta.data, meta.size);
+    }
+    status = write_payload(index, bytes + HEADER_BYTES + params + meta.size, payload, err);
     if (status) {
         free(bytes);
         return status;
@@ -449,7 +464,8 @@ umapc_status umapc_index_serialize(const umapc_index *index, umapc_blob meta, ui
 
 typedef struct index_header {
     umapc_backend backend;
-    umapc_metric metric;
+    umapc_metric metric; /* params NULL: read_params fills them */
+    const uint8_t *params_at;
     size_t n;
     size_t dim;
     size_t payload;
@@ -473,15 +489,20 @@ static umapc_status read_header(const uint8_t *buffer, size_t size, index_header
     }
     h->payload = get_u64(buffer + 48);
     h->meta = get_u64(buffer + 56);
+    uint32_t kind = get_u32(buffer + 16);
+    size_t dim = get_u64(buffer + 40);
+    size_t n_params =
+        kind < UMAPC_METRIC_COUNT_ ? umapc_metric_params_needed((umapc_metric_kind)kind, dim) : 0;
+    size_t params = umapc_mul_size(n_params, sizeof(float));
     size_t body = size - CHECKSUM_BYTES;
-    if (h->payload > body || h->meta > body || h->payload + h->meta != body - HEADER_BYTES) {
+    if (h->payload > body || h->meta > body || params > body ||
+        h->payload + h->meta + params != body - HEADER_BYTES) {
         return corrupt(err, "truncated or extended (size does not match the header)");
     }
     if (get_u64(buffer + body) != umapc_index_checksum(buffer, body)) {
         return corrupt(err, "checksum mismatch");
     }
     uint32_t backend = get_u32(buffer + 12);
-    uint32_t kind = get_u32(buffer + 16);
     uint64_t p_bits = get_u64(buffer + 24);
     if (backend > UMAPC_BACKEND_HNSW || kind >= UMAPC_METRIC_COUNT_) {
         return corrupt(err, "unknown backend or metric");
@@ -495,11 +516,32 @@ static umapc_status read_header(const uint8_t *buffer, size_t size, index_header
     umapc_metric_init(&h->metric);
     h->metric.kind = (umapc_metric_kind)kind;
     memcpy(&h->metric.p, &p_bits, 8);
+    h->metric.n_params = n_params;
+    h->params_at = buffer + HEADER_BYTES;
     h->n = get_u64(buffer + 32);
-    h->dim = get_u64(buffer + 40);
-    if (umapc_metric_validate(&h->metric, NULL) || h->n == 0 || h->dim == 0 ||
-        h->n > (size_t)INT32_MAX) {
+    h->dim = dim;
+    if (h->n == 0 || h->dim == 0 || h->n > (size_t)INT32_MAX) {
         return corrupt(err, "bad metric parameters or shape");
+    }
+    return UMAPC_OK;
+}
+
+/* The metric's parameters, copied out of the buffer (which need not be aligned for float) into
+ * *owned, and the metric checked as create checks it. */
+static umapc_status read_params(index_header *h, float **owned, umapc_error *err) {
+    *owned = NULL;
+    if (h->metric.n_params > 0) {
+        *owned = malloc(h->metric.n_params * sizeof **owned);
+        if (*owned == NULL) {
+            return umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "cannot allocate %zu parameters",
+                              h->metric.n_params);
+        }
+        memcpy(*owned, h->params_at, h->metric.n_params * sizeof **owned);
+        h->metric.params = *owned;
+    }
+    umapc_error detail = {0};
+    if (umapc_metric_validate_dim(&h->metric, h->dim, &detail)) {
+        return corrupt(err, detail.message);
     }
     return UMAPC_OK;
 }
@@ -532,8 +574,10 @@ static umapc_status read_payload(umapc_index *index, const index_header *h, cons
         return corrupt(err, "graph shape does not match the header");
     }
     const umapc_metric *graph_metric = &index->hnsw->space.plan.metric;
-    if (graph_metric->kind != h->metric.kind ||
-        (h->metric.kind == UMAPC_METRIC_MINKOWSKI && graph_metric->p != h->metric.p)) {
+    if (graph_metric->kind != h->metric.kind || graph_metric->p != h->metric.p ||
+        graph_metric->n_params != h->metric.n_params ||
+        (h->metric.n_params &&
+         memcmp(graph_metric->params, h->metric.params, h->metric.n_params * sizeof(float)))) {
         return corrupt(err, "the graph was built for another metric than the header names");
     }
     index->n = h->n;
@@ -561,17 +605,24 @@ umapc_status umapc_index_deserialize(const uint8_t *buffer, size_t size, umapc_i
     *meta = NULL;
     *meta_size = 0;
     index_header h;
+    float *params = NULL;
     umapc_status status = read_header(buffer, size, &h, err);
+    if (status == UMAPC_OK) {
+        status = read_params(&h, &params, err);
+    }
+    umapc_index *index = status ? NULL : index_alloc(&h.metric, h.backend, h.dim);
+    free(params);
     if (status) {
         return status;
     }
-    umapc_index *index = index_alloc(&h.metric, h.backend, h.dim);
     if (index == NULL) {
         return umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "cannot allocate the index");
     }
-    status = read_payload(index, &h, buffer + HEADER_BYTES + h.meta, err);
+    h.metric = index->metric; /* the index's copy of the parameters, for read_payload's checks */
+    size_t params_bytes = h.metric.n_params * sizeof(float);
+    status = read_payload(index, &h, buffer + HEADER_BYTES + params_bytes + h.meta, err);
     if (status == UMAPC_OK) {
-        status = copy_meta(buffer + HEADER_BYTES, h.meta, meta, meta_size, err);
+        status = copy_meta(buffer + HEADER_BYTES + params_bytes, h.meta, meta, meta_size, err);
     }
     if (status) {
         umapc_index_free(index);

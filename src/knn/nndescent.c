@@ -1453,7 +1453,7 @@ umapc_status umapc_nndescent_knn_graph(const umapc_metric *metric, const float *
         return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT,
                           "nndescent: need k >= 1 and 1 <= n < 2^31");
     }
-    umapc_status st = umapc_metric_validate(metric, err);
+    umapc_status st = umapc_metric_validate_dim(metric, dim, err);
     if (st != UMAPC_OK) {
         return st;
     }

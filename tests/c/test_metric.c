@@ -3,6 +3,8 @@
 #include "metric.h"
 #include "umapc.h"
 
+#include <float.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -161,6 +163,40 @@ static void test_names(void) {
         {"hamming", UMAPC_METRIC_HAMMING},
         {"jaccard", UMAPC_METRIC_JACCARD},
         {"hellinger", UMAPC_METRIC_HELLINGER},
+        {"seuclidean", UMAPC_METRIC_SEUCLIDEAN},
+        {"standardised_euclidean", UMAPC_METRIC_SEUCLIDEAN},
+        {"wminkowski", UMAPC_METRIC_WMINKOWSKI},
+        {"weighted_minkowski", UMAPC_METRIC_WMINKOWSKI},
+        {"mahalanobis", UMAPC_METRIC_MAHALANOBIS},
+        {"haversine", UMAPC_METRIC_HAVERSINE},
+        {"spearmanr", UMAPC_METRIC_SPEARMANR},
+        {"dice", UMAPC_METRIC_DICE},
+        {"kulsinski", UMAPC_METRIC_KULSINSKI},
+        {"matching", UMAPC_METRIC_MATCHING},
+        {"rogerstanimoto", UMAPC_METRIC_ROGERSTANIMOTO},
+        {"russellrao", UMAPC_METRIC_RUSSELLRAO},
+        {"sokalmichener", UMAPC_METRIC_SOKALMICHENER},
+        {"sokalsneath", UMAPC_METRIC_SOKALSNEATH},
+        {"yule", UMAPC_METRIC_YULE},
+        {"jensen_shannon", UMAPC_METRIC_JENSEN_SHANNON},
+        {"jensen-shannon", UMAPC_METRIC_JENSEN_SHANNON},
+        {"symmetric_kl", UMAPC_METRIC_SYMMETRIC_KL},
+        {"symmetric-kl", UMAPC_METRIC_SYMMETRIC_KL},
+        {"symmetric_kullback_liebler", UMAPC_METRIC_SYMMETRIC_KL},
+        {"ll_dirichlet", UMAPC_METRIC_LL_DIRICHLET},
+        {"wasserstein_1d", UMAPC_METRIC_WASSERSTEIN_1D},
+        {"wasserstein-1d", UMAPC_METRIC_WASSERSTEIN_1D},
+        {"kantorovich_1d", UMAPC_METRIC_WASSERSTEIN_1D},
+        {"kantorovich-1d", UMAPC_METRIC_WASSERSTEIN_1D},
+        {"circular_kantorovich", UMAPC_METRIC_CIRCULAR_KANTOROVICH},
+        {"circular_wasserstein", UMAPC_METRIC_CIRCULAR_KANTOROVICH},
+        {"poincare", UMAPC_METRIC_POINCARE},
+        {"true_angular", UMAPC_METRIC_TRUE_ANGULAR},
+        {"tsss", UMAPC_METRIC_TSSS},
+        {"bit_hamming", UMAPC_METRIC_BIT_HAMMING},
+        {"bit_jaccard", UMAPC_METRIC_BIT_JACCARD},
+        {"softmax_hellinger", UMAPC_METRIC_SOFTMAX_HELLINGER},
+        {"direct_cosine", UMAPC_METRIC_DOT},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         umapc_metric_kind kind = UMAPC_METRIC_COUNT_;
@@ -180,7 +216,7 @@ static void test_names(void) {
     }
     CHECK(n_alias == sizeof cases / sizeof cases[0]);
 
-    const char *bad[] = {"", "Euclidean", "l3", "euclidean ", "wminkowski"};
+    const char *bad[] = {"", "Euclidean", "l3", "euclidean ", "kantorovich", "sinkhorn"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         umapc_metric_kind kind = UMAPC_METRIC_DOT;
         umapc_error err = {0};
@@ -309,7 +345,7 @@ static double ref_distance(const umapc_metric *m, const float *a, const float *b
             return (aa == 0 && bb == 0) ? 0.0 : 1.0;
         }
         return sqrt(fmax(0.0, 1.0 - ab / sqrt(aa * bb)));
-    case UMAPC_METRIC_COUNT_:
+    default:
         break;
     }
     return NAN;
@@ -412,7 +448,7 @@ static void test_metrics_and_surrogate(void) {
     umapc_rng rng;
     umapc_rng_seed(&rng, 7);
     const size_t dims[] = {1, 3, 16, 17, 33, 100, 129};
-    for (int k = 0; k < UMAPC_METRIC_COUNT_; k++) {
+    for (int k = 0; k <= UMAPC_METRIC_INNER_PRODUCT; k++) { /* test_extra_metrics: the others */
         for (size_t d = 0; d < sizeof dims / sizeof dims[0]; d++) {
             umapc_metric m;
             umapc_metric_init(&m);
@@ -520,6 +556,173 @@ static void test_move_kernels(void) {
     }
 }
 
+static float dist_of(umapc_metric_kind kind, const float *a, const float *b, size_t dim) {
+    umapc_metric m;
+    umapc_metric_init(&m);
+    m.kind = kind;
+    return umapc_distance(&m, a, b, dim);
+}
+
+static int near(double got, double want) {
+    return fabs(got - want) <= 1e-5 * fabs(want) + 1e-6;
+}
+
+/* Values by hand from pynndescent's (umap-learn's) definitions; tests/python/test_metrics_all.py
+ * compares every metric with those functions on random data. */
+static void test_extra_values(void) {
+    const double pi = 3.14159265358979323846;
+    float a[4] = {1, 0, 2, 0}, b[4] = {1, 1, 0, 0};
+    /* tt = 1, tf = 1, ft = 1, ff = 1 */
+    CHECK(near(dist_of(UMAPC_METRIC_DICE, a, b, 4), 2.0 / 4.0));
+    CHECK(near(dist_of(UMAPC_METRIC_KULSINSKI, a, b, 4), (2.0 - 1.0 + 4.0) / 6.0));
+    CHECK(near(dist_of(UMAPC_METRIC_MATCHING, a, b, 4), 0.5));
+    CHECK(near(dist_of(UMAPC_METRIC_ROGERSTANIMOTO, a, b, 4), 4.0 / 6.0));
+    CHECK(near(dist_of(UMAPC_METRIC_SOKALMICHENER, a, b, 4), 4.0 / 6.0));
+    CHECK(near(dist_of(UMAPC_METRIC_RUSSELLRAO, a, b, 4), 3.0 / 4.0));
+    CHECK(near(dist_of(UMAPC_METRIC_SOKALSNEATH, a, b, 4), 2.0 / 2.5));
+    CHECK(near(dist_of(UMAPC_METRIC_YULE, a, b, 4), 2.0 / 2.0));
+    CHECK(dist_of(UMAPC_METRIC_RUSSELLRAO, a, a, 4) == 0.0f);
+    float z[2] = {0, 0}, n[2] = {0, (float)(pi / 2)};
+    CHECK(near(dist_of(UMAPC_METRIC_HAVERSINE, z, n, 2), pi / 2));
+    float up[4] = {1, 2, 3, 4}, down[4] = {4, 3, 2, 1};
+    CHECK(near(dist_of(UMAPC_METRIC_SPEARMANR, up, down, 4), 2.0));
+    CHECK(near(dist_of(UMAPC_METRIC_SPEARMANR, up, b, 4), 1.0 + 4.0 / sqrt(5.0 * 4.0)));
+    CHECK(near(dist_of(UMAPC_METRIC_TRUE_ANGULAR, up, up, 4), 1.0));
+    CHECK(dist_of(UMAPC_METRIC_TRUE_ANGULAR, up, z, 2) == FLT_MAX);
+    float p1[2] = {1, 0}, p2[2] = {0, 1};
+    umapc_metric m;
+    umapc_metric_init(&m);
+    m.kind = UMAPC_METRIC_WASSERSTEIN_1D;
+    m.p = 1.0;
+    CHECK(near(umapc_distance(&m, p1, p2, 2), 1.0));
+    CHECK(near(dist_of(UMAPC_METRIC_JENSEN_SHANNON, up, up, 4), 0.0));
+    CHECK(near(dist_of(UMAPC_METRIC_SYMMETRIC_KL, up, up, 4), 0.0));
+    float bits_a[2] = {255, 15}, bits_b[2] = {15, 15};
+    CHECK(dist_of(UMAPC_METRIC_BIT_HAMMING, bits_a, bits_b, 2) == 4.0f);
+    CHECK(near(dist_of(UMAPC_METRIC_BIT_JACCARD, bits_a, bits_b, 2), -log(8.0 / 12.0)));
+    CHECK(dist_of(UMAPC_METRIC_BIT_JACCARD, bits_a, z, 2) == INFINITY);
+    float ball_a[2] = {0.5f, 0}, ball_b[2] = {0, 0};
+    CHECK(near(dist_of(UMAPC_METRIC_POINCARE, ball_a, ball_b, 2), acosh(1.0 + 2.0 * 0.25 / 0.75)));
+    /* parameterised: V = 4 halves euclidean, VI = I and w = 1 are euclidean */
+    float four[4] = {4, 4, 4, 4}, ones[4] = {1, 1, 1, 1};
+    float eye[16] = {1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1};
+    double euclid = sqrt(9.0 + 1.0 + 1.0 + 9.0);
+    m.kind = UMAPC_METRIC_SEUCLIDEAN;
+    m.params = four;
+    m.n_params = 4;
+    CHECK(umapc_metric_validate_dim(&m, 4, NULL) == UMAPC_OK);
+    CHECK(near(umapc_distance(&m, up, down, 4), euclid / 2.0));
+    m.kind = UMAPC_METRIC_WMINKOWSKI;
+    m.params = ones;
+    m.p = 2.0;
+    CHECK(near(umapc_distance(&m, up, down, 4), euclid));
+    m.kind = UMAPC_METRIC_MAHALANOBIS;
+    m.params = eye;
+    m.n_params = 16;
+    CHECK(near(umapc_distance(&m, up, down, 4), euclid));
+}
+
+/* Parameters that do not fit fail with a message naming them; no call reads past them. */
+static void test_extra_validation(void) {
+    umapc_metric m;
+    umapc_metric_init(&m);
+    umapc_error err = {0};
+    float v[3] = {1, 1, 1}, zero[3] = {1, 0, 1}, x[6] = {0};
+    m.kind = UMAPC_METRIC_SEUCLIDEAN;
+    CHECK(umapc_metric_validate(&m, &err) == UMAPC_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(err.message, "needs its parameter V") != NULL);
+    m.params = v;
+    m.n_params = 3;
+    CHECK(umapc_metric_validate_dim(&m, 2, &err) == UMAPC_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(err.message, "length 2") != NULL);
+    float out[4];
+    CHECK(umapc_pairwise_distances(&m, x, 3, x, 3, 2, out, NULL, NULL) ==
+          UMAPC_ERR_INVALID_ARGUMENT);
+    umapc_idx idx[4];
+    CHECK(umapc_exact_knn_graph(&m, x, 3, 2, 2, NULL, NULL, idx, out, NULL) ==
+          UMAPC_ERR_INVALID_ARGUMENT);
+    m.params = zero;
+    CHECK(umapc_metric_validate_dim(&m, 3, &err) == UMAPC_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(err.message, "V > 0") != NULL);
+    m.kind = UMAPC_METRIC_MAHALANOBIS;
+    m.params = v;
+    CHECK(umapc_metric_validate_dim(&m, 3, &err) == UMAPC_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(err.message, "(3, 3)") != NULL);
+    m.kind = UMAPC_METRIC_EUCLIDEAN; /* a metric without parameters refuses them */
+    CHECK(umapc_metric_validate(&m, NULL) == UMAPC_ERR_INVALID_ARGUMENT);
+    umapc_metric_init(&m);
+    m.kind = UMAPC_METRIC_HAVERSINE;
+    CHECK(umapc_metric_validate_dim(&m, 3, &err) == UMAPC_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(err.message, "2 dimensional") != NULL);
+    m.kind = UMAPC_METRIC_CIRCULAR_KANTOROVICH;
+    m.p = 1.5;
+    CHECK(umapc_metric_validate(&m, NULL) == UMAPC_ERR_INVALID_ARGUMENT);
+    m.p = 3.0;
+    CHECK(umapc_metric_validate(&m, NULL) == UMAPC_OK);
+    float neg[4] = {1, -1, 1, 1};
+    m.kind = UMAPC_METRIC_JENSEN_SHANNON;
+    CHECK(umapc_metric_check_data(&m, neg, 2, 2, &err) == UMAPC_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(err.message, "nonnegative") != NULL);
+    m.kind = UMAPC_METRIC_WASSERSTEIN_1D;
+    m.p = 1.0;
+    CHECK(umapc_metric_check_data(&m, x, 3, 2, &err) == UMAPC_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(err.message, "positive sum") != NULL);
+    m.kind = UMAPC_METRIC_POINCARE;
+    float outside[2] = {0.8f, 0.7f};
+    CHECK(umapc_metric_check_data(&m, outside, 1, 2, &err) == UMAPC_ERR_INVALID_ARGUMENT);
+    float half_byte[2] = {0.5f, 3};
+    m.kind = UMAPC_METRIC_BIT_HAMMING;
+    CHECK(umapc_metric_check_data(&m, half_byte, 1, 2, &err) == UMAPC_ERR_INVALID_ARGUMENT);
+}
+
+/* An index of a parameterised metric keeps its own copy and writes it to its file. */
+static void test_extra_index_roundtrip(void) {
+    enum { N = 64, D = 3 };
+    float data[N * D], vi[D * D] = {2, 0.5f, 0, 0.5f, 1, 0, 0, 0, 3};
+    for (size_t i = 0; i < N * D; i++) {
+        data[i] = (float)((i * 7919u) % 101u) / 50.0f;
+    }
+    for (int backend = UMAPC_BACKEND_EXACT; backend <= UMAPC_BACKEND_HNSW; backend++) {
+        umapc_metric m;
+        umapc_metric_init(&m);
+        m.kind = UMAPC_METRIC_MAHALANOBIS;
+        float *params = malloc(sizeof vi);
+        memcpy(params, vi, sizeof vi);
+        m.params = params;
+        m.n_params = D * D;
+        umapc_index_options opts;
+        umapc_index_options_init(&opts);
+        opts.backend = (umapc_backend)backend;
+        umapc_index *index = NULL;
+        CHECK(umapc_index_create(&m, data, N, D, &opts, NULL, &index, NULL) == UMAPC_OK);
+        memset(params, 0xFF, sizeof vi); /* the caller's array may go: the index has a copy */
+        free(params);
+        uint8_t *bytes = NULL;
+        size_t size = 0;
+        umapc_blob none = {NULL, 0};
+        CHECK(umapc_index_serialize(index, none, &bytes, &size, NULL) == UMAPC_OK);
+        umapc_index *back = NULL;
+        uint8_t *meta = NULL;
+        size_t meta_size = 0;
+        CHECK(umapc_index_deserialize(bytes, size, &back, &meta, &meta_size, NULL) == UMAPC_OK);
+        umapc_metric stored = umapc_index_metric(back);
+        CHECK(stored.n_params == D * D && memcmp(stored.params, vi, sizeof vi) == 0);
+        umapc_idx i1[4], i2[4];
+        float d1[4], d2[4];
+        CHECK(umapc_index_query(index, data, 1, 4, NULL, NULL, i1, d1, NULL) == UMAPC_OK);
+        CHECK(umapc_index_query(back, data, 1, 4, NULL, NULL, i2, d2, NULL) == UMAPC_OK);
+        CHECK(memcmp(i1, i2, sizeof i1) == 0 && memcmp(d1, d2, sizeof d1) == 0);
+        bytes[64] ^= 1; /* VI lies under the checksum */
+        umapc_index *bad = NULL;
+        CHECK(umapc_index_deserialize(bytes, size, &bad, &meta, &meta_size, NULL) ==
+              UMAPC_ERR_CORRUPT);
+        umapc_free(bytes);
+        umapc_free(meta);
+        umapc_index_free(back);
+        umapc_index_free(index);
+    }
+}
+
 int main(void) {
     test_simd_levels();
     test_no_overread();
@@ -529,5 +732,8 @@ int main(void) {
     test_metrics_and_surrogate();
     test_degenerate_rows();
     test_pairwise_threads();
+    test_extra_values();
+    test_extra_validation();
+    test_extra_index_roundtrip();
     CHECK_DONE();
 }

@@ -256,6 +256,50 @@ def _call_cases() -> list[tuple[str, str, str]]:
             "sane_knn(idx.neighbor_graph, 60, idx.n_neighbors, 60)",
             expect,
         )
+    # Metrics with array parameters or a restricted domain (X is 60 x 5 Gaussian).
+    for data, kwds, expect in (
+        ("X", "metric='seuclidean'", "error"),
+        ("X", "metric='seuclidean', metric_kwds={'V': np.ones(4)}", "error"),
+        ("X", "metric='seuclidean', metric_kwds={'V': np.zeros(5)}", "error"),
+        ("X", "metric='seuclidean', metric_kwds={'V': [1, 2, 3, 4, np.nan]}", "error"),
+        ("X", "metric='seuclidean', metric_kwds={'V': np.ones((5, 1))}", "error"),
+        ("X", "metric='seuclidean', metric_kwds={'V': 'abc'}", "error"),
+        ("X", "metric='seuclidean', metric_kwds={'V': np.ones(5)}", "ok"),
+        ("X", "metric='mahalanobis', metric_kwds={'VI': np.eye(4)}", "error"),
+        ("X", "metric='mahalanobis', metric_kwds={'VI': np.ones((5, 4))}", "error"),
+        ("X", "metric='mahalanobis', metric_kwds={'VI': np.ones(25)}", "error"),
+        ("X", "metric='mahalanobis', metric_kwds={'VI': -np.eye(5)}", "ok"),
+        ("X", "metric='wminkowski', metric_kwds={'w': -np.ones(5)}", "error"),
+        ("X", "metric='wminkowski', metric_kwds={'w': np.ones(6), 'p': 3}", "error"),
+        ("X", "metric='wminkowski', metric_kwds={'w': np.ones(5), 'p': 0}", "error"),
+        ("X", "metric='haversine'", "error"),
+        ("X[:, :2]", "metric='haversine'", "ok"),
+        ("X", "metric='jensen_shannon'", "error"),
+        ("np.abs(X)", "metric='jensen_shannon'", "ok"),
+        ("X", "metric='symmetric_kl'", "error"),
+        ("np.abs(X)", "metric='ll_dirichlet'", "ok"),
+        ("np.zeros_like(X)", "metric='wasserstein_1d'", "error"),
+        ("np.abs(X)", "metric='circular_kantorovich', metric_kwds={'p': 1.5}", "error"),
+        ("X", "metric='poincare'", "error"),
+        ("X * 0.01", "metric='poincare'", "ok"),
+        ("X", "metric='bit_hamming'", "error"),
+        ("np.full_like(X, 256.0)", "metric='bit_jaccard'", "error"),
+        ("np.abs(np.round(X * 50))", "metric='bit_hamming'", "ok"),
+        ("X", "metric='kantorovich'", "error"),
+        ("X", "metric='euclidean', metric_kwds={'V': np.ones(5)}", "error"),
+    ):
+        add(
+            f"NNIndex({data}, {kwds})",
+            _BASE + f"idx = NNIndex({data}, {kwds})\n"
+            "sane_knn(idx.neighbor_graph, 60, idx.n_neighbors, 60)",
+            expect,
+        )
+        add(
+            f"UMAP({kwds}).fit({data})",
+            _BASE + f"m = UMAP({kwds}, n_epochs=10)\nE = m.fit_transform({data})\n"
+            "sane_embedding(E, 60, 2)",
+            expect,
+        )
     # UMAP parameters
     for kwds, expect in (
         ("n_neighbors=1", "error"),

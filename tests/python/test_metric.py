@@ -239,10 +239,11 @@ def test_metric_info() -> None:
         assert angular is (canonical in ANGULAR)
     kinds = {metric_info(n)[1] for n in METRICS}
     assert len(kinds) == len({m[0] for m in METRICS.values()})
-    assert set(metric_names()) == set(METRICS)
+    # test_metrics_all.py covers the names beyond scipy's common metrics
+    assert set(metric_names()) >= set(METRICS)
 
 
-@pytest.mark.parametrize("bad", ["euclidian", "", "L2", "wminkowski"])
+@pytest.mark.parametrize("bad", ["euclidian", "", "L2", "kantorovich"])
 def test_unknown_metric(bad: str) -> None:
     with pytest.raises(ValueError, match="unknown metric") as info:
         metric_info(bad)

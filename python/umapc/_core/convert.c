@@ -220,15 +220,29 @@ int umapc_parse_jobs(PyObject *obj, int default_value, int *out) {
     return 0;
 }
 
-int umapc_metric_arg(const char *name, double p, umapc_metric *metric) {
+int umapc_metric_arg(const char *name, double p, PyObject *params, umapc_metric *metric,
+                     PyArrayObject **held) {
     umapc_error err = {0};
     umapc_metric_init(metric);
     metric->p = p;
+    *held = NULL;
+    if (params != NULL && params != Py_None) {
+        /* Any real array (V, w, or a 2-d VI, read in C order) as float32, as the data are. */
+        *held = (PyArrayObject *)PyArray_FROMANY(params, NPY_FLOAT32, 0, 2,
+                                                 NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED |
+                                                     NPY_ARRAY_FORCECAST);
+        if (*held == NULL) {
+            return -1;
+        }
+        metric->params = (const float *)PyArray_DATA(*held);
+        metric->n_params = (size_t)PyArray_SIZE(*held);
+    }
     umapc_status status = umapc_metric_parse(name, &metric->kind, &err);
     if (status == UMAPC_OK) {
         status = umapc_metric_validate(metric, &err);
     }
     if (status) {
+        Py_CLEAR(*held);
         umapc_raise(status, &err);
         return -1;
     }

@@ -67,9 +67,12 @@ PyObject *umapc_neighbors_result(umapc_status status, const umapc_error *err,
                                  const umapc_bridge *bridge, PyArrayObject *indices,
                                  PyArrayObject *distances);
 
-/* Fills metric from a name (or alias) and the minkowski p; returns -1 with ValueError set for an
- * unknown name or a bad p. */
-int umapc_metric_arg(const char *name, double p, umapc_metric *metric);
+/* Fills metric from a name (or alias), the exponent p and the array parameter params (None or
+ * NULL for none; V, w or VI as any real array); returns -1 with ValueError set for an unknown
+ * name or a bad p or params. On success *held is the float32 copy metric->params points into (a
+ * new reference or NULL): the caller releases it (Py_XDECREF) once the metric is no longer used. */
+int umapc_metric_arg(const char *name, double p, PyObject *params, umapc_metric *metric,
+                     PyArrayObject **held);
 
 /* Larger n_jobs values are refused as absurd; smaller ones above the CPU count are capped. */
 #define UMAPC_MAX_JOBS 4096

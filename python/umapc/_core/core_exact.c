@@ -14,22 +14,25 @@ static int check_k(long k, npy_intp n) {
 
 static PyObject *core_exact_knn_graph(PyObject *self, PyObject *args, PyObject *kwargs) {
     (void)self;
-    static char *keywords[] = {"X", "k", "metric", "n_jobs", "p", "progress", NULL};
-    PyObject *x_obj = NULL, *jobs_obj = NULL, *callback = Py_None;
+    static char *keywords[] = {"X", "k", "metric", "n_jobs", "p", "progress", "params", NULL};
+    PyObject *x_obj = NULL, *jobs_obj = NULL, *callback = Py_None, *params = Py_None;
     long k = 0;
     const char *name = "euclidean";
     double p = 2.0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "Ol|sOdO:exact_knn_graph", keywords, &x_obj, &k,
-                                     &name, &jobs_obj, &p, &callback)) {
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "Ol|sOdOO:exact_knn_graph", keywords, &x_obj, &k,
+                                     &name, &jobs_obj, &p, &callback, &params)) {
         return NULL;
     }
     umapc_metric metric;
+    PyArrayObject *held = NULL;
     int n_jobs = -1;
-    if (umapc_metric_arg(name, p, &metric) < 0 || umapc_parse_jobs(jobs_obj, -1, &n_jobs) < 0) {
+    if (umapc_parse_jobs(jobs_obj, -1, &n_jobs) < 0 ||
+        umapc_metric_arg(name, p, params, &metric, &held) < 0) {
         return NULL;
     }
     PyArrayObject *x = umapc_as_float_matrix(x_obj, "X", 1);
     if (x == NULL) {
+        Py_XDECREF(held);
         return NULL;
     }
     npy_intp n = PyArray_DIM(x, 0), dim = PyArray_DIM(x, 1);
@@ -61,6 +64,7 @@ static PyObject *core_exact_knn_graph(PyObject *self, PyObject *args, PyObject *
     result = umapc_neighbors_result(st, &err, &bridge, indices, distances);
 done:
     Py_DECREF(x);
+    Py_XDECREF(held);
     return result;
 }
 
@@ -134,7 +138,7 @@ static PyObject *core_precomputed_knn(PyObject *self, PyObject *args, PyObject *
 PyMethodDef umapc_exact_methods[] = {
     {"exact_knn_graph", (PyCFunction)(void (*)(void))core_exact_knn_graph,
      METH_VARARGS | METH_KEYWORDS,
-     "exact_knn_graph(X, k, metric='euclidean', n_jobs=-1, p=2.0, progress=None)\n\n"
+     "exact_knn_graph(X, k, metric='euclidean', n_jobs=-1, p=2.0, progress=None, params=None)\n\n"
      "Exact all-points k-NN graph: (indices int32 (n, k), distances float32 (n, k)); row i starts "
      "with i itself at distance 0, then the k-1 nearest other rows (ties by lower index)."},
     {"precomputed_knn", (PyCFunction)(void (*)(void))core_precomputed_knn,

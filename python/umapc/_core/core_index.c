@@ -95,26 +95,24 @@ static int parse_backend(const char *name, umapc_backend *backend) {
 }
 
 /* Index(data, metric="euclidean", p=2.0, backend="exact", M=16, ef_construction=200, seed=0,
- *       n_jobs=-1, callback=None) */
+ *       n_jobs=-1, callback=None, params=None) */
 static PyObject *index_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
     (void)type;
     static char *kwlist[] = {"data", "metric", "p",        "backend", "M", "ef_construction",
-                             "seed", "n_jobs", "callback", NULL};
-    PyObject *data_obj = NULL, *jobs_obj = Py_None, *callback = Py_None;
+                             "seed", "n_jobs", "callback", "params",  NULL};
+    PyObject *data_obj = NULL, *jobs_obj = Py_None, *callback = Py_None, *params = Py_None;
     const char *metric_name = "euclidean", *backend_name = "exact";
     double p = 2.0;
     Py_ssize_t m = 16, ef_construction = 200;
     unsigned long long seed = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|sdsnnKOO", kwlist, &data_obj, &metric_name,
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|sdsnnKOOO", kwlist, &data_obj, &metric_name,
                                      &p, &backend_name, &m, &ef_construction, &seed, &jobs_obj,
-                                     &callback)) {
+                                     &callback, &params)) {
         return NULL;
     }
-    umapc_metric metric;
     umapc_index_options opts;
     umapc_index_options_init(&opts);
-    if (umapc_metric_arg(metric_name, p, &metric) < 0 ||
-        parse_backend(backend_name, &opts.backend) < 0 ||
+    if (parse_backend(backend_name, &opts.backend) < 0 ||
         umapc_parse_jobs(jobs_obj, -1, &opts.hnsw.n_threads) < 0) {
         return NULL;
     }
@@ -127,8 +125,14 @@ static PyObject *index_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     opts.hnsw.M = (size_t)m;
     opts.hnsw.ef_construction = (size_t)ef_construction;
     opts.hnsw.seed = seed;
+    umapc_metric metric;
+    PyArrayObject *held = NULL; /* the index keeps its own copy of the parameters */
+    if (umapc_metric_arg(metric_name, p, params, &metric, &held) < 0) {
+        return NULL;
+    }
     PyArrayObject *data = umapc_as_float_matrix(data_obj, "data", 1);
     if (data == NULL) {
+        Py_XDECREF(held);
         return NULL;
     }
     umapc_bridge bridge;
@@ -142,6 +146,7 @@ static PyObject *index_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
                            (size_t)PyArray_DIM(data, 1), &opts, &bridge.progress, &index, &err);
     Py_END_ALLOW_THREADS;
     Py_DECREF(data);
+    Py_XDECREF(held);
     if (status) {
         return umapc_raise_call(status, &err, &bridge);
     }
@@ -488,7 +493,19 @@ static PyObject *index_get_metric(IndexObject *self, void *closure) {
         Py_RETURN_NONE;
     }
     umapc_metric metric = umapc_index_metric(self->index);
-    return Py_BuildValue("(sd)", umapc_metric_name(metric.kind), metric.p);
+    PyObject *params = Py_None;
+    Py_INCREF(params);
+    if (metric.n_params > 0) {
+        npy_intp n = (npy_intp)metric.n_params;
+        Py_DECREF(params);
+        params = PyArray_SimpleNew(1, &n, NPY_FLOAT32);
+        if (params == NULL) {
+            return NULL;
+        }
+        memcpy(PyArray_DATA((PyArrayObject *)params), metric.params,
+               metric.n_params * sizeof(float));
+    }
+    return Py_BuildValue("(sdN)", umapc_metric_name(metric.kind), metric.p, params);
 }
 
 static PyMethodDef index_type_methods[] = {
@@ -514,7 +531,9 @@ static PyGetSetDef index_getset[] = {
     {"dim", (getter)index_get_dim, NULL, "row length", NULL},
     {"memory", (getter)index_get_memory, NULL, "bytes held by the index", NULL},
     {"backend", (getter)index_get_backend, NULL, "'exact' or 'hnsw'", NULL},
-    {"metric", (getter)index_get_metric, NULL, "(canonical metric name, p)", NULL},
+    {"metric", (getter)index_get_metric, NULL,
+     "(canonical metric name, p, params): params a flat float32 copy of V, w or VI, else None",
+     NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -540,22 +559,25 @@ static PyObject *core_as_float_matrix(PyObject *self, PyObject *args) {
     return (PyObject *)umapc_as_float_matrix(obj, name, 1);
 }
 
-/* check_metric_data(X, metric, p=2.0): raises ValueError when rows lie outside the metric's
- * domain (hellinger needs nonnegative entries). X must already be a float32 matrix. */
+/* check_metric_data(X, metric, p=2.0, params=None): raises ValueError when rows lie outside the
+ * metric's domain (hellinger needs nonnegative entries) or params do not fit X's dimension. X must
+ * already be a float32 matrix. */
 static PyObject *core_check_metric_data(PyObject *self, PyObject *args) {
     (void)self;
-    PyObject *obj = NULL;
+    PyObject *obj = NULL, *params = Py_None;
     const char *name = "euclidean";
     double p = 2.0;
-    if (!PyArg_ParseTuple(args, "Os|d", &obj, &name, &p)) {
+    if (!PyArg_ParseTuple(args, "Os|dO", &obj, &name, &p, &params)) {
         return NULL;
     }
     umapc_metric metric;
-    if (umapc_metric_arg(name, p, &metric) < 0) {
+    PyArrayObject *held = NULL;
+    if (umapc_metric_arg(name, p, params, &metric, &held) < 0) {
         return NULL;
     }
     PyArrayObject *rows = umapc_as_float_matrix(obj, "data", 0);
     if (rows == NULL) {
+        Py_XDECREF(held);
         return NULL;
     }
     umapc_error err = {0};
@@ -566,6 +588,7 @@ static PyObject *core_check_metric_data(PyObject *self, PyObject *args) {
                                 (size_t)PyArray_DIM(rows, 0), (size_t)PyArray_DIM(rows, 1), &err);
     Py_END_ALLOW_THREADS;
     Py_DECREF(rows);
+    Py_XDECREF(held);
     if (status) {
         return umapc_raise(status, &err);
     }
@@ -574,7 +597,8 @@ static PyObject *core_check_metric_data(PyObject *self, PyObject *args) {
 
 PyMethodDef umapc_index_methods[] = {
     {"check_metric_data", core_check_metric_data, METH_VARARGS,
-     "check_metric_data(X, metric, p=2.0): ValueError when rows lie outside the metric's domain."},
+     "check_metric_data(X, metric, p=2.0, params=None): ValueError when rows lie outside the "
+     "metric's domain or params (V, w, VI) do not fit."},
     {"as_float_matrix", core_as_float_matrix, METH_VARARGS,
      "as_float_matrix(obj, name='data'): validated C-contiguous float32 matrix."},
     {NULL, NULL, 0, NULL},

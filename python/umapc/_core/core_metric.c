@@ -4,21 +4,24 @@
 
 static PyObject *core_pairwise_distances(PyObject *self, PyObject *args, PyObject *kwargs) {
     (void)self;
-    static char *keywords[] = {"X", "Y", "metric", "p", "n_jobs", NULL};
-    PyObject *x_obj = NULL, *y_obj = Py_None, *jobs_obj = NULL;
+    static char *keywords[] = {"X", "Y", "metric", "p", "n_jobs", "params", NULL};
+    PyObject *x_obj = NULL, *y_obj = Py_None, *jobs_obj = NULL, *params = Py_None;
     const char *name = "euclidean";
     double p = 2.0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|OsdO:pairwise_distances", keywords, &x_obj,
-                                     &y_obj, &name, &p, &jobs_obj)) {
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|OsdOO:pairwise_distances", keywords, &x_obj,
+                                     &y_obj, &name, &p, &jobs_obj, &params)) {
         return NULL;
     }
     umapc_metric metric;
+    PyArrayObject *held = NULL;
     int n_jobs = -1;
-    if (umapc_metric_arg(name, p, &metric) < 0 || umapc_parse_jobs(jobs_obj, -1, &n_jobs) < 0) {
+    if (umapc_parse_jobs(jobs_obj, -1, &n_jobs) < 0 ||
+        umapc_metric_arg(name, p, params, &metric, &held) < 0) {
         return NULL;
     }
     PyArrayObject *x = umapc_as_float_matrix(x_obj, "X", 1);
     if (x == NULL) {
+        Py_XDECREF(held);
         return NULL;
     }
     PyArrayObject *y = x;
@@ -28,6 +31,7 @@ static PyObject *core_pairwise_distances(PyObject *self, PyObject *args, PyObjec
         y = umapc_as_float_matrix(y_obj, "Y", 1);
         if (y == NULL) {
             Py_DECREF(x);
+            Py_XDECREF(held);
             return NULL;
         }
     }
@@ -59,6 +63,7 @@ static PyObject *core_pairwise_distances(PyObject *self, PyObject *args, PyObjec
 done:
     Py_DECREF(x);
     Py_DECREF(y);
+    Py_XDECREF(held);
     return (PyObject *)out;
 }
 
@@ -101,7 +106,7 @@ static PyObject *core_metric_names(PyObject *self, PyObject *args) {
 PyMethodDef umapc_metric_methods[] = {
     {"pairwise_distances", (PyCFunction)(void (*)(void))core_pairwise_distances,
      METH_VARARGS | METH_KEYWORDS,
-     "pairwise_distances(X, Y=None, metric='euclidean', p=2.0, n_jobs=-1)\n\n"
+     "pairwise_distances(X, Y=None, metric='euclidean', p=2.0, n_jobs=-1, params=None)\n\n"
      "float32 (n_X, n_Y) matrix of distances between the rows of X and Y (Y=None: X itself). "
      "Raises ValueError for an unknown metric, a bad p, NaN/inf input, mismatched columns or "
      "negative data with hellinger."},

@@ -7,17 +7,19 @@ static PyObject *core_nndescent_knn_graph(PyObject *self, PyObject *args, PyObje
     static char *keywords[] = {"X",         "k",          "metric",         "p",
                                "seed",      "n_jobs",     "n_trees",        "leaf_size",
                                "max_iters", "delta",      "max_candidates", "extra",
-                               "progress",  "min_recall", "outcome",        NULL};
-    PyObject *x_obj = NULL, *jobs_obj = NULL, *callback = Py_None;
+                               "progress",  "min_recall", "outcome",        "params",
+                               NULL};
+    PyObject *x_obj = NULL, *jobs_obj = NULL, *callback = Py_None, *params = Py_None;
     long k = 0;
     const char *name = "euclidean";
     double p = 2.0, delta = 0.001, min_recall = 0.99;
     int want_outcome = 0;
     unsigned long long seed = 0;
     Py_ssize_t trees = 0, leaf = 0, iters = 0, mc = 0, extra = 1;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "Ol|sdKOnnndnnOdp:nndescent_knn_graph", keywords,
-                                     &x_obj, &k, &name, &p, &seed, &jobs_obj, &trees, &leaf, &iters,
-                                     &delta, &mc, &extra, &callback, &min_recall, &want_outcome)) {
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "Ol|sdKOnnndnnOdpO:nndescent_knn_graph",
+                                     keywords, &x_obj, &k, &name, &p, &seed, &jobs_obj, &trees,
+                                     &leaf, &iters, &delta, &mc, &extra, &callback, &min_recall,
+                                     &want_outcome, &params)) {
         return NULL;
     }
     if (!(min_recall >= 0.0 && min_recall <= 1.0)) {
@@ -32,20 +34,23 @@ static PyObject *core_nndescent_knn_graph(PyObject *self, PyObject *args, PyObje
     umapc_metric metric;
     umapc_error err = {0};
     umapc_status st;
-    if (umapc_metric_arg(name, p, &metric) < 0) {
-        return NULL;
-    }
     int n_jobs = -1;
     if (umapc_parse_jobs(jobs_obj, -1, &n_jobs) < 0) {
         return NULL;
     }
+    PyArrayObject *held = NULL;
+    if (umapc_metric_arg(name, p, params, &metric, &held) < 0) {
+        return NULL;
+    }
     PyArrayObject *x = umapc_as_float_matrix(x_obj, "X", 1);
     if (x == NULL) {
+        Py_XDECREF(held);
         return NULL;
     }
     npy_intp n = PyArray_DIM(x, 0), dim = PyArray_DIM(x, 1);
     if (k < 1 || k > (long)n) {
         Py_DECREF(x);
+        Py_XDECREF(held);
         return PyErr_Format(PyExc_ValueError,
                             "k must be between 1 and the number of data rows (%zd), got %ld",
                             (Py_ssize_t)n, k);
@@ -54,11 +59,13 @@ static PyObject *core_nndescent_knn_graph(PyObject *self, PyObject *args, PyObje
                                  &err);
     if (st != UMAPC_OK) {
         Py_DECREF(x);
+        Py_XDECREF(held);
         return umapc_raise(st, &err);
     }
     PyArrayObject *indices = NULL, *distances = NULL;
     if (umapc_new_neighbors(n, (npy_intp)k, &indices, &distances) < 0) {
         Py_DECREF(x);
+        Py_XDECREF(held);
         return NULL;
     }
     umapc_nndescent_options opts;
@@ -82,6 +89,7 @@ static PyObject *core_nndescent_knn_graph(PyObject *self, PyObject *args, PyObje
                                    (float *)PyArray_DATA(distances), &err);
     Py_END_ALLOW_THREADS;
     Py_DECREF(x);
+    Py_XDECREF(held);
     if (st != UMAPC_OK || !want_outcome) {
         return umapc_neighbors_result(st, &err, &bridge, indices, distances);
     }

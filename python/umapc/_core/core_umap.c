@@ -769,7 +769,8 @@ static PyObject *py_inverse_transform(PyObject *self, PyObject *args, PyObject *
         return NULL;
     }
     umapc_metric metric;
-    if (umapc_metric_arg(name, p, &metric) < 0) {
+    PyArrayObject *no_params = NULL; /* inverse_transform's metrics take no array parameter */
+    if (umapc_metric_arg(name, p, NULL, &metric, &no_params) < 0) {
         return NULL;
     }
     PyArrayObject *emb = umapc_as_float_matrix(e_obj, "embedding", 1);
