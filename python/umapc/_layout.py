@@ -128,7 +128,8 @@ def initial_layout(
 ) -> np.ndarray:
     """The rescaled start of the layout: a given array (jittered where rows repeat), uniform
     random in [-10, 10), PCA of ``data``, or the spectral layout of ``graph`` (random where the
-    eigensolver fails, with umap-learn's warning, issued at ``stacklevel`` from here)."""
+    eigensolver fails, with umap-learn's warning, issued with ``stacklevel``: counted from this
+    function's frame)."""
     n, dim = graph.shape[0], n_components
     init_seed, rescale_seed = seeds
     expand = True
@@ -158,7 +159,7 @@ def initial_layout(
                 "Spectral initialisation failed! The eigenvector solver failed. This is "
                 "likely due to too small an eigengap. Consider adding some noise or jitter "
                 "to your data.\n\nFalling back to random initialisation!",
-                stacklevel=stacklevel + 1,
+                stacklevel=stacklevel,
             )
             embedding = rng.uniform(low=-10.0, high=10.0, size=(n, dim))
     embedding = np.array(embedding, dtype=np.float32, order="C")
@@ -188,6 +189,7 @@ def embed(
 
     Draws three seeds from ``rng`` (initial layout, rescaling noise, layout), in that order,
     after pruning. ``densmap`` is None or the densMAP keywords of ``_core.optimize_layout``.
+    ``stacklevel`` is the one a warning issued here would take to reach the frame to blame.
 
     Returns
     -------

@@ -7,8 +7,6 @@ optimisation, transform) runs in the C library through :mod:`umapc._core`.
 
 from __future__ import annotations
 
-import math
-import numbers
 import time
 import warnings
 from collections.abc import Callable
@@ -27,6 +25,7 @@ from ._layout import check_layout_finite as _check_layout_finite
 from ._layout import draw_seed as _draw_seed
 from ._layout import embed as _embed_graph
 from ._layout import prune as _prune
+from ._validation import check_finite_number as _check_finite_number
 from ._validation import check_n_jobs
 
 __all__ = ["UMAP"]
@@ -56,16 +55,6 @@ _DISCONNECTION_DISTANCES = {"correlation": 2.0, "cosine": 2.0, "hellinger": 1.0,
 # Negative samples per edge and epoch: the layout's work grows linearly with it (umap-learn's
 # default is 5), and far larger values would take hours or overflow the C layout's sample counts.
 _MAX_NEGATIVE_SAMPLE_RATE = 1000
-
-
-def _check_finite_number(value: Any, name: str) -> None:
-    """Raise ValueError unless value is a finite real number (bools and strings refused)."""
-    if (
-        isinstance(value, (bool, np.bool_))
-        or not isinstance(value, numbers.Real)
-        or not math.isfinite(value)
-    ):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
 
 
 _INIT_NAMES = ("pca", "spectral", "random", "tswspectral")
