@@ -1,7 +1,9 @@
 """umapc: UMAP and nearest-neighbour search with the whole compute core in C.
 
 ``from umapc import UMAP`` replaces ``from umap import UMAP``; ``umapc.NNIndex`` replaces
-``pynndescent.NNDescent``. Heavy modules (scikit-learn, scipy) load on first use of a class, so
+``pynndescent.NNDescent`` and ``umapc.NNTransformer`` its ``PyNNDescentTransformer``;
+``umapc.embed_graph`` lays out a given fuzzy graph and ``umapc.scanpy.umap`` replaces
+``scanpy.tl.umap``. Heavy modules (scikit-learn, scipy) load on first use of a name, so
 ``import umapc`` stays fast.
 """
 
@@ -13,13 +15,32 @@ from ._core import simd_level as _c_simd_level
 from ._core import version as _c_version
 
 __version__ = "0.1.0"
-__all__ = ["UMAP", "CorruptIndexError", "NNIndex", "__version__", "simd_level"]
+__all__ = [
+    "UMAP",
+    "CorruptIndexError",
+    "NNIndex",
+    "NNTransformer",
+    "__version__",
+    "embed_graph",
+    "simd_level",
+]
 
 if TYPE_CHECKING:
+    from . import scanpy as scanpy
+    from .embedding import embed_graph
     from .index import CorruptIndexError, NNIndex
+    from .transformer import NNTransformer
     from .umap_ import UMAP
 
-_LAZY = {"UMAP": ".umap_", "NNIndex": ".index", "CorruptIndexError": ".index"}
+_LAZY = {
+    "UMAP": ".umap_",
+    "NNIndex": ".index",
+    "CorruptIndexError": ".index",
+    "NNTransformer": ".transformer",
+    "embed_graph": ".embedding",
+}
+# Submodules reached as attributes (``umapc.scanpy.umap``) without importing them first.
+_LAZY_MODULES = {"scanpy": ".scanpy"}
 
 
 def simd_level() -> str:
@@ -47,18 +68,22 @@ def simd_level() -> str:
 
 
 def __getattr__(name: str) -> Any:
+    import importlib
+
+    if name in _LAZY_MODULES:
+        value = importlib.import_module(_LAZY_MODULES[name], __name__)
+        globals()[name] = value
+        return value
     module_name = _LAZY.get(name)
     if module_name is None:
         raise AttributeError(f"module 'umapc' has no attribute {name!r}")
-    import importlib
-
     value = getattr(importlib.import_module(module_name, __name__), name)
     globals()[name] = value
     return value
 
 
 def __dir__() -> list[str]:
-    return sorted(list(globals()) + list(_LAZY))
+    return sorted(set(globals()) | set(_LAZY) | set(_LAZY_MODULES))
 
 
 assert _c_version() == __version__, "umapc: Python package and C library versions differ"

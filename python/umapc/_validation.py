@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 import warnings
 from collections.abc import Mapping
@@ -155,6 +156,16 @@ def seed_from_random_state(random_state: Any) -> int | None:
     raise TypeError(
         f"random_state must be None, an int, a RandomState or a Generator, got {random_state!r}"
     )
+
+
+def check_finite_number(value: Any, name: str) -> None:
+    """Raise ValueError unless value is a finite real number (bools and strings refused)."""
+    if (
+        isinstance(value, (bool, np.bool_))
+        or not isinstance(value, numbers.Real)
+        or not math.isfinite(value)
+    ):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
 
 
 def check_positive_int(value: Any, name: str) -> int:

@@ -7,8 +7,6 @@ optimisation, transform) runs in the C library through :mod:`umapc._core`.
 
 from __future__ import annotations
 
-import math
-import numbers
 import time
 import warnings
 from collections.abc import Callable
@@ -22,6 +20,12 @@ from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from . import _core
+from ._layout import Progress as _Progress
+from ._layout import check_layout_finite as _check_layout_finite
+from ._layout import draw_seed as _draw_seed
+from ._layout import embed as _embed_graph
+from ._layout import prune as _prune
+from ._validation import check_finite_number as _check_finite_number
 from ._validation import check_n_jobs
 
 __all__ = ["UMAP"]
@@ -68,91 +72,11 @@ _DISCONNECTION_DISTANCES = {
 _MAX_NEGATIVE_SAMPLE_RATE = 1000
 
 
-def _check_finite_number(value: Any, name: str) -> None:
-    """Raise ValueError unless value is a finite real number (bools and strings refused)."""
-    if (
-        isinstance(value, (bool, np.bool_))
-        or not isinstance(value, numbers.Real)
-        or not math.isfinite(value)
-    ):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-
-
-def _check_layout_finite(embedding: np.ndarray) -> None:
-    """The layout's coordinates must be finite; never hand back inf or NaN silently."""
-    if not np.isfinite(embedding).all():
-        raise FloatingPointError(
-            "the layout produced non-finite coordinates; lower learning_rate or "
-            "repulsion_strength, or check a and b"
-        )
-
-
 _INIT_NAMES = ("pca", "spectral", "random", "tswspectral")
-
-_SEED_HIGH = 2**62
 
 
 def _ts() -> str:
     return time.ctime()
-
-
-def _draw_seed(rng: np.random.RandomState) -> int:
-    return int(rng.randint(0, _SEED_HIGH, dtype=np.int64))
-
-
-class _Progress:
-    """Progress callback for the C stages: one tqdm bar per stage when verbose.
-
-    Called as ``progress(stage, done, total)`` from C (holding the GIL). Without tqdm, or when not
-    verbose, it does nothing; it never catches exceptions, so Ctrl-C reaches the caller.
-    """
-
-    def __init__(self, verbose: bool, tqdm_kwds: dict[str, Any]) -> None:
-        self._tqdm = None
-        if verbose:
-            try:
-                from tqdm.auto import tqdm
-            except ImportError:
-                tqdm = None
-            self._tqdm = tqdm
-        self._kwds = tqdm_kwds
-        self._bar: Any = None
-        self._stage: str | None = None
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        if self._tqdm is None:
-            return
-        if stage != self._stage:
-            self._finish()
-            self.close()
-            kwds = dict(self._kwds)
-            if stage != "optimize layout":
-                kwds["desc"] = stage.capitalize()
-            self._bar = self._tqdm(total=int(total), **kwds)
-            self._stage = stage
-        step = int(done) - self._bar.n
-        if step > 0:
-            self._bar.update(step)
-
-    @property
-    def callback(self) -> Callable[[str, int, int], None] | None:
-        return self if self._tqdm is not None else None
-
-    def _finish(self) -> None:
-        # A new stage means the previous one completed, even if it stopped early (converged).
-        if self._bar is not None and self._bar.total and self._bar.n < self._bar.total:
-            self._bar.update(self._bar.total - self._bar.n)
-
-    def done(self) -> None:
-        """The current stage has finished: complete and close its bar."""
-        self._finish()
-        self.close()
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
-        self._bar = None
-        self._stage = None
 
 
 def _known_metric(name: Any) -> bool:
@@ -243,17 +167,6 @@ def _same_data(a: Any, b: Any) -> bool:
 
 def _csr(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, shape: tuple[int, int]):
     return scipy.sparse.csr_matrix((data, indices, indptr), shape=shape)
-
-
-def _prune(graph: scipy.sparse.csr_matrix, n_epochs: int, default_epochs: int):
-    """umap-learn drops edges too weak to be sampled once in the run before the layout."""
-    graph = graph.copy()
-    if graph.nnz == 0:
-        return graph
-    epochs = n_epochs if n_epochs > 10 else default_epochs
-    graph.data[graph.data < graph.data.max() / float(epochs)] = 0.0
-    graph.eliminate_zeros()
-    return graph
 
 
 # Output metrics the C layout has gradients for (umapc_output_metric codes, umap-learn's names).
@@ -1035,10 +948,6 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                 stacklevel=4,
             )
 
-    def _default_epochs(self, n: int) -> int:
-        # umap-learn: 200 more for densMAP
-        return (500 if n <= 10000 else 200) + (200 if self.densmap else 0)
-
     def _embed(
         self,
         X: np.ndarray,
@@ -1048,32 +957,25 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     ) -> np.ndarray:
         """Initialise, rescale and optimise the layout of graph_ (umap-learn's
         simplicial_set_embedding)."""
-        n = X.shape[0]
-        default_epochs = self._default_epochs(n)
-        n_epochs = default_epochs if self.n_epochs is None else int(self.n_epochs)
-        graph = _prune(self.graph_, n_epochs, default_epochs)
-        init_seed, rescale_seed, layout_seed = (_draw_seed(rng) for _ in range(3))
-        embedding = self._initial_layout(X, graph, init, rng, (init_seed, rescale_seed), progress)
         repulsion, rate = self._layout_rates()
-        if n_epochs > 0 and graph.nnz > 0:
-            _core.optimize_layout(
-                embedding,
-                None,
-                graph.indptr.astype(np.int32, copy=False),
-                graph.indices.astype(np.int32, copy=False),
-                graph.data.astype(np.float32, copy=False),
-                n_epochs,
-                self._a,
-                self._b,
-                repulsion_strength=repulsion,
-                learning_rate=self._initial_alpha,
-                negative_sample_rate=rate,
-                seed=layout_seed,
-                n_jobs=self._n_jobs,
-                callback=progress.callback,
-                **self._densmap_arguments(),
-                **self._output_arguments(),
-            )
+        embedding, graph, n_epochs = _embed_graph(
+            self.graph_,
+            init,
+            n_components=self._n_components,
+            a=self._a,
+            b=self._b,
+            n_epochs=self.n_epochs,
+            learning_rate=self._initial_alpha,
+            repulsion_strength=repulsion,
+            negative_sample_rate=rate,
+            rng=rng,
+            n_jobs=self._n_jobs,
+            progress=progress,
+            data=X,
+            densmap=self._densmap_arguments() or None,
+            output=self._output_arguments(),
+            stacklevel=4,
+        )
         if self.output_dens:
             self._density_radii(graph, embedding, n_epochs)
         disconnected = np.diff(self.graph_.indptr) == 0
@@ -1125,62 +1027,6 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self.rad_emb_ = _core.dens_radii(
             indptr, indices, data, knn_i, knn_d, squared=False, n_jobs=self._n_jobs
         )
-
-    def _initial_layout(
-        self,
-        X: np.ndarray,
-        graph: scipy.sparse.csr_matrix,
-        init: str | np.ndarray,
-        rng: np.random.RandomState,
-        seeds: tuple[int, int],
-        progress: _Progress,
-    ) -> np.ndarray:
-        n, dim = X.shape[0], self._n_components
-        init_seed, rescale_seed = seeds
-        expand = True
-        if isinstance(init, np.ndarray):
-            embedding = self._jitter_duplicates(init, rng)
-            expand = False
-        elif init == "random":
-            embedding = rng.uniform(low=-10.0, high=10.0, size=(n, dim)).astype(np.float32)
-            expand = False
-        elif init == "pca":
-            from sklearn.decomposition import PCA
-
-            embedding = PCA(n_components=dim, random_state=init_seed % 2**32).fit_transform(X)
-        else:  # "spectral" and "tswspectral"
-            embedding, converged = _core.spectral_layout(
-                graph.indptr.astype(np.int32, copy=False),
-                graph.indices.astype(np.int32, copy=False),
-                graph.data.astype(np.float32, copy=False),
-                dim,
-                init_seed,
-                n_jobs=self._n_jobs,
-                callback=progress.callback,
-            )
-            progress.done()
-            if not converged:
-                warnings.warn(
-                    "Spectral initialisation failed! The eigenvector solver failed. This is "
-                    "likely due to too small an eigengap. Consider adding some noise or jitter "
-                    "to your data.\n\nFalling back to random initialisation!",
-                    stacklevel=4,
-                )
-                embedding = rng.uniform(low=-10.0, high=10.0, size=(n, dim))
-        embedding = np.array(embedding, dtype=np.float32, order="C")
-        _core.rescale_embedding(embedding, rescale_seed, expand)
-        return embedding
-
-    @staticmethod
-    def _jitter_duplicates(init: np.ndarray, rng: np.random.RandomState) -> np.ndarray:
-        """umap-learn nudges repeated rows of a user init apart by 0.1% of the mean NN distance."""
-        if np.unique(init, axis=0).shape[0] == init.shape[0]:
-            return init.copy()
-        from sklearn.neighbors import KDTree
-
-        dist, _ = KDTree(init).query(init, k=2)
-        scale = 0.001 * float(np.mean(dist[:, 1]))
-        return (init + rng.normal(scale=scale, size=init.shape)).astype(np.float32)
 
     # ------------------------------------------------------------------ transform
 
