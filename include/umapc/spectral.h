@@ -12,8 +12,8 @@ typedef struct umapc_spectral_options {
     /* Residual tolerance relative to the Laplacian eigenvalue, like ARPACK's (umap-learn passes
      * 1e-4 to eigsh). Default 1e-4. */
     double tol;
-    /* Filter-and-Rayleigh-Ritz rounds per component before giving up; 0 means 5 * n, umap-learn's
-     * eigsh maxiter. Default 0. */
+    /* Filter-and-Rayleigh-Ritz rounds per component before giving up; 0 means min(5 n, 100)
+     * (umap-learn's eigsh maxiter is 5 n, but a round here is up to 192 products). Default 0. */
     size_t max_iter;
     uint64_t seed; /* start vectors (besides the all-ones one) and tiny components. Default 0. */
     int n_threads; /* <= 0: all cores. Default 0. */

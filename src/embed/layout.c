@@ -504,7 +504,9 @@ static int sort_sampled(const plan *p, ops_buf *b, size_t nt) {
     if (nt == 1) {
         beg[0] = 0;
         beg[1] = b->n_sampled;
-        memcpy(b->sorted, b->sampled, b->n_sampled * sizeof *b->sorted);
+        if (b->n_sampled > 0) { /* sorted is still NULL before the first sampled edge */
+            memcpy(b->sorted, b->sampled, b->n_sampled * sizeof *b->sorted);
+        }
         return 0;
     }
     uint64_t scale = owner_scale(p->n_head, nt);

@@ -34,6 +34,11 @@
  * (Ordinary graphs converge in 2-6 iterations.) */
 #define STALL_ITERS  2
 #define STALL_ACCEPT 1e-2
+/* The default bound on iterations (umap-learn's 5 n is ARPACK's, whose iterations cost one
+ * product; here one costs up to FILTER_MAX): graphs converge or stall in a few dozen at most, and
+ * one that does not (an asymmetric graph, whose eigenvectors this solver cannot find: minutes on
+ * 1,000 points before) reports failure, and the caller falls back to random as umap-learn does. */
+#define MAX_ITER 100
 
 void umapc_spectral_options_init(umapc_spectral_options *opts) {
     opts->tol = 1e-4;
@@ -561,7 +566,7 @@ static int solve_filtered(const solve_args *a, const umapc_idx *order, float *ou
     if (outcome == 0) {
         rayleigh_ritz(&c, x, mx, theta, res);
     }
-    size_t max_iter = a->max_iter ? a->max_iter : 5 * a->n;
+    size_t max_iter = a->max_iter ? a->max_iter : (5 * a->n < MAX_ITER ? 5 * a->n : MAX_ITER);
     double last_worst = INFINITY; /* the largest residual of the previous iteration */
     int degree = FILTER_DEGREE, stalled = 0;
     for (size_t it = 0; outcome == 0 && it < max_iter; it++) {
