@@ -604,17 +604,33 @@ static void exec_op(const layout_block *blk, const layout_consts *c, size_t dim,
     }
 }
 
-void umapc_layout_exec_scalar(const layout_block *blk, const layout_consts *c, size_t dim,
-                              float *cur, float *sum) {
+/* One op of a point at cur (work: the executor's scratch after cur). */
+typedef void (*point_op_fn)(const layout_block *blk, const layout_consts *c, const void *ctx,
+                            size_t dim, int32_t k, int32_t self, float *cur, float *work);
+
+/* The block's points one at a time through their ops: the loop of both scalar executors. */
+static void exec_points(const layout_block *blk, const layout_consts *c, const void *ctx,
+                        size_t dim, float *cur, float *work, point_op_fn op) {
     for (int32_t i = 0; i < blk->n; i++) {
         size_t j = (size_t)(blk->lo + i);
         int32_t self = blk->self_base < 0 ? -1 : blk->self_base + blk->lo + i;
         memcpy(cur, blk->self_in + j * dim, dim * sizeof *cur);
         for (int32_t k = blk->beg[i]; k < blk->beg[i + 1]; k++) {
-            exec_op(blk, c, dim, k, self, cur, sum);
+            op(blk, c, ctx, dim, k, self, cur, work);
         }
         memcpy(blk->self_out + j * dim, cur, dim * sizeof *cur);
     }
+}
+
+static void euclidean_op(const layout_block *blk, const layout_consts *c, const void *ctx,
+                         size_t dim, int32_t k, int32_t self, float *cur, float *work) {
+    (void)ctx;
+    exec_op(blk, c, dim, k, self, cur, work);
+}
+
+void umapc_layout_exec_scalar(const layout_block *blk, const layout_consts *c, size_t dim,
+                              float *cur, float *sum) {
+    exec_points(blk, c, NULL, dim, cur, sum, euclidean_op);
 }
 
 /* A non-euclidean embedding space: an op of umap-learn's optimize_layout_generic. The distance is
@@ -652,9 +668,10 @@ static float generic_weight(const layout_consts *c, float dist) {
     return dist > 0.0f ? 1.0f / (1.0f + c->a * powf(dist, 2.0f * c->b)) : 1.0f;
 }
 
-static void exec_op_generic(const layout_block *blk, const layout_consts *c, const output_space *o,
-                            size_t dim, int32_t k, int32_t self, float *buf) {
-    float *cur = buf, *grad = buf + 2 * dim, *rev = buf + 3 * dim;
+static void exec_op_generic(const layout_block *blk, const layout_consts *c, const void *ctx,
+                            size_t dim, int32_t k, int32_t self, float *cur, float *work) {
+    const output_space *o = ctx;
+    float *grad = work, *rev = work + dim;
     uint32_t other = (uint32_t)blk->other[k];
     if (other & LAYOUT_ATTRACT_BIT) {
         const float *far = blk->emb + (size_t)(other & ~LAYOUT_ATTRACT_BIT) * dim;
@@ -687,15 +704,7 @@ static void exec_op_generic(const layout_block *blk, const layout_consts *c, con
 
 static void exec_generic(const layout_block *blk, const layout_consts *c, const output_space *o,
                          size_t dim, float *buf) {
-    for (int32_t i = 0; i < blk->n; i++) {
-        size_t j = (size_t)(blk->lo + i);
-        int32_t self = blk->self_base < 0 ? -1 : blk->self_base + blk->lo + i;
-        memcpy(buf, blk->self_in + j * dim, dim * sizeof *buf);
-        for (int32_t k = blk->beg[i]; k < blk->beg[i + 1]; k++) {
-            exec_op_generic(blk, c, o, dim, k, self, buf);
-        }
-        memcpy(blk->self_out + j * dim, buf, dim * sizeof *buf);
-    }
+    exec_points(blk, c, o, dim, buf, buf + dim, exec_op_generic);
 }
 
 static void exec2_scalar(const layout_block *blk, const layout_consts *c) {
