@@ -501,10 +501,12 @@ static float circular_kantorovich_distance(double p, const float *a, const float
 
 /* umap-learn's softmax then hellinger, with both softmaxes' sums folded into one pass. */
 static float softmax_hellinger_distance(const float *a, const float *b, size_t dim) {
-    double ma = a[0], mb = b[0];
+    /* float maxima by comparison: gcc 12's aarch64 vectoriser crashes (an internal compiler
+     * error) on the two fmax reductions in double this loop had */
+    float ma = a[0], mb = b[0];
     for (size_t i = 1; i < dim; i++) {
-        ma = fmax(ma, a[i]);
-        mb = fmax(mb, b[i]);
+        ma = a[i] > ma ? a[i] : ma;
+        mb = b[i] > mb ? b[i] : mb;
     }
     double sa = 0.0, sb = 0.0, cross = 0.0;
     for (size_t i = 0; i < dim; i++) {
