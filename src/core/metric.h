@@ -57,6 +57,9 @@ umapc_status metric_extra_validate_dim(const umapc_metric *m, size_t dim, umapc_
 umapc_status metric_extra_check_rows(const umapc_metric *m, const float *data, size_t n, size_t dim,
                                      umapc_error *err);
 float metric_extra_distance(const umapc_metric *m, const float *a, const float *b, size_t dim);
+/* Whether the metric's distance depends on its p (two metrics that differ only in an unused p
+ * are the same metric). */
+int metric_uses_p(umapc_metric_kind kind);
 
 /* Points m->params at a heap copy of them, returned (the caller frees it; NULL for a metric
  * without params). Sets *failed on exhaustion. For handles that outlive the caller's array. */

@@ -37,7 +37,7 @@ static int takes_params(umapc_metric_kind kind) {
     return umapc_metric_params_needed(kind, 1) != 0;
 }
 
-static int uses_p(umapc_metric_kind kind) {
+int metric_uses_p(umapc_metric_kind kind) {
     return kind == UMAPC_METRIC_MINKOWSKI || kind == UMAPC_METRIC_WMINKOWSKI ||
            kind == UMAPC_METRIC_WASSERSTEIN_1D || kind == UMAPC_METRIC_CIRCULAR_KANTOROVICH;
 }
@@ -56,7 +56,7 @@ static const char *params_name(umapc_metric_kind kind) {
 
 umapc_status metric_extra_validate(const umapc_metric *m, umapc_error *err) {
     const char *name = umapc_metric_name(m->kind);
-    if (uses_p(m->kind) && !(m->p > 0.0 && isfinite(m->p))) {
+    if (metric_uses_p(m->kind) && !(m->p > 0.0 && isfinite(m->p))) {
         return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT, "%s needs a finite p > 0, got p=%g",
                           name, m->p);
     }
@@ -415,8 +415,10 @@ static double log_beta(double x, double y) {
     double a = fmin(x, y), b = fmax(x, y);
     if (b < 5.0) {
         double value = -log(b);
-        for (long i = 1; i < (long)a; i++) {
-            value += log((double)i) - log(b + (double)i);
+        /* a < b < 5: at most four steps, and no integer conversion of a (unchecked rows may
+         * hold anything) */
+        for (double i = 1.0; i < floor(a); i += 1.0) {
+            value += log(i) - log(b + i);
         }
         return value;
     }
@@ -576,11 +578,16 @@ static unsigned popcount8(unsigned v) {
     return (v + (v >> 4)) & 0x0Fu;
 }
 
-/* Rows hold bytes as floats (umapc_metric_check_data has checked them); the cast recovers them. */
+/* A row's byte i as umapc_metric_check_data admits it (an integer 0..255); callers that skipped
+ * that check get 0 for anything else rather than an undefined conversion. */
+static unsigned byte_at(float v) {
+    return v >= 0.0f && v <= 255.0f ? (unsigned)v : 0u;
+}
+
 static float bit_distance(int jaccard, const float *a, const float *b, size_t dim) {
     size_t differ = 0, both = 0, either = 0;
     for (size_t i = 0; i < dim; i++) {
-        unsigned x = (unsigned)a[i] & 0xFFu, y = (unsigned)b[i] & 0xFFu;
+        unsigned x = byte_at(a[i]), y = byte_at(b[i]);
         differ += popcount8(x ^ y);
         both += popcount8(x & y);
         either += popcount8(x | y);

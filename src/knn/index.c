@@ -574,7 +574,8 @@ static umapc_status read_payload(umapc_index *index, const index_header *h, cons
         return corrupt(err, "graph shape does not match the header");
     }
     const umapc_metric *graph_metric = &index->hnsw->space.plan.metric;
-    if (graph_metric->kind != h->metric.kind || graph_metric->p != h->metric.p ||
+    if (graph_metric->kind != h->metric.kind ||
+        (metric_uses_p(h->metric.kind) && graph_metric->p != h->metric.p) ||
         graph_metric->n_params != h->metric.n_params ||
         (h->metric.n_params &&
          memcmp(graph_metric->params, h->metric.params, h->metric.n_params * sizeof(float)))) {

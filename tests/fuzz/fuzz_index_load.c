@@ -65,6 +65,17 @@ static void exercise_queries(const umapc_index *index) {
     /* Small nonnegative queries are in every metric's domain except where the stored parameters
      * shrink it (minkowski with a large p refuses magnitudes whose p-th powers overflow float32):
      * that refusal is a clean argument error; anything else would be a bug. */
+    /* the newer metrics' domains (poincare's unit ball, the distributions' sums) may refuse the
+     * queries themselves: a clean refusal, checked the way the query checks them */
+    umapc_error domain = {0};
+    umapc_metric metric = umapc_index_metric(index);
+    if (umapc_metric_check_data(&metric, queries, nq, umapc_index_dim(index), &domain) !=
+        UMAPC_OK) {
+        free(queries);
+        free(ids);
+        free(dists);
+        return;
+    }
     umapc_status st = umapc_index_query(index, queries, nq, k, &q, NULL, ids, dists, &err);
     if (st == UMAPC_ERR_INVALID_ARGUMENT && strstr(err.message, "largest magnitude") != NULL) {
         free(queries);
