@@ -793,7 +793,7 @@ static umapc_status check_pairwise_args(const umapc_metric *metric, const float 
         return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT, "pairwise distances: sizes overflow");
     }
     st = umapc_metric_check_data(metric, x, nx, dim, err);
-    if (st == UMAPC_OK && y != x) {
+    if (st == UMAPC_OK && (y != x || ny != nx)) {
         st = umapc_metric_check_data(metric, y, ny, dim, err);
     }
     return st;
@@ -840,7 +840,9 @@ umapc_status umapc_pairwise_distances(const umapc_metric *metric, const float *x
     float *px = NULL, *py = NULL;
     if (plan.prep != METRIC_PREP_NONE) {
         px = prepare_rows(&plan, x, nx, dim, threads);
-        py = (px != NULL && y != x) ? prepare_rows(&plan, y, ny, dim, threads) : px;
+        /* y may start where x does and hold more rows (x a leading slice of y) */
+        int same = y == x && ny == nx;
+        py = (px != NULL && !same) ? prepare_rows(&plan, y, ny, dim, threads) : px;
         if (px == NULL || py == NULL) {
             umapc_aligned_free(px);
             return umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY,
