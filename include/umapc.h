@@ -5,6 +5,7 @@
 
 #include "umapc/common.h"
 #include "umapc/metric.h"
+#include "umapc/sparse.h"
 #include "umapc/exact.h"
 #include "umapc/hnsw.h"
 #include "umapc/knn_graph.h"

@@ -3,6 +3,7 @@
 #define UMAPC_EXACT_H
 
 #include "metric.h"
+#include "sparse.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -37,6 +38,22 @@ UMAPC_API umapc_status umapc_exact_knn_graph(const umapc_metric *metric, const f
                                              const umapc_exact_options *opts,
                                              const umapc_progress *progress, umapc_idx *indices,
                                              float *distances, umapc_error *err);
+
+/* umapc_exact_search and umapc_exact_knn_graph on sparse rows (umapc_csr, checked with
+ * umapc_sparse_check_data; queries and data with the same column count). The metric must have a
+ * sparse kernel (umapc_metric_sparse_supported). Same results as on the densified rows, up to the
+ * float rounding of the distances. */
+UMAPC_API umapc_status umapc_exact_search_csr(const umapc_metric *metric, const umapc_csr *data,
+                                              const umapc_csr *queries, size_t k,
+                                              const uint8_t *filter_mask,
+                                              const umapc_exact_options *opts,
+                                              const umapc_progress *progress, umapc_idx *indices,
+                                              float *distances, umapc_error *err);
+
+UMAPC_API umapc_status umapc_exact_knn_graph_csr(const umapc_metric *metric, const umapc_csr *data,
+                                                 size_t k, const umapc_exact_options *opts,
+                                                 const umapc_progress *progress, umapc_idx *indices,
+                                                 float *distances, umapc_error *err);
 
 /* The k nearest neighbours of each of n_rows points from precomputed distances (umap-learn's
  * metric="precomputed"): a dense n_rows x n_cols row-major matrix (indptr NULL), or a CSR matrix

@@ -5,6 +5,7 @@
 
 #include "common.h"
 #include "metric.h"
+#include "sparse.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -46,6 +47,14 @@ typedef struct umapc_nndescent_outcome {
  * the graph was made. */
 UMAPC_API umapc_status umapc_nndescent_knn_graph(
     const umapc_metric *metric, const float *data, size_t n, size_t dim, size_t k,
+    const umapc_nndescent_options *opts, const umapc_progress *progress,
+    umapc_nndescent_outcome *outcome, umapc_idx *indices, float *distances, umapc_error *err);
+
+/* umapc_nndescent_knn_graph on sparse rows (checked with umapc_sparse_check_data; the metric must
+ * have a sparse kernel). The trees split a random projection of the sparse rows, the search
+ * measures pairs with the sparse kernels; small inputs take the exact sparse graph. */
+UMAPC_API umapc_status umapc_nndescent_knn_graph_csr(
+    const umapc_metric *metric, const umapc_csr *data, size_t k,
     const umapc_nndescent_options *opts, const umapc_progress *progress,
     umapc_nndescent_outcome *outcome, umapc_idx *indices, float *distances, umapc_error *err);
 

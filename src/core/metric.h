@@ -4,6 +4,8 @@
 #define UMAPC_SRC_METRIC_H
 
 #include "cpu.h"
+#include <float.h>
+#include <math.h>
 #include "umapc/metric.h"
 
 typedef float (*umapc_kernel_fn)(const float *a, const float *b, size_t dim);
@@ -57,6 +59,24 @@ umapc_status metric_extra_validate_dim(const umapc_metric *m, size_t dim, umapc_
 umapc_status metric_extra_check_rows(const umapc_metric *m, const float *data, size_t n, size_t dim,
                                      umapc_error *err);
 float metric_extra_distance(const umapc_metric *m, const float *a, const float *b, size_t dim);
+/* The binary family (dice ... yule) from the counts of coordinates nonzero in both rows (tt), in
+ * the first only (tf), in the second only (ft), out of n: shared by the dense and sparse kernels.
+ */
+float metric_binary_from_counts(umapc_metric_kind kind, double tt, double tf, double ft, double n);
+
+/* One coordinate of jensen_shannon (kl = 0) or symmetric_kl (kl = 1), for the smoothed
+ * probabilities x and y of the two rows. */
+static inline double metric_divergence_term(int kl, double x, double y) {
+    if (kl) {
+        return x * log(x / y) + y * log(y / x);
+    }
+    double m = 0.5 * (x + y);
+    return 0.5 * (x * log(x / m) + y * log(y / m));
+}
+
+/* pynndescent's np.finfo(np.float32).eps, the pseudo-count of its divergences. */
+#define METRIC_FLOAT32_EPS ((double)FLT_EPSILON)
+
 /* Whether the metric's distance depends on its p (two metrics that differ only in an unused p
  * are the same metric). */
 int metric_uses_p(umapc_metric_kind kind);

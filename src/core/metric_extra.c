@@ -11,8 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* pynndescent's np.finfo(np.float32).eps, the pseudo-count of its divergences. */
-#define FLOAT32_EPS ((double)FLT_EPSILON)
 /* Scratch that lives on the stack for rows up to this many coordinates (spearmanr, circular
  * kantorovich); longer rows take it from the heap, once per distance. */
 #define STACK_DIM 256
@@ -349,31 +347,35 @@ static bool_counts count_bools(const float *a, const float *b, size_t dim) {
     return (bool_counts){(double)tt, (double)tf, (double)ft, (double)dim};
 }
 
-static float binary_distance(umapc_metric_kind kind, const float *a, const float *b, size_t dim) {
-    bool_counts c = count_bools(a, b, dim);
-    double ne = c.tf + c.ft;
+float metric_binary_from_counts(umapc_metric_kind kind, double tt, double tf, double ft, double n) {
+    double ne = tf + ft;
     switch (kind) {
     case UMAPC_METRIC_DICE:
-        return ne == 0.0 ? 0.0f : (float)(ne / (2.0 * c.tt + ne));
+        return ne == 0.0 ? 0.0f : (float)(ne / (2.0 * tt + ne));
     case UMAPC_METRIC_KULSINSKI:
-        return ne == 0.0 ? 0.0f : (float)((ne - c.tt + c.n) / (ne + c.n));
+        return ne == 0.0 ? 0.0f : (float)((ne - tt + n) / (ne + n));
     case UMAPC_METRIC_MATCHING:
-        return (float)(ne / c.n);
+        return (float)(ne / n);
     case UMAPC_METRIC_ROGERSTANIMOTO:
     case UMAPC_METRIC_SOKALMICHENER:
-        return (float)(2.0 * ne / (c.n + ne));
+        return (float)(2.0 * ne / (n + ne));
     case UMAPC_METRIC_RUSSELLRAO: /* 0 when the nonzero patterns agree */
-        return ne == 0.0 ? 0.0f : (float)((c.n - c.tt) / c.n);
+        return ne == 0.0 ? 0.0f : (float)((n - tt) / n);
     case UMAPC_METRIC_SOKALSNEATH:
-        return ne == 0.0 ? 0.0f : (float)(ne / (0.5 * c.tt + ne));
+        return ne == 0.0 ? 0.0f : (float)(ne / (0.5 * tt + ne));
     default: { /* yule */
-        if (c.tf == 0.0 || c.ft == 0.0) {
+        if (tf == 0.0 || ft == 0.0) {
             return 0.0f;
         }
-        double ff = c.n - c.tt - c.tf - c.ft;
-        return (float)(2.0 * c.tf * c.ft / (c.tt * ff + c.tf * c.ft));
+        double ff = n - tt - tf - ft;
+        return (float)(2.0 * tf * ft / (tt * ff + tf * ft));
     }
     }
+}
+
+static float binary_distance(umapc_metric_kind kind, const float *a, const float *b, size_t dim) {
+    bool_counts c = count_bools(a, b, dim);
+    return metric_binary_from_counts(kind, c.tt, c.tf, c.ft, c.n);
 }
 
 /* ---- distributions -------------------------------------------------------------------------- */
@@ -386,19 +388,14 @@ static double row_sum(const float *a, size_t dim) {
     return s;
 }
 
-/* Jensen-Shannon (kl = 0) or symmetric KL (kl = 1) of the rows smoothed by FLOAT32_EPS. */
+/* Jensen-Shannon (kl = 0) or symmetric KL (kl = 1) of the rows smoothed by METRIC_FLOAT32_EPS. */
 static float divergence(int kl, const float *a, const float *b, size_t dim) {
-    double la = row_sum(a, dim) + FLOAT32_EPS * (double)dim;
-    double lb = row_sum(b, dim) + FLOAT32_EPS * (double)dim;
+    double la = row_sum(a, dim) + METRIC_FLOAT32_EPS * (double)dim;
+    double lb = row_sum(b, dim) + METRIC_FLOAT32_EPS * (double)dim;
     double s = 0.0;
     for (size_t i = 0; i < dim; i++) {
-        double x = (a[i] + FLOAT32_EPS) / la, y = (b[i] + FLOAT32_EPS) / lb;
-        if (kl) {
-            s += x * log(x / y) + y * log(y / x);
-        } else {
-            double m = 0.5 * (x + y);
-            s += 0.5 * (x * log(x / m) + y * log(y / m));
-        }
+        s += metric_divergence_term(kl, (a[i] + METRIC_FLOAT32_EPS) / la,
+                                    (b[i] + METRIC_FLOAT32_EPS) / lb);
     }
     return (float)s;
 }

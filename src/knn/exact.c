@@ -13,6 +13,7 @@
 #include "internal.h"
 #include "metric.h"
 #include "parallel.h"
+#include "sparse_rows.h"
 
 #include <float.h>
 #include <math.h>
@@ -177,7 +178,26 @@ typedef struct search_job {
     umapc_idx *indices;
     float *distances;
     size_t stride; /* output row stride */
+    /* Sparse rows (both set, or both NULL): then data and queries are unused, and every pair is
+     * measured directly on them. */
+    const sparse_rows *sdata, *squeries;
 } search_job;
+
+/* What a sparse row occupies on average, in floats (its values and column indices), at least 1:
+ * the direct path's slab of data rows that stays in cache. */
+static size_t sparse_row_floats(const sparse_rows *r) {
+    size_t nnz = r->n > 0 ? (size_t)r->indptr[r->n] : 0;
+    size_t avg = r->n > 0 ? 2 * nnz / r->n : 0;
+    return avg > 0 ? avg : 1;
+}
+
+static inline float pair_distance(const search_job *job, size_t q, size_t j) {
+    if (job->sdata != NULL) {
+        return sparse_rows_distance(job->squeries, q, job->sdata, j);
+    }
+    size_t dim = job->dim;
+    return umapc_distance(job->metric, job->queries + q * dim, job->data + j * dim, dim);
+}
 
 static int row_allowed(const search_job *job, size_t j) {
     return job->mask == NULL || job->mask[j] != 0;
@@ -638,7 +658,7 @@ static int gemm_block(const search_job *job, const gemm_data *g, worker *w, size
  * Direct path, blocked so a slab of data rows is reused by a few queries while in cache */
 
 static int direct_block(const search_job *job, scored *heaps, size_t *lens, size_t q0, size_t mq) {
-    size_t dim = job->dim, k = job->k;
+    size_t k = job->k, dim = job->sdata != NULL ? sparse_row_floats(job->sdata) : job->dim;
     size_t slab = DIRECT_DATA_BYTES / (dim * sizeof(float));
     slab = slab < 16 ? 16 : slab;
     for (size_t i = 0; i < mq; i++) {
@@ -647,14 +667,12 @@ static int direct_block(const search_job *job, scored *heaps, size_t *lens, size
     for (size_t j0 = 0; j0 < job->n; j0 += slab) {
         size_t j1 = j0 + slab < job->n ? j0 + slab : job->n;
         for (size_t i = 0; i < mq; i++) {
-            const float *row = job->queries + (q0 + i) * dim;
             umapc_idx self = self_of(job, q0 + i);
             for (size_t j = j0; j < j1; j++) {
                 if (!row_allowed(job, j) || (umapc_idx)j == self) {
                     continue;
                 }
-                scored s = {umapc_distance(job->metric, row, job->data + j * dim, dim),
-                            (umapc_idx)j};
+                scored s = {pair_distance(job, q0 + i, j), (umapc_idx)j};
                 scored_offer(heaps + i * k, &lens[i], k, s);
             }
         }
@@ -821,7 +839,9 @@ umapc_status exact_search_with(const exact_gemm_kernel *kernel, const umapc_metr
                       progress,
                       indices,
                       distances,
-                      k};
+                      k,
+                      NULL,
+                      NULL};
     return run_search(&job, err);
 }
 
@@ -859,7 +879,9 @@ umapc_status exact_knn_graph_with(const exact_gemm_kernel *kernel, const umapc_m
                       progress,
                       indices + 1,
                       distances + 1,
-                      k};
+                      k,
+                      NULL,
+                      NULL};
     return run_search(&job, err);
 }
 
@@ -1008,4 +1030,107 @@ umapc_status umapc_exact_knn_precomputed(const float *values, const int64_t *ind
                                 .scratch_size = umapc_mul_size(k, sizeof(scored)),
                                 .body = precomputed_run};
     return umapc_parallel_for(&loop, err);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Sparse rows */
+
+static umapc_status check_sparse(const umapc_metric *metric, const umapc_csr *data,
+                                 const umapc_csr *queries, size_t k, umapc_idx *indices,
+                                 float *distances, umapc_error *err) {
+    if (metric == NULL || data == NULL || queries == NULL || indices == NULL || distances == NULL) {
+        return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT,
+                          "exact search: metric, data, queries, indices and distances must not "
+                          "be NULL");
+    }
+    if (data->n_rows > (size_t)INT32_MAX) {
+        return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT,
+                          "exact search: %zu rows exceed the int32 index range", data->n_rows);
+    }
+    umapc_status st = umapc_sparse_check_data(metric, data, err);
+    if (st == UMAPC_OK && queries != data) {
+        st = umapc_sparse_check_data(metric, queries, err);
+    }
+    if (st == UMAPC_OK && queries->n_cols != data->n_cols) {
+        st = umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT,
+                        "exact search: queries have %zu columns, the data %zu", queries->n_cols,
+                        data->n_cols);
+    }
+    return st != UMAPC_OK ? st : check_k(k, data->n_rows, err);
+}
+
+/* The direct search of job (its rows, outputs and sizes set) on data and queries prepared here. */
+static umapc_status run_sparse(search_job *job, const umapc_csr *data, const umapc_csr *queries,
+                               umapc_error *err) {
+    int threads = umapc_resolve_threads(job->n_threads);
+    sparse_rows rd, rq;
+    int failed = sparse_rows_init(&rd, job->metric, data, threads) != 0;
+    failed |= queries != data && sparse_rows_init(&rq, job->metric, queries, threads) != 0;
+    umapc_status st = UMAPC_OK;
+    if (failed) {
+        st = umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "exact search: no memory for the rows");
+    } else {
+        job->sdata = &rd;
+        job->squeries = queries != data ? &rq : &rd;
+        st = run_search(job, err);
+    }
+    if (queries != data) {
+        sparse_rows_free(&rq);
+    }
+    sparse_rows_free(&rd);
+    return st;
+}
+
+umapc_status umapc_exact_search_csr(const umapc_metric *metric, const umapc_csr *data,
+                                    const umapc_csr *queries, size_t k, const uint8_t *filter_mask,
+                                    const umapc_exact_options *opts, const umapc_progress *progress,
+                                    umapc_idx *indices, float *distances, umapc_error *err) {
+    umapc_status st = check_sparse(metric, data, queries, k, indices, distances, err);
+    if (st != UMAPC_OK || queries->n_rows == 0) {
+        return st;
+    }
+    search_job job = {.metric = metric,
+                      .n = data->n_rows,
+                      .dim = data->n_cols,
+                      .nq = queries->n_rows,
+                      .k = k,
+                      .mask = filter_mask,
+                      .n_threads = opts != NULL ? opts->n_threads : 0,
+                      .progress = progress,
+                      .indices = indices,
+                      .distances = distances,
+                      .stride = k};
+    return run_sparse(&job, data, queries, err);
+}
+
+umapc_status umapc_exact_knn_graph_csr(const umapc_metric *metric, const umapc_csr *data, size_t k,
+                                       const umapc_exact_options *opts,
+                                       const umapc_progress *progress, umapc_idx *indices,
+                                       float *distances, umapc_error *err) {
+    umapc_status st = check_sparse(metric, data, data, k, indices, distances, err);
+    if (st != UMAPC_OK) {
+        return st;
+    }
+    size_t n = data->n_rows;
+    for (size_t i = 0; i < n; i++) {
+        indices[i * k] = (umapc_idx)i;
+        distances[i * k] = 0.0f;
+    }
+    if (k == 1) {
+        return umapc_progress_report(progress, STAGE, n, n)
+                   ? umapc_fail(err, UMAPC_ERR_INTERRUPTED, "exact search: interrupted")
+                   : UMAPC_OK;
+    }
+    search_job job = {.metric = metric,
+                      .n = n,
+                      .dim = data->n_cols,
+                      .nq = n,
+                      .k = k - 1,
+                      .self = 1,
+                      .n_threads = opts != NULL ? opts->n_threads : 0,
+                      .progress = progress,
+                      .indices = indices + 1,
+                      .distances = distances + 1,
+                      .stride = k};
+    return run_sparse(&job, data, data, err);
 }

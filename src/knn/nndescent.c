@@ -6,6 +6,7 @@
 #include "exact_kernels.h"
 #include "internal.h"
 #include "metric.h"
+#include "sparse_rows.h"
 #include "umapc/exact.h"
 #include "umapc/nndescent.h"
 
@@ -29,7 +30,7 @@ void umapc_nndescent_options_init(umapc_nndescent_options *opts) {
     opts->min_recall = 0.99;
 }
 
-enum { ND_U8, ND_F32 };
+enum { ND_U8, ND_F32, ND_CSR };
 
 typedef struct nd_space {
     int mode;
@@ -53,10 +54,23 @@ typedef struct nd_space {
     /* ND_F32: the distances of the float rows; metric_surrogate's for the angular metrics, as the
      * graph keeps the distances the search meets (see metric_space_angular). */
     metric_space space;
+    /* ND_CSR: the prepared sparse rows, reached like the float rows (through map). */
+    sparse_rows csr;
 } nd_space;
 
+/* What a search runs on: dense rows in search form (metric_search_rows) or checked sparse rows. */
+typedef struct nd_input {
+    const float *data;
+    const umapc_csr *csr;
+    size_t n, dim;
+} nd_input;
+
+static inline size_t nd_row_id(const nd_space *s, uint32_t a) {
+    return s->map != NULL ? s->map[a] : a;
+}
+
 static inline const float *nd_row(const nd_space *s, uint32_t a) {
-    return s->rows + (size_t)(s->map != NULL ? s->map[a] : a) * s->dim;
+    return s->rows + nd_row_id(s, a) * s->dim;
 }
 
 static inline const uint8_t *nd_code(const nd_space *s, uint32_t a) {
@@ -68,6 +82,8 @@ static inline float nd_dist(const nd_space *s, uint32_t a, uint32_t b) {
     switch (s->mode) {
     case ND_U8:
         return s->u8(nd_code(s, a), nd_code(s, b), dim);
+    case ND_CSR:
+        return sparse_rows_surrogate(&s->csr, nd_row_id(s, a), &s->csr, nd_row_id(s, b));
     default:
         return metric_space_dist(&s->space, nd_row(s, a), nd_row(s, b));
     }
@@ -304,13 +320,19 @@ static int build_codes(nd_space *s, const float *x, size_t n, int threads) {
 
 /* Fills s; *owned receives prepared rows that s points at and the caller frees (NULL when the
  * data is used as given). */
-static int space_init(nd_space *s, const umapc_metric *metric, const float *x, size_t n, size_t dim,
-                      int threads, float **owned) {
+static int space_init(nd_space *s, const umapc_metric *metric, const nd_input *in, int threads,
+                      float **owned) {
+    size_t n = in->n, dim = in->dim;
+    const float *x = in->data;
     memset(s, 0, sizeof *s);
     metric_space_init(&s->space, metric, dim, METRIC_SPACE_ANGULAR_EXACT);
     s->dim = dim;
     s->rows = x;
     *owned = NULL;
+    if (in->csr != NULL) {
+        s->mode = ND_CSR;
+        return sparse_rows_init(&s->csr, metric, in->csr, threads);
+    }
     s->mode = ND_F32;
     if (s->space.plan.prep != METRIC_PREP_NONE) {
         float *p = malloc(umapc_mul_size(n * sizeof(float), dim));
@@ -416,22 +438,54 @@ static int project_codes(nd_space *s, size_t n, const float *r, int threads) {
     return 0;
 }
 
+/* Entry e (direction e / dim, coordinate e % dim) of the trees' random projection: +1 or -1. */
+static inline int direction_sign(uint64_t seed, size_t e) {
+    return (int)(umapc_rand_at(seed, 5, e) & 1);
+}
+
+/* The projection of sparse rows on the same directions as dense ones (direction_sign), packed
+ * into one word of sign bits per coordinate, so each stored entry costs pdim additions and the
+ * pdim x dim directions of a wide vocabulary are never stored as floats. */
+static int project_sparse(nd_space *s, size_t n, uint64_t seed, int threads) {
+    size_t dim = s->dim, pd = s->pdim;
+    uint64_t *signs = NULL;
+    if (pd < dim) {
+        signs = calloc(dim, sizeof *signs);
+        if (signs == NULL) {
+            return -1;
+        }
+        for (size_t c = 0; c < pd; c++) {
+            for (size_t d = 0; d < dim; d++) {
+                signs[d] |= (uint64_t)direction_sign(seed, c * dim + d) << c;
+            }
+        }
+    }
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        sparse_rows_project(&s->csr, i, signs, pd, s->proj + i * pd);
+    }
+    free(signs);
+    return 0;
+}
+
 /* Trees split a random projection of the rows to at most ND_PROJ dimensions: hyperplanes there are
  * hyperplanes of the full space too, and each level of each tree then streams a small fraction of
  * the bytes. */
 #define ND_PROJ 64
 static int build_projection(nd_space *s, size_t n, uint64_t seed, int threads) {
     size_t dim = s->dim, pd = dim < ND_PROJ ? dim : ND_PROJ;
-    float *r = malloc(umapc_mul_size(pd * sizeof(float), dim));
     s->proj = malloc(umapc_mul_size(n * sizeof(float), pd));
-    if (r == NULL || s->proj == NULL) {
-        free(r);
+    s->pdim = pd;
+    if (s->mode == ND_CSR || s->proj == NULL) {
+        return s->proj == NULL ? -1 : project_sparse(s, n, seed, threads);
+    }
+    float *r = malloc(umapc_mul_size(pd * sizeof(float), dim));
+    if (r == NULL) {
         return -1;
     }
-    s->pdim = pd;
     for (size_t e = 0; e < pd * dim; e++) {
         r[e] = pd == dim ? (e / dim == e % dim ? 1.0f : 0.0f)
-                         : ((umapc_rand_at(seed, 5, e) & 1) ? 1.0f : -1.0f);
+                         : (direction_sign(seed, e) ? 1.0f : -1.0f);
     }
     int failed = 0;
     if (s->tile != NULL) {
@@ -1333,20 +1387,34 @@ static int exact_is_cheaper(size_t n, size_t dim, size_t K) {
     return exact < search;
 }
 
-static umapc_status exact_graph(const umapc_metric *metric, const float *data, size_t n, size_t dim,
-                                size_t k, int threads, const umapc_progress *progress,
-                                umapc_idx *indices, float *distances, umapc_error *err) {
+/* Sparse rows have no matrix-multiply path: each exact pair costs about what a pair of the search
+ * does, and the search measures about ND_SPARSE_PAIRS_PER_SLOT pairs per point and heap slot. */
+#define ND_SPARSE_PAIRS_PER_SLOT 150
+static int input_exact_is_cheaper(const nd_input *in, size_t K) {
+    if (in->csr != NULL) {
+        return in->n < ND_SPARSE_PAIRS_PER_SLOT * K;
+    }
+    return exact_is_cheaper(in->n, in->dim, K);
+}
+
+static umapc_status exact_graph(const umapc_metric *metric, const nd_input *in, size_t k,
+                                int threads, const umapc_progress *progress, umapc_idx *indices,
+                                float *distances, umapc_error *err) {
     umapc_exact_options eo;
     umapc_exact_options_init(&eo);
     eo.n_threads = threads;
-    return exact_knn_graph_with(exact_kernel_select(), metric, data, n, dim, k, &eo, progress,
-                                indices, distances, err);
+    if (in->csr != NULL) {
+        return umapc_exact_knn_graph_csr(metric, in->csr, k, &eo, progress, indices, distances,
+                                         err);
+    }
+    return exact_knn_graph_with(exact_kernel_select(), metric, in->data, in->n, in->dim, k, &eo,
+                                progress, indices, distances, err);
 }
 
 /* One NN-descent search with the parameters p, its rows written to indices/distances; with
  * min_recall > 0, *recall receives the estimate of sampled_recall (else 1). */
-static umapc_status search_once(const umapc_metric *metric, const float *data, size_t n, size_t dim,
-                                size_t k, const nd_params *p, double min_recall,
+static umapc_status search_once(const umapc_metric *metric, const nd_input *in, size_t k,
+                                const nd_params *p, double min_recall,
                                 const umapc_progress *progress, umapc_idx *indices,
                                 float *distances, umapc_nndescent_outcome *outcome,
                                 umapc_error *err) {
@@ -1357,12 +1425,12 @@ static umapc_status search_once(const umapc_metric *metric, const float *data, s
     uint32_t *order = NULL;
     outcome->recall_estimate = 1.0;
     int checked = min_recall > 0.0 && k > 1, exact = 0, brute = 0;
-    if (space_init(&s, metric, data, n, dim, p->threads, &owned) != 0 ||
-        heaps_alloc(&h, n, p->K) != 0) {
+    size_t n = in->n;
+    if (space_init(&s, metric, in, p->threads, &owned) != 0 || heaps_alloc(&h, n, p->K) != 0) {
         st = umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "nndescent: out of memory");
-    } else if (checked && k <= n && s.mode != ND_U8 && exact_is_cheaper(n, dim, 2 * p->K)) {
+    } else if (checked && k <= n && s.mode != ND_U8 && input_exact_is_cheaper(in, 2 * p->K)) {
         /* small float data: exact costs less than a search and the restart it may need */
-        st = exact_graph(metric, data, n, dim, k, p->threads, progress, indices, distances, err);
+        st = exact_graph(metric, in, k, p->threads, progress, indices, distances, err);
         exact = 1;
     } else if (n <= 4 * p->mc) {
         brute_force(&s, &h, n, p->threads); /* in original ids */
@@ -1394,30 +1462,32 @@ static umapc_status search_once(const umapc_metric *metric, const float *data, s
     umapc_aligned_free(s.norm2);
     umapc_aligned_free(s.sum128);
     free(s.proj);
+    sparse_rows_free(&s.csr);
     free(owned);
     return st;
 }
 
 /* The search on rows in search form (metric_search_rows), with its recall check and what follows
  * from it. */
-static umapc_status graph_from_rows(const umapc_metric *metric, const float *data, size_t n,
-                                    size_t dim, size_t k, const umapc_nndescent_options *o,
+static umapc_status graph_from_rows(const umapc_metric *metric, const nd_input *in, size_t k,
+                                    const umapc_nndescent_options *o,
                                     const umapc_progress *progress,
                                     umapc_nndescent_outcome *outcome, umapc_idx *indices,
                                     float *distances, umapc_error *err) {
+    size_t n = in->n;
     nd_params p;
     resolve_params(&p, o, n, k);
     if (p.K == 0) { /* a single point, or k = 1 with no extra: every row is just its point */
         nd_space s0 = {0};
-        metric_space_init(&s0.space, metric, dim, METRIC_SPACE_ANGULAR_EXACT);
+        metric_space_init(&s0.space, metric, in->dim, METRIC_SPACE_ANGULAR_EXACT);
         nd_heaps none = {0};
         for (size_t i = 0; i < n; i++) {
             write_row(&s0, &none, NULL, i, k, indices + i * k, distances + i * k);
         }
         return UMAPC_OK;
     }
-    umapc_status st = search_once(metric, data, n, dim, k, &p, o->min_recall, progress, indices,
-                                  distances, outcome, err);
+    umapc_status st =
+        search_once(metric, in, k, &p, o->min_recall, progress, indices, distances, outcome, err);
     /* How hard the data is shows only in the result (text embeddings and single-cell scores need
      * larger heaps than pixels): a search that falls short starts again with larger heaps, which
      * recovers more than going on from the first graph does, or is replaced by exact search where
@@ -1426,14 +1496,13 @@ static umapc_status graph_from_rows(const umapc_metric *metric, const float *dat
                         round < ND_GROW_ROUNDS;
          round++) {
         p.K = grown_heap_size(p.K, outcome->recall_estimate, o->min_recall, n);
-        if (k <= n && exact_is_cheaper(n, dim, p.K)) {
+        if (k <= n && input_exact_is_cheaper(in, p.K)) {
             outcome->exact = 1;
             outcome->recall_estimate = 1.0;
-            return exact_graph(metric, data, n, dim, k, p.threads, progress, indices, distances,
-                               err);
+            return exact_graph(metric, in, k, p.threads, progress, indices, distances, err);
         }
-        st = search_once(metric, data, n, dim, k, &p, o->min_recall, progress, indices, distances,
-                         outcome, err);
+        st = search_once(metric, in, k, &p, o->min_recall, progress, indices, distances, outcome,
+                         err);
     }
     return st;
 }
@@ -1465,7 +1534,35 @@ umapc_status umapc_nndescent_knn_graph(const umapc_metric *metric, const float *
     if (rows == NULL) {
         return umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "nndescent: cannot normalise %zu rows", n);
     }
-    st = graph_from_rows(metric, rows, n, dim, k, o, progress, outcome, indices, distances, err);
+    nd_input in = {rows, NULL, n, dim};
+    st = graph_from_rows(metric, &in, k, o, progress, outcome, indices, distances, err);
     free(owned);
     return st;
+}
+
+umapc_status umapc_nndescent_knn_graph_csr(const umapc_metric *metric, const umapc_csr *data,
+                                           size_t k, const umapc_nndescent_options *opts,
+                                           const umapc_progress *progress,
+                                           umapc_nndescent_outcome *outcome, umapc_idx *indices,
+                                           float *distances, umapc_error *err) {
+    umapc_nndescent_outcome ignored;
+    outcome = outcome != NULL ? outcome : &ignored;
+    *outcome = (umapc_nndescent_outcome){0, 0, 0, 1.0};
+    if (metric == NULL || data == NULL || indices == NULL || distances == NULL) {
+        return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT, "nndescent: NULL argument");
+    }
+    size_t n = data->n_rows;
+    if (k == 0 || k > (size_t)INT32_MAX || n == 0 || n > (size_t)INT32_MAX) {
+        return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT,
+                          "nndescent: need k >= 1 and 1 <= n < 2^31");
+    }
+    umapc_status st = umapc_sparse_check_data(metric, data, err);
+    if (st != UMAPC_OK) {
+        return st;
+    }
+    umapc_nndescent_options defaults;
+    umapc_nndescent_options_init(&defaults);
+    nd_input in = {NULL, data, n, data->n_cols};
+    return graph_from_rows(metric, &in, k, opts ? opts : &defaults, progress, outcome, indices,
+                           distances, err);
 }

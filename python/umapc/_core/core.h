@@ -21,6 +21,7 @@ extern PyMethodDef umapc_index_methods[];
 extern PyMethodDef umapc_umap_methods[];
 extern PyMethodDef umapc_exact_methods[];
 extern PyMethodDef umapc_nndescent_methods[];
+extern PyMethodDef umapc_sparse_methods[];
 
 /* Registers types a unit defines (may be a no-op); returns -1 with an exception set on failure. */
 int umapc_index_register(PyObject *module);
@@ -73,6 +74,18 @@ PyObject *umapc_neighbors_result(umapc_status status, const umapc_error *err,
  * new reference or NULL): the caller releases it (Py_XDECREF) once the metric is no longer used. */
 int umapc_metric_arg(const char *name, double p, PyObject *params, umapc_metric *metric,
                      PyArrayObject **held);
+
+/* The arrays behind a umapc_csr converted by umapc_as_csr; release with umapc_csr_release (safe
+ * on a zeroed or already released hold). */
+typedef struct umapc_csr_hold {
+    PyArrayObject *indptr, *indices, *data;
+} umapc_csr_hold;
+
+/* Sparse rows from the tuple (indptr, indices, data, n_cols) (int64, int32 and float32 after
+ * conversion, copying only when needed); the structure is checked by the C library later
+ * (umapc_sparse_check_data). Returns -1 with TypeError/ValueError set. */
+int umapc_as_csr(PyObject *obj, const char *name, umapc_csr *out, umapc_csr_hold *hold);
+void umapc_csr_release(umapc_csr_hold *hold);
 
 /* Larger n_jobs values are refused as absurd; smaller ones above the CPU count are capped. */
 #define UMAPC_MAX_JOBS 4096

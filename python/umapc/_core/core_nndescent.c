@@ -42,29 +42,49 @@ static PyObject *core_nndescent_knn_graph(PyObject *self, PyObject *args, PyObje
     if (umapc_metric_arg(name, p, params, &metric, &held) < 0) {
         return NULL;
     }
-    PyArrayObject *x = umapc_as_float_matrix(x_obj, "X", 1);
-    if (x == NULL) {
+    /* X: a float matrix, or sparse rows (indptr, indices, data, n_cols) */
+    int sparse = PyTuple_Check(x_obj);
+    umapc_csr csr = {0};
+    umapc_csr_hold hold = {0};
+    PyArrayObject *x = NULL;
+    npy_intp n = 0, dim = 0;
+    if (sparse) {
+        if (umapc_as_csr(x_obj, "X", &csr, &hold) < 0) {
+            Py_XDECREF(held);
+            return NULL;
+        }
+        n = (npy_intp)csr.n_rows;
+        dim = (npy_intp)csr.n_cols;
+    } else if ((x = umapc_as_float_matrix(x_obj, "X", 1)) == NULL) {
         Py_XDECREF(held);
         return NULL;
+    } else {
+        n = PyArray_DIM(x, 0);
+        dim = PyArray_DIM(x, 1);
     }
-    npy_intp n = PyArray_DIM(x, 0), dim = PyArray_DIM(x, 1);
     if (k < 1 || k > (long)n) {
-        Py_DECREF(x);
+        Py_XDECREF(x);
+        umapc_csr_release(&hold);
         Py_XDECREF(held);
         return PyErr_Format(PyExc_ValueError,
                             "k must be between 1 and the number of data rows (%zd), got %ld",
                             (Py_ssize_t)n, k);
     }
-    st = umapc_metric_check_data(&metric, (const float *)PyArray_DATA(x), (size_t)n, (size_t)dim,
-                                 &err);
+    Py_BEGIN_ALLOW_THREADS;
+    st = sparse ? umapc_sparse_check_data(&metric, &csr, &err)
+                : umapc_metric_check_data(&metric, (const float *)PyArray_DATA(x), (size_t)n,
+                                          (size_t)dim, &err);
+    Py_END_ALLOW_THREADS;
     if (st != UMAPC_OK) {
-        Py_DECREF(x);
+        Py_XDECREF(x);
+        umapc_csr_release(&hold);
         Py_XDECREF(held);
         return umapc_raise(st, &err);
     }
     PyArrayObject *indices = NULL, *distances = NULL;
     if (umapc_new_neighbors(n, (npy_intp)k, &indices, &distances) < 0) {
-        Py_DECREF(x);
+        Py_XDECREF(x);
+        umapc_csr_release(&hold);
         Py_XDECREF(held);
         return NULL;
     }
@@ -82,13 +102,17 @@ static PyObject *core_nndescent_knn_graph(PyObject *self, PyObject *args, PyObje
     umapc_bridge bridge;
     umapc_bridge_init(&bridge, callback);
     umapc_nndescent_outcome outcome;
+    umapc_idx *ind = (umapc_idx *)PyArray_DATA(indices);
+    float *dist = (float *)PyArray_DATA(distances);
     Py_BEGIN_ALLOW_THREADS;
-    st = umapc_nndescent_knn_graph(&metric, (const float *)PyArray_DATA(x), (size_t)n, (size_t)dim,
-                                   (size_t)k, &opts, &bridge.progress, &outcome,
-                                   (umapc_idx *)PyArray_DATA(indices),
-                                   (float *)PyArray_DATA(distances), &err);
+    st = sparse ? umapc_nndescent_knn_graph_csr(&metric, &csr, (size_t)k, &opts, &bridge.progress,
+                                                &outcome, ind, dist, &err)
+                : umapc_nndescent_knn_graph(&metric, (const float *)PyArray_DATA(x), (size_t)n,
+                                            (size_t)dim, (size_t)k, &opts, &bridge.progress,
+                                            &outcome, ind, dist, &err);
     Py_END_ALLOW_THREADS;
-    Py_DECREF(x);
+    Py_XDECREF(x);
+    umapc_csr_release(&hold);
     Py_XDECREF(held);
     if (st != UMAPC_OK || !want_outcome) {
         return umapc_neighbors_result(st, &err, &bridge, indices, distances);
