@@ -48,11 +48,6 @@ int umapc_metric_sparse_supported(umapc_metric_kind kind) {
 
 static umapc_status check_row_structure(const umapc_csr *x, size_t i, umapc_error *err) {
     int64_t lo = x->indptr[i], hi = x->indptr[i + 1];
-    if (hi < lo) {
-        return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT,
-                          "sparse rows: indptr decreases at row %zu (%lld < %lld)", i,
-                          (long long)hi, (long long)lo);
-    }
     for (int64_t e = lo; e < hi; e++) {
         int32_t c = x->indices[e];
         if (c < 0 || (size_t)c >= x->n_cols) {
@@ -88,6 +83,14 @@ umapc_status umapc_csr_check(const umapc_csr *x, umapc_error *err) {
     }
     if (x->indptr[x->n_rows] > 0 && (x->indices == NULL || x->data == NULL)) {
         return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT, "sparse rows: NULL indices or data");
+    }
+    /* The offsets first: a row must not reach past the entries before its own are read. */
+    for (size_t i = 0; i < x->n_rows; i++) {
+        if (x->indptr[i + 1] < x->indptr[i]) {
+            return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT,
+                              "sparse rows: indptr decreases at row %zu (%lld < %lld)", i,
+                              (long long)x->indptr[i + 1], (long long)x->indptr[i]);
+        }
     }
     for (size_t i = 0; i < x->n_rows; i++) {
         umapc_status st = check_row_structure(x, i, err);

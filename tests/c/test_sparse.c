@@ -81,6 +81,11 @@ static void test_bad_structure(void) {
     int64_t back[2] = {0, -1};
     x.indptr = back;
     CHECK(umapc_csr_check(&x, &err) == UMAPC_ERR_INVALID_ARGUMENT);
+    /* a row reaching past the entry count (ASan would see the read) */
+    int64_t past[3] = {0, 3, 2};
+    int32_t two[2] = {0, 1};
+    umapc_csr y = {2, 5, past, two, data};
+    CHECK(umapc_csr_check(&y, &err) == UMAPC_ERR_INVALID_ARGUMENT);
 }
 
 static void test_nndescent_against_exact(const csr_buf *b) {

@@ -508,9 +508,67 @@ static void fuzz_distances(reader *r) {
     free(out);
 }
 
+/* Sparse rows with fuzzed structure: row lengths, column indices (unsorted, repeated, out of
+ * range) and indptr values as the bytes give them, so most inputs are malformed; those that pass
+ * umapc_sparse_check_data go through the exact graph, NN-descent and pairwise distances. */
+static void fuzz_sparse(reader *r) {
+    shape s = take_shape(r);
+    size_t cols = s.dim + 1;
+    int64_t *indptr = alloc_array(s.n + 1, sizeof *indptr);
+    indptr[0] = take_u8(r) < 250 ? 0 : 1;
+    for (size_t i = 0; i < s.n; i++) {
+        uint8_t len = take_u8(r);
+        indptr[i + 1] = indptr[i] + (len < 250 ? len % (cols + 1) : -1);
+    }
+    size_t nnz = indptr[s.n] > 0 ? (size_t)indptr[s.n] : 0;
+    int32_t *indices = alloc_array(nnz, sizeof *indices);
+    for (size_t e = 0; e < nnz; e++) {
+        uint8_t b = take_u8(r);
+        /* mostly increasing within a row, so that some inputs are well formed */
+        indices[e] = b < 240 ? (int32_t)(e % cols) : (int32_t)b - 245;
+    }
+    float *values = take_floats(r, nnz);
+    umapc_csr x = {s.n, cols, indptr, indices, values};
+    umapc_error err = {0};
+    umapc_status st = umapc_sparse_check_data(&s.metric, &x, &err);
+    REQUIRE(st == UMAPC_OK || is_error(st));
+    if (st == UMAPC_OK && s.n > 0) {
+        umapc_idx *ids = alloc_array(s.n * s.k, sizeof *ids);
+        float *dists = alloc_array(s.n * (s.k > s.n ? s.k : s.n), sizeof *dists);
+        st = umapc_exact_knn_graph_csr(&s.metric, &x, s.k, NULL, NULL, ids, dists, &err);
+        REQUIRE(st == UMAPC_OK || is_error(st));
+        if (st == UMAPC_OK) {
+            check_self_first(ids, dists, s.n, s.k, 1);
+        }
+        umapc_nndescent_options o;
+        umapc_nndescent_options_init(&o);
+        o.n_threads = 1;
+        o.seed = take_u8(r);
+        st = umapc_nndescent_knn_graph_csr(&s.metric, &x, s.k, &o, NULL, NULL, ids, dists, &err);
+        REQUIRE(st == UMAPC_OK || is_error(st));
+        if (st == UMAPC_OK) {
+            check_self_first(ids, dists, s.n, s.k, 1);
+        }
+        float *all = alloc_array(s.n * s.n, sizeof *all);
+        st = umapc_sparse_pairwise_distances(&s.metric, &x, &x, all, NULL, &err);
+        REQUIRE(st == UMAPC_OK);
+        free(all);
+        free(ids);
+        free(dists);
+    }
+    free(indptr);
+    free(indices);
+    free(values);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     reader r = {data, size, 0};
-    switch (take_u8(&r) % 8) {
+    uint8_t entry = take_u8(&r);
+    if (entry >= 248) { /* sparse rows, added after the corpus of the eight below */
+        fuzz_sparse(&r);
+        return 0;
+    }
+    switch (entry % 8) {
     case 0:
         fuzz_exact(&r, 0);
         break;
