@@ -807,6 +807,19 @@ static umapc_status check_k(size_t k, size_t n, umapc_error *err) {
     return UMAPC_OK;
 }
 
+/* Column 0 of an all-points graph: each point itself at distance 0. With a progress, also the
+ * report that the graph is done (k = 1: nothing else to search). */
+static umapc_status self_column(size_t n, size_t k, const umapc_progress *progress,
+                                umapc_idx *indices, float *distances, umapc_error *err) {
+    for (size_t i = 0; i < n; i++) {
+        indices[i * k] = (umapc_idx)i;
+        distances[i * k] = 0.0f;
+    }
+    return progress != NULL && umapc_progress_report(progress, STAGE, n, n)
+               ? umapc_fail(err, UMAPC_ERR_INTERRUPTED, "exact search: interrupted")
+               : UMAPC_OK;
+}
+
 umapc_status exact_search_with(const exact_gemm_kernel *kernel, const umapc_metric *metric,
                                const float *data, size_t n, size_t dim, const float *queries,
                                size_t nq, size_t k, const uint8_t *filter_mask,
@@ -856,15 +869,10 @@ umapc_status exact_knn_graph_with(const exact_gemm_kernel *kernel, const umapc_m
     if (st != UMAPC_OK) {
         return st;
     }
-    for (size_t i = 0; i < n; i++) {
-        indices[i * k] = (umapc_idx)i;
-        distances[i * k] = 0.0f;
-    }
     if (k == 1) {
-        return umapc_progress_report(progress, STAGE, n, n)
-                   ? umapc_fail(err, UMAPC_ERR_INTERRUPTED, "exact search: interrupted")
-                   : UMAPC_OK;
+        return self_column(n, k, progress, indices, distances, err);
     }
+    self_column(n, k, NULL, indices, distances, err);
     search_job job = {kernel,
                       metric,
                       data,
@@ -1112,15 +1120,10 @@ umapc_status umapc_exact_knn_graph_csr(const umapc_metric *metric, const umapc_c
         return st;
     }
     size_t n = data->n_rows;
-    for (size_t i = 0; i < n; i++) {
-        indices[i * k] = (umapc_idx)i;
-        distances[i * k] = 0.0f;
-    }
     if (k == 1) {
-        return umapc_progress_report(progress, STAGE, n, n)
-                   ? umapc_fail(err, UMAPC_ERR_INTERRUPTED, "exact search: interrupted")
-                   : UMAPC_OK;
+        return self_column(n, k, progress, indices, distances, err);
     }
+    self_column(n, k, NULL, indices, distances, err);
     search_job job = {.metric = metric,
                       .n = n,
                       .dim = data->n_cols,
