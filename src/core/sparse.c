@@ -464,6 +464,142 @@ float sparse_rows_surrogate(const sparse_rows *ra, size_t i, const sparse_rows *
     }
 }
 
+/* ---- probes -----------------------------------------------------------------------------------
+ */
+
+typedef enum { PROBE_DOT, PROBE_SQDIFF, PROBE_ABSDIFF, PROBE_MERGE } probe_sum;
+
+static probe_sum probe_sum_of(umapc_metric_kind kind) {
+    switch (kind) {
+    case UMAPC_METRIC_COSINE:
+    case UMAPC_METRIC_HELLINGER:
+    case UMAPC_METRIC_DOT:
+    case UMAPC_METRIC_INNER_PRODUCT:
+    case UMAPC_METRIC_CORRELATION:
+        return PROBE_DOT;
+    case UMAPC_METRIC_EUCLIDEAN:
+    case UMAPC_METRIC_SQEUCLIDEAN:
+        return PROBE_SQDIFF;
+    case UMAPC_METRIC_MANHATTAN:
+        return PROBE_ABSDIFF;
+    default:
+        return PROBE_MERGE;
+    }
+}
+
+float *sparse_probe_buffer(const sparse_rows *r, int *failed) {
+    *failed = 0;
+    if (probe_sum_of(r->plan.metric.kind) == PROBE_MERGE || r->dim > SPARSE_PROBE_MAX_DIM) {
+        return NULL;
+    }
+    float *buf = calloc(r->dim > 0 ? r->dim : 1, sizeof *buf);
+    *failed = buf == NULL;
+    return buf;
+}
+
+/* Four sums in a fixed order: one would be a chain of dependent adds. */
+static double probe_own(probe_sum sum, row_view a) {
+    double s[4] = {0.0, 0.0, 0.0, 0.0};
+    for (size_t e = 0; e < a.nnz; e++) {
+        double x = a.val[e];
+        s[e & 3] += sum == PROBE_SQDIFF ? x * x : fabs(x);
+    }
+    return (s[0] + s[1]) + (s[2] + s[3]);
+}
+
+void sparse_probe_load(sparse_probe *p, const sparse_rows *r, size_t i, float *buf) {
+    p->rows = r;
+    p->row = i;
+    p->dense = buf;
+    p->own = 0.0;
+    if (buf == NULL) {
+        return;
+    }
+    row_view a = row_of(r, i);
+    for (size_t e = 0; e < a.nnz; e++) {
+        buf[a.idx[e]] = a.val[e];
+    }
+    probe_sum sum = probe_sum_of(r->plan.metric.kind);
+    if (sum != PROBE_DOT) {
+        p->own = probe_own(sum, a);
+    }
+}
+
+void sparse_probe_unload(sparse_probe *p) {
+    if (p->dense == NULL) {
+        return;
+    }
+    row_view a = row_of(p->rows, p->row);
+    for (size_t e = 0; e < a.nnz; e++) {
+        p->dense[a.idx[e]] = 0.0f;
+    }
+}
+
+static double gather_dot(const float *dense, row_view b) {
+    double s[4] = {0.0, 0.0, 0.0, 0.0};
+    for (size_t e = 0; e < b.nnz; e++) {
+        s[e & 3] += (double)dense[b.idx[e]] * b.val[e];
+    }
+    return (s[0] + s[1]) + (s[2] + s[3]);
+}
+
+/* Over b's entries: the pair's term minus the probe's alone, which own already counts. */
+static double gather_diff(probe_sum sum, const float *dense, row_view b) {
+    double s[4] = {0.0, 0.0, 0.0, 0.0};
+    for (size_t e = 0; e < b.nnz; e++) {
+        double x = dense[b.idx[e]], y = b.val[e];
+        s[e & 3] += sum == PROBE_SQDIFF ? (x - y) * (x - y) - x * x : fabs(x - y) - fabs(x);
+    }
+    return (s[0] + s[1]) + (s[2] + s[3]);
+}
+
+/* As one_minus_dot: the rare near pairs go to the merge, which keeps their digits. */
+static float probe_one_minus_dot(const sparse_probe *p, const sparse_rows *rb, size_t j,
+                                 row_view b) {
+    const sparse_rows *ra = p->rows;
+    if (UMAPC_UNLIKELY(ra->zero[p->row] | rb->zero[j])) {
+        return (ra->zero[p->row] & rb->zero[j]) ? 0.0f : 1.0f;
+    }
+    float s = (float)(1.0 - gather_dot(p->dense, b));
+    if (UMAPC_UNLIKELY(s < METRIC_NEAR_PAIR)) {
+        s = (float)(0.5 * merge_sqdiff(row_of(ra, p->row), b));
+    }
+    return s;
+}
+
+/* Correlation's centred dot: sum (a - ma)(b - mb) over all dim coordinates = a.b - dim ma mb. */
+static float probe_correlation(const sparse_probe *p, const sparse_rows *rb, size_t j, row_view b) {
+    const sparse_rows *ra = p->rows;
+    double ma = ra->terms[2 * p->row], na = ra->terms[2 * p->row + 1];
+    double mb = rb->terms[2 * j], nb = rb->terms[2 * j + 1];
+    if (na == 0.0 || nb == 0.0) {
+        return (na == 0.0 && nb == 0.0) ? 0.0f : 1.0f;
+    }
+    double centred = gather_dot(p->dense, b) - (double)ra->dim * ma * mb;
+    return clamp_unit2(1.0 - centred / (na * nb));
+}
+
+float sparse_probe_surrogate(const sparse_probe *p, const sparse_rows *b, size_t j) {
+    if (p->dense == NULL) {
+        return sparse_rows_surrogate(p->rows, p->row, b, j);
+    }
+    row_view v = row_of(b, j);
+    switch (p->rows->plan.metric.kind) {
+    case UMAPC_METRIC_COSINE:
+    case UMAPC_METRIC_HELLINGER:
+        return probe_one_minus_dot(p, b, j, v);
+    case UMAPC_METRIC_DOT:
+    case UMAPC_METRIC_INNER_PRODUCT:
+        return (float)-gather_dot(p->dense, v);
+    case UMAPC_METRIC_CORRELATION:
+        return probe_correlation(p, b, j, v);
+    default: { /* euclidean, sqeuclidean, manhattan */
+        double s = p->own + gather_diff(probe_sum_of(p->rows->plan.metric.kind), p->dense, v);
+        return s > 0.0 ? (float)s : 0.0f;
+    }
+    }
+}
+
 void sparse_rows_project(const sparse_rows *r, size_t i, const uint64_t *signs, size_t pdim,
                          float *out) {
     row_view v = row_of(r, i);

@@ -657,6 +657,27 @@ static int gemm_block(const search_job *job, const gemm_data *g, worker *w, size
 /* ---------------------------------------------------------------------------------------------
  * Direct path, blocked so a slab of data rows is reused by a few queries while in cache */
 
+/* Sparse queries one at a time, each scattered into the probe buffer and measured against every
+ * data row by gathers: the data streams past once per query. */
+static void probe_block(const search_job *job, float *buf, scored *heap, size_t q0, size_t mq) {
+    for (size_t i = 0; i < mq; i++) {
+        sparse_probe probe;
+        sparse_probe_load(&probe, job->squeries, q0 + i, buf);
+        umapc_idx self = self_of(job, q0 + i);
+        size_t len = 0;
+        for (size_t j = 0; j < job->n; j++) {
+            if (!row_allowed(job, j) || (umapc_idx)j == self) {
+                continue;
+            }
+            scored s = {sparse_probe_distance(&probe, job->sdata, j), (umapc_idx)j};
+            scored_offer(heap, &len, job->k, s);
+        }
+        sparse_probe_unload(&probe);
+        write_sorted(heap, len, job->k, job->indices + (q0 + i) * job->stride,
+                     job->distances + (q0 + i) * job->stride);
+    }
+}
+
 static int direct_block(const search_job *job, scored *heaps, size_t *lens, size_t q0, size_t mq) {
     size_t k = job->k, dim = job->sdata != NULL ? sparse_row_floats(job->sdata) : job->dim;
     size_t slab = DIRECT_DATA_BYTES / (dim * sizeof(float));
@@ -710,6 +731,7 @@ typedef struct block_scratch {
     worker w; /* the GEMM path's */
     scored *heaps;
     size_t *lens;
+    float *probe; /* sparse rows whose metric gathers: one dense row */
 } block_scratch;
 
 static int block_init(void *ctx, void *scratch) {
@@ -720,7 +742,9 @@ static int block_init(void *ctx, void *scratch) {
     }
     bs->heaps = malloc(umapc_mul_size(bj->block, bj->job->k) * sizeof *bs->heaps);
     bs->lens = malloc(bj->block * sizeof *bs->lens);
-    return bs->heaps != NULL && bs->lens != NULL ? 0 : -1;
+    int failed = 0;
+    bs->probe = bj->job->sdata != NULL ? sparse_probe_buffer(bj->job->sdata, &failed) : NULL;
+    return bs->heaps != NULL && bs->lens != NULL && !failed ? 0 : -1;
 }
 
 /* One block: its queries are packed together, and the GEMM path sweeps the data once for all of
@@ -728,8 +752,14 @@ static int block_init(void *ctx, void *scratch) {
 static int block_run(void *ctx, void *scratch, size_t lo, size_t hi) {
     const block_job *bj = ctx;
     block_scratch *bs = scratch;
-    return bj->g != NULL ? gemm_block(bj->job, bj->g, &bs->w, lo, hi - lo)
-                         : direct_block(bj->job, bs->heaps, bs->lens, lo, hi - lo);
+    if (bj->g != NULL) {
+        return gemm_block(bj->job, bj->g, &bs->w, lo, hi - lo);
+    }
+    if (bs->probe != NULL) {
+        probe_block(bj->job, bs->probe, bs->heaps, lo, hi - lo);
+        return 0;
+    }
+    return direct_block(bj->job, bs->heaps, bs->lens, lo, hi - lo);
 }
 
 static int block_finish(void *ctx, void *scratch) {
@@ -738,6 +768,7 @@ static int block_finish(void *ctx, void *scratch) {
     worker_free(&bs->w); /* safe when unused or after a failed init: w is zeroed then */
     free(bs->heaps);
     free(bs->lens);
+    free(bs->probe);
     return 0;
 }
 

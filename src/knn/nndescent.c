@@ -93,7 +93,18 @@ static inline float nd_dist(const nd_space *s, uint32_t a, uint32_t b) {
  * pairs among a few dozen rows, which the VNNI tiles compute at a fraction of the per-pair cost;
  * both ways give the same exact integers in ND_U8 mode. */
 static void nd_dist_block(const nd_space *s, const uint32_t *rows, size_t nr, const uint32_t *cols,
-                          size_t nc, float *out) {
+                          size_t nc, float *out, float *probe_buf) {
+    if (s->mode == ND_CSR) {
+        for (size_t r = 0; r < nr; r++) {
+            sparse_probe probe;
+            sparse_probe_load(&probe, &s->csr, nd_row_id(s, rows[r]), probe_buf);
+            for (size_t c = 0; c < nc; c++) {
+                out[r * nc + c] = sparse_probe_surrogate(&probe, &s->csr, nd_row_id(s, cols[c]));
+            }
+            sparse_probe_unload(&probe);
+        }
+        return;
+    }
     if (s->tile == NULL) {
         for (size_t r = 0; r < nr; r++) {
             for (size_t c = 0; c < nc; c++) {
@@ -588,14 +599,14 @@ static inline void filtered_push(const nd_heaps *h, size_t p, int32_t j, float d
  * of a tree touch disjoint heaps. Most pairs fail the heap tops once the first trees are in:
  * local copies of those filter them without reading the heaps. buf holds 5 * m floats. */
 static void join_leaf(const nd_space *s, const nd_heaps *h, const uint32_t *pts, size_t m,
-                      float *buf) {
+                      float *buf, float *probe_buf) {
     float *top = buf + 4 * m;
     for (size_t x = 0; x < m; x++) {
         top[x] = h->top[pts[x]];
     }
     for (size_t a0 = 0; a0 + 1 < m; a0 += 4) {
         size_t nr = m - 1 - a0 < 4 ? m - 1 - a0 : 4, nc = m - a0 - 1;
-        nd_dist_block(s, pts + a0, nr, pts + a0 + 1, nc, buf);
+        nd_dist_block(s, pts + a0, nr, pts + a0 + 1, nc, buf, probe_buf);
         for (size_t r = 0; r < nr; r++) {
             uint32_t p = pts[a0 + r];
             for (size_t c = r; c < nc; c++) { /* column c is point a0 + 1 + c */
@@ -817,19 +828,29 @@ typedef struct nd_scratch {
     uint32_t *pts;
     float *top;
     float *dist;
+    float *probe; /* sparse rows: the dense row of sparse_probe_buffer */
 } nd_scratch;
 
-static int scratch_alloc(nd_scratch *w, size_t m) {
+/* A probe buffer for sparse rows whose metric gathers, else NULL; -1 when out of memory. */
+static int probe_alloc(const nd_space *s, float **buf) {
+    int failed = 0;
+    *buf = s->mode == ND_CSR ? sparse_probe_buffer(&s->csr, &failed) : NULL;
+    return failed ? -1 : 0;
+}
+
+static int scratch_alloc(nd_scratch *w, const nd_space *s, size_t m) {
     w->pts = malloc(umapc_mul_size(m, sizeof(uint32_t)));
     w->top = malloc(umapc_mul_size(m, sizeof(float)));
     w->dist = malloc(umapc_mul_size(4 * sizeof(float), m));
-    return w->pts && w->top && w->dist ? 0 : -1;
+    int failed = probe_alloc(s, &w->probe);
+    return w->pts && w->top && w->dist && !failed ? 0 : -1;
 }
 
 static void scratch_free(nd_scratch *w) {
     free(w->pts);
     free(w->top);
     free(w->dist);
+    free(w->probe);
 }
 
 /* The neighbour list of p, which heap_seen scans. */
@@ -875,7 +896,7 @@ static void local_join(const nd_space *s, const nd_heaps *h, const nd_cands *cn,
     }
     for (size_t x0 = 0; x0 < nn && x0 + 1 < m; x0 += 4) {
         size_t nr = nn - x0 < 4 ? nn - x0 : 4, nc = m - x0 - 1;
-        nd_dist_block(s, w->pts + x0, nr, w->pts + x0 + 1, nc, w->dist);
+        nd_dist_block(s, w->pts + x0, nr, w->pts + x0 + 1, nc, w->dist, w->probe);
         for (size_t r = 0; r < nr; r++) {
             uint32_t p = w->pts[x0 + r];
             for (size_t c = r; c < nc; c++) { /* column c is candidate x0 + 1 + c */
@@ -940,7 +961,7 @@ static int nd_iteration(const nd_space *s, const nd_heaps *h, const nd_cands *cn
     {
         nd_scratch w;
         size_t count = 0;
-        failed = scratch_alloc(&w, cn->mc + co->mc) != 0;
+        failed = scratch_alloc(&w, s, cn->mc + co->mc) != 0;
 #pragma omp for schedule(dynamic, 32)
         for (size_t i = 0; i < n; i++) {
             if (nd_should_stop(progress, "nndescent", (size_t)iter, iters, &count, &stop)) {
@@ -1011,9 +1032,9 @@ static int join_leaves(const nd_space *s, const nd_heaps *h, const nd_forest *f,
     int failed = 0, stop = 0;
 #pragma omp parallel num_threads(threads) reduction(| : failed)
     {
-        float *buf = malloc(umapc_mul_size(5 * sizeof(float), leaf));
+        float *buf = malloc(umapc_mul_size(5 * sizeof(float), leaf)), *probe_buf;
         size_t count = 0;
-        failed = buf == NULL;
+        failed = (probe_alloc(s, &probe_buf) < 0) | (buf == NULL);
         for (size_t t = 0; t < f->trees; t++) {
             const uint32_t *perm = f->perm + t * n, *end = f->end + t * n;
 #pragma omp for schedule(dynamic, 64)
@@ -1029,11 +1050,12 @@ static int join_leaves(const nd_space *s, const nd_heaps *h, const nd_forest *f,
                         __builtin_prefetch(h->d + (size_t)perm[q] * h->K);
                         __builtin_prefetch(&h->top[perm[q]]);
                     }
-                    join_leaf(s, h, perm + pos, hi - pos, buf);
+                    join_leaf(s, h, perm + pos, hi - pos, buf, probe_buf);
                 }
             }
         }
         free(buf);
+        free(probe_buf);
     }
     return failed ? -1 : (stop ? 1 : 0);
 }
