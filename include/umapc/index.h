@@ -82,6 +82,14 @@ UMAPC_API umapc_status umapc_index_deserialize(const uint8_t *buffer, size_t siz
                                                umapc_index **out, uint8_t **meta, size_t *meta_size,
                                                umapc_error *err);
 
+/* The file handling of save and load, for other files of the same care (the Python package's
+ * sparse indexes): an exclusive temporary file in path's folder, fsynced and renamed over path,
+ * the folder fsynced; and the whole of a regular file read (release *bytes with umapc_free). */
+UMAPC_API umapc_status umapc_file_write_atomic(const char *path, const uint8_t *bytes, size_t size,
+                                               umapc_error *err);
+UMAPC_API umapc_status umapc_file_read(const char *path, uint8_t **bytes, size_t *size,
+                                       umapc_error *err);
+
 /* Copies the stored rows of an exact index into out (size() x dim() floats); fails for HNSW,
  * which keeps rows in its own (possibly normalised) form. */
 UMAPC_API umapc_status umapc_index_copy_rows(const umapc_index *index, float *out,

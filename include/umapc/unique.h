@@ -3,6 +3,7 @@
 #define UMAPC_UNIQUE_H
 
 #include "common.h"
+#include "sparse.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -14,6 +15,13 @@ extern "C" {
  * buffers of n entries. */
 UMAPC_API umapc_status umapc_unique_rows(const float *x, size_t n, size_t dim, umapc_idx *first,
                                          umapc_idx *inverse, size_t *n_unique, umapc_error *err);
+
+/* The same for checked sparse rows (umapc_csr_check): two rows are equal when they hold the same
+ * columns with the same values bit for bit, so stored zeros must be removed first for rows equal
+ * as matrices to compare equal. */
+UMAPC_API umapc_status umapc_unique_csr_rows(const umapc_csr *x, umapc_idx *first,
+                                             umapc_idx *inverse, size_t *n_unique,
+                                             umapc_error *err);
 
 #ifdef __cplusplus
 }

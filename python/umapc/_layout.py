@@ -139,6 +139,12 @@ def initial_layout(
     elif init == "random":
         embedding = rng.uniform(low=-10.0, high=10.0, size=(n, dim)).astype(np.float32)
         expand = False
+    elif init == "pca" and scipy.sparse.issparse(data):
+        # as umap-learn: sparse rows are not centred (that would densify them)
+        from sklearn.decomposition import TruncatedSVD
+
+        svd = TruncatedSVD(n_components=dim, random_state=init_seed % 2**32)
+        embedding = svd.fit_transform(data)
     elif init == "pca":
         from sklearn.decomposition import PCA
 

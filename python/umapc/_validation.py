@@ -196,3 +196,37 @@ def progress_callback(verbose: bool, description: str) -> tuple[Callable[..., No
             bar.close()
 
     return callback, close
+
+
+def sparse_rows(X: Any, name: str) -> Any:
+    """A scipy sparse matrix (any format) as the canonical CSR rows the C library takes: float32
+    values, column indices sorted within each row, duplicates summed and stored zeros dropped (so
+    rows equal as matrices compare equal bit for bit). X itself is never changed; it is copied
+    only when it is not already so. Values and structure are checked in C."""
+    import scipy.sparse
+
+    m = X.tocsr() if not isinstance(X, scipy.sparse.csr_matrix) else X
+    m = scipy.sparse.csr_matrix(m)  # a csr_array becomes a matrix view of the same arrays
+    if m.ndim != 2 or m.shape[0] == 0 or m.shape[1] == 0:
+        raise ValueError(f"{name} must be a non-empty 2-D sparse matrix, got shape {m.shape}")
+    if m.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers, got dtype {m.dtype}")
+    if m.shape[1] >= 2**31:
+        raise ValueError(f"{name} has {m.shape[1]} columns; at most 2^31 - 1 are supported")
+    if m.dtype == np.float32 and m.has_canonical_format and bool(np.all(m.data != 0)):
+        return m
+    m = scipy.sparse.csr_matrix(m, dtype=np.float32, copy=True)
+    m.sum_duplicates()
+    m.eliminate_zeros()
+    return m
+
+
+def csr_arrays(m: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Canonical CSR rows (:func:`sparse_rows`) as the ``(indptr, indices, data, n_cols)`` tuple
+    of the extension's sparse functions."""
+    return (
+        m.indptr.astype(np.int64, copy=False),
+        m.indices.astype(np.int32, copy=False),
+        m.data,
+        m.shape[1],
+    )

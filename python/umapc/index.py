@@ -12,20 +12,24 @@ import numbers
 import os
 import struct
 import threading
+import zlib
 from typing import Any
 
 import numpy as np
+import scipy.sparse
 
 from . import _core
 from ._validation import (
     _P_METRICS,
     check_n_jobs,
     check_positive_int,
+    csr_arrays,
     is_angular,
     json_metric_kwds,
     progress_callback,
     resolve_metric,
     seed_from_random_state,
+    sparse_rows,
 )
 
 __all__ = ["CorruptIndexError", "NNIndex"]
@@ -205,6 +209,7 @@ class NNIndex:
         # reader-writer lock for queries against updates).
         self._lock = threading.RLock()
         self._raw_data = _core_matrix(data, "data")
+        self._sparse = scipy.sparse.issparse(self._raw_data)
         n = self._raw_data.shape[0]
         if self.n_neighbors > n:
             raise ValueError(
@@ -215,18 +220,37 @@ class NNIndex:
         seed = seed_from_random_state(random_state)
         self._seed = 0 if seed is None else seed
         self._angular_trees = is_angular(self._metric_name)
-        _core.check_metric_data(self._raw_data, self._metric_name, self._p, self._metric_params)
+        self._check_rows(self._raw_data)
         self._neighbor_graph: tuple[np.ndarray, np.ndarray] | None = None
         # The HNSW graph is only needed for queries and updates: like pynndescent, which builds
         # its search graph in prepare(), it is built on first use, so a UMAP fit that only needs
         # neighbor_graph never pays for it.
         self._index: Any = None if self._backend == "hnsw" else self._build(self._raw_data)
 
-    @staticmethod
-    def _choose_backend(backend: str, n: int, dim: int) -> str:
+    def _choose_backend(self, backend: str, n: int, dim: int) -> str:
+        if self._sparse:
+            if backend == "hnsw":
+                raise ValueError(
+                    "backend='hnsw' needs dense rows; sparse rows are searched exactly "
+                    "(backend='auto' or 'exact'), their all-points graph made by NN-descent"
+                )
+            return "exact"
         if backend != "auto":
             return backend
         return "exact" if float(n) * (dim + 11) <= _AUTO_EXACT_MAX_WORK else "hnsw"
+
+    def _check_rows(self, rows: Any) -> None:
+        """The metric's checks of rows (finite values, and e.g. no negative entries for hellinger;
+        for sparse rows also the structure and that the metric has a sparse kernel), in C."""
+        metric = (self._metric_name, self._p, self._metric_params)
+        if scipy.sparse.issparse(rows):
+            _core.sparse_check_data(csr_arrays(rows), *metric)
+        else:
+            _core.check_metric_data(rows, *metric)
+
+    def _search_rows(self) -> Any:
+        """The rows as the extension's searches take them."""
+        return csr_arrays(self._raw_data) if self._sparse else self._raw_data
 
     def _core_index(self) -> Any:
         index = self._index
@@ -237,7 +261,9 @@ class NNIndex:
                 index = self._index
         return index
 
-    def _build(self, data: np.ndarray) -> Any:
+    def _build(self, data: Any) -> Any:
+        if self._sparse:
+            return _SparseRowsIndex(data, (self._metric_name, self._p, self._metric_params))
         callback, close = progress_callback(self.verbose, "NNIndex")
         try:
             return _core.Index(
@@ -275,9 +301,14 @@ class NNIndex:
 
     def _resolved_graph_method(self) -> str:
         method = getattr(self, "graph_method", "auto")
+        if method == "hnsw" and getattr(self, "_sparse", False):
+            raise ValueError("graph_method='hnsw' needs dense rows")
         if method != "auto":
             return method
-        return "exact" if self._backend == "exact" else "nndescent"
+        # Sparse rows are always searched exactly, but their graph comes from NN-descent unless
+        # the exact backend was asked for (which NN-descent also picks where it is cheaper).
+        backend = self.backend if getattr(self, "_sparse", False) else self._backend
+        return "exact" if backend == "exact" else "nndescent"
 
     def _compute_neighbor_graph(self, callback: Any) -> tuple[np.ndarray, np.ndarray]:
         method = self._resolved_graph_method()
@@ -286,7 +317,7 @@ class NNIndex:
             # searching it (pynndescent's own method); it may hand over to the exact graph
             # where that is cheaper, and says so.
             indices, distances, outcome = _core.nndescent_knn_graph(
-                self._raw_data,
+                self._search_rows(),
                 self.n_neighbors,
                 metric=self._metric_name,
                 p=self._p,
@@ -365,6 +396,8 @@ class NNIndex:
         # Python ints beyond 64 bits out of the call.
         ef = min(ef, max(k, self._raw_data.shape[0]))
         jobs = self.n_jobs if n_jobs is None else check_n_jobs(n_jobs)
+        if scipy.sparse.issparse(query_data) and not self._sparse:
+            query_data = _like_rows(_core_matrix(query_data, "query_data"), False)
         callback, close = progress_callback(self.verbose, "query")
         try:
             return self._core_index().query(
@@ -388,11 +421,13 @@ class NNIndex:
         """Append the rows of ``X`` to the index (HNSW inserts them without a rebuild). The
         cached :attr:`neighbor_graph` is recomputed on next access."""
         new = _core_matrix(X, "X")
+        if self._sparse != scipy.sparse.issparse(new):
+            new = _like_rows(new, self._sparse)
         if new.shape[1] != self._raw_data.shape[1]:
             raise ValueError(
                 f"X has {new.shape[1]} columns but the index has {self._raw_data.shape[1]}"
             )
-        _core.check_metric_data(new, self._metric_name, self._p, self._metric_params)
+        self._check_rows(new)
         with self._lock:
             core_index = self._core_index()
             before = core_index.size
@@ -405,10 +440,13 @@ class NNIndex:
                 # An interrupted HNSW insert keeps the batches it finished (the exception says
                 # how many rows); the Python rows follow whatever the C index now holds.
                 added = core_index.size - before
-                if added:
+                if added and self._sparse:
+                    self._raw_data = core_index.rows()
+                elif added:
                     self._raw_data = np.ascontiguousarray(
                         np.concatenate([self._raw_data, new[:added]])
                     )
+                if added:
                     self._neighbor_graph = None
 
     def save(self, path: str | os.PathLike[str]) -> None:
@@ -429,7 +467,7 @@ class NNIndex:
         OSError
             When the file cannot be read: missing, not a regular file, no permission.
         """
-        core_index, meta = _core.Index.load(os.fspath(path))
+        core_index, meta = _load_core_index(os.fspath(path))
         return cls._from_parts(core_index, meta)
 
     def _meta(self) -> bytes:
@@ -503,6 +541,7 @@ class NNIndex:
         ):
             raise CorruptIndexError("the index and its stored parameters disagree on the metric")
         self._backend = core_index.backend
+        self._sparse = isinstance(core_index, _SparseRowsIndex)
         if self.backend != "auto" and self.backend != self._backend:
             raise CorruptIndexError("the index and its stored parameters disagree on the backend")
         self._angular_trees = is_angular(self._metric_name)
@@ -543,7 +582,7 @@ class NNIndex:
         blob = state["index"]
         if not isinstance(blob, (bytes, bytearray, memoryview)):
             raise CorruptIndexError("NNIndex state: the serialised index must be bytes")
-        core_index, meta = _core.Index.deserialize(blob)
+        core_index, meta = _deserialize_core_index(blob)
         other = NNIndex._from_parts(core_index, meta, state.get("neighbor_graph"))
         self.__dict__.update(other.__dict__)
 
@@ -557,13 +596,172 @@ class NNIndex:
         )
 
 
-def _core_matrix(data: Any, name: str) -> np.ndarray:
-    """C-contiguous float32 2-D data with finite values (conversion and checks run in C)."""
-    import scipy.sparse
-
+def _core_matrix(data: Any, name: str) -> Any:
+    """C-contiguous float32 2-D data with finite values (conversion and checks run in C), or
+    canonical CSR rows for scipy sparse data."""
     if scipy.sparse.issparse(data):
-        raise TypeError(f"{name}: sparse input is not supported yet; pass a dense array")
+        return sparse_rows(data, name)
     return _core.as_float_matrix(data, name)
+
+
+def _like_rows(rows: Any, sparse: bool) -> Any:
+    """Rows of the other kind converted to the index's: queries and updates may be dense for a
+    sparse index and sparse for a dense one, as in pynndescent."""
+    if sparse:
+        return sparse_rows(scipy.sparse.csr_matrix(rows), "X")
+    return _core.as_float_matrix(rows.toarray(), "X")
+
+
+_SPARSE_MAGIC = b"UMAPCSR1"
+
+
+class _SparseRowsIndex:
+    """The search structure of an :class:`NNIndex` over sparse rows: the canonical CSR rows,
+    searched exactly in C; it answers as the extension's ``Index`` does (queries, the all-points
+    graph, appends, files). An HNSW graph over sparse rows is not written yet."""
+
+    backend = "exact"
+
+    def __init__(self, rows: Any, metric: tuple[str, float, np.ndarray | None]) -> None:
+        self._rows = rows
+        self.metric = metric
+
+    @property
+    def size(self) -> int:
+        return int(self._rows.shape[0])
+
+    @property
+    def dim(self) -> int:
+        return int(self._rows.shape[1])
+
+    @property
+    def memory(self) -> int:
+        r = self._rows
+        return int(r.data.nbytes + r.indices.nbytes + r.indptr.nbytes)
+
+    def rows(self) -> Any:
+        return self._rows
+
+    def _search(
+        self, queries: Any, k: int, options: dict[str, Any]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        name, p, params = self.metric
+        return _core.sparse_exact_search(
+            csr_arrays(self._rows), queries, k, metric=name, p=p, params=params, **options
+        )
+
+    def query(
+        self,
+        queries: Any,
+        k: int,
+        ef: int = 0,
+        filter_mask: Any = None,
+        n_jobs: int = -1,
+        callback: Any = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        del ef  # the search is exact
+        q = _core_matrix(queries, "query_data")
+        if not scipy.sparse.issparse(q):
+            q = _like_rows(q, True)
+        if q.shape[1] != self.dim:
+            raise ValueError(f"query_data has {q.shape[1]} columns but the index has {self.dim}")
+        name, p, params = self.metric
+        _core.sparse_check_data(csr_arrays(q), name, p, params)
+        options = {"filter_mask": filter_mask, "n_jobs": n_jobs, "progress": callback}
+        return self._search(csr_arrays(q), k, options)
+
+    def knn_graph(
+        self, k: int, n_jobs: int = -1, callback: Any = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        options = {"self": True, "n_jobs": n_jobs, "progress": callback}
+        return self._search(None, k, options)
+
+    def add(self, new: Any, n_jobs: int = -1, callback: Any = None) -> None:
+        del n_jobs, callback  # nothing to link: the rows are all there is
+        self._rows = sparse_rows(scipy.sparse.vstack([self._rows, new], format="csr"), "rows")
+
+    def serialize(self, meta: bytes = b"") -> bytes:
+        """Magic, a JSON header (metric, shape, array lengths), the metric's array parameter,
+        indptr (int64), indices (int32), data (float32), the caller's meta, then a CRC-32 of all
+        that came before."""
+        name, p, params = self.metric
+        r = self._rows
+        arrays = [
+            np.zeros(0, np.float32) if params is None else np.asarray(params, np.float32),
+            r.indptr.astype("<i8"),
+            r.indices.astype("<i4"),
+            r.data.astype("<f4"),
+        ]
+        header = json.dumps(
+            {
+                "metric": name,
+                "p": p,
+                "shape": list(r.shape),
+                "params": None if params is None else int(arrays[0].size),
+                "lengths": [int(a.size) for a in arrays],
+                "meta": len(meta),
+            }
+        ).encode()
+        body = b"".join(
+            [_SPARSE_MAGIC, struct.pack("<Q", len(header)), header]
+            + [a.tobytes() for a in arrays]
+            + [bytes(meta)]
+        )
+        return body + struct.pack("<I", zlib.crc32(body))
+
+    def save(self, path: str, meta: bytes = b"") -> None:
+        _core.write_file(path, self.serialize(meta))
+
+    @classmethod
+    def deserialize(cls, blob: bytes) -> tuple[_SparseRowsIndex, bytes]:
+        blob = bytes(blob)
+        head = len(_SPARSE_MAGIC) + 8
+        if len(blob) < head + 4 or blob[: len(_SPARSE_MAGIC)] != _SPARSE_MAGIC:
+            raise CorruptIndexError("not a umapc sparse index")
+        body, (crc,) = blob[:-4], struct.unpack("<I", blob[-4:])
+        if zlib.crc32(body) != crc:
+            raise CorruptIndexError("the sparse index is corrupt (checksum mismatch)")
+        try:
+            (json_len,) = struct.unpack("<Q", body[len(_SPARSE_MAGIC) : head])
+            h = json.loads(body[head : head + json_len].decode())
+            name, p, shape, lengths = h["metric"], float(h["p"]), h["shape"], h["lengths"]
+            n_rows, n_cols = (_stored_int(v, "shape", 1) for v in shape)
+            sizes = [_stored_int(v, "array length", 0) for v in lengths]
+            meta_len = _stored_int(h["meta"], "meta length", 0)
+            if len(sizes) != 4 or sizes[1] != n_rows + 1 or sizes[2] != sizes[3]:
+                raise ValueError("array lengths do not fit the shape")
+            widths = (4, 8, 4, 4)
+            at, arrays = head + json_len, []
+            for size, width, dtype in zip(sizes, widths, ("<f4", "<i8", "<i4", "<f4")):
+                if at + size * width > len(body):
+                    raise ValueError("truncated")
+                arrays.append(np.frombuffer(body, dtype=dtype, count=size, offset=at).copy())
+                at += size * width
+            if at + meta_len != len(body):
+                raise ValueError("the file's length does not match its header")
+            params = arrays[0] if h["params"] is not None else None
+            indptr, indices, data = arrays[1:]
+            _core.sparse_check_data((indptr, indices, data, n_cols), name, p, params)
+        except (KeyError, TypeError, ValueError, struct.error, UnicodeDecodeError) as exc:
+            raise CorruptIndexError(f"the sparse index is malformed: {exc}") from exc
+        rows = scipy.sparse.csr_matrix((data, indices, indptr), shape=(n_rows, n_cols))
+        return cls(rows, (name, p, params)), body[at:]
+
+
+def _deserialize_core_index(blob: Any) -> tuple[Any, bytes]:
+    if bytes(blob[: len(_SPARSE_MAGIC)]) == _SPARSE_MAGIC:
+        return _SparseRowsIndex.deserialize(blob)
+    return _core.Index.deserialize(blob)
+
+
+def _load_core_index(path: str) -> tuple[Any, bytes]:
+    try:
+        return _core.Index.load(path)
+    except CorruptIndexError:
+        blob = _core.read_file(path)
+        if blob[: len(_SPARSE_MAGIC)] != _SPARSE_MAGIC:
+            raise
+        return _SparseRowsIndex.deserialize(blob)
 
 
 _META_MAGIC = b"UMAPCPY1"

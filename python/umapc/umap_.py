@@ -27,6 +27,8 @@ from ._layout import embed as _embed_graph
 from ._layout import prune as _prune
 from ._validation import check_finite_number as _check_finite_number
 from ._validation import check_n_jobs
+from ._validation import csr_arrays as _csr_arrays
+from ._validation import sparse_rows as _sparse_rows
 
 __all__ = ["UMAP"]
 
@@ -90,12 +92,12 @@ def _known_metric(name: Any) -> bool:
     return True
 
 
-def _check_data(X: Any, name: str = "X") -> np.ndarray:
-    """X as a C-contiguous finite float32 matrix; TypeError for non-numeric input."""
+def _check_data(X: Any, name: str = "X") -> Any:
+    """X as a C-contiguous finite float32 matrix, or scipy sparse X as canonical float32 CSR
+    rows (never densified; their values are checked in C with the metric); TypeError for
+    non-numeric input."""
     if scipy.sparse.issparse(X):
-        raise NotImplementedError(
-            "sparse input is not implemented in umapc yet; pass a dense array (X.toarray())"
-        )
+        return _sparse_rows(X, name)
     if not isinstance(X, np.ndarray) or X.dtype == object:
         try:
             X = np.asarray(X)
@@ -636,15 +638,16 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self._initial_alpha = float(self.learning_rate)
         self._a, self._b = self._curve_parameters()
         self._supervised = target is not None
-        self._sparse_data = False
+        self._sparse_data = scipy.sparse.issparse(X)
         init = self._check_init(X.shape[0])
         if self.unique:
             if self.precomputed_knn is not None and len(self.precomputed_knn) > 1:
                 if self.precomputed_knn[1] is not None:
                     raise ValueError("unique is not currently available for precomputed_knn.")
             # umap-learn's unique=True: the distinct rows are embedded, copies share coordinates
-            first, self._unique_inverse_ = _core.unique_rows(X)
-            X = np.ascontiguousarray(X[first])
+            rows = _csr_arrays(X) if self._sparse_data else X
+            first, self._unique_inverse_ = _core.unique_rows(rows)
+            X = X[first] if self._sparse_data else np.ascontiguousarray(X[first])
             target = None if target is None else target[first]
             init = init if isinstance(init, str) else np.ascontiguousarray(init[first])
         self._fit_data = X
@@ -1269,6 +1272,9 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                 f"X has {X.shape[1]} features, but UMAP is expecting {self.n_features_in_} "
                 "features as input."
             )
+        if scipy.sparse.issparse(X) != self._sparse_data:
+            # new rows take the kind of the model's rows, as the search index holds them
+            X = _sparse_rows(scipy.sparse.csr_matrix(X), "X") if self._sparse_data else X.toarray()
         placed = self.transform(X) if self._knn_search_index is not None else None
         old = np.array(self._train_embedding(), dtype=np.float32)
         if placed is None:
@@ -1279,7 +1285,10 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         if missing.all():
             raise ValueError("update: no point has finite coordinates to start from")
         init[missing] = init[~missing].mean(axis=0)
-        data = np.ascontiguousarray(np.concatenate([self._fit_data, X]))
+        if self._sparse_data:
+            data = _sparse_rows(scipy.sparse.vstack([self._fit_data, X], format="csr"), "X")
+        else:
+            data = np.ascontiguousarray(np.concatenate([self._fit_data, X]))
         if data.shape[0] <= self._n_neighbors:
             raise ValueError("update: the model and the new points have too few rows together")
         self._raw_data = self._fit_data = data
@@ -1378,6 +1387,6 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
 
     def __sklearn_tags__(self):  # scikit-learn >= 1.6
         tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = False
+        tags.input_tags.sparse = True
         tags.non_deterministic = False
         return tags

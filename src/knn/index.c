@@ -805,6 +805,21 @@ static umapc_status read_whole_file(const char *path, uint8_t **bytes, size_t *s
     return UMAPC_OK;
 }
 
+umapc_status umapc_file_write_atomic(const char *path, const uint8_t *bytes, size_t size,
+                                     umapc_error *err) {
+    if (path == NULL || (bytes == NULL && size > 0)) {
+        return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT, "file_write_atomic: NULL argument");
+    }
+    return write_file_atomically(path, bytes, size, err);
+}
+
+umapc_status umapc_file_read(const char *path, uint8_t **bytes, size_t *size, umapc_error *err) {
+    if (path == NULL || bytes == NULL || size == NULL) {
+        return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT, "file_read: NULL argument");
+    }
+    return read_whole_file(path, bytes, size, err);
+}
+
 umapc_status umapc_index_load(const char *path, umapc_index **out, uint8_t **meta,
                               size_t *meta_size, umapc_error *err) {
     uint8_t *bytes = NULL;

@@ -491,7 +491,8 @@ static void fuzz_distances(reader *r) {
     umapc_error err = {0};
     umapc_status st = umapc_pairwise_distances(&s.metric, x, s.n, y, ny, s.dim, out, NULL, &err);
     REQUIRE(st == UMAPC_OK || is_error(st));
-    if (s.metric.kind < UMAPC_METRIC_COUNT_ && umapc_metric_validate_dim(&s.metric, s.dim, NULL) == 0) {
+    if (s.metric.kind < UMAPC_METRIC_COUNT_ &&
+        umapc_metric_validate_dim(&s.metric, s.dim, NULL) == 0) {
         for (size_t i = 0; i < s.n && ny > 0; i++) {
             float d = umapc_distance(&s.metric, x + i * s.dim, y, s.dim);
             int bounded =

@@ -57,7 +57,41 @@ _ARRAYS = {
     "scalar": ("np.float32(3.0)", 1, "error"),
     "none": ("None", 0, "error"),
     "string": ("'data'", 0, "error"),
-    "sparse csr": ("sp.random(40, 5, density=0.5, format='csr', random_state=0)", 40, "error"),
+    "sparse csr": ("sp.random(40, 5, density=0.5, format='csr', random_state=0)", 40, "ok"),
+    "sparse csc": ("sp.random(40, 5, density=0.5, format='csc', random_state=0)", 40, "ok"),
+    "sparse coo int": (
+        "sp.coo_matrix(rng.integers(0, 3, size=(40, 5)) * (rng.random((40, 5)) < 0.6))",
+        40,
+        "ok",
+    ),
+    "sparse unsorted int64": (
+        "sp.csr_matrix((rng.normal(size=200), np.tile(np.arange(5)[::-1], 40).astype(np.int64), "
+        "np.arange(0, 201, 5, dtype=np.int64)), shape=(40, 5))",
+        40,
+        "ok",
+    ),
+    "sparse explicit zeros": (
+        "sp.csr_matrix((np.where(np.arange(200) % 3 == 0, 0.0, rng.normal(size=200)), "
+        "np.tile(np.arange(5), 40), np.arange(0, 201, 5)), shape=(40, 5))",
+        40,
+        "ok",
+    ),
+    "sparse duplicate entries": (
+        "sp.csr_matrix((rng.normal(size=400), np.tile(np.arange(5).repeat(2), 40), "
+        "np.arange(0, 401, 10)), shape=(40, 5))",
+        40,
+        "ok",
+    ),
+    "sparse all zero": ("sp.csr_matrix((40, 5))", 40, "any"),
+    "sparse zero rows": ("sp.csr_matrix((0, 5))", 0, "error"),
+    "sparse nan": ("sp.csr_matrix(np.where(np.eye(40, 5) > 0, np.nan, 1.0))", 40, "error"),
+    "sparse inf": ("sp.csr_matrix(np.where(np.eye(40, 5) > 0, -np.inf, 1.0))", 40, "error"),
+    "sparse huge 1e30": (
+        "sp.random(40, 5, density=0.5, format='csr', random_state=0) * 1e30",
+        40,
+        "error",
+    ),
+    "sparse complex": ("sp.csr_matrix(rng.normal(size=(40, 5)) + 1j)", 40, "error"),
 }
 
 
@@ -104,8 +138,11 @@ def _call_cases() -> list[tuple[str, str, str]]:
     def add(name: str, code: str, expect: str) -> None:
         cases.append((name, code, expect))
 
-    for backend in ("exact", "hnsw"):
-        pre = _INDEX.format(backend=backend)
+    for backend in ("exact", "hnsw", "sparse"):
+        if backend == "sparse":  # sparse rows, searched by the exact sparse path; dense queries
+            pre = _BASE + "idx = NNIndex(sp.csr_matrix(X), n_neighbors=3, random_state=0)\n"
+        else:
+            pre = _INDEX.format(backend=backend)
         b = f"[{backend}]"
         add("query k > n" + b, pre + "idx.query(X, k=61)", "error")
         add("query k = n" + b, pre + "sane_knn(idx.query(X, k=60), 60, 60, 60)", "ok")
@@ -214,6 +251,31 @@ def _call_cases() -> list[tuple[str, str, str]]:
             f"NNIndex.load({path_expr})",
             "error",
         )
+    _sparse = "S = sp.random(60, 8, density=0.4, format='csr', random_state=0)\n"
+    add("sparse backend=hnsw", _sparse + "NNIndex(S, n_neighbors=3, backend='hnsw')", "error")
+    add(
+        "sparse graph_method=hnsw",
+        _sparse + "NNIndex(S, n_neighbors=3, graph_method='hnsw').neighbor_graph",
+        "error",
+    )
+    for metric, expect in (("haversine", "error"), ("mahalanobis", "error"), ("jaccard", "ok")):
+        add(
+            f"sparse UMAP metric={metric}",
+            _sparse + f"sane_embedding(UMAP(metric={metric!r}, n_neighbors=5, n_epochs=10)"
+            ".fit_transform(S), 60)",
+            expect,
+        )
+    add(
+        "sparse UMAP transform dense",
+        _sparse + "m = UMAP(n_neighbors=5, n_epochs=10, random_state=0).fit(S)\n"
+        "sane_embedding(m.transform(S.toarray()[:7] * 1.1), 7)",
+        "ok",
+    )
+    add(
+        "sparse UMAP inverse_transform",
+        _sparse + "UMAP(n_neighbors=5, n_epochs=10).fit(S).inverse_transform(np.zeros((2, 2)))",
+        "error",
+    )
     add("setstate None", "NNIndex.__new__(NNIndex).__setstate__(None)", "error")
     add("setstate empty dict", "NNIndex.__new__(NNIndex).__setstate__({})", "error")
     add("setstate bytes", "NNIndex.__new__(NNIndex).__setstate__({'index': b'x' * 100})", "error")

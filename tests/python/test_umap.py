@@ -435,15 +435,12 @@ def test_single_sample_like_umap_learn():
         ({"metric": "sinkhorn"}, {}, "sinkhorn"),
         ({"n_epochs": [10, 20]}, {}, "n_epochs"),
         ({}, {"ensure_all_finite": False}, "ensure_all_finite"),
-        ({}, {"sparse": True}, "sparse"),
     ],
     ids=lambda v: str(v) if isinstance(v, str) else "",
 )
 def test_unimplemented_raise_not_implemented_naming_parameter(iris, params, fit_kwargs, name):
     X, y = iris
     kwargs = dict(fit_kwargs)
-    if kwargs.pop("sparse", False):
-        X = scipy.sparse.csr_matrix(X)
     if kwargs.get("y") == "labels":
         kwargs["y"] = y
     with pytest.raises(NotImplementedError, match=name):

@@ -595,7 +595,56 @@ static PyObject *core_check_metric_data(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+/* write_file(path, bytes): the atomic write of Index.save, for the package's other files. */
+static PyObject *core_write_file(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *path_bytes = NULL;
+    Py_buffer bytes = {0};
+    if (!PyArg_ParseTuple(args, "O&y*:write_file", PyUnicode_FSConverter, &path_bytes, &bytes)) {
+        return NULL;
+    }
+    umapc_error err = {0};
+    umapc_status status;
+    const char *path = PyBytes_AS_STRING(path_bytes);
+    Py_BEGIN_ALLOW_THREADS;
+    status = umapc_file_write_atomic(path, (const uint8_t *)bytes.buf, (size_t)bytes.len, &err);
+    Py_END_ALLOW_THREADS;
+    PyBuffer_Release(&bytes);
+    Py_DECREF(path_bytes);
+    if (status) {
+        return umapc_raise(status, &err);
+    }
+    Py_RETURN_NONE;
+}
+
+/* read_file(path) -> bytes: a regular file read whole, as Index.load reads one. */
+static PyObject *core_read_file(PyObject *self, PyObject *arg) {
+    (void)self;
+    PyObject *path_bytes = NULL;
+    if (!PyUnicode_FSConverter(arg, &path_bytes)) {
+        return NULL;
+    }
+    umapc_error err = {0};
+    uint8_t *bytes = NULL;
+    size_t size = 0;
+    umapc_status status;
+    const char *path = PyBytes_AS_STRING(path_bytes);
+    Py_BEGIN_ALLOW_THREADS;
+    status = umapc_file_read(path, &bytes, &size, &err);
+    Py_END_ALLOW_THREADS;
+    Py_DECREF(path_bytes);
+    if (status) {
+        return umapc_raise(status, &err);
+    }
+    PyObject *result = PyBytes_FromStringAndSize((const char *)bytes, (Py_ssize_t)size);
+    umapc_free(bytes);
+    return result;
+}
+
 PyMethodDef umapc_index_methods[] = {
+    {"write_file", core_write_file, METH_VARARGS,
+     "write_file(path, bytes): write through an exclusive temporary file renamed into place."},
+    {"read_file", core_read_file, METH_O, "read_file(path) -> bytes of a regular file."},
     {"check_metric_data", core_check_metric_data, METH_VARARGS,
      "check_metric_data(X, metric, p=2.0, params=None): ValueError when rows lie outside the "
      "metric's domain or params (V, w, VI) do not fit."},

@@ -706,23 +706,32 @@ static PyObject *py_unique_rows(PyObject *self, PyObject *args, PyObject *kwargs
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O", kwlist, &x_obj)) {
         return NULL;
     }
-    PyArrayObject *x = umapc_as_float_matrix(x_obj, "x", 0);
-    if (x == NULL) {
+    /* sparse rows come as the tuple (indptr, indices, data, n_cols) */
+    umapc_csr csr;
+    umapc_csr_hold hold = {0};
+    PyArrayObject *x = NULL;
+    if (PyTuple_Check(x_obj)) {
+        if (umapc_as_csr(x_obj, "x", &csr, &hold) < 0) {
+            return NULL;
+        }
+    } else if ((x = umapc_as_float_matrix(x_obj, "x", 0)) == NULL) {
         return NULL;
     }
-    size_t n = (size_t)PyArray_DIM(x, 0), dim = (size_t)PyArray_DIM(x, 1), n_unique = 0;
+    size_t n = x != NULL ? (size_t)PyArray_DIM(x, 0) : csr.n_rows, n_unique = 0;
     PyObject *first = new_vector(NPY_INT32, n), *inverse = new_vector(NPY_INT32, n);
     umapc_error err = {0};
     umapc_status st = UMAPC_ERR_OUT_OF_MEMORY;
     if (first != NULL && inverse != NULL) {
+        umapc_idx *f = (umapc_idx *)PyArray_DATA((PyArrayObject *)first);
+        umapc_idx *inv = (umapc_idx *)PyArray_DATA((PyArrayObject *)inverse);
         Py_BEGIN_ALLOW_THREADS;
-        st =
-            umapc_unique_rows((const float *)PyArray_DATA(x), n, dim,
-                              (umapc_idx *)PyArray_DATA((PyArrayObject *)first),
-                              (umapc_idx *)PyArray_DATA((PyArrayObject *)inverse), &n_unique, &err);
+        st = x != NULL ? umapc_unique_rows((const float *)PyArray_DATA(x), n,
+                                           (size_t)PyArray_DIM(x, 1), f, inv, &n_unique, &err)
+                       : umapc_unique_csr_rows(&csr, f, inv, &n_unique, &err);
         Py_END_ALLOW_THREADS;
     }
-    Py_DECREF(x);
+    Py_XDECREF(x);
+    umapc_csr_release(&hold);
     if (st) {
         Py_XDECREF(first);
         Py_XDECREF(inverse);
