@@ -25,7 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _data as shared  # noqa: E402  (bench/ is on sys.path when run as a script)
-from _docs import cpu_model  # noqa: E402
+from _docs import cpu_model, reset_peak_rss  # noqa: E402
 
 TOOLS = ("umapc", "faiss", "sklearn")
 
@@ -39,15 +39,6 @@ def _status_kib(field: str) -> int:
             if line.startswith(field + ":"):
                 return int(line.split()[1])
     return 0
-
-
-def _reset_peak_rss() -> None:
-    """Make VmHWM restart from the current RSS, so data loading does not count (Linux >= 4.0)."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-    except OSError:
-        pass
 
 
 def load_points(n: int) -> np.ndarray:
@@ -90,7 +81,7 @@ def worker(tool: str, n: int, k: int, threads: int, repeats: int, out: str) -> N
     x = load_points(n)
     graph = _graph_function(tool, threads)
     base_kib = _status_kib("VmRSS")
-    _reset_peak_rss()
+    reset_peak_rss()
     walls, cpus = [], []
     indices = None
     for _ in range(max(repeats, 1)):

@@ -32,7 +32,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _data as shared  # noqa: E402  (bench/ is on sys.path when run as a script)
-from _docs import replace_section  # noqa: E402
+from _docs import replace_section, reset_peak_rss  # noqa: E402
 
 TOOLS = ("umapc", "hnswlib", "pynndescent")
 DATASETS = ("fashion", "sift", "glove")
@@ -149,15 +149,6 @@ def _status_kib(field: str) -> int:
     return 0
 
 
-def _reset_peak_rss() -> None:
-    """Make VmHWM restart from the current RSS, so data loading does not count (Linux >= 4.0)."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-    except OSError:
-        pass
-
-
 def _set_numba_threads(n: int) -> None:
     import numba
 
@@ -237,7 +228,7 @@ def ann_worker(tool_name: str, dataset: str, threads: int, repeats: int, quick: 
     kth = dataset_kth(dataset, base, queries, metric, quick)
     tool = Tool(tool_name)
     tool.warm_up(base, metric)
-    _reset_peak_rss()
+    reset_peak_rss()
     base_kib = _status_kib("VmRSS")
     t = time.perf_counter()
     tool.build(base, metric, threads)
@@ -320,7 +311,7 @@ def graph_worker(tool_name: str, n: int, threads: int, repeats: int) -> None:
         )
         return nnd.neighbor_graph[0]
 
-    _reset_peak_rss()
+    reset_peak_rss()
     base_kib = _status_kib("VmRSS")
     walls, ids = [], None
     for _ in range(max(repeats, 1)):

@@ -196,8 +196,8 @@ def load_scrna(n: int) -> sp.csr_matrix:
     import scipy.io
 
     with gzip.open(path) as f:
-        genes_by_cells = scipy.io.mmread(f)
-    x = sp.csr_matrix(genes_by_cells.T, dtype=np.float32)[:n]
+        cells_by_genes = scipy.io.mmread(f)
+    x = sp.csr_matrix(cells_by_genes, dtype=np.float32)[:n]
     totals = np.asarray(x.sum(1)).ravel()
     x = sp.diags(1e4 / np.maximum(totals, 1)) @ x
     x.data = np.log1p(x.data)
