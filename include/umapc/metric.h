@@ -58,6 +58,15 @@ typedef enum umapc_metric_kind {
     UMAPC_METRIC_BIT_JACCARD, /* -log(|a & b| / |a | b|): inf with no common bit, 0 for two zero
                                  rows */
     UMAPC_METRIC_SOFTMAX_HELLINGER, /* hellinger between softmax(a) and softmax(b) */
+    /* Optimal transport between the rows normalised to sum 1 (pynndescent's), under a cost matrix:
+     * params hold the dim x dim cost (row-major, finite, >= 0) and then one scalar. */
+    UMAPC_METRIC_KANTOROVICH, /* exact; the scalar is max_iter, an integer >= 1 */
+    UMAPC_METRIC_SINKHORN,    /* entropy-regularised; the scalar is the regularization, > 0 */
+    /* umap-learn's discrete metrics: they compare one scalar per row (dim 1), and their params
+     * are their scalar parameters. */
+    UMAPC_METRIC_CATEGORICAL,   /* 0 for equal values, 1 otherwise; no params */
+    UMAPC_METRIC_ORDINAL,       /* |a - b| / support_size; params {support_size > 0} */
+    UMAPC_METRIC_POISSON_COUNT, /* "count"; params {poisson_lambda > 0, normalisation != 0} */
     UMAPC_METRIC_COUNT_
 } umapc_metric_kind;
 
@@ -68,8 +77,10 @@ typedef struct umapc_metric {
      * (umap-learn's default for the two wasserstein metrics is 1: set it). */
     double p;
     /* The array parameter of seuclidean (V, dim entries), wminkowski (w, dim) and mahalanobis (VI,
-     * dim * dim); NULL and 0 for the other metrics (default). The caller owns the array and keeps
-     * it alive during each call; handles that outlive a call (HNSW, the index) keep a copy. */
+     * dim * dim), the cost and scalar of kantorovich and sinkhorn (dim * dim + 1), the scalars of
+     * ordinal (1) and count (2); NULL and 0 for the other metrics (default). The caller owns the
+     * array and keeps it alive during each call; handles that outlive a call (HNSW, the index) keep
+     * a copy. */
     const float *params;
     size_t n_params;
 } umapc_metric;

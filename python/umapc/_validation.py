@@ -28,6 +28,18 @@ _ARRAY_PARAMS = {
     "seuclidean": ("V", "sigma", 1, "per-coordinate variances"),
     "wminkowski": ("w", "w", 1, "per-coordinate weights"),
     "mahalanobis": ("VI", "vinv", 2, "the inverse covariance matrix"),
+    "kantorovich": ("cost", "cost", 2, "the cost of moving mass between coordinates"),
+    "sinkhorn": ("cost", "cost", 2, "the cost of moving mass between coordinates"),
+}
+
+# Scalar parameters the C library takes after the array parameter (or alone) in the metric's
+# params, in that order: their metric_kwds keys (as pynndescent's / umap-learn's functions name
+# them), defaults (theirs) and whether each must be an integer.
+_SCALAR_PARAMS = {
+    "kantorovich": (("max_iter", 100000, True),),
+    "sinkhorn": (("regularization", 1.0, False),),
+    "ordinal": (("support_size", 1.0, False),),
+    "count": (("poisson_lambda", 1.0, False), ("normalisation", 1.0, False)),
 }
 
 
@@ -58,13 +70,30 @@ def _array_param(canonical: str, kwds: dict[str, Any]) -> np.ndarray:
     return np.ascontiguousarray(array.ravel(), dtype=np.float32)
 
 
+def _scalar_params(canonical: str, kwds: dict[str, Any]) -> list[float]:
+    values = []
+    for key, default, integer in _SCALAR_PARAMS.get(canonical, ()):
+        value = kwds.pop(key, default)
+        if integer and (isinstance(value, bool) or not isinstance(value, numbers.Integral)):
+            raise ValueError(f"metric_kwds[{key!r}] must be an integer, got {value!r}")
+        value = _real_number(value, f"metric_kwds[{key!r}]")
+        if not math.isfinite(value) or abs(value) > np.finfo(np.float32).max:
+            raise ValueError(f"metric_kwds[{key!r}] must be a finite number, got {value!r}")
+        if integer and value > 2**24:  # the C library holds it as float32, exact to 2^24
+            raise ValueError(f"metric_kwds[{key!r}] must be at most {2**24}, got {value!r}")
+        values.append(value)
+    return values
+
+
 def resolve_metric(
     metric: Any, metric_kwds: Mapping[str, Any] | None
 ) -> tuple[str, float, np.ndarray | None]:
-    """Canonical metric name, exponent p and array parameter (V, w or VI flattened to float32, or
-    None); ValueError/TypeError for bad input. What depends on the data (lengths against their
-    dimension, V > 0, w >= 0, circular_kantorovich's integer p) the C library checks when the data
-    arrive (``_core.check_metric_data``)."""
+    """Canonical metric name, exponent p and the C library's params (V, w, VI or cost flattened
+    to float32, then the metric's scalars: kantorovich's max_iter, sinkhorn's regularization,
+    ordinal's support_size, count's poisson_lambda and normalisation; or None); ValueError or
+    TypeError for bad input. What depends on the data (lengths against their dimension, V > 0,
+    w >= 0, cost >= 0, a positive support_size, circular_kantorovich's integer p) the C library
+    checks when the data arrive (``_core.check_metric_data``)."""
     if not isinstance(metric, str):
         raise TypeError(
             f"metric must be a string naming a supported metric, got {type(metric).__name__}"
@@ -82,6 +111,10 @@ def resolve_metric(
         ):
             raise ValueError(f"metric_kwds['p'] must be a positive finite number, got {p!r}")
     params = _array_param(canonical, kwds) if canonical in _ARRAY_PARAMS else None
+    scalars = _scalar_params(canonical, kwds)
+    if scalars:
+        head = params if params is not None else np.empty(0, np.float32)
+        params = np.concatenate([head, np.asarray(scalars, dtype=np.float32)])
     if kwds:
         raise ValueError(f"metric_kwds {sorted(kwds)} are not parameters of metric {canonical!r}")
     return canonical, float(p), params

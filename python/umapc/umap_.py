@@ -37,27 +37,22 @@ SMALL_DATA = 4096
 
 # Metric names umap-learn knows that umapc's C library does not compute (NotImplementedError),
 # each with why; other names are checked by the C library (umapc._core.metric_info).
-_LABEL_METRIC = (
-    "is one of umap-learn's target metrics: its function compares two scalar labels, not data "
-    "rows (umap-learn's dense path cannot run it on rows either); umapc's target_metric="
-    "'categorical' covers class labels"
-)
-_OT_METRIC = (
-    "is optimal transport under a cost matrix (pynndescent solves a network-simplex or Sinkhorn "
-    "problem per pair); umapc has no C solver for it yet: use wasserstein_1d for histograms over "
-    "ordered bins"
+_STRING_METRIC = (
+    "is a Levenshtein distance between strings, and umapc's data are float32 matrices "
+    "(umap-learn's own fit cannot run it on numeric rows either)"
 )
 _UMAP_LEARN_ONLY_METRICS = {
-    "categorical": _LABEL_METRIC,
-    "hierarchical_categorical": _LABEL_METRIC,
-    "ordinal": _LABEL_METRIC,
-    "count": _LABEL_METRIC,
-    "string": "is a Levenshtein distance on strings, and umapc's data are float32 matrices",
-    "myers": "is a Levenshtein distance on strings, and umapc's data are float32 matrices",
-    "kantorovich": _OT_METRIC,
-    "wasserstein": _OT_METRIC,
-    "sinkhorn": _OT_METRIC,
+    "hierarchical_categorical": (
+        "compares labels through a list of dicts (cat_hierarchy), which umap-learn's numba "
+        "function cannot take either: use 'categorical' or 'ordinal' labels"
+    ),
+    "string": _STRING_METRIC,
+    "myers": _STRING_METRIC,
 }
+
+# umap-learn's discrete target metrics other than categorical: supervised UMAP scales each edge
+# of the data's graph by exp(-scale * d(y_i, y_j)) with parameters derived from y.
+_DISCRETE_TARGET_METRICS = ("ordinal", "count")
 
 # Bounded metrics: neighbours at this distance or farther are cut (umap-learn's defaults).
 _DISCONNECTION_DISTANCES = {

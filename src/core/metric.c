@@ -162,6 +162,11 @@ static const metric_alias metric_aliases[] = {
     {"bit_hamming", UMAPC_METRIC_BIT_HAMMING},
     {"bit_jaccard", UMAPC_METRIC_BIT_JACCARD},
     {"softmax_hellinger", UMAPC_METRIC_SOFTMAX_HELLINGER},
+    {"kantorovich", UMAPC_METRIC_KANTOROVICH},
+    {"sinkhorn", UMAPC_METRIC_SINKHORN},
+    {"categorical", UMAPC_METRIC_CATEGORICAL},
+    {"ordinal", UMAPC_METRIC_ORDINAL},
+    {"count", UMAPC_METRIC_POISSON_COUNT},
     {"l2", UMAPC_METRIC_EUCLIDEAN},
     {"l1", UMAPC_METRIC_MANHATTAN},
     {"taxicab", UMAPC_METRIC_MANHATTAN},
@@ -180,6 +185,7 @@ static const metric_alias metric_aliases[] = {
     {"kantorovich_1d", UMAPC_METRIC_WASSERSTEIN_1D},
     {"kantorovich-1d", UMAPC_METRIC_WASSERSTEIN_1D},
     {"circular_wasserstein", UMAPC_METRIC_CIRCULAR_KANTOROVICH},
+    {"wasserstein", UMAPC_METRIC_KANTOROVICH}, /* pynndescent's name for the same function */
 };
 #define N_ALIASES (sizeof metric_aliases / sizeof metric_aliases[0])
 

@@ -4,6 +4,7 @@
  * enough that portable scalar code in double serves; no SIMD tables. */
 #include "metric.h"
 #include "internal.h"
+#include "metric_ot.h"
 
 #include <float.h>
 #include <math.h>
@@ -26,10 +27,33 @@ size_t umapc_metric_params_needed(umapc_metric_kind kind, size_t dim) {
         return dim;
     case UMAPC_METRIC_MAHALANOBIS:
         return umapc_mul_size(dim, dim);
+    case UMAPC_METRIC_KANTOROVICH:
+    case UMAPC_METRIC_SINKHORN: {
+        size_t cost = umapc_mul_size(dim, dim);
+        return cost == SIZE_MAX ? SIZE_MAX : cost + 1;
+    }
+    case UMAPC_METRIC_ORDINAL:
+        return 1;
+    case UMAPC_METRIC_POISSON_COUNT:
+        return 2;
     default:
         return 0;
     }
 }
+
+static int is_transport(umapc_metric_kind kind) {
+    return kind == UMAPC_METRIC_KANTOROVICH || kind == UMAPC_METRIC_SINKHORN;
+}
+
+/* umap-learn's discrete metrics, which compare one scalar per row. */
+static int is_label(umapc_metric_kind kind) {
+    return kind == UMAPC_METRIC_CATEGORICAL || kind == UMAPC_METRIC_ORDINAL ||
+           kind == UMAPC_METRIC_POISSON_COUNT;
+}
+
+/* umap-learn's count_distance loops over every count between the two: counts are capped so that
+ * one distance stays a million steps or fewer. */
+#define MAX_COUNT 1048576.0f
 
 static int takes_params(umapc_metric_kind kind) {
     return umapc_metric_params_needed(kind, 1) != 0;
@@ -47,8 +71,51 @@ static const char *params_name(umapc_metric_kind kind) {
         return "V";
     case UMAPC_METRIC_WMINKOWSKI:
         return "w";
+    case UMAPC_METRIC_KANTOROVICH:
+        return "cost and max_iter";
+    case UMAPC_METRIC_SINKHORN:
+        return "cost and regularization";
+    case UMAPC_METRIC_ORDINAL:
+        return "support_size";
+    case UMAPC_METRIC_POISSON_COUNT:
+        return "poisson_lambda and normalisation";
     default:
         return "VI";
+    }
+}
+
+/* The scalars after an array (kantorovich, sinkhorn) or alone (ordinal, count): their bounds. */
+static umapc_status check_scalars(const umapc_metric *m, umapc_error *err) {
+    const float *last = m->params + m->n_params - 1;
+    switch (m->kind) {
+    case UMAPC_METRIC_KANTOROVICH:
+        if (!(*last >= 1.0f && *last == floorf(*last))) {
+            return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT,
+                              "kantorovich needs an integer max_iter >= 1, got %g", (double)*last);
+        }
+        return UMAPC_OK;
+    case UMAPC_METRIC_SINKHORN:
+        if (!(*last > 0.0f)) {
+            return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT,
+                              "sinkhorn needs a regularization > 0, got %g", (double)*last);
+        }
+        return UMAPC_OK;
+    case UMAPC_METRIC_ORDINAL: /* it divides */
+        if (m->n_params != 1 || !(m->params[0] > 0.0f)) {
+            return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT,
+                              "ordinal needs one support_size > 0, got %g", (double)m->params[0]);
+        }
+        return UMAPC_OK;
+    case UMAPC_METRIC_POISSON_COUNT: /* log(lambda), and a division by the normalisation */
+        if (m->n_params != 2 || !(m->params[0] > 0.0f) || m->params[1] == 0.0f) {
+            return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT,
+                              "count needs poisson_lambda > 0 and a normalisation other than 0, "
+                              "got %g and %g",
+                              (double)m->params[0], (double)(m->n_params > 1 ? m->params[1] : 0));
+        }
+        return UMAPC_OK;
+    default:
+        return UMAPC_OK;
     }
 }
 
@@ -82,12 +149,12 @@ umapc_status metric_extra_validate(const umapc_metric *m, umapc_error *err) {
                               params_name(m->kind), i);
         }
     }
-    return UMAPC_OK;
+    return check_scalars(m, err);
 }
 
 /* V divides (pynndescent would give inf for 0 and NaN for negatives); w weighs |a-b|^p, where a
- * negative weight could make the sum negative. */
-static umapc_status check_param_signs(const umapc_metric *m, umapc_error *err) {
+ * negative weight could make the sum negative. dim: the data's. */
+static umapc_status check_param_signs(const umapc_metric *m, size_t dim, umapc_error *err) {
     for (size_t i = 0; i < m->n_params; i++) {
         float v = m->params[i];
         if (m->kind == UMAPC_METRIC_SEUCLIDEAN && !(v > 0.0f)) {
@@ -97,6 +164,13 @@ static umapc_status check_param_signs(const umapc_metric *m, umapc_error *err) {
         if (m->kind == UMAPC_METRIC_WMINKOWSKI && v < 0.0f) {
             return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT,
                               "wminkowski needs weights w >= 0, got w[%zu]=%g", i, (double)v);
+        }
+        /* a negative cost would make the cheapest plan unbounded below in the exact solver's
+         * terms (its zero potentials assume costs >= 0); the last entry is the scalar */
+        if (is_transport(m->kind) && i + 1 < m->n_params && v < 0.0f) {
+            return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT,
+                              "%s needs a cost matrix >= 0, got cost[%zu, %zu]=%g",
+                              umapc_metric_name(m->kind), i / dim, i % dim, (double)v);
         }
     }
     return UMAPC_OK;
@@ -109,6 +183,12 @@ umapc_status metric_extra_validate_dim(const umapc_metric *m, size_t dim, umapc_
                           "in radians), got %zu dimensions",
                           dim);
     }
+    if (is_label(m->kind) && dim != 1) {
+        return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT,
+                          "%s compares one value per row (umap-learn's discrete metrics: labels "
+                          "or counts), got %zu dimensions",
+                          umapc_metric_name(m->kind), dim);
+    }
     size_t need = umapc_metric_params_needed(m->kind, dim);
     if (need == 0) {
         return UMAPC_OK;
@@ -120,11 +200,18 @@ umapc_status metric_extra_validate_dim(const umapc_metric *m, size_t dim, umapc_
                               "got %zu entries",
                               dim, dim, dim, m->n_params);
         }
+        if (is_transport(m->kind)) {
+            return umapc_fail(
+                err, UMAPC_ERR_INVALID_ARGUMENT,
+                "%s needs a cost of shape (%zu, %zu) for %zu-dimensional data, got %zu "
+                "entries",
+                umapc_metric_name(m->kind), dim, dim, dim, m->n_params - 1);
+        }
         return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT,
                           "%s needs %s of length %zu (the data's dimension), got %zu",
                           umapc_metric_name(m->kind), params_name(m->kind), dim, m->n_params);
     }
-    return check_param_signs(m, err);
+    return check_param_signs(m, dim, err);
 }
 
 static int needs_nonnegative(umapc_metric_kind kind) {
@@ -134,6 +221,9 @@ static int needs_nonnegative(umapc_metric_kind kind) {
     case UMAPC_METRIC_LL_DIRICHLET:
     case UMAPC_METRIC_WASSERSTEIN_1D:
     case UMAPC_METRIC_CIRCULAR_KANTOROVICH:
+    case UMAPC_METRIC_KANTOROVICH:
+    case UMAPC_METRIC_SINKHORN:
+    case UMAPC_METRIC_POISSON_COUNT:
         return 1;
     default:
         return 0;
@@ -142,7 +232,7 @@ static int needs_nonnegative(umapc_metric_kind kind) {
 
 static int needs_positive_sum(umapc_metric_kind kind) {
     return kind == UMAPC_METRIC_LL_DIRICHLET || kind == UMAPC_METRIC_WASSERSTEIN_1D ||
-           kind == UMAPC_METRIC_CIRCULAR_KANTOROVICH;
+           kind == UMAPC_METRIC_CIRCULAR_KANTOROVICH || is_transport(kind);
 }
 
 /* One row against the metric's domain; where pynndescent would return NaN (a log or a division by
@@ -165,6 +255,12 @@ static umapc_status check_row(const umapc_metric *m, const float *row, size_t i,
                               "as np.packbits gives), found %g in row %zu",
                               name, (double)v, i);
         }
+        if (m->kind == UMAPC_METRIC_POISSON_COUNT && v > MAX_COUNT) {
+            return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT,
+                              "count supports counts up to %g (its distance steps through every "
+                              "count between two), found %g in row %zu",
+                              (double)MAX_COUNT, (double)v, i);
+        }
         sum += v;
         sq += (double)v * v;
     }
@@ -182,7 +278,8 @@ static umapc_status check_row(const umapc_metric *m, const float *row, size_t i,
 
 static int has_row_domain(umapc_metric_kind kind) {
     return needs_nonnegative(kind) || kind == UMAPC_METRIC_POINCARE ||
-           kind == UMAPC_METRIC_BIT_HAMMING || kind == UMAPC_METRIC_BIT_JACCARD;
+           kind == UMAPC_METRIC_POISSON_COUNT || kind == UMAPC_METRIC_BIT_HAMMING ||
+           kind == UMAPC_METRIC_BIT_JACCARD;
 }
 
 umapc_status metric_extra_check_rows(const umapc_metric *m, const float *data, size_t n, size_t dim,
@@ -598,6 +695,43 @@ static float bit_distance(int jaccard, const float *a, const float *b, size_t di
     return (float)(-log((double)both / (double)either)); /* inf with no common bit */
 }
 
+/* ---- umap-learn's discrete metrics ---------------------------------------------------------- */
+
+/* umap-learn's count_distance, as written: log-probabilities of a Poisson(lambda) summed over the
+ * counts from the smaller to the larger, over the normalisation. Its running log-factorial starts
+ * at log((lo - 1)!) below 10 and at approx_log_gamma(lo + 1) = ~log(lo!) above, and log(0) enters
+ * it at lo = 0 (an infinite distance to counts >= 2): kept, so that the values are umap-learn's. */
+static float count_distance(double lambda, double normalisation, double x, double y) {
+    double lo_value = fmin(x, y), hi_value = fmax(x, y);
+    /* the rows were checked: counts in [0, MAX_COUNT] */
+    long lo = lo_value >= 0.0 ? (long)lo_value : 0, hi = hi_value >= 0.0 ? (long)hi_value : 0;
+    double log_lambda = log(lambda), log_k_factorial = 0.0;
+    if (lo >= 10) {
+        log_k_factorial = approx_log_gamma((double)lo + 1.0);
+    } else {
+        for (long k = 2; k < lo; k++) {
+            log_k_factorial += log((double)k);
+        }
+    }
+    double result = 0.0;
+    for (long k = lo; k < hi; k++) {
+        result += (double)k * log_lambda - lambda - log_k_factorial;
+        log_k_factorial += log((double)k);
+    }
+    return (float)(result / normalisation);
+}
+
+static float label_distance(const umapc_metric *m, float a, float b) {
+    switch (m->kind) {
+    case UMAPC_METRIC_CATEGORICAL:
+        return a == b ? 0.0f : 1.0f;
+    case UMAPC_METRIC_ORDINAL:
+        return (float)(fabs((double)a - b) / m->params[0]);
+    default:
+        return count_distance(m->params[0], m->params[1], a, b);
+    }
+}
+
 /* ---- dispatch ------------------------------------------------------------------------------- */
 
 float metric_extra_distance(const umapc_metric *m, const float *a, const float *b, size_t dim) {
@@ -643,6 +777,14 @@ float metric_extra_distance(const umapc_metric *m, const float *a, const float *
         return bit_distance(1, a, b, dim);
     case UMAPC_METRIC_SOFTMAX_HELLINGER:
         return softmax_hellinger_distance(a, b, dim);
+    case UMAPC_METRIC_KANTOROVICH:
+        return metric_ot_kantorovich(m->params, m->params[m->n_params - 1], a, b, dim);
+    case UMAPC_METRIC_SINKHORN:
+        return metric_ot_sinkhorn(m->params, m->params[m->n_params - 1], a, b, dim);
+    case UMAPC_METRIC_CATEGORICAL:
+    case UMAPC_METRIC_ORDINAL:
+    case UMAPC_METRIC_POISSON_COUNT:
+        return label_distance(m, a[0], b[0]);
     default:
         return NAN;
     }

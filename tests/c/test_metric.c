@@ -196,6 +196,12 @@ static void test_names(void) {
         {"bit_hamming", UMAPC_METRIC_BIT_HAMMING},
         {"bit_jaccard", UMAPC_METRIC_BIT_JACCARD},
         {"softmax_hellinger", UMAPC_METRIC_SOFTMAX_HELLINGER},
+        {"kantorovich", UMAPC_METRIC_KANTOROVICH},
+        {"wasserstein", UMAPC_METRIC_KANTOROVICH},
+        {"sinkhorn", UMAPC_METRIC_SINKHORN},
+        {"categorical", UMAPC_METRIC_CATEGORICAL},
+        {"ordinal", UMAPC_METRIC_ORDINAL},
+        {"count", UMAPC_METRIC_POISSON_COUNT},
         {"direct_cosine", UMAPC_METRIC_DOT},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -216,7 +222,7 @@ static void test_names(void) {
     }
     CHECK(n_alias == sizeof cases / sizeof cases[0]);
 
-    const char *bad[] = {"", "Euclidean", "l3", "euclidean ", "kantorovich", "sinkhorn"};
+    const char *bad[] = {"", "Euclidean", "l3", "euclidean ", "wasserstein_2d", "string"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         umapc_metric_kind kind = UMAPC_METRIC_DOT;
         umapc_error err = {0};
@@ -723,6 +729,105 @@ static void test_extra_index_roundtrip(void) {
     }
 }
 
+/* Transport between three bins on a line (cost |i - j|): the exact cost is the 1-d Wasserstein
+ * distance, which the CDFs give; Sinkhorn's plan pays at least that and approaches it as the
+ * regularization shrinks. */
+static void test_transport(void) {
+    enum { D = 3 };
+    float params[D * D + 1];
+    for (int i = 0; i < D; i++) {
+        for (int j = 0; j < D; j++) {
+            params[i * D + j] = (float)abs(i - j);
+        }
+    }
+    const float rows[4][D] = {{1, 0, 0}, {0, 0, 2}, {1, 1, 1}, {0, 3, 1}};
+    umapc_metric exact, sinkhorn, w1;
+    umapc_metric_init(&exact);
+    exact.kind = UMAPC_METRIC_KANTOROVICH;
+    exact.params = params;
+    exact.n_params = D * D + 1;
+    params[D * D] = 100000.0f;
+    umapc_metric_init(&w1);
+    w1.kind = UMAPC_METRIC_WASSERSTEIN_1D;
+    w1.p = 1.0;
+    CHECK(umapc_metric_check_data(&exact, rows[0], 4, D, NULL) == UMAPC_OK);
+    for (int a = 0; a < 4; a++) {
+        for (int b = 0; b < 4; b++) {
+            float want = umapc_distance(&w1, rows[a], rows[b], D);
+            CHECK(fabsf(umapc_distance(&exact, rows[a], rows[b], D) - want) < 1e-6f);
+        }
+    }
+    float sparse_params[D * D + 1];
+    memcpy(sparse_params, params, sizeof params);
+    sinkhorn = exact;
+    sinkhorn.kind = UMAPC_METRIC_SINKHORN;
+    sinkhorn.params = sparse_params;
+    const float regs[] = {1.0f, 0.05f};
+    for (int r = 0; r < 2; r++) {
+        sparse_params[D * D] = regs[r];
+        float got = umapc_distance(&sinkhorn, rows[2], rows[3], D);
+        float want = umapc_distance(&w1, rows[2], rows[3], D);
+        CHECK(got >= want - 1e-6f && (r == 0 || got - want < 0.02f));
+    }
+    /* max_iter 1: one path, the rest in row order, still a plan of the right mass */
+    params[D * D] = 1.0f;
+    float capped = umapc_distance(&exact, rows[2], rows[3], D);
+    CHECK(capped >= umapc_distance(&w1, rows[2], rows[3], D) - 1e-6f && capped <= 2.0f);
+
+    umapc_error err = {0};
+    params[D * D] = 0.5f; /* not an integer */
+    CHECK(umapc_metric_validate(&exact, &err) == UMAPC_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(err.message, "max_iter") != NULL);
+    params[D * D] = 10.0f;
+    params[1] = -1.0f;
+    CHECK(umapc_metric_validate_dim(&exact, D, &err) == UMAPC_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(err.message, "cost[0, 1]") != NULL);
+    params[1] = NAN;
+    CHECK(umapc_metric_validate(&exact, &err) == UMAPC_ERR_INVALID_ARGUMENT);
+    params[1] = 1.0f;
+    CHECK(umapc_metric_validate_dim(&exact, 2, &err) == UMAPC_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(err.message, "shape (2, 2)") != NULL);
+    sparse_params[D * D] = 0.0f;
+    CHECK(umapc_metric_validate(&sinkhorn, &err) == UMAPC_ERR_INVALID_ARGUMENT);
+    const float zero_row[2 * D] = {1, 0, 0, 0, 0, 0}, negative_row[D] = {1, -1, 1};
+    CHECK(umapc_metric_check_data(&exact, zero_row, 2, D, &err) == UMAPC_ERR_INVALID_ARGUMENT);
+    CHECK(umapc_metric_check_data(&exact, negative_row, 1, D, &err) == UMAPC_ERR_INVALID_ARGUMENT);
+}
+
+/* umap-learn's discrete metrics on one value per row. */
+static void test_labels(void) {
+    umapc_metric m;
+    umapc_metric_init(&m);
+    const float a = 3.0f, b = 7.0f;
+    m.kind = UMAPC_METRIC_CATEGORICAL;
+    CHECK(umapc_distance(&m, &a, &a, 1) == 0.0f && umapc_distance(&m, &a, &b, 1) == 1.0f);
+    const float two[2] = {1, 2};
+    umapc_error err = {0};
+    CHECK(umapc_metric_check_data(&m, two, 1, 2, &err) == UMAPC_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(err.message, "one value per row") != NULL);
+    float support = 2.0f;
+    m.kind = UMAPC_METRIC_ORDINAL;
+    m.params = &support;
+    m.n_params = 1;
+    CHECK(umapc_distance(&m, &a, &b, 1) == 2.0f);
+    support = 0.0f;
+    CHECK(umapc_metric_validate(&m, &err) == UMAPC_ERR_INVALID_ARGUMENT);
+    /* count: with lambda 1 each step k adds -1 - log((lo - 1)!) (umap-learn's running sum) */
+    float count_params[2] = {1.0f, 1.0f};
+    m.kind = UMAPC_METRIC_POISSON_COUNT;
+    m.params = count_params;
+    m.n_params = 2;
+    const float c2 = 2.0f, c4 = 4.0f;
+    /* lo = 2: log_k_factorial starts at 0, then k = 2 adds -1, k = 3 adds -1 - log 2 */
+    CHECK(fabsf(umapc_distance(&m, &c2, &c4, 1) - (float)(-2.0 - log(2.0))) < 1e-6f);
+    CHECK(umapc_distance(&m, &c4, &c2, 1) == umapc_distance(&m, &c2, &c4, 1));
+    const float huge = 1e7f, negative = -1.0f;
+    CHECK(umapc_metric_check_data(&m, &huge, 1, 1, &err) == UMAPC_ERR_INVALID_ARGUMENT);
+    CHECK(umapc_metric_check_data(&m, &negative, 1, 1, &err) == UMAPC_ERR_INVALID_ARGUMENT);
+    count_params[1] = 0.0f;
+    CHECK(umapc_metric_validate(&m, &err) == UMAPC_ERR_INVALID_ARGUMENT);
+}
+
 int main(void) {
     test_simd_levels();
     test_no_overread();
@@ -735,5 +840,7 @@ int main(void) {
     test_extra_values();
     test_extra_validation();
     test_extra_index_roundtrip();
+    test_transport();
+    test_labels();
     CHECK_DONE();
 }
