@@ -3,6 +3,7 @@
 #define UMAPC_FUZZY_H
 
 #include "common.h"
+#include "metric.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -72,6 +73,16 @@ UMAPC_API umapc_status umapc_fuzzy_categorical_intersection(umapc_graph *graph,
                                                             const int64_t *labels,
                                                             double unknown_dist, double far_dist,
                                                             umapc_error *err);
+
+/* Supervised UMAP with umap-learn's other discrete targets (ordinal, count: its
+ * discrete_metric_simplicial_set_intersection with a metric): in place, the weight of every edge
+ * (i, j) is multiplied by exp(-scale * d(values_i, values_j)), values holding dim floats per point
+ * of the square graph, in metric's domain (umapc_metric_check_data). Zeros are left for
+ * umapc_fuzzy_reset_local_connectivity to remove. */
+UMAPC_API umapc_status umapc_fuzzy_metric_intersection(umapc_graph *graph,
+                                                       const umapc_metric *metric,
+                                                       const float *values, size_t dim,
+                                                       double scale, umapc_error *err);
 
 /* umap-learn's reset_local_connectivity: every row divided by its largest weight, with
  * reset_local_metric each row then raised to the power that makes its sum log2(15)

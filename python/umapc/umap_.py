@@ -28,6 +28,7 @@ from ._layout import prune as _prune
 from ._validation import check_finite_number as _check_finite_number
 from ._validation import check_n_jobs
 from ._validation import csr_arrays as _csr_arrays
+from ._validation import resolve_metric as _resolve_metric
 from ._validation import sparse_rows as _sparse_rows
 
 __all__ = ["UMAP"]
@@ -795,6 +796,8 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             if y_.ndim != 1:
                 raise ValueError("a categorical target y must be one-dimensional")
             return _encode_labels(y_)
+        if self.target_metric in _DISCRETE_TARGET_METRICS and y_.ndim != 1:
+            raise ValueError(f"a {self.target_metric} target y must be one-dimensional")
         if not _known_metric(self.target_metric):
             raise ValueError(f"target_metric {self.target_metric!r} is not a recognised metric")
         values = check_array(y_.reshape(n_samples, -1), dtype=np.float32, order="C", input_name="y")
@@ -810,6 +813,13 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             indptr, indices, data = _core.categorical_graph(
                 g.indptr, g.indices, g.data, target, 1.0, far_dist, n_jobs=self._n_jobs
             )
+        elif self.target_metric in _DISCRETE_TARGET_METRICS:
+            scale = 2.5 * (1.0 / (1.0 - self.target_weight)) if self.target_weight < 1.0 else 1e12
+            kwds = self._discrete_target_kwds(target)
+            name, p, params = _resolve_metric(self.target_metric, kwds)
+            indptr, indices, data = _core.metric_graph(
+                g.indptr, g.indices, g.data, target, name, p, params, scale, n_jobs=self._n_jobs
+            )
         else:
             t_indptr, t_indices, t_data = self._target_graph(target, rng, seeded)
             indptr, indices, data = _core.combine_graphs(
@@ -824,6 +834,30 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                 n_jobs=self._n_jobs,
             )
         self.graph_ = _csr(indptr, indices, data, g.shape)
+
+    def _discrete_target_kwds(self, target: np.ndarray) -> dict[str, Any]:
+        """umap-learn's get_discrete_params for an ordinal or count target (umap-learn ignores
+        target_metric_kwds there; umapc lets them override these)."""
+        lo, hi = float(target.min()), float(target.max())
+        if self.target_metric == "ordinal":
+            if hi == lo:
+                raise ValueError("an ordinal target y needs at least two distinct values")
+            kwds = {"support_size": (hi - lo) / 2.0}
+        else:
+            lam = float(np.mean(target, dtype=np.float64))
+            _, p, params = _resolve_metric("count", {"poisson_lambda": lam})
+            ends = np.array([[lo], [hi]], dtype=np.float32)
+            span = float(_core.pairwise_distances(ends, metric="count", p=p, params=params)[0, 1])
+            if not np.isfinite(span) or span == 0.0:
+                raise ValueError(
+                    f"a count target y from {lo:g} to {hi:g} gives umap-learn's count distance "
+                    f"{span:g} between its extremes (its running log-factorial takes log(0) for "
+                    "counts from 0): no finite normalisation; shift the counts to start at 1 or "
+                    "give target_metric_kwds['normalisation']"
+                )
+            kwds = {"poisson_lambda": lam, "normalisation": span / 2.0}
+        kwds.update(self._target_metric_kwds or {})
+        return kwds
 
     def _target_graph(self, target: np.ndarray, rng: np.random.RandomState, seeded: bool):
         """The fuzzy simplicial set of the target values (umap-learn: its own n_neighbors, the

@@ -481,6 +481,30 @@ umapc_status umapc_fuzzy_categorical_intersection(umapc_graph *graph, const int6
     return UMAPC_OK;
 }
 
+umapc_status umapc_fuzzy_metric_intersection(umapc_graph *graph, const umapc_metric *metric,
+                                             const float *values, size_t dim, double scale,
+                                             umapc_error *err) {
+    umapc_status st = check_square(graph, "metric_intersection", err);
+    if (!st && !(scale >= 0.0 && isfinite(scale))) {
+        st = umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT,
+                        "metric_intersection: scale must be finite and >= 0, got %g", scale);
+    }
+    if (!st) {
+        st = umapc_metric_check_data(metric, values, graph->n_rows, dim, err);
+    }
+    if (st) {
+        return st;
+    }
+    for (size_t i = 0; i < graph->n_rows; i++) {
+        for (int64_t e = graph->indptr[i]; e < graph->indptr[i + 1]; e++) {
+            const float *other = values + (size_t)graph->indices[e] * dim;
+            double d = umapc_distance(metric, values + i * dim, other, dim);
+            graph->data[e] = (float)(graph->data[e] * exp(-(scale * d)));
+        }
+    }
+    return UMAPC_OK;
+}
+
 /* umap-learn's reprocess_row: the exponent that brings the row's sum of p^e to log2(15), found
  * by bisection (doubling while unbounded), applied to the row. */
 static void reprocess_row(float *p, size_t m) {

@@ -645,6 +645,61 @@ static PyObject *py_categorical_graph(PyObject *self, PyObject *args, PyObject *
     return csr;
 }
 
+static PyObject *py_metric_graph(PyObject *self, PyObject *args, PyObject *kwargs) {
+    (void)self;
+    static char *kwlist[] = {"indptr", "indices", "data",  "values", "metric",
+                             "p",      "params",  "scale", "n_jobs", NULL};
+    PyObject *p, *i, *d, *values_obj, *params = Py_None, *jobs_obj = NULL;
+    const char *name;
+    double metric_p, scale;
+    int n_jobs = -1;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOsdOd|O", kwlist, &p, &i, &d, &values_obj,
+                                     &name, &metric_p, &params, &scale, &jobs_obj) ||
+        umapc_parse_jobs(jobs_obj, -1, &n_jobs) < 0) {
+        return NULL;
+    }
+    umapc_metric metric;
+    PyArrayObject *held = NULL;
+    if (umapc_metric_arg(name, metric_p, params, &metric, &held) < 0) {
+        return NULL;
+    }
+    PyArrayObject *values = umapc_as_float_matrix(values_obj, "values", 1);
+    if (values == NULL) {
+        Py_XDECREF(held);
+        return NULL;
+    }
+    size_t n = (size_t)PyArray_DIM(values, 0), dim = (size_t)PyArray_DIM(values, 1);
+    graph_args g;
+    if (graph_args_parse_copy(&g, p, i, d, n) < 0) {
+        Py_DECREF(values);
+        Py_XDECREF(held);
+        return NULL;
+    }
+    PyObject *csr = NULL;
+    if (g.graph.n_rows != n) {
+        csr = PyErr_Format(PyExc_ValueError, "values: %zu rows for a graph of %zu points", n,
+                           g.graph.n_rows);
+    } else {
+        umapc_error err = {0};
+        umapc_graph out = {0};
+        umapc_status st;
+        umapc_run_options run = {n_jobs};
+        Py_BEGIN_ALLOW_THREADS;
+        st = umapc_fuzzy_metric_intersection(&g.graph, &metric, (const float *)PyArray_DATA(values),
+                                             dim, scale, &err);
+        if (!st) {
+            st = umapc_fuzzy_reset_local_connectivity(&g.graph, 0, &run, &out, &err);
+        }
+        Py_END_ALLOW_THREADS;
+        csr = st ? umapc_raise(st, &err) : graph_to_python(&out);
+        umapc_graph_free(&out);
+    }
+    graph_args_free(&g);
+    Py_DECREF(values);
+    Py_XDECREF(held);
+    return csr;
+}
+
 static PyObject *py_combine_graphs(PyObject *self, PyObject *args, PyObject *kwargs) {
     (void)self;
     static char *kwlist[] = {
@@ -851,6 +906,10 @@ PyMethodDef umapc_umap_methods[] = {
      "categorical_graph(indptr, indices, data, labels, unknown_dist, far_dist, n_jobs=-1)\n"
      "-> (indptr, indices, data): supervised UMAP's categorical intersection (labels < 0: "
      "unlabelled), then reset_local_connectivity."},
+    {"metric_graph", (PyCFunction)(void (*)(void))py_metric_graph, METH_VARARGS | METH_KEYWORDS,
+     "metric_graph(indptr, indices, data, values, metric, p, params, scale, n_jobs=-1)\n"
+     "-> (indptr, indices, data): supervised UMAP's intersection with a discrete target metric "
+     "(each edge times exp(-scale * d(values_i, values_j))), then reset_local_connectivity."},
     {"combine_graphs", (PyCFunction)(void (*)(void))py_combine_graphs, METH_VARARGS | METH_KEYWORDS,
      "combine_graphs(indptr, indices, data, other_indptr, other_indices, other_data, op, "
      "weight=0.5, reset_local_metric=False, n_jobs=-1)\n-> (indptr, indices, data): umap-learn's "
