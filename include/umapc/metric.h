@@ -99,11 +99,14 @@ UMAPC_API const char *umapc_metric_name(umapc_metric_kind kind);
 UMAPC_API const char *umapc_metric_alias(size_t i);
 
 /* Checks the parameters that do not depend on the dimension (p > 0 and finite, an integer for
- * circular_kantorovich; params present and finite exactly for the metrics that take them). */
+ * circular_kantorovich; params present and finite exactly for the metrics that take them; the
+ * scalars' bounds: max_iter an integer >= 1, regularization > 0, support_size > 0,
+ * poisson_lambda > 0, normalisation != 0). */
 UMAPC_API umapc_status umapc_metric_validate(const umapc_metric *metric, umapc_error *err);
 
-/* umapc_metric_validate, then what depends on dim: params of dim (or dim * dim) entries, V > 0,
- * w >= 0, haversine only in 2 dimensions. Every call that takes a metric and a dimension runs it;
+/* umapc_metric_validate, then what depends on dim: params of umapc_metric_params_needed
+ * entries, V > 0, w >= 0, cost >= 0, haversine only in 2 dimensions, categorical, ordinal and
+ * count only in 1. Every call that takes a metric and a dimension runs it;
  * umapc_distance does not (the caller has). */
 UMAPC_API umapc_status umapc_metric_validate_dim(const umapc_metric *metric, size_t dim,
                                                  umapc_error *err);
@@ -114,9 +117,10 @@ UMAPC_API size_t umapc_metric_params_needed(umapc_metric_kind kind, size_t dim);
 /* Checks umapc_metric_validate_dim, then that rows (n x dim, row-major) lie in the metric's
  * domain: hellinger and the distribution metrics need nonnegative entries (they are treated as
  * unnormalised probabilities; ll_dirichlet and the wasserstein metrics also a positive sum per
- * row), poincare rows inside the unit ball, the bit metrics integers 0..255, and no coordinate may
- * exceed
- * umapc_metric_max_magnitude in absolute value (larger ones would overflow float32 sums).
+ * row, as kantorovich and sinkhorn do), count nonnegative counts up to 2^20 (its distance steps
+ * through the counts between two), poincare rows inside the unit ball, the bit metrics integers
+ * 0..255, and no coordinate may exceed umapc_metric_max_magnitude in absolute value (larger ones
+ * would overflow float32 sums).
  * NaN or infinite entries are not checked here; they give NaN distances. */
 UMAPC_API umapc_status umapc_metric_check_data(const umapc_metric *metric, const float *data,
                                                size_t n, size_t dim, umapc_error *err);

@@ -103,7 +103,7 @@ static double global_mean(const umapc_idx *knn_indices, const float *knn_dists, 
                           size_t k, int n_threads, double *row_sums) {
     size_t *row_counts = malloc((n_rows ? n_rows : 1) * sizeof *row_counts);
     if (row_counts == NULL) {
-        return -1.0;
+        return NAN; /* not -1: metrics with negative distances (inner_product) have such means */
     }
 #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (size_t i = 0; i < n_rows; i++) {
@@ -147,8 +147,8 @@ umapc_status umapc_smooth_knn_dist(const umapc_idx *knn_indices, const float *kn
     double *row_sums = malloc((n_rows ? n_rows : 1) * sizeof *row_sums);
     float *scratch = malloc(umapc_mul_size((size_t)n_threads, k) * sizeof *scratch);
     double mean_all =
-        row_sums ? global_mean(knn_indices, knn_dists, n_rows, k, n_threads, row_sums) : -1.0;
-    if (row_sums == NULL || scratch == NULL || mean_all < 0.0) {
+        row_sums ? global_mean(knn_indices, knn_dists, n_rows, k, n_threads, row_sums) : NAN;
+    if (row_sums == NULL || scratch == NULL || isnan(mean_all)) {
         free(row_sums);
         free(scratch);
         return umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "smooth_knn_dist: out of memory");

@@ -11,9 +11,10 @@
  *   n, dim     u64, u64
  *   payload    u64      byte count of the payload
  *   meta       u64      byte count of the caller's metadata
- *   params              the metric's array parameter (seuclidean's V, wminkowski's w, mahalanobis'
- *                       VI): umapc_metric_params_needed(metric, dim) float32, none for the other
- *                       metrics (whose files are laid out as before these metrics existed)
+ *   params              the metric's params (seuclidean's V, wminkowski's w, mahalanobis' VI,
+ *                       kantorovich's and sinkhorn's cost and scalar, ordinal's and count's
+ *                       scalars): umapc_metric_params_needed(metric, dim) float32, none for the
+ *                       other metrics (whose files are laid out as before these metrics existed)
  *   meta                the caller's bytes (umapc_blob), opaque here
  *   payload             exact: n x dim float32 rows; hnsw: umapc_hnsw_serialize's bytes
  *   checksum   u64      index_checksum of everything before it

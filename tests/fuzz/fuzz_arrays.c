@@ -124,6 +124,8 @@ static shape take_shape(reader *r) {
     s.dim = take_u8(r) % 12;
     s.k = take_u8(r) % 52;
     umapc_metric_init(&s.metric);
+    /* params stay NULL: the kinds that need them (seuclidean, wminkowski, mahalanobis,
+     * kantorovich, sinkhorn, ordinal, count) must be refused by every call's validation */
     s.metric.kind = (umapc_metric_kind)(take_u8(r) % (UMAPC_METRIC_COUNT_ + 1));
     s.metric.p = take_param(r, 2.0);
     s.flags = take_u8(r);

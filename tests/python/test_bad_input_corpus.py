@@ -348,6 +348,24 @@ def _call_cases() -> list[tuple[str, str, str]]:
         ("np.full_like(X, 256.0)", "metric='bit_jaccard'", "error"),
         ("np.abs(np.round(X * 50))", "metric='bit_hamming'", "ok"),
         ("X", "metric='kantorovich'", "error"),
+        ("np.abs(X)", "metric='kantorovich', metric_kwds={'cost': np.ones((4, 4))}", "error"),
+        ("np.abs(X)", "metric='kantorovich', metric_kwds={'cost': -np.ones((5, 5))}", "error"),
+        ("np.abs(X)", "metric='sinkhorn', metric_kwds={'cost': np.full((5, 5), np.nan)}", "error"),
+        ("np.abs(X)", "metric='sinkhorn', metric_kwds={'cost': 'abc'}", "error"),
+        ("X", "metric='kantorovich', metric_kwds={'cost': np.ones((5, 5))}", "error"),
+        ("np.abs(X)", "metric='wasserstein', metric_kwds={'cost': 1 - np.eye(5)}", "ok"),
+        ("np.abs(X)", "metric='sinkhorn', metric_kwds={'cost': 1 - np.eye(5)}", "ok"),
+        ("X", "metric='ordinal'", "error"),
+        ("X[:, :1]", "metric='ordinal', metric_kwds={'support_size': -1}", "error"),
+        # umap-learn's count distance is a sum of Poisson log-probabilities: positive with a
+        # negative normalisation (as umap-learn's target path derives it)
+        (
+            "np.round(np.abs(X[:, :1]) * 3) + 1",
+            "metric='count', metric_kwds={'normalisation': -1.0}",
+            "ok",
+        ),
+        ("np.abs(X[:, :1]) * 1e30", "metric='count'", "error"),
+        ("np.round(X[:, :1])", "metric='categorical'", "ok"),
         ("X", "metric='euclidean', metric_kwds={'V': np.ones(5)}", "error"),
     ):
         add(
