@@ -24,15 +24,17 @@ UMAPC_API umapc_status umapc_csr_check(const umapc_csr *x, umapc_error *err);
 
 /* Whether the metric has a sparse kernel: the metrics pynndescent computes on sparse rows
  * (euclidean, sqeuclidean, manhattan, chebyshev, minkowski, canberra, braycurtis, cosine,
- * correlation, hellinger, hamming, the binary family, jensen_shannon, symmetric_kl) and dot,
- * inner_product and yule. Each equals the dense metric on the densified rows, except
+ * correlation, hellinger, hamming, the binary family, jensen_shannon, symmetric_kl,
+ * wasserstein_1d) and dot, inner_product and yule. Each equals the dense metric on the densified
+ * rows, except
  * jensen_shannon and symmetric_kl, which follow pynndescent's sparse definition: the dense
  * divergence over the coordinates where either row is nonzero. */
 UMAPC_API int umapc_metric_sparse_supported(umapc_metric_kind kind);
 
 /* umapc_csr_check, then that the metric has a sparse kernel, that its parameters are valid for
  * x->n_cols dimensions and that the values lie in its domain (nonnegative for hellinger and the
- * divergences; magnitudes for which the float32 sums stay finite). */
+ * divergences and wasserstein_1d, whose rows also need a positive sum; magnitudes for which the
+ * float32 sums stay finite). */
 UMAPC_API umapc_status umapc_sparse_check_data(const umapc_metric *metric, const umapc_csr *x,
                                                umapc_error *err);
 

@@ -37,6 +37,7 @@ int umapc_metric_sparse_supported(umapc_metric_kind kind) {
     case UMAPC_METRIC_YULE:
     case UMAPC_METRIC_JENSEN_SHANNON:
     case UMAPC_METRIC_SYMMETRIC_KL:
+    case UMAPC_METRIC_WASSERSTEIN_1D:
         return 1;
     default:
         return 0;
@@ -103,7 +104,28 @@ umapc_status umapc_csr_check(const umapc_csr *x, umapc_error *err) {
 
 static int needs_nonnegative(umapc_metric_kind kind) {
     return kind == UMAPC_METRIC_HELLINGER || kind == UMAPC_METRIC_JENSEN_SHANNON ||
-           kind == UMAPC_METRIC_SYMMETRIC_KL;
+           kind == UMAPC_METRIC_SYMMETRIC_KL || kind == UMAPC_METRIC_WASSERSTEIN_1D;
+}
+
+/* wasserstein_1d divides by each row's sum, as the dense metric's domain check requires. */
+static umapc_status check_row_sums(const umapc_metric *metric, const umapc_csr *x,
+                                   umapc_error *err) {
+    if (metric->kind != UMAPC_METRIC_WASSERSTEIN_1D) {
+        return UMAPC_OK;
+    }
+    for (size_t i = 0; i < x->n_rows; i++) {
+        double sum = 0.0;
+        for (int64_t e = x->indptr[i]; e < x->indptr[i + 1]; e++) {
+            sum += x->data[e];
+        }
+        if (!(sum > 0.0)) {
+            return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT,
+                              "wasserstein_1d needs every row to have a positive sum; row %zu "
+                              "sums to 0",
+                              i);
+        }
+    }
+    return UMAPC_OK;
 }
 
 umapc_status umapc_sparse_check_data(const umapc_metric *metric, const umapc_csr *x,
@@ -139,7 +161,7 @@ umapc_status umapc_sparse_check_data(const umapc_metric *metric, const umapc_csr
                               fabs((double)v), umapc_metric_name(metric->kind), x->n_cols, limit);
         }
     }
-    return UMAPC_OK;
+    return check_row_sums(metric, x, err);
 }
 
 /* ---- preparation ------------------------------------------------------------------------------
@@ -163,7 +185,7 @@ static int prepares_values(umapc_metric_kind kind) {
 
 static int has_terms(umapc_metric_kind kind) {
     return kind == UMAPC_METRIC_CORRELATION || kind == UMAPC_METRIC_JENSEN_SHANNON ||
-           kind == UMAPC_METRIC_SYMMETRIC_KL;
+           kind == UMAPC_METRIC_SYMMETRIC_KL || kind == UMAPC_METRIC_WASSERSTEIN_1D;
 }
 
 /* Writes row i's prepared values (unit L2 norm, or sqrt(x / sum x) for hellinger) and whether
@@ -186,7 +208,8 @@ static void prepare_values(sparse_rows *r, const umapc_csr *x, size_t i) {
 }
 
 /* Correlation: the row's mean over all dim coordinates and its centred norm (the stored entries
- * and the implicit zeros, each at distance mean). The divergences: the row's sum. */
+ * and the implicit zeros, each at distance mean). The divergences and wasserstein_1d: the row's
+ * sum. */
 static void prepare_terms(sparse_rows *r, size_t i) {
     row_view v = row_of(r, i);
     double sum = 0.0;
@@ -445,6 +468,33 @@ static float from_union(const sparse_rows *ra, size_t i, const sparse_rows *rb, 
     }
 }
 
+/* The dense wasserstein_1d's sum of |CDF difference|^p over every coordinate: between two
+ * coordinates stored in either row the difference is constant, so each stored coordinate's
+ * difference counts once per coordinate up to the next (the last up to dim), as pynndescent's
+ * sparse form counts them. */
+static float merge_wasserstein(const sparse_rows *ra, size_t i, const sparse_rows *rb, size_t j,
+                               row_view a, row_view b) {
+    double p = ra->plan.metric.p, sa = ra->terms[2 * i], sb = rb->terms[2 * j];
+    double ca = 0.0, cb = 0.0, delta = 0.0, s = 0.0;
+    size_t x = 0, y = 0, at = 0;
+    while (x < a.nnz || y < b.nnz) {
+        size_t ia = x < a.nnz ? (size_t)a.idx[x] : SIZE_MAX;
+        size_t ib = y < b.nnz ? (size_t)b.idx[y] : SIZE_MAX;
+        size_t next = ia < ib ? ia : ib;
+        s += delta * (double)(next - at);
+        if (ia == next) {
+            ca += a.val[x++] / sa;
+        }
+        if (ib == next) {
+            cb += b.val[y++] / sb;
+        }
+        delta = pow(fabs(ca - cb), p);
+        at = next;
+    }
+    s += delta * (double)(ra->dim - at);
+    return (float)pow(s, 1.0 / p);
+}
+
 float sparse_rows_surrogate(const sparse_rows *ra, size_t i, const sparse_rows *rb, size_t j) {
     row_view a = row_of(ra, i), b = row_of(rb, j);
     switch (ra->plan.metric.kind) {
@@ -459,6 +509,8 @@ float sparse_rows_surrogate(const sparse_rows *ra, size_t i, const sparse_rows *
         return (float)-merge_dot(a, b);
     case UMAPC_METRIC_CORRELATION:
         return correlation(ra, i, rb, j, a, b);
+    case UMAPC_METRIC_WASSERSTEIN_1D:
+        return merge_wasserstein(ra, i, rb, j, a, b);
     default:
         return from_union(ra, i, rb, j, a, b);
     }

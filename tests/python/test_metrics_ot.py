@@ -320,3 +320,51 @@ def test_count_target_from_zero_raises():
     )
     with pytest.raises(ValueError, match="two distinct values"):
         UMAP(target_metric="ordinal", n_epochs=5).fit(x, np.ones(50))
+
+
+# ------------------------------------------------------------------ sparse wasserstein_1d
+
+
+def _sparse_histograms(n: int, seed: int):
+    x = scipy.sparse.random(n, 40, density=0.15, format="csr", random_state=seed, dtype=np.float32)
+    x = scipy.sparse.csr_matrix(x + scipy.sparse.eye(n, 40, k=seed % 7, dtype=np.float32))
+    x.sort_indices()
+    return x
+
+
+@pytest.mark.parametrize("p", [1, 2])
+def test_sparse_wasserstein_1d_is_the_dense_metric_and_pynndescents(p):
+    pynn_sparse = pytest.importorskip("pynndescent.sparse")
+    x, q = _sparse_histograms(50, 1), _sparse_histograms(6, 2)
+    dense = _pairwise("wasserstein_1d", {"p": p}, q.toarray(), x.toarray())
+    index = NNIndex(x, n_neighbors=5, metric="wasserstein_1d", metric_kwds={"p": p})
+    _, dist = index.query(q, k=5)
+    np.testing.assert_allclose(dist, np.sort(dense, axis=1)[:, :5], rtol=1e-5, atol=1e-7)
+    want = np.array(
+        [
+            [
+                pynn_sparse.sparse_wasserstein_1d(a.indices, a.data, b.indices, b.data, p)
+                for b in (x[j] for j in range(x.shape[0]))
+            ]
+            for a in (q[i] for i in range(q.shape[0]))
+        ]
+    )
+    np.testing.assert_allclose(dense, want, rtol=1e-5, atol=1e-6)
+    _, gdist = index.neighbor_graph
+    full = _pairwise("wasserstein_1d", {"p": p}, x.toarray())
+    np.fill_diagonal(full, np.inf)
+    np.testing.assert_allclose(gdist[:, 1:], np.sort(full, axis=1)[:, :4], rtol=1e-5, atol=1e-7)
+
+
+def test_sparse_wasserstein_1d_refuses_rows_without_mass():
+    x = _sparse_histograms(20, 3).tolil()
+    x[4, :] = 0
+    with pytest.raises(ValueError, match="positive sum"):
+        NNIndex(x.tocsr(), n_neighbors=3, metric="wasserstein_1d")
+    with pytest.raises(ValueError, match="no sparse kernel"):
+        NNIndex(
+            _sparse_histograms(20, 3),
+            n_neighbors=3,
+            metric="kantorovich",
+            metric_kwds={"cost": np.ones((40, 40))},
+        )
