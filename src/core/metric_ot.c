@@ -55,11 +55,12 @@ static int gather(const float *row, size_t dim, size_t *at, double *mass) {
     return 0;
 }
 
-/* Allocates and fills bins, with room for `extra` more doubles per pair of bins and `per_node`
- * doubles and size_t per bin after the masses (*work, *index); -1 on a row without mass or on
- * exhaustion (nothing left allocated). */
+/* Allocates and fills bins, with room after the masses for `extra` doubles per pair of bins and
+ * `doubles` per bin (*work), and after the columns for `indices` size_t per bin and one more
+ * (*index); -1 on a row without mass or on exhaustion (nothing left allocated). */
 static int bins_open(ot_bins *s, const float *cost, const float *a, const float *b, size_t dim,
-                     size_t extra, size_t per_node, double **work, size_t **index) {
+                     size_t extra, size_t doubles_per_node, size_t indices_per_node, double **work,
+                     size_t **index) {
     s->na = count_nonzero(a, dim);
     s->nb = count_nonzero(b, dim);
     s->dim = dim;
@@ -68,8 +69,8 @@ static int bins_open(ot_bins *s, const float *cost, const float *a, const float 
     if (s->na == 0 || s->nb == 0 || s->na > SIZE_MAX / 8 / (s->nb * (extra + 1) + 1)) {
         return -1;
     }
-    size_t doubles = nodes + s->na * s->nb * extra + nodes * per_node;
-    size_t indices = nodes + nodes * per_node;
+    size_t doubles = nodes + s->na * s->nb * extra + nodes * doubles_per_node;
+    size_t indices = nodes + nodes * indices_per_node + 1;
     s->a = malloc(doubles * sizeof(double));
     s->at_a = malloc(indices * sizeof(size_t));
     if (s->a == NULL || s->at_a == NULL) {
@@ -98,173 +99,203 @@ static inline double cost_of(const ot_bins *s, size_t i, size_t j) {
     return s->cost[s->at_a[i] * s->dim + s->at_b[j]];
 }
 
-/* ---- kantorovich: successive shortest paths ------------------------------------------------ */
+/* ---- kantorovich: the transportation simplex ---------------------------------------------- */
 
-/* The exact problem is a min-cost flow from the sources (supply a) to the sinks (demand b) over
- * the complete bipartite graph, which successive shortest paths solve exactly: costs are >= 0, so
- * zero potentials start it feasible, and Dijkstra on reduced costs finds each cheapest path from a
- * source with supply left to a sink with demand left. Each augmentation empties a supply, a demand
- * or a flow it cancels, exactly (x - x is 0 in floating point), so the loop ends. Nodes 0..na-1
- * are sources, na.. sinks. */
-typedef struct ot_flow {
+/* The exact problem is a transportation problem: the network simplex on the complete bipartite
+ * graph from the sources (supply a, nodes 0..na-1) to the sinks (demand b, nodes na..). A basis is
+ * a spanning tree of na + nb - 1 cells; the north-west corner rule gives the first (a staircase,
+ * so a tree even where it moves no mass). Each pivot takes the cell of most negative reduced cost
+ * c_ij - u_i - v_j from the next block of cells (the potentials u, v price the tree's cells at
+ * their cost), pushes mass around the cycle it closes in the tree and drops the cell that empties
+ * first. Every plan on the way is feasible, so at max_iter pivots the current one is returned, as
+ * pynndescent's network simplex does. */
+typedef struct ot_tree {
     ot_bins bins;
-    double *flow;      /* na x nb */
-    double *potential; /* per node */
-    double *dist;      /* per node */
-    size_t *pred;      /* per node: the node before it on its shortest path, NONE at a root */
-    size_t *done;      /* per node: 1 once its distance is final */
-} ot_flow;
+    size_t nodes, n_arcs;
+    size_t *arc_a, *arc_b; /* per basic cell: its source and its sink (0-based among the sinks) */
+    double *flow;          /* per basic cell */
+    double *potential;     /* per node: u (sources), v (sinks) */
+    size_t *start, *adj;   /* the tree's incidence lists: arcs of node v in adj[start[v]..] */
+    size_t *up_arc, *depth, *order;
+} ot_tree;
 
-static void relax(ot_flow *f, size_t v, size_t from, double rc) {
-    double d = f->dist[from] + (rc > 0.0 ? rc : 0.0); /* rounding can leave -1e-17 */
-    if (d < f->dist[v]) {
-        f->dist[v] = d;
-        f->pred[v] = from;
-    }
+static inline size_t other_end(const ot_tree *t, size_t arc, size_t v) {
+    return v < t->bins.na ? t->bins.na + t->arc_b[arc] : t->arc_a[arc];
 }
 
-/* Dijkstra from every source with supply left, stopped at the first sink with demand left (its
- * index among the sinks, NONE when there is none). */
-static size_t shortest_path(ot_flow *f) {
-    size_t na = f->bins.na, nb = f->bins.nb, nodes = na + nb;
+/* Incidence lists, a traversal from node 0 (parents' arcs, depths) and the potentials. */
+static void tree_refresh(ot_tree *t) {
+    size_t nodes = t->nodes, na = t->bins.na;
+    for (size_t v = 0; v <= nodes; v++) {
+        t->start[v] = 0;
+    }
+    for (size_t e = 0; e < t->n_arcs; e++) {
+        t->start[t->arc_a[e] + 1]++;
+        t->start[na + t->arc_b[e] + 1]++;
+    }
     for (size_t v = 0; v < nodes; v++) {
-        f->dist[v] = v < na && f->bins.a[v] > 0.0 ? 0.0 : INFINITY;
-        f->pred[v] = NONE;
-        f->done[v] = 0;
+        t->start[v + 1] += t->start[v];
     }
-    for (;;) {
-        size_t u = NONE;
-        double best = INFINITY;
-        for (size_t v = 0; v < nodes; v++) {
-            if (!f->done[v] && f->dist[v] < best) {
-                best = f->dist[v];
-                u = v;
-            }
-        }
-        if (u == NONE) {
-            return NONE;
-        }
-        f->done[u] = 1;
-        if (u < na) {
-            for (size_t j = 0; j < nb; j++) {
-                if (!f->done[na + j]) {
-                    double rc = cost_of(&f->bins, u, j) + f->potential[u] - f->potential[na + j];
-                    relax(f, na + j, u, rc);
-                }
-            }
-            continue;
-        }
-        size_t j = u - na;
-        if (f->bins.b[j] > 0.0) {
-            return j;
-        }
-        for (size_t i = 0; i < na; i++) { /* back along arcs that carry flow */
-            if (!f->done[i] && f->flow[i * nb + j] > 0.0) {
-                double rc = -cost_of(&f->bins, i, j) + f->potential[u] - f->potential[i];
-                relax(f, i, u, rc);
-            }
-        }
-    }
-}
-
-/* Potentials moved by the distances, capped at the sink's, keep every reduced cost >= 0 (the
- * nodes Dijkstra did not settle are at least that far). */
-static void update_potentials(ot_flow *f, size_t sink) {
-    size_t nodes = f->bins.na + f->bins.nb;
-    double reach = f->dist[f->bins.na + sink];
+    /* fill with depth as a cursor, then restore */
     for (size_t v = 0; v < nodes; v++) {
-        f->potential[v] += f->dist[v] < reach ? f->dist[v] : reach;
+        t->depth[v] = t->start[v];
+    }
+    for (size_t e = 0; e < t->n_arcs; e++) {
+        t->adj[t->depth[t->arc_a[e]]++] = e;
+        t->adj[t->depth[na + t->arc_b[e]]++] = e;
+    }
+    t->order[0] = 0;
+    t->up_arc[0] = NONE;
+    t->depth[0] = 0;
+    t->potential[0] = 0.0;
+    for (size_t v = 1; v < nodes; v++) {
+        t->depth[v] = NONE;
+    }
+    for (size_t head = 0, tail = 1; head < tail; head++) {
+        size_t v = t->order[head];
+        for (size_t k = t->start[v]; k < t->start[v + 1]; k++) {
+            size_t e = t->adj[k], w = other_end(t, e, v);
+            if (t->depth[w] != NONE) {
+                continue;
+            }
+            t->depth[w] = t->depth[v] + 1;
+            t->up_arc[w] = e;
+            /* u_i + v_j = c_ij on every basic cell */
+            t->potential[w] = cost_of(&t->bins, t->arc_a[e], t->arc_b[e]) - t->potential[v];
+            t->order[tail++] = w;
+        }
     }
 }
 
-static void augment(ot_flow *f, size_t sink) {
-    size_t na = f->bins.na, nb = f->bins.nb;
-    double delta = f->bins.b[sink];
-    size_t root = NONE;
-    for (size_t v = na + sink; root == NONE;) {
-        size_t i = f->pred[v];
-        if (f->pred[i] == NONE) {
-            root = i;
+static void north_west_corner(ot_tree *t) {
+    size_t na = t->bins.na, nb = t->bins.nb, i = 0, j = 0;
+    double *a = t->bins.a, *b = t->bins.b;
+    for (size_t e = 0; e < na + nb - 1; e++) {
+        double m = fmin(a[i], b[j]);
+        t->arc_a[e] = i;
+        t->arc_b[e] = j;
+        t->flow[e] = m > 0.0 ? m : 0.0;
+        a[i] -= t->flow[e];
+        b[j] -= t->flow[e];
+        if (i + 1 < na && (j + 1 == nb || a[i] <= b[j])) {
+            i++;
         } else {
-            size_t back = f->pred[i] - na;
-            delta = fmin(delta, f->flow[i * nb + back]);
-            v = f->pred[i];
+            j++;
         }
     }
-    delta = fmin(delta, f->bins.a[root]);
-    for (size_t v = na + sink;;) {
-        size_t i = f->pred[v];
-        f->flow[i * nb + (v - na)] += delta;
-        if (i == root) {
-            break;
-        }
-        size_t back = f->pred[i] - na;
-        f->flow[i * nb + back] -= delta;
-        v = f->pred[i];
-    }
-    f->bins.a[root] -= delta;
-    f->bins.b[sink] -= delta;
+    t->n_arcs = na + nb - 1;
 }
 
-static int any_positive(const double *v, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        if (v[i] > 0.0) {
-            return 1;
+/* The most negative reduced cost in the next block of cells from *cursor (cyclically), or, where
+ * that block has none below -tolerance, in the blocks after it; NONE when no cell has one. */
+static size_t entering_cell(const ot_tree *t, size_t *cursor, size_t block, double tolerance) {
+    size_t na = t->bins.na, nb = t->bins.nb, cells = na * nb, best = NONE;
+    double lowest = -tolerance;
+    for (size_t seen = 0; seen < cells;) {
+        size_t end = seen + block < cells ? seen + block : cells;
+        for (; seen < end; seen++) {
+            size_t c = *cursor;
+            *cursor = c + 1 == cells ? 0 : c + 1;
+            size_t i = c / nb, j = c % nb;
+            double rc = cost_of(&t->bins, i, j) - t->potential[i] - t->potential[na + j];
+            if (rc < lowest) {
+                lowest = rc;
+                best = c;
+            }
+        }
+        if (best != NONE) {
+            return best;
         }
     }
-    return 0;
+    return NONE;
+}
+
+/* Pushes mass around the cycle cell (i, j) closes: + on the cell, then - and + in turn along the
+ * tree path from sink j back to source i; the first '-' cell to empty leaves the basis. */
+static void pivot(ot_tree *t, size_t i, size_t j, size_t *path, int *sign) {
+    size_t na = t->bins.na, x = na + j, y = i, nx = 0, ny = 0;
+    size_t *from_y = path + t->nodes; /* arcs climbed from y, in order */
+    while (t->depth[x] > t->depth[y]) {
+        path[nx++] = t->up_arc[x];
+        x = other_end(t, t->up_arc[x], x);
+    }
+    while (t->depth[y] > t->depth[x]) {
+        from_y[ny++] = t->up_arc[y];
+        y = other_end(t, t->up_arc[y], y);
+    }
+    while (x != y) {
+        path[nx++] = t->up_arc[x];
+        x = other_end(t, t->up_arc[x], x);
+        from_y[ny++] = t->up_arc[y];
+        y = other_end(t, t->up_arc[y], y);
+    }
+    while (ny > 0) {
+        path[nx++] = from_y[--ny];
+    }
+    double theta = INFINITY;
+    size_t leaving = NONE;
+    for (size_t k = 0; k < nx; k++) {
+        sign[k] = k % 2 == 0 ? -1 : 1;
+        if (sign[k] < 0 && t->flow[path[k]] < theta) {
+            theta = t->flow[path[k]];
+            leaving = path[k];
+        }
+    }
+    for (size_t k = 0; k < nx; k++) {
+        t->flow[path[k]] += sign[k] * theta;
+    }
+    t->arc_a[leaving] = i;
+    t->arc_b[leaving] = j;
+    t->flow[leaving] = theta;
 }
 
 float metric_ot_kantorovich(const float *cost, double max_iter, const float *a, const float *b,
                             size_t dim) {
-    ot_flow f;
+    ot_tree t;
     double *work;
     size_t *index;
-    /* per pair: the flow; per node: potential, dist (doubles) and pred, done (size_t) */
-    if (bins_open(&f.bins, cost, a, b, dim, 1, 2, &work, &index)) {
+    /* doubles per node: the basic cells' flows (one fewer cells than nodes), the potentials, the
+     * cycle's signs; size_t per node: the cells' ends (2), the incidence lists (3 and one), the
+     * traversal (3), the cycle (2) */
+    if (bins_open(&t.bins, cost, a, b, dim, 0, 3, 11, &work, &index)) {
         return NAN;
     }
-    size_t na = f.bins.na, nb = f.bins.nb, nodes = na + nb;
-    f.flow = work;
-    f.potential = work + na * nb;
-    f.dist = f.potential + nodes;
-    f.pred = index;
-    f.done = index + nodes;
-    for (size_t e = 0; e < na * nb; e++) {
-        f.flow[e] = 0.0;
-    }
-    for (size_t v = 0; v < nodes; v++) {
-        f.potential[v] = 0.0;
-    }
-    for (double it = 0.0; it < max_iter; it += 1.0) {
-        if (!any_positive(f.bins.a, na) || !any_positive(f.bins.b, nb)) {
-            break;
-        }
-        size_t sink = shortest_path(&f);
-        if (sink == NONE) {
-            break;
-        }
-        update_potentials(&f, sink);
-        augment(&f, sink);
-    }
-    /* at the iteration limit: what is left, in row order */
-    for (size_t i = 0; i < na; i++) {
-        for (size_t j = 0; j < nb && f.bins.a[i] > 0.0; j++) {
-            double m = fmin(f.bins.a[i], f.bins.b[j]);
-            if (m > 0.0) {
-                f.flow[i * nb + j] += m;
-                f.bins.a[i] -= m;
-                f.bins.b[j] -= m;
-            }
-        }
-    }
-    double total = 0.0;
+    size_t na = t.bins.na, nb = t.bins.nb, nodes = na + nb;
+    t.nodes = nodes;
+    t.flow = work;
+    t.potential = work + nodes;
+    int *sign = (int *)(work + 2 * nodes);
+    t.arc_a = index;
+    t.arc_b = index + nodes;
+    t.start = index + 2 * nodes;   /* nodes + 1 */
+    t.adj = index + 3 * nodes + 1; /* 2 per arc */
+    t.up_arc = t.adj + 2 * nodes;
+    t.depth = t.up_arc + nodes;
+    t.order = t.depth + nodes;
+    size_t *path = t.order + nodes; /* 2 per node */
+    north_west_corner(&t);
+    double largest = 0.0;
     for (size_t i = 0; i < na; i++) {
         for (size_t j = 0; j < nb; j++) {
-            total += f.flow[i * nb + j] * cost_of(&f.bins, i, j);
+            largest = fmax(largest, cost_of(&t.bins, i, j));
         }
     }
-    bins_close(&f.bins);
+    /* rounding in the potentials: reduced costs this close to 0 are 0 */
+    double tolerance = 1e-12 * (1.0 + largest);
+    size_t block = (size_t)sqrt((double)(na * nb)) + 1, cursor = 0;
+    for (double it = 0.0; it < max_iter; it += 1.0) {
+        tree_refresh(&t);
+        size_t c = entering_cell(&t, &cursor, block, tolerance);
+        if (c == NONE) {
+            break;
+        }
+        pivot(&t, c / nb, c % nb, path, sign);
+    }
+    double total = 0.0;
+    for (size_t e = 0; e < t.n_arcs; e++) {
+        total += t.flow[e] * cost_of(&t.bins, t.arc_a[e], t.arc_b[e]);
+    }
+    bins_close(&t.bins);
     return (float)total;
 }
 
@@ -291,7 +322,7 @@ float metric_ot_sinkhorn(const float *cost, double regularization, const float *
     double *work;
     size_t *index;
     /* per pair: K; per node: the scalings u|v, their next and their previous values */
-    if (bins_open(&s, cost, a, b, dim, 1, 3, &work, &index)) {
+    if (bins_open(&s, cost, a, b, dim, 1, 3, 0, &work, &index)) {
         return NAN;
     }
     size_t na = s.na, nb = s.nb, nodes = na + nb;

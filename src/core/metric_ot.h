@@ -7,10 +7,10 @@
 
 /* The exact transport cost between a and b, each normalised to sum 1 and restricted to its
  * nonzero bins, under cost (dim x dim, row-major, >= 0): the minimum over plans with those
- * marginals of sum plan[i][j] * cost[i][j]. At most max_iter augmenting paths; mass left after
- * them is moved in row order (a feasible plan, possibly not the cheapest, as pynndescent's network
- * simplex returns its current plan at its limit). NaN for a row without positive mass or when
- * scratch memory cannot be had. */
+ * marginals of sum plan[i][j] * cost[i][j], by the network simplex. At most max_iter pivots;
+ * at the limit the current plan's cost (feasible, possibly not the cheapest, as pynndescent's
+ * network simplex returns). NaN for a row without positive mass or when scratch memory cannot be
+ * had. */
 float metric_ot_kantorovich(const float *cost, double max_iter, const float *a, const float *b,
                             size_t dim);
 
