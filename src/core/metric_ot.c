@@ -107,62 +107,76 @@ static inline double cost_of(const ot_bins *s, size_t i, size_t j) {
  * so a tree even where it moves no mass). Each pivot takes the cell of most negative reduced cost
  * c_ij - u_i - v_j from the next block of cells (the potentials u, v price the tree's cells at
  * their cost), pushes mass around the cycle it closes in the tree and drops the cell that empties
- * first. Every plan on the way is feasible, so at max_iter pivots the current one is returned, as
- * pynndescent's network simplex does. */
+ * first; only the part of the tree that cell cut off gets new parents and potentials. Every plan
+ * on the way is feasible, so at max_iter pivots the current one is returned, as pynndescent's
+ * network simplex does. */
 typedef struct ot_tree {
     ot_bins bins;
     size_t nodes, n_arcs;
     size_t *arc_a, *arc_b; /* per basic cell: its source and its sink (0-based among the sinks) */
     double *flow;          /* per basic cell */
     double *potential;     /* per node: u (sources), v (sinks) */
-    size_t *start, *adj;   /* the tree's incidence lists: arcs of node v in adj[start[v]..] */
-    size_t *up_arc, *depth, *order;
+    /* The tree's incidence lists, doubly linked so that a pivot swaps one cell in O(1): entry 2e
+     * is cell e at its source, 2e + 1 at its sink. */
+    size_t *head, *next, *prev;
+    size_t *up_arc, *depth, *stack; /* per node: its parent's cell from node 0, its depth */
 } ot_tree;
 
 static inline size_t other_end(const ot_tree *t, size_t arc, size_t v) {
     return v < t->bins.na ? t->bins.na + t->arc_b[arc] : t->arc_a[arc];
 }
 
-/* Incidence lists, a traversal from node 0 (parents' arcs, depths) and the potentials. */
-static void tree_refresh(ot_tree *t) {
-    size_t nodes = t->nodes, na = t->bins.na;
-    for (size_t v = 0; v <= nodes; v++) {
-        t->start[v] = 0;
+static inline size_t end_node(const ot_tree *t, size_t entry) {
+    return entry % 2 == 0 ? t->arc_a[entry / 2] : t->bins.na + t->arc_b[entry / 2];
+}
+
+static void link_entry(ot_tree *t, size_t entry) {
+    size_t v = end_node(t, entry);
+    t->prev[entry] = NONE;
+    t->next[entry] = t->head[v];
+    if (t->head[v] != NONE) {
+        t->prev[t->head[v]] = entry;
     }
-    for (size_t e = 0; e < t->n_arcs; e++) {
-        t->start[t->arc_a[e] + 1]++;
-        t->start[na + t->arc_b[e] + 1]++;
+    t->head[v] = entry;
+}
+
+static void unlink_entry(ot_tree *t, size_t entry) {
+    if (t->prev[entry] != NONE) {
+        t->next[t->prev[entry]] = t->next[entry];
+    } else {
+        t->head[end_node(t, entry)] = t->next[entry];
     }
-    for (size_t v = 0; v < nodes; v++) {
-        t->start[v + 1] += t->start[v];
+    if (t->next[entry] != NONE) {
+        t->prev[t->next[entry]] = t->prev[entry];
     }
-    /* fill with depth as a cursor, then restore */
-    for (size_t v = 0; v < nodes; v++) {
-        t->depth[v] = t->start[v];
+}
+
+/* Parents, depths and potentials (u_i + v_j = c_ij on every basic cell) of the part of the tree
+ * hanging from node top, whose parent cell is up (NONE at the root). */
+static void hang(ot_tree *t, size_t top, size_t up) {
+    size_t sp = 0;
+    t->up_arc[top] = up;
+    if (up == NONE) {
+        t->depth[top] = 0;
+        t->potential[top] = 0.0;
+    } else {
+        size_t parent = other_end(t, up, top);
+        t->depth[top] = t->depth[parent] + 1;
+        t->potential[top] = cost_of(&t->bins, t->arc_a[up], t->arc_b[up]) - t->potential[parent];
     }
-    for (size_t e = 0; e < t->n_arcs; e++) {
-        t->adj[t->depth[t->arc_a[e]]++] = e;
-        t->adj[t->depth[na + t->arc_b[e]]++] = e;
-    }
-    t->order[0] = 0;
-    t->up_arc[0] = NONE;
-    t->depth[0] = 0;
-    t->potential[0] = 0.0;
-    for (size_t v = 1; v < nodes; v++) {
-        t->depth[v] = NONE;
-    }
-    for (size_t head = 0, tail = 1; head < tail; head++) {
-        size_t v = t->order[head];
-        for (size_t k = t->start[v]; k < t->start[v + 1]; k++) {
-            size_t e = t->adj[k], w = other_end(t, e, v);
-            if (t->depth[w] != NONE) {
+    t->stack[sp++] = top;
+    while (sp > 0) {
+        size_t v = t->stack[--sp];
+        for (size_t entry = t->head[v]; entry != NONE; entry = t->next[entry]) {
+            size_t e = entry / 2;
+            if (e == t->up_arc[v]) {
                 continue;
             }
-            t->depth[w] = t->depth[v] + 1;
+            size_t w = other_end(t, e, v);
             t->up_arc[w] = e;
-            /* u_i + v_j = c_ij on every basic cell */
+            t->depth[w] = t->depth[v] + 1;
             t->potential[w] = cost_of(&t->bins, t->arc_a[e], t->arc_b[e]) - t->potential[v];
-            t->order[tail++] = w;
+            t->stack[sp++] = w;
         }
     }
 }
@@ -212,7 +226,7 @@ static size_t entering_cell(const ot_tree *t, size_t *cursor, size_t block, doub
 
 /* Pushes mass around the cycle cell (i, j) closes: + on the cell, then - and + in turn along the
  * tree path from sink j back to source i; the first '-' cell to empty leaves the basis. */
-static void pivot(ot_tree *t, size_t i, size_t j, size_t *path, int *sign) {
+static void pivot(ot_tree *t, size_t i, size_t j, size_t *path) {
     size_t na = t->bins.na, x = na + j, y = i, nx = 0, ny = 0;
     size_t *from_y = path + t->nodes; /* arcs climbed from y, in order */
     while (t->depth[x] > t->depth[y]) {
@@ -229,24 +243,33 @@ static void pivot(ot_tree *t, size_t i, size_t j, size_t *path, int *sign) {
         from_y[ny++] = t->up_arc[y];
         y = other_end(t, t->up_arc[y], y);
     }
+    size_t from_x = nx; /* path[0 .. from_x) climbs from sink j */
     while (ny > 0) {
         path[nx++] = from_y[--ny];
     }
     double theta = INFINITY;
-    size_t leaving = NONE;
-    for (size_t k = 0; k < nx; k++) {
-        sign[k] = k % 2 == 0 ? -1 : 1;
-        if (sign[k] < 0 && t->flow[path[k]] < theta) {
+    size_t leaving = NONE, at = 0;
+    for (size_t k = 0; k < nx; k += 2) { /* the '-' cells */
+        if (t->flow[path[k]] < theta) {
             theta = t->flow[path[k]];
             leaving = path[k];
+            at = k;
         }
     }
     for (size_t k = 0; k < nx; k++) {
-        t->flow[path[k]] += sign[k] * theta;
+        t->flow[path[k]] += k % 2 == 0 ? -theta : theta;
     }
+    /* The part cut off by the leaving cell holds the end of (i, j) whose climb crossed it; it
+     * hangs from the other end through the new cell. */
+    size_t inner = at < from_x ? na + j : i;
+    unlink_entry(t, 2 * leaving);
+    unlink_entry(t, 2 * leaving + 1);
     t->arc_a[leaving] = i;
     t->arc_b[leaving] = j;
     t->flow[leaving] = theta;
+    link_entry(t, 2 * leaving);
+    link_entry(t, 2 * leaving + 1);
+    hang(t, inner, leaving);
 }
 
 float metric_ot_kantorovich(const float *cost, double max_iter, const float *a, const float *b,
@@ -254,26 +277,33 @@ float metric_ot_kantorovich(const float *cost, double max_iter, const float *a, 
     ot_tree t;
     double *work;
     size_t *index;
-    /* doubles per node: the basic cells' flows (one fewer cells than nodes), the potentials, the
-     * cycle's signs; size_t per node: the cells' ends (2), the incidence lists (3 and one), the
-     * traversal (3), the cycle (2) */
-    if (bins_open(&t.bins, cost, a, b, dim, 0, 3, 11, &work, &index)) {
+    /* doubles per node: the basic cells' flows (one fewer cells than nodes), the potentials;
+     * size_t per node: the cells' ends (2), the incidence lists (5), parents, depths and the
+     * traversal's stack (3), the cycle (2) */
+    if (bins_open(&t.bins, cost, a, b, dim, 0, 2, 12, &work, &index)) {
         return NAN;
     }
     size_t na = t.bins.na, nb = t.bins.nb, nodes = na + nb;
     t.nodes = nodes;
     t.flow = work;
     t.potential = work + nodes;
-    int *sign = (int *)(work + 2 * nodes);
     t.arc_a = index;
-    t.arc_b = index + nodes;
-    t.start = index + 2 * nodes;   /* nodes + 1 */
-    t.adj = index + 3 * nodes + 1; /* 2 per arc */
-    t.up_arc = t.adj + 2 * nodes;
+    t.arc_b = t.arc_a + nodes;
+    t.head = t.arc_b + nodes;
+    t.next = t.head + nodes;
+    t.prev = t.next + 2 * nodes;
+    t.up_arc = t.prev + 2 * nodes;
     t.depth = t.up_arc + nodes;
-    t.order = t.depth + nodes;
-    size_t *path = t.order + nodes; /* 2 per node */
+    t.stack = t.depth + nodes;
+    size_t *path = t.stack + nodes; /* 2 per node */
     north_west_corner(&t);
+    for (size_t v = 0; v < nodes; v++) {
+        t.head[v] = NONE;
+    }
+    for (size_t entry = 0; entry < 2 * t.n_arcs; entry++) {
+        link_entry(&t, entry);
+    }
+    hang(&t, 0, NONE);
     double largest = 0.0;
     for (size_t i = 0; i < na; i++) {
         for (size_t j = 0; j < nb; j++) {
@@ -284,12 +314,11 @@ float metric_ot_kantorovich(const float *cost, double max_iter, const float *a, 
     double tolerance = 1e-12 * (1.0 + largest);
     size_t block = (size_t)sqrt((double)(na * nb)) + 1, cursor = 0;
     for (double it = 0.0; it < max_iter; it += 1.0) {
-        tree_refresh(&t);
         size_t c = entering_cell(&t, &cursor, block, tolerance);
         if (c == NONE) {
             break;
         }
-        pivot(&t, c / nb, c % nb, path, sign);
+        pivot(&t, c / nb, c % nb, path);
     }
     double total = 0.0;
     for (size_t e = 0; e < t.n_arcs; e++) {

@@ -769,7 +769,7 @@ static void test_transport(void) {
         float want = umapc_distance(&w1, rows[2], rows[3], D);
         CHECK(got >= want - 1e-6f && (r == 0 || got - want < 0.02f));
     }
-    /* max_iter 1: one path, the rest in row order, still a plan of the right mass */
+    /* max_iter 1: one pivot from the north-west corner plan, still a plan of the right mass */
     params[D * D] = 1.0f;
     float capped = umapc_distance(&exact, rows[2], rows[3], D);
     CHECK(capped >= umapc_distance(&w1, rows[2], rows[3], D) - 1e-6f && capped <= 2.0f);

@@ -149,7 +149,7 @@ def test_kantorovich_is_exact():
     exact = _pairwise("kantorovich", {"cost": line}, x)
     np.testing.assert_allclose(exact, _pairwise("wasserstein_1d", {}, x), rtol=1e-5, atol=1e-6)
     assert np.all(exact <= _pairwise("sinkhorn", {"cost": line}, x) + 1e-6)
-    # max_iter=1: one path, then the rest in row order: a feasible plan, never below the optimum
+    # max_iter=1: one pivot from the north-west corner plan: feasible, never below the optimum
     capped = _pairwise("kantorovich", {"cost": line, "max_iter": 1}, x)
     assert np.all(capped >= exact - 1e-6)
 
