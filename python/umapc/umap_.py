@@ -798,6 +798,11 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             return _encode_labels(y_)
         if self.target_metric in _DISCRETE_TARGET_METRICS and y_.ndim != 1:
             raise ValueError(f"a {self.target_metric} target y must be one-dimensional")
+        if self.target_metric in _UMAP_LEARN_ONLY_METRICS:
+            raise NotImplementedError(
+                f"target_metric={self.target_metric!r} is not implemented in umapc: it "
+                f"{_UMAP_LEARN_ONLY_METRICS[self.target_metric]}"
+            )
         if not _known_metric(self.target_metric):
             raise ValueError(f"target_metric {self.target_metric!r} is not a recognised metric")
         values = check_array(y_.reshape(n_samples, -1), dtype=np.float32, order="C", input_name="y")

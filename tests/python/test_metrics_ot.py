@@ -243,6 +243,8 @@ def test_umap_fits_with_transport_and_label_metrics():
 def test_names_still_refused_say_why(name):
     with pytest.raises(NotImplementedError, match="not implemented in umapc: it "):
         UMAP(metric=name).fit(_labels(20, 0))
+    with pytest.raises(NotImplementedError, match=f"target_metric='{name}'"):
+        UMAP(target_metric=name, n_epochs=5).fit(_histograms(20, 0), np.arange(20) % 3)
 
 
 # ------------------------------------------------------------------ supervised UMAP
