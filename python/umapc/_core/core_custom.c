@@ -20,9 +20,10 @@ typedef struct {
     PyObject_HEAD
         /* The Python callable, or (with a C function) the object that owns the function's code. */
         PyObject *function;
-    PyObject *args; /* tuple: extra positional arguments after the two rows */
-    void *address;  /* the C function, NULL for a Python callable */
-    int output;     /* an output metric: returns (distance, gradient) */
+    PyObject *args;    /* tuple: extra positional arguments after the two rows */
+    uintptr_t address; /* the C function, 0 for a Python callable (an integer: ISO C has no
+                        * conversion between object and function pointers) */
+    int output;        /* an output metric: returns (distance, gradient) */
     atomic_int failed;
     /* The first failure: a Python exception (taken under the GIL) or, from a C function, a
      * message (written by the one thread that set failed, read after the library's threads have
@@ -163,8 +164,8 @@ static float custom_distance(const float *a, const float *b, int64_t dim, void *
     if (atomic_load_explicit(&m->failed, memory_order_relaxed)) {
         return 0.0f;
     }
-    float d = m->address != NULL ? ((distance_cfunc)m->address)(a, b, dim)
-                                 : python_distance(m, a, b, NULL, dim);
+    float d = m->address != 0 ? ((distance_cfunc)m->address)(a, b, dim)
+                              : python_distance(m, a, b, NULL, dim);
     if (isnan(d)) {
         fail_message(m, "returned NaN", (double)d);
         return 0.0f;
@@ -175,8 +176,8 @@ static float custom_distance(const float *a, const float *b, int64_t dim, void *
 static float custom_gradient(const float *x, const float *y, float *grad, int64_t dim, void *ctx) {
     CustomObject *m = ctx;
     if (!atomic_load_explicit(&m->failed, memory_order_relaxed)) {
-        float d = m->address != NULL ? ((gradient_cfunc)m->address)(x, y, grad, dim)
-                                     : python_distance(m, x, y, grad, dim);
+        float d = m->address != 0 ? ((gradient_cfunc)m->address)(x, y, grad, dim)
+                                  : python_distance(m, x, y, grad, dim);
         /* a failed Python call wrote no gradient */
         int bad = atomic_load_explicit(&m->failed, memory_order_relaxed) || !isfinite(d);
         for (int64_t i = 0; i < dim && !bad; i++) {
@@ -274,7 +275,7 @@ static PyObject *custom_new(PyTypeObject *type, PyObject *args, PyObject *kwargs
         Py_DECREF(self);
         return NULL;
     }
-    self->address = (void *)(uintptr_t)address;
+    self->address = (uintptr_t)address;
     self->output = output;
     atomic_init(&self->failed, 0);
     return (PyObject *)self;
@@ -296,7 +297,7 @@ static PyObject *custom_get_output(CustomObject *self, void *closure) {
 
 static PyObject *custom_get_compiled(CustomObject *self, void *closure) {
     (void)closure;
-    return PyBool_FromLong(self->address != NULL);
+    return PyBool_FromLong(self->address != 0);
 }
 
 static PyObject *custom_distance_py(CustomObject *self, PyObject *args) {
