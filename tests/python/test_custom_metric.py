@@ -105,15 +105,15 @@ def test_raising_callable_surfaces_its_exception() -> None:
 
 
 def test_python_output_metric() -> None:
-    X = _digits(300)
+    X = _digits(200)
 
     def euclidean_grad(x, y):
         d = float(np.sqrt(((x - y) ** 2).sum()))
         return d, (x - y) / (1e-6 + d)
 
     with pytest.warns(UserWarning, match="output_metric"):
-        emb = UMAP(output_metric=euclidean_grad, n_epochs=50, random_state=0).fit_transform(X)
-    ref = UMAP(n_epochs=50, random_state=0).fit_transform(X)
+        emb = UMAP(output_metric=euclidean_grad, n_epochs=30, random_state=0).fit_transform(X)
+    ref = UMAP(n_epochs=30, random_state=0).fit_transform(X)
     assert trustworthiness(X, emb, n_neighbors=10) > trustworthiness(X, ref, n_neighbors=10) - 0.03
 
 
