@@ -40,10 +40,10 @@ static int claim_failure(CustomObject *m) {
     return atomic_compare_exchange_strong(&m->failed, &expected, 1);
 }
 
-static void fail_message(CustomObject *m, const char *what, double value) {
+static void fail_message(CustomObject *m, const char *what) {
     if (claim_failure(m)) {
-        snprintf(m->problem, sizeof m->problem, "the custom %smetric %s (%g)",
-                 m->output ? "output " : "", what, value);
+        snprintf(m->problem, sizeof m->problem, "the custom %smetric %s",
+                 m->output ? "output " : "", what);
     }
 }
 
@@ -167,7 +167,7 @@ static float custom_distance(const float *a, const float *b, int64_t dim, void *
     float d = m->address != 0 ? ((distance_cfunc)m->address)(a, b, dim)
                               : python_distance(m, a, b, NULL, dim);
     if (isnan(d)) {
-        fail_message(m, "returned NaN", (double)d);
+        fail_message(m, "returned NaN for a pair of rows");
         return 0.0f;
     }
     return d;
@@ -186,7 +186,7 @@ static float custom_gradient(const float *x, const float *y, float *grad, int64_
         if (!bad) {
             return d;
         }
-        fail_message(m, "returned a non-finite distance or gradient", (double)d);
+        fail_message(m, "returned a non-finite distance or gradient");
     }
     for (int64_t i = 0; i < dim; i++) {
         grad[i] = 0.0f; /* no move */
