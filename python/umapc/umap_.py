@@ -20,6 +20,7 @@ from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from . import _core
+from ._custom_metric import make_custom_metric
 from ._layout import Progress as _Progress
 from ._layout import check_layout_finite as _check_layout_finite
 from ._layout import draw_seed as _draw_seed
@@ -258,19 +259,26 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         Size of the local neighbourhood (including the point itself).
     n_components : int, default 2
         Dimension of the embedding.
-    metric : str, default "euclidean"
+    metric : str or callable, default "euclidean"
         Input distance: euclidean, sqeuclidean, manhattan, chebyshev, minkowski, cosine,
         correlation, dot, canberra, braycurtis, hamming, jaccard, hellinger, inner_product (and
         umap-learn's aliases).
+        A callable ``metric(x, y, *metric_kwds.values())`` of two 1-d float32 arrays returning
+        their distance is accepted too (umap-learn's custom metric): numba-compiled
+        (``@numba.njit``) it runs compiled in the C threads; a plain Python one holds the GIL for
+        every distance (slow; a ``UserWarning`` says so). See ``NNIndex``.
     metric_kwds : dict, optional
-        Metric parameters (``{"p": ...}`` for minkowski).
-    output_metric : str, default "euclidean"
+        Metric parameters (``{"p": ...}`` for minkowski); for a callable metric, its extra
+        arguments, passed positionally in order as umap-learn does.
+    output_metric : str or callable, default "euclidean"
         Metric of the embedding space, with umap-learn's gradients: euclidean, manhattan,
         chebyshev, minkowski, cosine, correlation, hellinger, canberra, braycurtis, haversine
         (2-d: latitude and longitude in radians, an embedding on a sphere), hyperboloid (and
-        umap-learn's aliases). Not with densMAP.
+        umap-learn's aliases); or a callable ``f(x, y, *output_metric_kwds.values())`` returning
+        ``(distance, gradient of the distance in x)``, numba-compiled as umap-learn requires (a
+        plain Python one works, slowly). Not with densMAP.
     output_metric_kwds : dict, optional
-        ``{"p": ...}`` for minkowski.
+        ``{"p": ...}`` for minkowski; a callable output metric's extra arguments.
     n_epochs : int, optional
         Optimisation epochs; default 500 for at most 10,000 points, else 200.
     learning_rate : float, default 1.0
@@ -536,10 +544,7 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
 
     def _validate_metric(self) -> None:
         if callable(self.metric):
-            raise NotImplementedError(
-                "metric: callable (custom numba) metrics are not implemented in umapc; "
-                "use a metric name"
-            )
+            return  # compiled (numba) or called through Python by NNIndex
         if self.metric == "precomputed":
             return
         if self.metric in _UMAP_LEARN_ONLY_METRICS:
@@ -562,7 +567,9 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                 if p <= 0:
                     raise ValueError("output_metric_kwds['p'] must be positive")
             return
-        if callable(self.output_metric) or self.output_metric in _OUTPUT_WITHOUT_GRADIENT:
+        if callable(self.output_metric):
+            return
+        if self.output_metric in _OUTPUT_WITHOUT_GRADIENT:
             raise NotImplementedError(
                 f"output_metric={self.output_metric!r} is not implemented in umapc yet; "
                 f"implemented: {', '.join(sorted(_OUTPUT_METRIC_CODES))}"
@@ -571,6 +578,11 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
 
     def _output_arguments(self) -> dict[str, Any]:
         """The output metric's arguments of _core.optimize_layout."""
+        if callable(self.output_metric):
+            custom = make_custom_metric(
+                self.output_metric, self._output_metric_kwds, output=True, what="output_metric"
+            )
+            return {"output_custom": custom}
         return {
             "output_metric": _OUTPUT_METRIC_CODES[self.output_metric],
             "output_p": float(self._output_metric_kwds.get("p", 2.0)),

@@ -227,6 +227,8 @@ void umapc_layout_options_init(umapc_layout_options *opts) {
     opts->dens_k = 0;
     opts->output_metric = UMAPC_OUTPUT_EUCLIDEAN;
     opts->output_p = 2.0;
+    opts->output_fn = NULL;
+    opts->output_ctx = NULL;
 }
 
 /* Edges that survive pruning, by head, with umap-learn's sampling state (make_epochs_per_sample:
@@ -642,7 +644,17 @@ void umapc_layout_exec_scalar(const layout_block *blk, const layout_consts *c, s
 typedef struct output_space {
     metric_grad_kind kind;
     double p;
+    umapc_output_fn fn; /* a custom metric's, in place of kind's gradient */
+    void *ctx;
 } output_space;
+
+static float output_grad(const output_space *o, const float *x, const float *y, size_t dim,
+                         float *grad) {
+    if (o->fn != NULL) {
+        return o->fn(x, y, grad, (int64_t)dim, o->ctx);
+    }
+    return metric_grad(o->kind, o->p, x, y, dim, grad);
+}
 
 /* umapc_output_metric names metric_grad_kind's gradients in the same order */
 _Static_assert((int)UMAPC_OUTPUT_HAVERSINE == (int)GRAD_HAVERSINE &&
@@ -677,10 +689,10 @@ static void exec_op_generic(const layout_block *blk, const layout_consts *c, con
         const float *far = blk->emb + (size_t)(other & ~LAYOUT_ATTRACT_BIT) * dim;
         int32_t slot = blk->slot[k];
         float *move = slot >= 0 && blk->moves != NULL ? blk->moves + (size_t)slot * dim : NULL;
-        float dist = metric_grad(o->kind, o->p, cur, far, dim, grad);
+        float dist = output_grad(o, cur, far, dim, grad);
         float coeff = 2.0f * c->b * (generic_weight(c, dist) - 1.0f) / (dist + 1e-6f);
         if (move != NULL) {
-            metric_grad(o->kind, o->p, far, cur, dim, rev);
+            output_grad(o, far, cur, dim, rev);
             for (size_t d = 0; d < dim; d++) {
                 move[d] = -(layout_clip(coeff * rev[d]) * c->alpha);
             }
@@ -694,7 +706,7 @@ static void exec_op_generic(const layout_block *blk, const layout_consts *c, con
         if (r == self) {
             continue;
         }
-        float dist = metric_grad(o->kind, o->p, cur, blk->emb + (size_t)r * dim, dim, grad);
+        float dist = output_grad(o, cur, blk->emb + (size_t)r * dim, dim, grad);
         float coeff = c->repel * generic_weight(c, dist) / (dist + 1e-6f);
         for (size_t d = 0; d < dim; d++) {
             cur[d] = cur[d] + layout_clip(coeff * grad[d]) * c->alpha;
@@ -873,15 +885,17 @@ static umapc_status check_layout_args(const float *head, size_t n_head, const fl
                           "learning_rate >= 0, repulsion_strength >= 0 and "
                           "negative_sample_rate >= 0");
     }
-    if (o->output_metric < 0 || o->output_metric >= UMAPC_OUTPUT_COUNT_ ||
+    int custom = o->output_metric == UMAPC_OUTPUT_CUSTOM;
+    if ((!custom && (o->output_metric < 0 || o->output_metric >= UMAPC_OUTPUT_COUNT_)) ||
+        (custom && o->output_fn == NULL) ||
         (o->output_metric == UMAPC_OUTPUT_HAVERSINE && dim != 2) ||
         (o->output_metric == UMAPC_OUTPUT_MINKOWSKI &&
          !(o->output_p > 0.0 && isfinite(o->output_p))) ||
         (o->output_metric != UMAPC_OUTPUT_EUCLIDEAN && tail == NULL && o->densmap)) {
         return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT,
-                          "optimize_layout: unknown output metric, haversine without dim 2, "
-                          "minkowski without a finite p > 0, or densMAP with a non-euclidean "
-                          "output metric");
+                          "optimize_layout: unknown output metric, a custom one without its "
+                          "function, haversine without dim 2, minkowski without a finite p > 0, "
+                          "or densMAP with a non-euclidean output metric");
     }
     if (tail == NULL && o->densmap &&
         (!(o->dens_frac >= 0.0 && o->dens_frac <= 1.0) || !(o->dens_lambda >= 0.0) ||
@@ -1094,7 +1108,11 @@ static umapc_status run_epochs(plan *p, float *head, size_t n_head, const float 
              .moves = bufs.moves,
              .bufs = bufs.bufs,
              .curs = bufs.curs};
-    output_space output = {.kind = (metric_grad_kind)o->output_metric, .p = o->output_p};
+    int custom = o->output_metric == UMAPC_OUTPUT_CUSTOM;
+    output_space output = {.kind = custom ? GRAD_EUCLIDEAN : (metric_grad_kind)o->output_metric,
+                           .p = o->output_p,
+                           .fn = custom ? o->output_fn : NULL,
+                           .ctx = o->output_ctx};
     s.output = o->output_metric != UMAPC_OUTPUT_EUCLIDEAN ? &output : NULL;
     float alpha = (float)o->learning_rate;
     umapc_status st = UMAPC_OK;

@@ -248,3 +248,28 @@ int umapc_metric_arg(const char *name, double p, PyObject *params, umapc_metric 
     }
     return 0;
 }
+
+int umapc_metric_arg_obj(PyObject *metric_obj, double p, PyObject *params, umapc_metric *metric,
+                         PyArrayObject **held) {
+    *held = NULL;
+    if (metric_obj == NULL) {
+        return umapc_metric_arg("euclidean", p, params, metric, held);
+    }
+    if (umapc_is_custom(metric_obj)) {
+        if ((params != NULL && params != Py_None) || p != 2.0) {
+            PyErr_SetString(PyExc_ValueError,
+                            "a custom metric takes its parameters itself, not p or params");
+            return -1;
+        }
+        return umapc_custom_metric(metric_obj, metric);
+    }
+    const char *name = PyUnicode_Check(metric_obj) ? PyUnicode_AsUTF8(metric_obj) : NULL;
+    if (name == NULL) {
+        if (!PyErr_Occurred()) {
+            PyErr_Format(PyExc_TypeError, "metric must be a name or a CustomMetric, got %.80s",
+                         Py_TYPE(metric_obj)->tp_name);
+        }
+        return -1;
+    }
+    return umapc_metric_arg(name, p, params, metric, held);
+}

@@ -75,6 +75,25 @@ PyObject *umapc_neighbors_result(umapc_status status, const umapc_error *err,
 int umapc_metric_arg(const char *name, double p, PyObject *params, umapc_metric *metric,
                      PyArrayObject **held);
 
+/* umapc_metric_arg for a metric given as a str name or a umapc._core.CustomMetric (whose function
+ * the metric then calls; p and params must be left at 2.0 and None); NULL means "euclidean". */
+int umapc_metric_arg_obj(PyObject *metric_obj, double p, PyObject *params, umapc_metric *metric,
+                         PyArrayObject **held);
+
+/* umapc._core.CustomMetric (core_custom.c). */
+int umapc_custom_register(PyObject *module);
+int umapc_is_custom(PyObject *obj);
+/* metric calling the CustomMetric obj (an input metric); -1 with TypeError set otherwise. */
+int umapc_custom_metric(PyObject *obj, umapc_metric *metric);
+/* opts' output metric calling the CustomMetric obj (an output metric). */
+int umapc_custom_output(PyObject *obj, umapc_layout_options *opts);
+/* After a library call, with the GIL: when the CustomMetric ctx (NULL: none) failed during it,
+ * sets its exception (the callable's own, or ValueError for a NaN or a wrong result), clears the
+ * failure for the next call and returns 1; else 0. */
+int umapc_custom_check(void *ctx);
+/* The CustomMetric a metric calls, or NULL. */
+#define umapc_custom_ctx(metric) ((metric)->kind == UMAPC_METRIC_CUSTOM ? (metric)->ctx : NULL)
+
 /* The arrays behind a umapc_csr converted by umapc_as_csr; release with umapc_csr_release (safe
  * on a zeroed or already released hold). */
 typedef struct umapc_csr_hold {

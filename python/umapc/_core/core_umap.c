@@ -394,18 +394,20 @@ static PyObject *py_optimize_layout(PyObject *self, PyObject *args, PyObject *kw
                              "knn_dists",
                              "output_metric",
                              "output_p",
+                             "output_custom",
                              NULL};
     PyObject *head_obj, *tail_obj, *p, *i, *d, *jobs_obj = NULL, *callback = Py_None;
+    PyObject *output_custom = Py_None;
     PyObject *knn_i_obj = Py_None, *knn_d_obj = Py_None;
     int n_epochs, n_jobs = -1, densmap = 0, output_metric = UMAPC_OUTPUT_EUCLIDEAN;
     double a, b, gamma = 1.0, lr = 1.0, neg_rate = 5.0, output_p = 2.0;
     double dens_lambda = 2.0, dens_frac = 0.3, dens_var_shift = 0.1;
     long long seed = -1;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOOidd|dddLOOpdddOOid", kwlist, &head_obj,
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOOidd|dddLOOpdddOOidO", kwlist, &head_obj,
                                      &tail_obj, &p, &i, &d, &n_epochs, &a, &b, &gamma, &lr,
                                      &neg_rate, &seed, &jobs_obj, &callback, &densmap, &dens_lambda,
                                      &dens_frac, &dens_var_shift, &knn_i_obj, &knn_d_obj,
-                                     &output_metric, &output_p) ||
+                                     &output_metric, &output_p, &output_custom) ||
         umapc_parse_jobs(jobs_obj, -1, &n_jobs) < 0) {
         return NULL;
     }
@@ -467,6 +469,14 @@ static PyObject *py_optimize_layout(PyObject *self, PyObject *args, PyObject *kw
     opts.dens_var_shift = dens_var_shift;
     opts.output_metric = output_metric;
     opts.output_p = output_p;
+    if (output_custom != Py_None && umapc_custom_output(output_custom, &opts) < 0) {
+        graph_args_free(&g);
+        Py_XDECREF(tail);
+        Py_DECREF(head);
+        Py_XDECREF(knn_i);
+        Py_XDECREF(knn_d);
+        return NULL;
+    }
     if (densmap) {
         if ((size_t)PyArray_DIM(knn_i, 0) != n_head) {
             graph_args_free(&g);
@@ -494,6 +504,9 @@ static PyObject *py_optimize_layout(PyObject *self, PyObject *args, PyObject *kw
     Py_DECREF(head);
     Py_XDECREF(knn_i);
     Py_XDECREF(knn_d);
+    if (umapc_custom_check(opts.output_metric == UMAPC_OUTPUT_CUSTOM ? opts.output_ctx : NULL)) {
+        return NULL;
+    }
     if (st) {
         return umapc_raise_call(st, &err, &bridge);
     }
@@ -886,8 +899,9 @@ PyMethodDef umapc_umap_methods[] = {
      METH_VARARGS | METH_KEYWORDS,
      "optimize_layout(head_embedding, tail_embedding, indptr, indices, data, n_epochs, a, b, "
      "repulsion_strength=1.0, learning_rate=1.0, negative_sample_rate=5.0, seed=-1, n_jobs=-1, "
-     "callback=None) -> None: UMAP's SGD, head updated in place; the same bytes for any n_jobs and "
-     "SIMD level (seed < 0: a fixed internal seed)."},
+     "callback=None, ..., output_metric=0, output_p=2.0, output_custom=None) -> None: UMAP's SGD, "
+     "head updated in place; the same bytes for any n_jobs and SIMD level (seed < 0: a fixed "
+     "internal seed). output_custom: a CustomMetric(output=True) in place of output_metric."},
     {"init_transform", (PyCFunction)(void (*)(void))py_init_transform, METH_VARARGS | METH_KEYWORDS,
      "init_transform(indptr, indices, data, train_embedding) -> float32[n_new, d]: weighted mean "
      "of the training neighbours (training mean for rows without edges)."},

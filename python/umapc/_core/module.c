@@ -81,7 +81,7 @@ PyMODINIT_FUNC PyInit__core(void) {
     if (module == NULL) {
         return NULL;
     }
-    if (umapc_index_register(module) < 0) {
+    if (umapc_index_register(module) < 0 || umapc_custom_register(module) < 0) {
         Py_DECREF(module);
         return NULL;
     }
