@@ -7,7 +7,10 @@ labels unseen) and classified by their 15 nearest augmented rows in the embeddin
 
     python bench/large_data.py --rows 1000000            # builds the set once (~3 GB)
     python bench/bench_scale.py --rows 1000000 [--pca 0] [--tools umapc umap] [--timeout 2400]
-        [--write-docs]
+        [--write-docs] [--docs-from REPORT.json]
+
+``--docs-from`` writes the docs section from the JSON report an earlier run printed (same
+``--rows``, ``--pca``, ``--tools`` and ``--transform`` as that run).
 """
 
 from __future__ import annotations
@@ -173,7 +176,13 @@ def main() -> None:
     ap.add_argument("--timeout", type=float, default=2400.0)
     ap.add_argument("--transform", action="store_true")
     ap.add_argument("--write-docs", action="store_true")
+    ap.add_argument("--docs-from", type=Path, help="write the docs from a run's printed report")
     args = ap.parse_args()
+    if args.docs_from:
+        from umapc import simd_level
+
+        write_docs(json.loads(args.docs_from.read_text()), args, simd_level())
+        return
     if args.worker:
         worker(args.worker, args.rows, args.pca, args.out, args.transform)
         return
