@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import math
+import weakref
 from typing import Any
 
 import numpy as np
@@ -37,6 +38,9 @@ from .umap_ import SMALL_DATA
 from .umap_ import UMAP as _LocalUMAP
 
 __all__ = ["ShardedNNIndex", "UMAP"]
+
+# Fitted model -> (client, its embedding_ when sent, the future of its copy on the workers).
+_BROADCASTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _is_dask_array(X: Any) -> bool:
@@ -505,8 +509,7 @@ class UMAP(_LocalUMAP):
         if kwargs or ensure_all_finite is not True:
             raise NotImplementedError("transform of a dask array takes no options")
         rows = _check_dask_rows(X, n_features=self.n_features_in_)
-        client = _client(None)
-        model = client.scatter(self, broadcast=True)
+        model = self._broadcast(_client(None))
         n_components = int(self.embedding_.shape[1])
         parts = [
             da.from_delayed(
@@ -517,6 +520,23 @@ class UMAP(_LocalUMAP):
             for block, size in zip(rows.to_delayed().ravel(), rows.chunks[0])
         ]
         return da.concatenate(parts)
+
+    def _broadcast(self, client: Client) -> Future:
+        """The fitted model on every worker, sent once per fit and client. The copy sent leaves
+        out what transform does not read (the training rows, the fit's graph), which would
+        otherwise double what each worker receives."""
+        cached = _BROADCASTS.get(self)
+        if cached is not None and cached[0] is client and cached[1] is self.embedding_:
+            return cached[2]
+        payload = copy.copy(self)
+        empty = np.empty((0, self.n_features_in_), dtype=np.float32)
+        # An empty training matrix never equals a partition, so transform's shortcut for the
+        # training data itself does not apply on the workers (a partition is not all of it).
+        payload._raw_data = payload._fit_data = empty
+        payload.graph_ = payload._knn_indices = payload._knn_dists = None
+        future = client.scatter(payload, broadcast=True, hash=False)
+        _BROADCASTS[self] = (client, self.embedding_, future)
+        return future
 
     def fit_transform(
         self, X: Any, y: Any = None, ensure_all_finite: bool | str = True, **kwargs: Any
