@@ -25,7 +25,7 @@ import numpy as np
 try:
     import dask
     import dask.array as da
-    from distributed import Client, Future, get_client, get_worker
+    from distributed import Client, Future, get_client, get_worker, wait
 except ImportError as exc:  # pragma: no cover - the extra is missing
     raise ImportError("umapc.dask needs dask[distributed]: pip install 'umapc[dask]'") from exc
 
@@ -324,7 +324,12 @@ class ShardedNNIndex:
             self.client.submit(_build_shard, block, number, start, shard_params, pure=False)
             for number, (block, start) in zip(kept, zip(self._blocks, self._starts))
         ]
-        self.client.gather(self._shards, errors="raise")  # raise bad partitions here
+        # Raise a bad partition's error here. Only the status travels: gathering the shards
+        # would pickle them to the client, building every HNSW graph on the way.
+        wait(self._shards)
+        for shard in self._shards:
+            if shard.status == "error":
+                shard.result()
         self._graph: tuple[np.ndarray, np.ndarray] | None = None
         self._id_dtype = np.int32 if self.shape[0] < 2**31 else np.int64
 
