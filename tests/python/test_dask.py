@@ -8,6 +8,7 @@ when it is absent.
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 
@@ -188,3 +189,13 @@ def test_bad_input(client) -> None:
     model = udask.UMAP(n_epochs=20).fit(X[:300])
     with pytest.raises(ValueError, match="rechunk"):
         model.transform(da.from_array(X[:100], chunks=(50, 32)))
+
+
+def test_import_umapc_does_not_import_dask() -> None:
+    code = (
+        "import sys, umapc\n"
+        "assert 'dask' not in sys.modules and 'distributed' not in sys.modules\n"
+        "import umapc.dask\n"
+        "assert 'distributed' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
