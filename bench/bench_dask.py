@@ -105,8 +105,7 @@ def main() -> None:
         "against the single-machine path with `n_jobs=2` on the same 2 cores, in the same run. "
         "Script: [`bench/bench_dask.py`](../bench/bench_dask.py).",
         "",
-        f"Command: `python {' '.join(Path(a).name if a.endswith('.py') else a for a in sys.argv)}`"
-        "  ",
+        f"Command: `python bench/{Path(sys.argv[0]).name} {' '.join(sys.argv[1:])}`  ",
         f"Machine: {cpu_model()}, {os.cpu_count()} logical CPUs, Python "
         f"{platform.python_version()}, dask {dask.__version__}, umapc SIMD level "
         f"{umapc.simd_level()}; load average at start "
