@@ -89,8 +89,11 @@ def test_graph_recall_matches_single_machine(client, blobs) -> None:
     assert recall > 0.95
 
 
-def test_one_partition_is_the_single_machine_graph(client, blobs) -> None:
-    X = da.from_array(blobs[:6000], chunks=(6000, 24))
+@pytest.mark.parametrize("chunk", [6000, 3500])
+def test_one_pair_is_the_single_machine_graph(client, blobs, chunk) -> None:
+    # One partition, or two (one pair graph of all rows in their order, with the index seed):
+    # the single-machine graph bit for bit, whatever the thread count.
+    X = da.from_array(blobs[:6000], chunks=(chunk, 24))
     got = udask.ShardedNNIndex(X, n_neighbors=10, random_state=5).neighbor_graph
     want = umapc.NNIndex(blobs[:6000], n_neighbors=10, random_state=5).neighbor_graph
     assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
