@@ -49,6 +49,7 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=2000, help="rows for the recall check")
     parser.add_argument("--transform-rows", type=int, default=1_000_000)
     parser.add_argument("--transform-chunk", type=int, default=50_000)
+    parser.add_argument("--partitions", type=int, default=2, help="row partitions of the data")
     parser.add_argument("--skip-umap", action="store_true")
     parser.add_argument("--write-docs", action="store_true")
     args = parser.parse_args()
@@ -73,7 +74,7 @@ def main() -> None:
     )
     client = Client(cluster)
     t0 = time.perf_counter()
-    Xd = da.from_array(X, chunks=(math.ceil(n / 2), X.shape[1])).persist()
+    Xd = da.from_array(X, chunks=(math.ceil(n / args.partitions), X.shape[1])).persist()
     wait(Xd)
     t_persist = time.perf_counter() - t0
 

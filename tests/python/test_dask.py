@@ -149,7 +149,8 @@ def test_umap_fit_quality_and_transform_on_fashion_mnist(client) -> None:
     t_local = trustworthiness(X, local.embedding_, n_neighbors=15)
     assert abs(t_dask - t_local) <= 0.01, (t_dask, t_local)
 
-    lazy = model.transform(da.from_array(new, chunks=(500, 784)))
+    # An empty partition too.
+    lazy = model.transform(da.from_array(new, chunks=((500, 0, 500, 500), (784,))))
     assert isinstance(lazy, da.Array) and lazy.shape == (1500, 2)
     got = lazy.compute()
     # The model went to the workers once for this fit.
@@ -161,6 +162,20 @@ def test_umap_fit_quality_and_transform_on_fashion_mnist(client) -> None:
     whole = model.transform(new)
     spread = np.ptp(model.embedding_, axis=0).max()
     assert np.median(np.linalg.norm(got - whole, axis=1)) < 0.02 * spread
+
+
+def test_supervised_fit_and_numpy_rows_on_the_cluster(client) -> None:
+    digits = load_digits()
+    X, y = digits.data.astype(np.float32), digits.target
+    Xd = da.from_array(X, chunks=(700, 64))
+    got = udask.UMAP(random_state=3, n_epochs=60).fit(Xd, da.from_array(y, chunks=700))
+    want = umapc.UMAP(random_state=3, n_epochs=60).fit(X, y)
+    assert np.array_equal(got.embedding_, want.embedding_)
+    # numpy rows given to the sharded index: one partition per worker.
+    sharded = udask.ShardedNNIndex(X, n_neighbors=8, backend="exact")
+    assert sharded.n_shards == 2
+    exact = umapc.NNIndex(X, n_neighbors=8, backend="exact").neighbor_graph
+    assert np.allclose(sharded.neighbor_graph[1], exact[1], rtol=1e-5, atol=1e-4)
 
 
 def test_numpy_input_takes_the_local_path(client) -> None:
