@@ -44,9 +44,9 @@ def client():
 
 @pytest.fixture(scope="module")
 def blobs() -> np.ndarray:
-    # 20,000 points in 24 dimensions: past NNIndex's exact crossover, so the graphs are made by
-    # NN-descent and their recall is below 1.
-    X, _ = make_blobs(n_samples=20000, n_features=24, centers=40, cluster_std=4.0, random_state=3)
+    # 20,000 overlapping clusters in 32 dimensions: NN-descent's first graph misses a few
+    # per cent of the neighbours here.
+    X, _ = make_blobs(n_samples=20000, n_features=32, centers=40, cluster_std=8.0, random_state=3)
     return X.astype(np.float32)
 
 
@@ -65,8 +65,10 @@ def _exact_dist(base: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
 def test_graph_recall_matches_single_machine(client, blobs) -> None:
     k = 15
     # Uneven partitions and an empty one.
-    X = da.from_array(blobs, chunks=((9000, 0, 6000, 5000), (24,)))
-    sharded = udask.ShardedNNIndex(X, n_neighbors=k, random_state=0)
+    X = da.from_array(blobs, chunks=((9000, 0, 6000, 5000), (32,)))
+    # NN-descent's first graph on both sides (pairs this small would otherwise be exact).
+    search = {"graph_method": "nndescent", "min_recall": 0.0}
+    sharded = udask.ShardedNNIndex(X, n_neighbors=k, random_state=0, **search)
     assert sharded.n_shards == 3
     indices, distances = sharded.neighbor_graph
     assert indices.shape == distances.shape == (blobs.shape[0], k)
@@ -83,17 +85,17 @@ def test_graph_recall_matches_single_machine(client, blobs) -> None:
     assert np.allclose(np.sqrt((diff**2).sum(-1)), distances[sample], rtol=1e-4, atol=1e-3)
 
     exact = umapc.NNIndex(blobs, n_neighbors=k, backend="exact").neighbor_graph[1]
-    local = umapc.NNIndex(blobs, n_neighbors=k, random_state=0).neighbor_graph[1]
+    local = umapc.NNIndex(blobs, n_neighbors=k, random_state=0, **search).neighbor_graph[1]
     recall, local_recall = _tie_recall(exact, distances), _tie_recall(exact, local)
     assert recall >= local_recall - 0.005, (recall, local_recall)
-    assert recall > 0.95
+    assert recall > 0.9
 
 
 @pytest.mark.parametrize("chunk", [6000, 3500])
 def test_one_pair_is_the_single_machine_graph(client, blobs, chunk) -> None:
     # One partition, or two (one pair graph of all rows in their order, with the index seed):
     # the single-machine graph bit for bit, whatever the thread count.
-    X = da.from_array(blobs[:6000], chunks=(chunk, 24))
+    X = da.from_array(blobs[:6000], chunks=(chunk, 32))
     got = udask.ShardedNNIndex(X, n_neighbors=10, random_state=5).neighbor_graph
     want = umapc.NNIndex(blobs[:6000], n_neighbors=10, random_state=5).neighbor_graph
     assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
@@ -121,7 +123,7 @@ def test_query_exact_shards_equal_exact_search(client) -> None:
 
 def test_query_hnsw_shards_recall(client, blobs) -> None:
     base, queries = blobs[:16000], blobs[16000:16500] + np.float32(0.5)
-    sharded = udask.ShardedNNIndex(da.from_array(base, chunks=(8000, 24)), backend="hnsw")
+    sharded = udask.ShardedNNIndex(da.from_array(base, chunks=(8000, 32)), backend="hnsw")
     ref = _exact_dist(base, queries, 10)
     _, dist = sharded.query(queries, k=10)
     single = umapc.NNIndex(base, backend="hnsw").query(queries, k=10)[1]
