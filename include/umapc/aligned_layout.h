@@ -41,17 +41,18 @@ typedef struct umapc_aligned_slice {
  * related from several of slice i goes to the one with the largest index.
  *
  * Each epoch runs one epoch of every moving slice's layout, then pulls every point x of a moving
- * slice toward its related points y_o, all read where the slices' epochs left them: x becomes
- * (x + alpha sum_o c_o y_o) / (1 + alpha sum_o c_o), an implicit step of the quadratic penalty
- * sum_o c_o |x - y_o|^2 / 2 at the epoch's learning rate alpha, with
- *   c_o = regularisation * exp(1 - |o|) * jaccard_o * samples,
+ * slice toward its related points y_o, all read where the slices' epochs left them, as s of
+ * umap-learn's moves x += alpha c_o (y_o - x) in a row would: x moves 1 - (1 - alpha C)^s of the
+ * way to the c-weighted mean of the y_o (all the way once alpha C >= 1), where alpha is the
+ * epoch's learning rate, C the sum of the c_o,
+ *   c_o = regularisation * exp(1 - |o|) * jaccard_o,
  * jaccard_o the Jaccard similarity of x's graph neighbours carried to slice m + o through the
  * relations and y_o's graph neighbours there (1 when both are empty), as umap-learn weighs them,
- * and samples the number of moves umap-learn applies the penalty at per epoch: the edges of the
- * point the layout samples per epoch, times (1 + negative_sample_rate) at the point's end of the
- * edge and 1 at the other. Fixed slices do not move. The result is the same for any n_threads.
- * Progress stage "optimize layout" counts epochs; a stop request returns UMAPC_ERR_INTERRUPTED,
- * the embeddings at their last positions. */
+ * and s the number of moves umap-learn applies the pull at per epoch on average: over the edges of
+ * the point the layout samples, w / max(w) per epoch, times (1 + negative_sample_rate) at the
+ * point's end of the edge and 1 at the other. Fixed slices do not move. The result is the same for
+ * any n_threads. Progress stage "optimize layout" counts epochs; a stop request returns
+ * UMAPC_ERR_INTERRUPTED, the embeddings at their last positions. */
 UMAPC_API umapc_status umapc_optimize_aligned(umapc_aligned_slice *slices, size_t n_slices,
                                               size_t dim, const umapc_idx *const *relations,
                                               const umapc_aligned_options *opts,

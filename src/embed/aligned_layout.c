@@ -4,9 +4,9 @@
  *
  * umap-learn adds the pull to every gradient of the point in its sampling loop: once per sampled
  * edge at each end, once more per negative sample. Here the pull is one step per epoch, after the
- * slices' epochs, weighted by how many of those moves the point gets per epoch on average, and
- * taken implicitly, so that a strong pull (many samples, a large lambda) lands on the related
- * points' weighted mean instead of overshooting it. Being a separate step, it leaves the slices'
+ * slices' epochs, worth as many of those moves in a row as the point gets per epoch on average,
+ * so that a strong pull (many samples, a large lambda) lands on the related points' weighted mean
+ * instead of overshooting it. Being a separate step, it leaves the slices'
  * epochs as umapc_optimize_layout runs them: the same schedule and executors, and the result
  * independent of the thread count (the step reads the positions of the start of the step). */
 #include "internal.h"
@@ -29,7 +29,8 @@ void umapc_aligned_options_init(umapc_aligned_options *opts) {
 }
 
 /* Per point of every slice (slice m's points from offset[m]) and per slot of the window (offsets
- * -w .. -1, then 1 .. w): the related point there (-1: none) and its pull c_o. */
+ * -w .. -1, then 1 .. w): the related point there (-1: none) and its pull c_o; per point of a
+ * moving slice the moves per epoch umap-learn pulls it at. */
 typedef struct aligned {
     const umapc_aligned_slice *slices;
     size_t n_slices, dim, n_slots;
@@ -37,6 +38,7 @@ typedef struct aligned {
     size_t *offset;
     int32_t *rel;
     float *coef;
+    float *samples;
     float *snap;       /* every point where the step found it, in the caller's order */
     layout_fit **fits; /* per moving slice, else NULL */
     int n_threads;
@@ -51,6 +53,7 @@ static void aligned_free(aligned *a) {
     free(a->offset);
     free(a->rel);
     free(a->coef);
+    free(a->samples);
     free(a->snap);
     if (a->fits != NULL) {
         for (size_t m = 0; m < a->n_slices; m++) {
@@ -182,7 +185,6 @@ typedef struct jaccard_ctx {
     const aligned *a;
     size_t m, slot, to;   /* slice m, its slot, the slice the slot reaches */
     const uint8_t *image; /* per point of slice `to`: related from a point of slice m */
-    const float *count;   /* slice m's sample counts */
     float scale;          /* lambda exp(1 - |o|) */
     size_t max_deg;
 } jaccard_ctx;
@@ -270,7 +272,7 @@ static int jaccard_body(void *ctx, void *scratch, size_t lo, size_t hi) {
         }
         size_t any = nx + ny - both;
         float jac = any > 0 ? (float)both / (float)any : 1.0f;
-        a->coef[at] = c->scale * jac * c->count[p];
+        a->coef[at] = c->scale * jac;
     }
     return 0;
 }
@@ -291,15 +293,15 @@ static umapc_status pull_weights(aligned *a, const umapc_aligned_options *o, int
         n_max = a->slices[m].n > n_max ? a->slices[m].n : n_max;
     }
     uint8_t *image = malloc(n_max);
-    float *count = malloc(n_max * sizeof *count);
-    umapc_status st = image == NULL || count == NULL ? umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY,
-                                                                  "optimize_aligned: out of memory")
-                                                     : UMAPC_OK;
+    umapc_status st =
+        image == NULL ? umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "optimize_aligned: out of memory")
+                      : UMAPC_OK;
     for (size_t m = 0; m < S && !st; m++) {
         if (a->slices[m].fixed) {
             continue;
         }
-        sample_counts(a->slices[m].graph, n_epochs, o->layout.negative_sample_rate, count);
+        sample_counts(a->slices[m].graph, n_epochs, o->layout.negative_sample_rate,
+                      a->samples + a->offset[m]);
         for (size_t slot = 0; slot < a->n_slots && !st; slot++) {
             int off = slot_offset(a, slot);
             if ((off < 0 && (size_t)(-off) > m) || (off > 0 && m + (size_t)off >= S)) {
@@ -322,7 +324,6 @@ static umapc_status pull_weights(aligned *a, const umapc_aligned_options *o, int
                              .slot = slot,
                              .to = to,
                              .image = image,
-                             .count = count,
                              .scale = (float)(o->regularisation * exp(1.0 - fabs((double)off))),
                              .max_deg = dm > dt ? dm : dt};
             umapc_parallel_loop loop = {.n_items = a->slices[m].n,
@@ -338,7 +339,6 @@ static umapc_status pull_weights(aligned *a, const umapc_aligned_options *o, int
         }
     }
     free(image);
-    free(count);
     return st;
 }
 
@@ -351,6 +351,9 @@ typedef struct step_ctx {
     float alpha;
 } step_ctx;
 
+/* umap-learn pulls a point s times per epoch (its sample count), each time by alpha C toward the
+ * c-weighted mean of its related points (C the sum of the pulls c): s such moves in a row take it
+ * 1 - (1 - alpha C)^s of the way there, and all the way once alpha C reaches 1. */
 static int step_body(void *ctx, void *scratch, size_t lo, size_t hi) {
     (void)scratch;
     const step_ctx *c = ctx;
@@ -358,10 +361,11 @@ static int step_body(void *ctx, void *scratch, size_t lo, size_t hi) {
     size_t W = a->n_slots, dim = a->dim;
     for (size_t p = lo; p < hi; p++) {
         size_t self = a->offset[c->m] + p;
-        float *x = c->pos + (size_t)c->rank[p] * dim;
+        const float *x = a->snap + self * dim;
+        float *out = c->pos + (size_t)c->rank[p] * dim;
         float pull = 0.0f;
         for (size_t d = 0; d < dim; d++) {
-            x[d] = a->snap[self * dim + d];
+            out[d] = 0.0f;
         }
         for (size_t slot = 0; slot < W; slot++) {
             float cf = a->coef[self * W + slot];
@@ -370,14 +374,15 @@ static int step_body(void *ctx, void *scratch, size_t lo, size_t hi) {
             }
             size_t to = (size_t)((ptrdiff_t)c->m + slot_offset(a, slot));
             const float *y = a->snap + (a->offset[to] + (size_t)a->rel[self * W + slot]) * dim;
-            float w = c->alpha * cf;
-            pull += w;
+            pull += cf;
             for (size_t d = 0; d < dim; d++) {
-                x[d] += w * y[d];
+                out[d] += cf * y[d];
             }
         }
-        for (size_t d = 0; d < dim && pull > 0.0f; d++) {
-            x[d] /= 1.0f + pull;
+        float step = c->alpha * pull, s = a->samples[self];
+        float f = step >= 1.0f ? 1.0f : -expm1f(s * log1pf(-step));
+        for (size_t d = 0; d < dim; d++) {
+            out[d] = pull > 0.0f ? x[d] + f * (out[d] / pull - x[d]) : x[d];
         }
     }
     return 0;
@@ -439,8 +444,9 @@ static umapc_status aligned_prepare(aligned *a, umapc_aligned_slice *slices,
     size_t cells = umapc_mul_size(a->offset[S], a->n_slots ? a->n_slots : 1);
     a->rel = malloc(umapc_mul_size(cells, sizeof *a->rel));
     a->coef = malloc(umapc_mul_size(cells, sizeof *a->coef));
+    a->samples = malloc(umapc_mul_size(a->offset[S], sizeof *a->samples));
     a->snap = malloc(umapc_mul_size(umapc_mul_size(a->offset[S], a->dim), sizeof *a->snap));
-    if (a->rel == NULL || a->coef == NULL || a->snap == NULL ||
+    if (a->rel == NULL || a->coef == NULL || a->samples == NULL || a->snap == NULL ||
         expand_relations(a, relations) != 0) {
         return umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "optimize_aligned: out of memory");
     }
