@@ -441,6 +441,10 @@ static umapc_status aligned_prepare(aligned *a, umapc_aligned_slice *slices,
     for (size_t m = 0; m < S; m++) {
         a->offset[m + 1] = a->offset[m] + slices[m].n;
     }
+    /* a thread wakes up for each step of each epoch: on small slices, and where other work shares
+     * the cores, waking more costs more than the step (as the layout caps its team) */
+    size_t useful = 1 + a->offset[S] * (a->n_slots ? a->n_slots : 1) / 65536;
+    a->n_threads = useful < (size_t)a->n_threads ? (int)useful : a->n_threads;
     size_t cells = umapc_mul_size(a->offset[S], a->n_slots ? a->n_slots : 1);
     a->rel = malloc(umapc_mul_size(cells, sizeof *a->rel));
     a->coef = malloc(umapc_mul_size(cells, sizeof *a->coef));
