@@ -629,6 +629,16 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         -------
         self : UMAP
         """
+        X, target, init = self._fit_inputs(X, y, ensure_all_finite, kwargs)
+        self._fit_embedding = self._fit_rows(X, target, init)
+        self._fit_done()
+        return self
+
+    def _fit_inputs(
+        self, X: Any, y: Any, ensure_all_finite: bool | str, kwargs: dict[str, Any]
+    ) -> tuple[np.ndarray, np.ndarray | None, str | np.ndarray]:
+        """fit's checks and conversions: the rows to embed (``_fit_data``), their target codes
+        and the init."""
         force = kwargs.pop("force_all_finite", None)
         if kwargs:
             raise TypeError(f"fit() got unexpected keyword arguments {sorted(kwargs)}")
@@ -639,7 +649,7 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             if self.unique:
                 raise ValueError("unique is poorly defined on a precomputed metric")
             warnings.warn(
-                "using precomputed metric; inverse_transform will be unavailable", stacklevel=2
+                "using precomputed metric; inverse_transform will be unavailable", stacklevel=3
             )
             X = _check_distances(X, square=True)
         else:
@@ -663,7 +673,10 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             target = None if target is None else target[first]
             init = init if isinstance(init, str) else np.ascontiguousarray(init[first])
         self._fit_data = X
-        self._fit_embedding = self._fit_rows(X, target, init)
+        return X, target, init
+
+    def _fit_done(self) -> None:
+        """The fitted attributes that follow from ``_fit_embedding``."""
         self.embedding_ = (
             self._fit_embedding[self._unique_inverse_] if self.unique else self._fit_embedding
         )
@@ -671,13 +684,21 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             self.rad_orig_ = self.rad_orig_[self._unique_inverse_]
             self.rad_emb_ = self.rad_emb_[self._unique_inverse_]
         self._n_features_out = (
-            self.embedding_.shape[1] if self.transform_mode == "embedding" else X.shape[0]
+            self.embedding_.shape[1]
+            if self.transform_mode == "embedding"
+            else self._fit_data.shape[0]
         )
-        return self
 
-    def _fit_rows(self, X: np.ndarray, target: np.ndarray | None, init: str | np.ndarray):
+    def _fit_rows(
+        self,
+        X: np.ndarray,
+        target: np.ndarray | None,
+        init: str | np.ndarray,
+        layout: bool = True,
+    ) -> np.ndarray | None:
         """The fit proper on the rows to embed: graph_ and the search index, then the
-        embedding of these rows (returned)."""
+        embedding of these rows (returned). Without ``layout`` it stops after the graph and
+        returns None (AlignedUMAP lays its slices out together)."""
         if self.verbose:
             print(str(self))
         if X.shape[0] == 1:
@@ -685,7 +706,7 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             self._n_neighbors = self.n_neighbors
             self.graph_ = scipy.sparse.csr_matrix((1, 1), dtype=np.float32)
             self._knn_search_index = None
-            return np.zeros((1, self._n_components), dtype=np.float32)
+            return np.zeros((1, self._n_components), dtype=np.float32) if layout else None
         if X.shape[0] <= self.n_neighbors:
             warnings.warn(
                 "n_neighbors is larger than the dataset size; truncating to X.shape[0] - 1",
@@ -702,6 +723,8 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             self._fit_graph(X, rng, seeded, progress)
             if target is not None:
                 self._apply_target(target, rng, seeded)
+            if not layout:
+                return None
             if self.verbose:
                 print(_ts(), "Construct embedding")
             embedding = self._embed(X, init, rng, progress)

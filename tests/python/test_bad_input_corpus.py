@@ -597,6 +597,61 @@ def _call_cases() -> list[tuple[str, str, str]]:
             "sane_embedding(E, 60)",
             expect,
         )
+    # AlignedUMAP: three 30-row slices, point i related to point i of the next slice
+    aligned = (
+        "S = [rng.normal(size=(30, 4)).astype(np.float32) for _ in range(3)]\n"
+        "R = [{i: i for i in range(30)} for _ in range(2)]\n"
+    )
+    fit = "AlignedUMAP(n_neighbors=5, n_epochs=10, random_state=0).fit"
+    add(
+        "AlignedUMAP good fit",
+        aligned + f"m = {fit}(S, relations=R)\n[sane_embedding(e, 30) for e in m.embeddings_]",
+        "ok",
+    )
+    add(
+        "AlignedUMAP update",
+        aligned + f"m = {fit}(S[:2], relations=R[:1])\nm.update(S[2], relations=R[1])\n"
+        "[sane_embedding(e, 30) for e in m.embeddings_]",
+        "ok",
+    )
+    add(
+        "AlignedUMAP empty relations",
+        aligned + f"m = {fit}(S, relations=[{{}}, {{}}])\n"
+        "[sane_embedding(e, 30) for e in m.embeddings_]",
+        "ok",
+    )
+    for name, code in (
+        ("no relations", f"{fit}(S)"),
+        ("relations not a list", f"{fit}(S, relations=R[0])"),
+        ("relations not dicts", f"{fit}(S, relations=[[(0, 0)], [(0, 0)]])"),
+        ("too few relations", f"{fit}(S, relations=R[:1])"),
+        ("key out of range", f"{fit}(S, relations=[{{30: 0}}, R[1]])"),
+        ("negative value", f"{fit}(S, relations=[{{0: -1}}, R[1]])"),
+        ("value out of range", f"{fit}(S, relations=[R[0], {{0: 2**40}}])"),
+        ("float ids", f"{fit}(S, relations=[{{0.5: 1}}, R[1]])"),
+        ("string ids", f"{fit}(S, relations=[{{'a': 1}}, R[1]])"),
+        ("nan slice", f"S[1][3, 2] = np.nan\n{fit}(S, relations=R)"),
+        ("empty slice list", f"{fit}([], relations=[])"),
+        ("slice of 1-d rows", f"{fit}([S[0][:, 0], S[1], S[2]], relations=R)"),
+        ("y length", f"{fit}(S, y=[None], relations=R)"),
+        ("n_components list", "AlignedUMAP(n_components=[2, 2, 2]).fit(S, relations=R)"),
+        ("negative regularisation", "AlignedUMAP(alignment_regularisation=-1).fit(S, relations=R)"),
+        ("nan regularisation", "AlignedUMAP(alignment_regularisation=np.nan).fit(S, relations=R)"),
+        ("negative window", "AlignedUMAP(alignment_window_size=-1).fit(S, relations=R)"),
+        ("float window", "AlignedUMAP(alignment_window_size=1.5).fit(S, relations=R)"),
+        ("min_dist per slice", "AlignedUMAP(min_dist=[0.1, 0.2, 0.3]).fit(S, relations=R)"),
+        ("unique", "AlignedUMAP(unique=True).fit(S, relations=R)"),
+        ("update before fit", "AlignedUMAP().update(S[0], relations=R[0])"),
+        (
+            "update relations not a dict",
+            f"m = {fit}(S[:2], relations=R[:1])\nm.update(S[2], relations=R[1:])",
+        ),
+        (
+            "update value out of range",
+            f"m = {fit}(S[:2], relations=R[:1])\nm.update(S[2][:10], relations=R[1])",
+        ),
+    ):
+        add(f"AlignedUMAP {name}", aligned + code, "error")
     # CLI (in-process main: returns 2 for a usage error)
     cli_pre = _BASE + "data = os.path.join(tmp, 'd.npy')\nnp.save(data, X)\n"
 
