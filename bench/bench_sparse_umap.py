@@ -122,12 +122,13 @@ def main() -> None:
         return
     from umapc import simd_level
 
-    rows = []
+    rows, loads = [], [os.getloadavg()[1]]
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.sets:
             data, metric = SETS[name]
             x = load(data)
             reports = {t: run(t, data, metric, args.repeats, Path(tmp)) for t in ("umapc", "umap")}
+            loads.append(os.getloadavg()[1])
             sample = np.random.default_rng(0).choice(x.shape[0], args.sample, replace=False)
             distances = input_distances(x[sample], metric)
             row = {"set": name, "shape": x.shape, "nnz": x.nnz}
@@ -142,10 +143,10 @@ def main() -> None:
             print(json.dumps(row), flush=True)
             rows.append(row)
     if args.write_docs:
-        write_docs(rows, args, simd_level())
+        write_docs(rows, args, simd_level(), max(loads))
 
 
-def write_docs(rows: list[dict], args: argparse.Namespace, level: str) -> None:
+def write_docs(rows: list[dict], args: argparse.Namespace, level: str, load: float) -> None:
     lines = [
         "## Sparse input: UMAP on text and single-cell counts (bench_sparse_umap.py)",
         "",
@@ -154,7 +155,8 @@ def write_docs(rows: list[dict], args: argparse.Namespace, level: str) -> None:
         "in its own process, warm, default parameters but the metric, "
         f"{args.repeats} fits each (median). Trustworthiness@15 in the input metric on "
         f"{args.sample} sampled rows (distances by scikit-learn / scipy). Peak RSS: VmHWM of the "
-        "fits after loading the data.",
+        f"fits after loading the data. Machine load (5-minute load average, highest seen between "
+        f"the sets): {load:.1f} on {os.cpu_count()} CPUs.",
         "",
         "| data, metric | rows x cols (nnz) | umapc s | umap-learn s | ratio | umapc trust | "
         "umap-learn trust | umapc peak MiB | umap-learn peak MiB |",

@@ -14,6 +14,7 @@
 #include "umapc/fuzzy.h"
 #include "umapc/spectral.h"
 #include "umapc/layout.h"
+#include "umapc/aligned_layout.h"
 #include "umapc/unique.h"
 #include "umapc/inverse.h"
 #include "umapc/densmap.h"

@@ -27,8 +27,17 @@ typedef enum umapc_output_metric {
     UMAPC_OUTPUT_BRAYCURTIS,
     UMAPC_OUTPUT_HAVERSINE, /* dim 2: (latitude, longitude) in radians, a sphere */
     UMAPC_OUTPUT_HYPERBOLOID,
-    UMAPC_OUTPUT_COUNT_
+    UMAPC_OUTPUT_COUNT_,
+    /* A caller's function (umapc_layout_options.output_fn), past the count as
+     * UMAPC_METRIC_CUSTOM is. */
+    UMAPC_OUTPUT_CUSTOM = 1024
 } umapc_output_metric;
+
+/* A UMAPC_OUTPUT_CUSTOM metric: returns the distance from x to y (dim coordinates) and writes its
+ * gradient in x to grad (dim floats), as umap-learn's custom output metrics return (d, grad). ctx
+ * is umapc_layout_options.output_ctx. Called concurrently from the layout's threads. */
+typedef float (*umapc_output_fn)(const float *x, const float *y, float *grad, int64_t dim,
+                                 void *ctx);
 
 typedef struct umapc_layout_options {
     int n_epochs;                /* > 0. Default 0 = 500 for <= 10,000 head points, else 200. */
@@ -60,6 +69,9 @@ typedef struct umapc_layout_options {
      * haversine needs dim 2. output_p: minkowski's p (default 2). */
     int output_metric;
     double output_p;
+    /* UMAPC_OUTPUT_CUSTOM's function (required) and its context; NULL (default) otherwise. */
+    umapc_output_fn output_fn;
+    void *output_ctx;
 } umapc_layout_options;
 
 UMAPC_API void umapc_layout_options_init(umapc_layout_options *opts);

@@ -67,8 +67,18 @@ typedef enum umapc_metric_kind {
     UMAPC_METRIC_CATEGORICAL,   /* 0 for equal values, 1 otherwise; no params */
     UMAPC_METRIC_ORDINAL,       /* |a - b| / support_size; params {support_size > 0} */
     UMAPC_METRIC_POISSON_COUNT, /* "count"; params {poisson_lambda > 0, normalisation != 0} */
-    UMAPC_METRIC_COUNT_
+    UMAPC_METRIC_COUNT_,
+    /* A caller's function (umapc_metric.fn): past the count with a fixed value, so the named
+     * kinds keep their numbers as new ones are added, and every loop over named kinds and every
+     * file reader (which reject kinds >= UMAPC_METRIC_COUNT_) leave it out: a function pointer
+     * cannot be saved. It has no name to parse; umapc_metric_name gives "custom". */
+    UMAPC_METRIC_CUSTOM = 1024
 } umapc_metric_kind;
+
+/* The distance of a UMAPC_METRIC_CUSTOM metric between rows a and b of dim coordinates; ctx is
+ * umapc_metric.ctx. It is called from the library's worker threads, concurrently, so it must be
+ * thread-safe; searches use its values as they are (no surrogate, no SIMD, no 8-bit codes). */
+typedef float (*umapc_metric_fn)(const float *a, const float *b, int64_t dim, void *ctx);
 
 /* A metric and its parameters. Initialise with umapc_metric_init, then set fields. */
 typedef struct umapc_metric {
@@ -83,6 +93,10 @@ typedef struct umapc_metric {
      * a copy. */
     const float *params;
     size_t n_params;
+    /* UMAPC_METRIC_CUSTOM's function (required) and its context; NULL for the other kinds. The
+     * caller keeps ctx valid as long as a handle (HNSW, the index) made with the metric lives. */
+    umapc_metric_fn fn;
+    void *ctx;
 } umapc_metric;
 
 UMAPC_API void umapc_metric_init(umapc_metric *metric);

@@ -2,6 +2,7 @@
 
 ``from umapc import UMAP`` replaces ``from umap import UMAP``; ``umapc.NNIndex`` replaces
 ``pynndescent.NNDescent`` and ``umapc.NNTransformer`` its ``PyNNDescentTransformer``;
+``umapc.AlignedUMAP`` replaces ``umap.AlignedUMAP``;
 ``umapc.embed_graph`` lays out a given fuzzy graph and ``umapc.scanpy.umap`` replaces
 ``scanpy.tl.umap``. Heavy modules (scikit-learn, scipy) load on first use of a name, so
 ``import umapc`` stays fast.
@@ -16,6 +17,7 @@ from ._core import version as _c_version
 
 __version__ = "0.1.0"
 __all__ = [
+    "AlignedUMAP",
     "UMAP",
     "CorruptIndexError",
     "NNIndex",
@@ -27,12 +29,14 @@ __all__ = [
 
 if TYPE_CHECKING:
     from . import scanpy as scanpy
+    from .aligned_umap import AlignedUMAP
     from .embedding import embed_graph
     from .index import CorruptIndexError, NNIndex
     from .transformer import NNTransformer
     from .umap_ import UMAP
 
 _LAZY = {
+    "AlignedUMAP": ".aligned_umap",
     "UMAP": ".umap_",
     "NNIndex": ".index",
     "CorruptIndexError": ".index",

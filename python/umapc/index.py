@@ -13,12 +13,13 @@ import os
 import struct
 import threading
 import zlib
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import scipy.sparse
 
 from . import _core
+from ._custom_metric import make_custom_metric
 from ._validation import (
     _P_METRICS,
     check_n_jobs,
@@ -119,8 +120,13 @@ class NNIndex:
         The points to index. Converted to C-contiguous float32 (copied only when needed).
     n_neighbors : int, default=30
         Neighbours per point in :attr:`neighbor_graph` (the point itself included).
-    metric : str, default="euclidean"
-        Any of umap-learn's / pynndescent's dense metric names or aliases.
+    metric : str or callable, default="euclidean"
+        Any of umap-learn's / pynndescent's dense metric names or aliases, or a function
+        ``metric(x, y, *metric_kwds.values())`` of two 1-d float32 arrays returning their
+        distance: a numba-compiled one (``@numba.njit``, as pynndescent takes) runs compiled in
+        the C threads; a plain Python one works but holds the GIL for every distance (slow; a
+        ``UserWarning`` says so). An index with a custom metric pickles (the function must
+        pickle; the search structure is rebuilt on unpickling) but cannot be saved to a file.
     metric_kwds : dict, optional
         Metric parameters (``{"p": ...}`` for minkowski).
     backend : {"auto", "exact", "hnsw"}, default="auto"
@@ -170,7 +176,7 @@ class NNIndex:
         self,
         data: Any,
         n_neighbors: int = 30,
-        metric: str = "euclidean",
+        metric: str | Callable[..., float] = "euclidean",
         metric_kwds: dict[str, Any] | None = None,
         *,
         backend: str = "auto",
@@ -198,7 +204,13 @@ class NNIndex:
         self._effort = _nndescent_effort(kwargs)
         self.metric = metric
         self.metric_kwds = metric_kwds
-        self._metric_name, self._p, self._metric_params = resolve_metric(metric, metric_kwds)
+        self._metric_name: Any
+        if callable(metric):
+            # the CustomMetric object stands in for the name in every _core call
+            self._metric_name = make_custom_metric(metric, metric_kwds, what="metric")
+            self._p, self._metric_params = 2.0, None
+        else:
+            self._metric_name, self._p, self._metric_params = resolve_metric(metric, metric_kwds)
         self.n_neighbors = check_positive_int(n_neighbors, "n_neighbors")
         self.n_jobs = check_n_jobs(n_jobs)
         self.random_state = random_state
@@ -219,7 +231,9 @@ class NNIndex:
         self._backend = self._choose_backend(backend, n, self._raw_data.shape[1])
         seed = seed_from_random_state(random_state)
         self._seed = 0 if seed is None else seed
-        self._angular_trees = is_angular(self._metric_name)
+        self._angular_trees = not callable(metric) and is_angular(self._metric_name)
+        if self._sparse and callable(metric):
+            raise ValueError("a callable metric needs dense rows; pass data.toarray()")
         self._check_rows(self._raw_data)
         self._neighbor_graph: tuple[np.ndarray, np.ndarray] | None = None
         # The HNSW graph is only needed for queries and updates: like pynndescent, which builds
@@ -452,6 +466,12 @@ class NNIndex:
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the index to ``path``: one versioned, checksummed file, written to a temporary
         file and renamed into place so an interrupted save never leaves a half-written index."""
+        if callable(self.metric):
+            raise ValueError(
+                "an NNIndex with a custom (callable) metric cannot be saved to a file: the metric "
+                "is code, not data; pickle the index instead (the function is pickled and "
+                "compiled again when loaded)"
+            )
         with self._lock:
             self._core_index().save(os.fspath(path), self._meta())
 
@@ -568,6 +588,27 @@ class NNIndex:
         return self
 
     def __getstate__(self) -> dict[str, Any]:
+        if callable(self.metric):
+            # The C index holds a function pointer: keep what rebuilds it instead.
+            with self._lock:
+                return {
+                    "custom": {
+                        "data": self._raw_data,
+                        "n_neighbors": self.n_neighbors,
+                        "metric": self.metric,
+                        "metric_kwds": self.metric_kwds,
+                        "backend": self.backend,
+                        "random_state": self._seed,
+                        "n_jobs": self.n_jobs,
+                        "verbose": self.verbose,
+                        "M": self.M,
+                        "ef_construction": self.ef_construction,
+                        "graph_method": getattr(self, "graph_method", "auto"),
+                        "min_recall": getattr(self, "min_recall", 0.99),
+                    },
+                    "effort": self._effort,
+                    "neighbor_graph": self._neighbor_graph,
+                }
         with self._lock:
             return {
                 "index": self._core_index().serialize(self._meta()),
@@ -577,6 +618,9 @@ class NNIndex:
     def __setstate__(self, state: Any) -> None:
         """Restore from :meth:`__getstate__`'s dict; raises :data:`CorruptIndexError` for
         anything else."""
+        if isinstance(state, dict) and isinstance(state.get("custom"), dict):
+            self._restore_custom(state)
+            return
         if not isinstance(state, dict) or "index" not in state:
             raise CorruptIndexError("NNIndex state must be a dict with the serialised index")
         blob = state["index"]
@@ -585,6 +629,20 @@ class NNIndex:
         core_index, meta = _deserialize_core_index(blob)
         other = NNIndex._from_parts(core_index, meta, state.get("neighbor_graph"))
         self.__dict__.update(other.__dict__)
+
+    def _restore_custom(self, state: dict[str, Any]) -> None:
+        """__setstate__ for a custom metric: the index built again from its rows."""
+        params = dict(state["custom"])
+        if not callable(params.get("metric")):
+            raise CorruptIndexError("NNIndex state: the custom metric is not callable")
+        data = params.pop("data")
+        effort = state.get("effort") or {}
+        core_names = {v: k for k, v in _NNDESCENT_EFFORT.items()}
+        kwargs = {core_names[k]: v for k, v in effort.items() if k in core_names}
+        NNIndex.__init__(self, data, **params, **kwargs)
+        self._neighbor_graph = _checked_graph(
+            state.get("neighbor_graph"), self._raw_data.shape[0], self.n_neighbors
+        )
 
     def __repr__(self) -> str:
         n, d = self._raw_data.shape

@@ -20,6 +20,7 @@ from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from . import _core
+from ._custom_metric import make_custom_metric
 from ._layout import Progress as _Progress
 from ._layout import check_layout_finite as _check_layout_finite
 from ._layout import draw_seed as _draw_seed
@@ -254,19 +255,26 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         Size of the local neighbourhood (including the point itself).
     n_components : int, default 2
         Dimension of the embedding.
-    metric : str, default "euclidean"
+    metric : str or callable, default "euclidean"
         Input distance: euclidean, sqeuclidean, manhattan, chebyshev, minkowski, cosine,
         correlation, dot, canberra, braycurtis, hamming, jaccard, hellinger, inner_product (and
         umap-learn's aliases).
+        A callable ``metric(x, y, *metric_kwds.values())`` of two 1-d float32 arrays returning
+        their distance is accepted too (umap-learn's custom metric): numba-compiled
+        (``@numba.njit``) it runs compiled in the C threads; a plain Python one holds the GIL for
+        every distance (slow; a ``UserWarning`` says so). See ``NNIndex``.
     metric_kwds : dict, optional
-        Metric parameters (``{"p": ...}`` for minkowski).
-    output_metric : str, default "euclidean"
+        Metric parameters (``{"p": ...}`` for minkowski); for a callable metric, its extra
+        arguments, passed positionally in order as umap-learn does.
+    output_metric : str or callable, default "euclidean"
         Metric of the embedding space, with umap-learn's gradients: euclidean, manhattan,
         chebyshev, minkowski, cosine, correlation, hellinger, canberra, braycurtis, haversine
         (2-d: latitude and longitude in radians, an embedding on a sphere), hyperboloid (and
-        umap-learn's aliases). Not with densMAP.
+        umap-learn's aliases); or a callable ``f(x, y, *output_metric_kwds.values())`` returning
+        ``(distance, gradient of the distance in x)``, numba-compiled as umap-learn requires (a
+        plain Python one works, slowly). Not with densMAP.
     output_metric_kwds : dict, optional
-        ``{"p": ...}`` for minkowski.
+        ``{"p": ...}`` for minkowski; a callable output metric's extra arguments.
     n_epochs : int, optional
         Optimisation epochs; default 500 for at most 10,000 points, else 200.
     learning_rate : float, default 1.0
@@ -532,10 +540,7 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
 
     def _validate_metric(self) -> None:
         if callable(self.metric):
-            raise NotImplementedError(
-                "metric: callable (custom numba) metrics are not implemented in umapc; "
-                "use a metric name"
-            )
+            return  # compiled (numba) or called through Python by NNIndex
         if self.metric == "precomputed":
             return
         if self.metric in _UMAP_LEARN_ONLY_METRICS:
@@ -558,7 +563,9 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                 if p <= 0:
                     raise ValueError("output_metric_kwds['p'] must be positive")
             return
-        if callable(self.output_metric) or self.output_metric in _OUTPUT_WITHOUT_GRADIENT:
+        if callable(self.output_metric):
+            return
+        if self.output_metric in _OUTPUT_WITHOUT_GRADIENT:
             raise NotImplementedError(
                 f"output_metric={self.output_metric!r} is not implemented in umapc yet; "
                 f"implemented: {', '.join(sorted(_OUTPUT_METRIC_CODES))}"
@@ -567,6 +574,11 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
 
     def _output_arguments(self) -> dict[str, Any]:
         """The output metric's arguments of _core.optimize_layout."""
+        if callable(self.output_metric):
+            custom = make_custom_metric(
+                self.output_metric, self._output_metric_kwds, output=True, what="output_metric"
+            )
+            return {"output_custom": custom}
         return {
             "output_metric": _OUTPUT_METRIC_CODES[self.output_metric],
             "output_p": float(self._output_metric_kwds.get("p", 2.0)),
@@ -613,6 +625,16 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         -------
         self : UMAP
         """
+        X, target, init = self._fit_inputs(X, y, ensure_all_finite, kwargs)
+        self._fit_embedding = self._fit_rows(X, target, init)
+        self._fit_done()
+        return self
+
+    def _fit_inputs(
+        self, X: Any, y: Any, ensure_all_finite: bool | str, kwargs: dict[str, Any]
+    ) -> tuple[np.ndarray, np.ndarray | None, str | np.ndarray]:
+        """fit's checks and conversions: the rows to embed (``_fit_data``), their target codes
+        and the init."""
         force = kwargs.pop("force_all_finite", None)
         if kwargs:
             raise TypeError(f"fit() got unexpected keyword arguments {sorted(kwargs)}")
@@ -623,7 +645,7 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             if self.unique:
                 raise ValueError("unique is poorly defined on a precomputed metric")
             warnings.warn(
-                "using precomputed metric; inverse_transform will be unavailable", stacklevel=2
+                "using precomputed metric; inverse_transform will be unavailable", stacklevel=3
             )
             X = _check_distances(X, square=True)
         else:
@@ -647,7 +669,10 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             target = None if target is None else target[first]
             init = init if isinstance(init, str) else np.ascontiguousarray(init[first])
         self._fit_data = X
-        self._fit_embedding = self._fit_rows(X, target, init)
+        return X, target, init
+
+    def _fit_done(self) -> None:
+        """The fitted attributes that follow from ``_fit_embedding``."""
         self.embedding_ = (
             self._fit_embedding[self._unique_inverse_] if self.unique else self._fit_embedding
         )
@@ -655,13 +680,21 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             self.rad_orig_ = self.rad_orig_[self._unique_inverse_]
             self.rad_emb_ = self.rad_emb_[self._unique_inverse_]
         self._n_features_out = (
-            self.embedding_.shape[1] if self.transform_mode == "embedding" else X.shape[0]
+            self.embedding_.shape[1]
+            if self.transform_mode == "embedding"
+            else self._fit_data.shape[0]
         )
-        return self
 
-    def _fit_rows(self, X: np.ndarray, target: np.ndarray | None, init: str | np.ndarray):
+    def _fit_rows(
+        self,
+        X: np.ndarray,
+        target: np.ndarray | None,
+        init: str | np.ndarray,
+        layout: bool = True,
+    ) -> np.ndarray | None:
         """The fit proper on the rows to embed: graph_ and the search index, then the
-        embedding of these rows (returned)."""
+        embedding of these rows (returned). Without ``layout`` it stops after the graph and
+        returns None (AlignedUMAP lays its slices out together)."""
         if self.verbose:
             print(str(self))
         if X.shape[0] == 1:
@@ -669,7 +702,7 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             self._n_neighbors = self.n_neighbors
             self.graph_ = scipy.sparse.csr_matrix((1, 1), dtype=np.float32)
             self._knn_search_index = None
-            return np.zeros((1, self._n_components), dtype=np.float32)
+            return np.zeros((1, self._n_components), dtype=np.float32) if layout else None
         if X.shape[0] <= self.n_neighbors:
             warnings.warn(
                 "n_neighbors is larger than the dataset size; truncating to X.shape[0] - 1",
@@ -686,6 +719,8 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             self._fit_graph(X, rng, seeded, progress)
             if target is not None:
                 self._apply_target(target, rng, seeded)
+            if not layout:
+                return None
             if self.verbose:
                 print(_ts(), "Construct embedding")
             embedding = self._embed(X, init, rng, progress)

@@ -194,6 +194,8 @@ void umapc_metric_init(umapc_metric *metric) {
     metric->p = 2.0;
     metric->params = NULL;
     metric->n_params = 0;
+    metric->fn = NULL;
+    metric->ctx = NULL;
 }
 
 const char *umapc_metric_alias(size_t i) {
@@ -201,6 +203,9 @@ const char *umapc_metric_alias(size_t i) {
 }
 
 const char *umapc_metric_name(umapc_metric_kind kind) {
+    if (kind == UMAPC_METRIC_CUSTOM) {
+        return "custom";
+    }
     if ((unsigned)kind >= (unsigned)UMAPC_METRIC_COUNT_) {
         return NULL;
     }
@@ -252,7 +257,12 @@ umapc_status umapc_metric_validate(const umapc_metric *metric, umapc_error *err)
     if (metric == NULL) {
         return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT, "metric must not be NULL");
     }
-    if ((unsigned)metric->kind >= (unsigned)UMAPC_METRIC_COUNT_) {
+    if (metric->kind == UMAPC_METRIC_CUSTOM) {
+        if (metric->fn == NULL) {
+            return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT,
+                              "a custom metric needs its function (fn must not be NULL)");
+        }
+    } else if ((unsigned)metric->kind >= (unsigned)UMAPC_METRIC_COUNT_) {
         return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT, "unknown metric kind %d",
                           (int)metric->kind);
     }
@@ -575,6 +585,8 @@ static float distance_with(const simd_kernels *k, const umapc_metric *metric, co
         return hellinger_distance(a, b, dim);
     case UMAPC_METRIC_INNER_PRODUCT:
         return -k->dot(a, b, dim);
+    case UMAPC_METRIC_CUSTOM:
+        return metric->fn(a, b, (int64_t)dim, metric->ctx);
     default:
         return metric_extra_distance(metric, a, b, dim);
     }

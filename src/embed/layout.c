@@ -19,6 +19,7 @@
 #include "cpu.h"
 #include "densmap_internal.h"
 #include "graph_internal.h"
+#include "layout_internal.h"
 #include "layout_kernels.h"
 #include "metric_grad.h"
 #include "umapc/layout.h"
@@ -227,6 +228,8 @@ void umapc_layout_options_init(umapc_layout_options *opts) {
     opts->dens_k = 0;
     opts->output_metric = UMAPC_OUTPUT_EUCLIDEAN;
     opts->output_p = 2.0;
+    opts->output_fn = NULL;
+    opts->output_ctx = NULL;
 }
 
 /* Edges that survive pruning, by head, with umap-learn's sampling state (make_epochs_per_sample:
@@ -642,7 +645,17 @@ void umapc_layout_exec_scalar(const layout_block *blk, const layout_consts *c, s
 typedef struct output_space {
     metric_grad_kind kind;
     double p;
+    umapc_output_fn fn; /* a custom metric's, in place of kind's gradient */
+    void *ctx;
 } output_space;
+
+static float output_grad(const output_space *o, const float *x, const float *y, size_t dim,
+                         float *grad) {
+    if (o->fn != NULL) {
+        return o->fn(x, y, grad, (int64_t)dim, o->ctx);
+    }
+    return metric_grad(o->kind, o->p, x, y, dim, grad);
+}
 
 /* umapc_output_metric names metric_grad_kind's gradients in the same order */
 _Static_assert((int)UMAPC_OUTPUT_HAVERSINE == (int)GRAD_HAVERSINE &&
@@ -677,10 +690,10 @@ static void exec_op_generic(const layout_block *blk, const layout_consts *c, con
         const float *far = blk->emb + (size_t)(other & ~LAYOUT_ATTRACT_BIT) * dim;
         int32_t slot = blk->slot[k];
         float *move = slot >= 0 && blk->moves != NULL ? blk->moves + (size_t)slot * dim : NULL;
-        float dist = metric_grad(o->kind, o->p, cur, far, dim, grad);
+        float dist = output_grad(o, cur, far, dim, grad);
         float coeff = 2.0f * c->b * (generic_weight(c, dist) - 1.0f) / (dist + 1e-6f);
         if (move != NULL) {
-            metric_grad(o->kind, o->p, far, cur, dim, rev);
+            output_grad(o, far, cur, dim, rev);
             for (size_t d = 0; d < dim; d++) {
                 move[d] = -(layout_clip(coeff * rev[d]) * c->alpha);
             }
@@ -694,7 +707,7 @@ static void exec_op_generic(const layout_block *blk, const layout_consts *c, con
         if (r == self) {
             continue;
         }
-        float dist = metric_grad(o->kind, o->p, cur, blk->emb + (size_t)r * dim, dim, grad);
+        float dist = output_grad(o, cur, blk->emb + (size_t)r * dim, dim, grad);
         float coeff = c->repel * generic_weight(c, dist) / (dist + 1e-6f);
         for (size_t d = 0; d < dim; d++) {
             cur[d] = cur[d] + layout_clip(coeff * grad[d]) * c->alpha;
@@ -873,15 +886,17 @@ static umapc_status check_layout_args(const float *head, size_t n_head, const fl
                           "learning_rate >= 0, repulsion_strength >= 0 and "
                           "negative_sample_rate >= 0");
     }
-    if (o->output_metric < 0 || o->output_metric >= UMAPC_OUTPUT_COUNT_ ||
+    int custom = o->output_metric == UMAPC_OUTPUT_CUSTOM;
+    if ((!custom && (o->output_metric < 0 || o->output_metric >= UMAPC_OUTPUT_COUNT_)) ||
+        (custom && o->output_fn == NULL) ||
         (o->output_metric == UMAPC_OUTPUT_HAVERSINE && dim != 2) ||
         (o->output_metric == UMAPC_OUTPUT_MINKOWSKI &&
          !(o->output_p > 0.0 && isfinite(o->output_p))) ||
         (o->output_metric != UMAPC_OUTPUT_EUCLIDEAN && tail == NULL && o->densmap)) {
         return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT,
-                          "optimize_layout: unknown output metric, haversine without dim 2, "
-                          "minkowski without a finite p > 0, or densMAP with a non-euclidean "
-                          "output metric");
+                          "optimize_layout: unknown output metric, a custom one without its "
+                          "function, haversine without dim 2, minkowski without a finite p > 0, "
+                          "or densMAP with a non-euclidean output metric");
     }
     if (tail == NULL && o->densmap &&
         (!(o->dens_frac >= 0.0 && o->dens_frac <= 1.0) || !(o->dens_lambda >= 0.0) ||
@@ -1056,104 +1071,148 @@ static void team_next(team_tuner *t, double seconds) {
     }
 }
 
-static umapc_status run_epochs(plan *p, float *head, size_t n_head, const float *tail,
-                               size_t n_tail, size_t dim, const umapc_layout_options *o,
-                               int n_epochs, const umapc_progress *progress, umapc_error *err) {
-    int n_threads =
+/* The state of a run of epochs between them: what run_epochs kept on its stack until the epochs
+ * could be driven from outside (layout_internal.h). Never moved once opened: sgd points into it. */
+typedef struct layout_run {
+    plan p;
+    sgd_buffers bufs;
+    sgd s;
+    output_space output;
+    dens_state dens;
+    umapc_graph pruned;
+    umapc_layout_options o;
+    team_tuner team;
+    size_t round, block, dens_round, dens_block;
+    int n_threads, n_epochs, use_dens;
+    float alpha;      /* of the next epoch */
+    float alpha_last; /* of the epoch just run */
+} layout_run;
+
+static void run_close(layout_run *L) {
+    dens_free(&L->dens);
+    sgd_buffers_free(&L->bufs);
+    plan_free(&L->p);
+}
+
+static umapc_status run_open(layout_run *L, float *head, size_t n_head, const float *tail,
+                             size_t n_tail, size_t dim, const umapc_graph *graph,
+                             const umapc_layout_options *o, int n_epochs, umapc_error *err) {
+    memset(L, 0, sizeof *L);
+    umapc_status st =
+        build_plan(&L->p, graph, n_epochs, o->negative_sample_rate, densmap_on(o, tail), err);
+    if (st) {
+        return st;
+    }
+    plan *p = &L->p;
+    L->o = *o;
+    L->n_epochs = n_epochs;
+    int n_threads = L->n_threads =
         threads_for_edges(umapc_resolve_threads(o->n_threads), (size_t)p->out_ptr[n_head]);
     int fit = tail == NULL;
-    size_t dens_round = dens_round_points(n_head);
-    size_t round = !fit ? n_head
-                        : (o->output_metric != UMAPC_OUTPUT_EUCLIDEAN ? generic_round_points(n_head)
-                                                                      : ROUND_MAX);
-    size_t block = block_size(round < n_head ? round : n_head, n_threads);
-    size_t dens_block = block_size(dens_round < n_head ? dens_round : n_head, n_threads);
+    size_t dens_round = L->dens_round = dens_round_points(n_head);
+    size_t round = L->round =
+        !fit ? n_head
+             : (o->output_metric != UMAPC_OUTPUT_EUCLIDEAN ? generic_round_points(n_head)
+                                                           : ROUND_MAX);
+    size_t block = L->block = block_size(round < n_head ? round : n_head, n_threads);
+    size_t dens_block = L->dens_block =
+        block_size(dens_round < n_head ? dens_round : n_head, n_threads);
     size_t blocks = (round + block - 1) / block,
            dens_blocks = (dens_round + dens_block - 1) / dens_block;
-    sgd_buffers bufs;
-    if (sgd_buffers_alloc(&bufs, p, dim, fit, n_threads,
+    if (sgd_buffers_alloc(&L->bufs, p, dim, fit, n_threads,
                           blocks > dens_blocks ? blocks : dens_blocks) != 0) {
-        sgd_buffers_free(&bufs);
+        run_close(L);
         return umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "optimize_layout: out of memory");
     }
-    uint64_t seed = layout_seed(o);
     float a = (float)o->a, b = (float)o->b;
-    sgd s = {.es = {.p = p, .n_tail = (uint32_t)(fit ? n_head : n_tail), .fit = fit},
-             .k = {.a = a,
-                   .b = b,
-                   .attract = -2.0f * a * b,
-                   .repel = 2.0f * (float)o->repulsion_strength * b,
-                   .b_is_one = b == 1.0f},
-             .exec2 = pick_exec2(),
-             .dim = dim,
-             .round = round,
-             .block = block,
-             .pos = head,
-             .emb = fit ? head : tail,
-             .scratch = bufs.scratch,
-             .moves = bufs.moves,
-             .bufs = bufs.bufs,
-             .curs = bufs.curs};
-    output_space output = {.kind = (metric_grad_kind)o->output_metric, .p = o->output_p};
-    s.output = o->output_metric != UMAPC_OUTPUT_EUCLIDEAN ? &output : NULL;
-    float alpha = (float)o->learning_rate;
-    umapc_status st = UMAPC_OK;
-    dens_state dens = {0};
-    umapc_graph pruned = {n_head,     n_head,     (size_t)p->out_ptr[n_head],
-                          p->out_ptr, p->out_idx, p->weight};
-    int use_dens = densmap_on(o, tail);
-    if (use_dens && dens_prepare(&dens, &pruned, o, n_threads) != 0) {
-        sgd_buffers_free(&bufs);
+    L->s = (sgd){.es = {.p = p, .n_tail = (uint32_t)(fit ? n_head : n_tail), .fit = fit},
+                 .k = {.a = a,
+                       .b = b,
+                       .attract = -2.0f * a * b,
+                       .repel = 2.0f * (float)o->repulsion_strength * b,
+                       .b_is_one = b == 1.0f},
+                 .exec2 = pick_exec2(),
+                 .dim = dim,
+                 .round = round,
+                 .block = block,
+                 .pos = head,
+                 .emb = fit ? head : tail,
+                 .scratch = L->bufs.scratch,
+                 .moves = L->bufs.moves,
+                 .bufs = L->bufs.bufs,
+                 .curs = L->bufs.curs};
+    int custom = o->output_metric == UMAPC_OUTPUT_CUSTOM;
+    L->output = (output_space){.kind = custom ? GRAD_EUCLIDEAN : (metric_grad_kind)o->output_metric,
+                               .p = o->output_p,
+                               .fn = custom ? o->output_fn : NULL,
+                               .ctx = o->output_ctx};
+    L->s.output = o->output_metric != UMAPC_OUTPUT_EUCLIDEAN ? &L->output : NULL;
+    L->alpha = (float)o->learning_rate;
+    L->pruned = (umapc_graph){n_head,     n_head,     (size_t)p->out_ptr[n_head],
+                              p->out_ptr, p->out_idx, p->weight};
+    L->use_dens = densmap_on(o, tail);
+    if (L->use_dens && dens_prepare(&L->dens, &L->pruned, &L->o, n_threads) != 0) {
+        run_close(L);
         return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT,
                           "optimize_layout: densMAP needs the k-NN lists of the graph (or memory)");
     }
-    team_tuner team;
-    team_init(&team, n_threads);
-    for (int epoch = 0; epoch < n_epochs && !st; epoch++) {
-        s.dens_now = NULL;
-        s.round = round;
-        s.block = block;
-        if (use_dens && (double)(epoch + 1) / n_epochs > 1.0 - o->dens_frac) {
-            if ((double)epoch / n_epochs <= 1.0 - o->dens_frac) { /* the first such epoch */
-                team_init(&team, n_threads);
-            }
-            dens_epoch(&dens, &pruned, head, dim, a, b, n_threads);
-            s.dens_now = &dens.view;
-            s.round = dens_round;
-            s.block = dens_block;
+    team_init(&L->team, n_threads);
+    return UMAPC_OK;
+}
+
+/* Epoch `epoch` of the run; the caller reports progress. */
+static umapc_status run_step(layout_run *L, int epoch, umapc_error *err) {
+    sgd *s = &L->s;
+    const umapc_layout_options *o = &L->o;
+    int n_epochs = L->n_epochs;
+    s->dens_now = NULL;
+    s->round = L->round;
+    s->block = L->block;
+    if (L->use_dens && (double)(epoch + 1) / n_epochs > 1.0 - o->dens_frac) {
+        if ((double)epoch / n_epochs <= 1.0 - o->dens_frac) { /* the first such epoch */
+            team_init(&L->team, L->n_threads);
         }
-        s.es.epoch = epoch;
-        s.es.now = (float)epoch;
-        s.es.epoch_key = umapc_rand_at(seed, (uint64_t)epoch, 0);
-        s.k.alpha = alpha;
-        double started = wall_seconds();
-        if (run_epoch(&s, team.now) != 0) {
-            st = umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "optimize_layout: out of memory");
-            break;
-        }
-        team_next(&team, wall_seconds() - started);
-        alpha = (float)(o->learning_rate * (1.0 - (double)epoch / (double)n_epochs));
-        if (umapc_progress_report(progress, "optimize layout", (size_t)epoch + 1,
-                                  (size_t)n_epochs)) {
+        dens_epoch(&L->dens, &L->pruned, s->pos, s->dim, s->k.a, s->k.b, L->n_threads);
+        s->dens_now = &L->dens.view;
+        s->round = L->dens_round;
+        s->block = L->dens_block;
+    }
+    s->es.epoch = epoch;
+    s->es.now = (float)epoch;
+    s->es.epoch_key = umapc_rand_at(layout_seed(o), (uint64_t)epoch, 0);
+    s->k.alpha = L->alpha;
+    L->alpha_last = L->alpha;
+    double started = wall_seconds();
+    if (run_epoch(s, L->team.now) != 0) {
+        return umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "optimize_layout: out of memory");
+    }
+    team_next(&L->team, wall_seconds() - started);
+    L->alpha = (float)(o->learning_rate * (1.0 - (double)epoch / (double)n_epochs));
+    return UMAPC_OK;
+}
+
+static umapc_status run_epochs(layout_run *L, const umapc_progress *progress, umapc_error *err) {
+    umapc_status st = UMAPC_OK;
+    for (int epoch = 0; epoch < L->n_epochs && !st; epoch++) {
+        st = run_step(L, epoch, err);
+        if (!st && umapc_progress_report(progress, "optimize layout", (size_t)epoch + 1,
+                                         (size_t)L->n_epochs)) {
             st = umapc_fail(err, UMAPC_ERR_INTERRUPTED, "interrupted");
         }
     }
-    dens_free(&dens);
-    sgd_buffers_free(&bufs);
     return st;
 }
 
 static umapc_status optimize(float *head, size_t n_head, const float *tail, size_t n_tail,
                              size_t dim, const umapc_graph *graph, const umapc_layout_options *opts,
                              int n_epochs, const umapc_progress *progress, umapc_error *err) {
-    plan p;
-    umapc_status st =
-        build_plan(&p, graph, n_epochs, opts->negative_sample_rate, densmap_on(opts, tail), err);
+    layout_run L;
+    umapc_status st = run_open(&L, head, n_head, tail, n_tail, dim, graph, opts, n_epochs, err);
     if (st) {
         return st;
     }
-    st = run_epochs(&p, head, n_head, tail, n_tail, dim, opts, n_epochs, progress, err);
-    plan_free(&p);
+    st = run_epochs(&L, progress, err);
+    run_close(&L);
     return st;
 }
 
@@ -1277,25 +1336,96 @@ static int relabel(relabelled *r, const float *head, size_t n, size_t dim, const
     return 0;
 }
 
-static umapc_status fit_in_order(float *head, size_t n, size_t dim, const umapc_graph *graph,
-                                 const umapc_layout_options *opts, int n_epochs,
-                                 const umapc_progress *progress, umapc_error *err) {
+/* A fit with its epochs driven from outside (layout_internal.h): the relabelled inputs and the
+ * run on them. */
+struct layout_fit {
     relabelled r;
-    if (relabel(&r, head, n, dim, graph, opts, layout_seed(opts)) != 0) {
-        relabelled_free(&r);
+    layout_run run;
+    float *head; /* the caller's, in the caller's order */
+    size_t n, dim;
+};
+
+static umapc_status fit_open(layout_fit **out, float *head, size_t n, size_t dim,
+                             const umapc_graph *graph, const umapc_layout_options *opts,
+                             int n_epochs, umapc_error *err) {
+    *out = NULL;
+    layout_fit *f = malloc(sizeof *f);
+    if (f == NULL || relabel(&f->r, head, n, dim, graph, opts, layout_seed(opts)) != 0) {
+        if (f != NULL) {
+            relabelled_free(&f->r);
+        }
+        free(f);
         return umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "optimize_layout: out of memory");
     }
     umapc_layout_options o = *opts;
-    if (r.knn != NULL) {
-        o.dens_knn_indices = r.knn;
-        o.dens_knn_dists = r.knn_dists;
+    if (f->r.knn != NULL) {
+        o.dens_knn_indices = f->r.knn;
+        o.dens_knn_dists = f->r.knn_dists;
     }
-    umapc_status st = optimize(r.head, n, NULL, 0, dim, &r.graph, &o, n_epochs, progress, err);
+    f->head = head;
+    f->n = n;
+    f->dim = dim;
+    umapc_status st = run_open(&f->run, f->r.head, n, NULL, 0, dim, &f->r.graph, &o, n_epochs, err);
+    if (st) {
+        relabelled_free(&f->r);
+        free(f);
+        return st;
+    }
+    *out = f;
+    return UMAPC_OK;
+}
+
+umapc_status layout_open(layout_fit **out, float *head, size_t n, size_t dim,
+                         const umapc_graph *graph, const umapc_layout_options *opts, int n_epochs,
+                         umapc_error *err) {
+    if (out == NULL || opts == NULL || n_epochs <= 0) {
+        return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT,
+                          "optimize_layout: need a handle, options and n_epochs > 0");
+    }
+    umapc_status st = check_layout_args(head, n, NULL, 0, dim, graph, opts, err);
+    return st ? st : fit_open(out, head, n, dim, graph, opts, n_epochs, err);
+}
+
+umapc_status layout_epoch(layout_fit *f, int epoch, umapc_error *err) {
+    return run_step(&f->run, epoch, err);
+}
+
+float *layout_positions(layout_fit *f) {
+    return f->r.head;
+}
+
+const int32_t *layout_rank(const layout_fit *f) {
+    return f->r.rank;
+}
+
+float layout_alpha(const layout_fit *f) {
+    return f->run.alpha_last;
+}
+
+void layout_close(layout_fit *f) {
+    if (f == NULL) {
+        return;
+    }
     /* an interrupted fit leaves its last positions too, as an unrelabelled one did */
-    for (size_t row = 0; row < n; row++) {
-        memcpy(head + (size_t)r.order[row] * dim, r.head + row * dim, dim * sizeof *head);
+    for (size_t row = 0; row < f->n; row++) {
+        memcpy(f->head + (size_t)f->r.order[row] * f->dim, f->r.head + row * f->dim,
+               f->dim * sizeof *f->head);
     }
-    relabelled_free(&r);
+    run_close(&f->run);
+    relabelled_free(&f->r);
+    free(f);
+}
+
+static umapc_status fit_in_order(float *head, size_t n, size_t dim, const umapc_graph *graph,
+                                 const umapc_layout_options *opts, int n_epochs,
+                                 const umapc_progress *progress, umapc_error *err) {
+    layout_fit *f;
+    umapc_status st = fit_open(&f, head, n, dim, graph, opts, n_epochs, err);
+    if (st) {
+        return st;
+    }
+    st = run_epochs(&f->run, progress, err);
+    layout_close(f);
     return st;
 }
 

@@ -74,6 +74,10 @@ umapc_status umapc_hnsw_serialize(const umapc_hnsw *h, uint8_t *buffer, size_t s
     if (h == NULL || buffer == NULL) {
         return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT, "hnsw serialize: NULL argument");
     }
+    if (h->space.plan.metric.kind == UMAPC_METRIC_CUSTOM) {
+        return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT,
+                          "hnsw serialize: a custom metric (a function pointer) cannot be saved");
+    }
     if (size < umapc_hnsw_serialized_size(h)) {
         return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT,
                           "hnsw serialize: buffer of %zu bytes, need %zu", size,

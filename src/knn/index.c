@@ -437,6 +437,11 @@ umapc_status umapc_index_serialize(const umapc_index *index, umapc_blob meta, ui
     if (status) {
         return status;
     }
+    if (index->metric.kind == UMAPC_METRIC_CUSTOM) {
+        return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT,
+                          "an index with a custom metric cannot be saved or serialised: its "
+                          "distance is a function pointer, valid only in this process");
+    }
     size_t payload = payload_size(index);
     size_t params = index->metric.n_params * sizeof(float);
     size_t body = HEADER_BYTES + params + meta.size + payload;

@@ -358,6 +358,54 @@ static void test_many_blocks(int drop) {
     umapc_graph_free(&g);
 }
 
+/* A caller's output metric that is the built-in manhattan: the custom route must give the same
+ * bytes as UMAPC_OUTPUT_MANHATTAN, for any thread count; no function is refused. */
+static float custom_manhattan_grad(const float *x, const float *y, float *grad, int64_t dim,
+                                   void *ctx) {
+    float d = 0.0f;
+    __atomic_fetch_add((long *)ctx, 1, __ATOMIC_RELAXED);
+    CHECK(umapc_output_metric_grad(UMAPC_OUTPUT_MANHATTAN, 2.0, x, y, (size_t)dim, &d, grad,
+                                   NULL) == UMAPC_OK);
+    return d;
+}
+
+static void test_custom_output(void) {
+    size_t half = 30, n = 2 * half;
+    umapc_graph g;
+    make_two_cliques(&g, half);
+    float *init = malloc(2 * n * sizeof *init), *runs[3];
+    random_embedding(init, n, 4);
+    long calls = 0;
+    for (int r = 0; r < 3; r++) {
+        runs[r] = malloc(2 * n * sizeof *runs[r]);
+        memcpy(runs[r], init, 2 * n * sizeof *init);
+        umapc_layout_options o;
+        umapc_layout_options_init(&o);
+        o.n_epochs = 100;
+        o.seed = 3;
+        o.n_threads = r == 2 ? 2 : 1;
+        o.output_metric = r == 0 ? UMAPC_OUTPUT_MANHATTAN : UMAPC_OUTPUT_CUSTOM;
+        if (r > 0) {
+            o.output_fn = custom_manhattan_grad;
+            o.output_ctx = &calls;
+        }
+        CHECK_OK(umapc_optimize_layout(runs[r], n, NULL, 0, 2, &g, &o, NULL, &ce_));
+    }
+    CHECK(calls > 0);
+    CHECK(memcmp(runs[0], runs[1], 2 * n * sizeof *init) == 0);
+    CHECK(memcmp(runs[0], runs[2], 2 * n * sizeof *init) == 0);
+    umapc_layout_options o;
+    umapc_layout_options_init(&o);
+    o.output_metric = UMAPC_OUTPUT_CUSTOM;
+    CHECK(umapc_optimize_layout(runs[0], n, NULL, 0, 2, &g, &o, NULL, NULL) ==
+          UMAPC_ERR_INVALID_ARGUMENT);
+    for (int r = 0; r < 3; r++) {
+        free(runs[r]);
+    }
+    free(init);
+    umapc_graph_free(&g);
+}
+
 int main(void) {
     test_ab();
     test_fit();
@@ -368,5 +416,6 @@ int main(void) {
     test_rescale();
     test_interrupt();
     test_params_beyond_float();
+    test_custom_output();
     CHECK_DONE();
 }

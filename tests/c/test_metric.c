@@ -828,6 +828,109 @@ static void test_labels(void) {
     CHECK(umapc_metric_validate(&m, &err) == UMAPC_ERR_INVALID_ARGUMENT);
 }
 
+/* A caller's metric: manhattan in double, counting its calls (from many threads at once). */
+typedef struct counted {
+    long calls;
+} counted;
+
+static float custom_manhattan(const float *a, const float *b, int64_t dim, void *ctx) {
+    counted *c = ctx;
+    __atomic_fetch_add(&c->calls, 1, __ATOMIC_RELAXED);
+    return (float)ref_manhattan(a, b, (size_t)dim);
+}
+
+/* Overlap of two k-NN graphs' neighbour sets (columns 1..k-1), as a fraction. */
+static double graph_overlap(const umapc_idx *x, const umapc_idx *y, size_t n, size_t k) {
+    size_t hit = 0;
+    for (size_t i = 0; i < n; i++) {
+        for (size_t a = 1; a < k; a++) {
+            for (size_t b = 1; b < k; b++) {
+                hit += x[i * k + a] == y[i * k + b];
+            }
+        }
+    }
+    return (double)hit / (double)(n * (k - 1));
+}
+
+/* UMAPC_METRIC_CUSTOM through every search (exact, NN-descent, HNSW and the index) against the
+ * built-in manhattan; a NULL function is refused and an index holding one cannot be saved. */
+static void test_custom(void) {
+    enum { N = 600, D = 7, K = 10 };
+    umapc_rng rng;
+    umapc_rng_seed(&rng, 5);
+    float *data = malloc(N * D * sizeof *data);
+    fill_normal(&rng, data, N * D);
+    counted calls = {0};
+    umapc_metric custom, manhattan;
+    umapc_metric_init(&custom);
+    umapc_metric_init(&manhattan);
+    manhattan.kind = UMAPC_METRIC_MANHATTAN;
+    custom.kind = UMAPC_METRIC_CUSTOM;
+    umapc_error err = {0};
+    CHECK(umapc_metric_validate(&custom, &err) == UMAPC_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(err.message, "function") != NULL);
+    custom.fn = custom_manhattan;
+    custom.ctx = &calls;
+    CHECK(umapc_metric_validate_dim(&custom, D, NULL) == UMAPC_OK);
+    CHECK(strcmp(umapc_metric_name(UMAPC_METRIC_CUSTOM), "custom") == 0);
+    umapc_metric_kind parsed;
+    CHECK(umapc_metric_parse("custom", &parsed, NULL) == UMAPC_ERR_INVALID_ARGUMENT);
+    umapc_metric beyond = custom;
+    beyond.kind = (umapc_metric_kind)(UMAPC_METRIC_CUSTOM + 1);
+    CHECK(umapc_metric_validate(&beyond, NULL) == UMAPC_ERR_INVALID_ARGUMENT);
+    CHECK(umapc_distance(&custom, data, data + D, D) ==
+          custom_manhattan(data, data + D, D, &calls));
+
+    umapc_idx *ref_i = malloc(N * K * sizeof *ref_i), *got_i = malloc(N * K * sizeof *got_i);
+    float *ref_d = malloc(N * K * sizeof *ref_d), *got_d = malloc(N * K * sizeof *got_d);
+    CHECK(umapc_exact_knn_graph(&manhattan, data, N, D, K, NULL, NULL, ref_i, ref_d, NULL) ==
+          UMAPC_OK);
+    calls.calls = 0;
+    CHECK(umapc_exact_knn_graph(&custom, data, N, D, K, NULL, NULL, got_i, got_d, NULL) ==
+          UMAPC_OK);
+    CHECK(calls.calls >= (long)N * (N - 1) / 2);
+    CHECK(graph_overlap(ref_i, got_i, N, K) == 1.0);
+    for (size_t i = 0; i < N * K; i++) {
+        CHECK_CLOSE(got_d[i], ref_d[i], 1e-5, 1e-5 * ref_d[i]);
+    }
+    umapc_nndescent_options nd;
+    umapc_nndescent_options_init(&nd);
+    nd.min_recall = 0.0; /* the search itself, not its exact fallback */
+    calls.calls = 0;
+    CHECK(umapc_nndescent_knn_graph(&custom, data, N, D, K, &nd, NULL, NULL, got_i, got_d, NULL) ==
+          UMAPC_OK);
+    CHECK(calls.calls > 0 && graph_overlap(ref_i, got_i, N, K) > 0.95);
+    for (int backend = UMAPC_BACKEND_EXACT; backend <= UMAPC_BACKEND_HNSW; backend++) {
+        umapc_index_options opts;
+        umapc_index_options_init(&opts);
+        opts.backend = (umapc_backend)backend;
+        umapc_index *index = NULL;
+        CHECK(umapc_index_create(&custom, data, N, D, &opts, NULL, &index, NULL) == UMAPC_OK);
+        CHECK(umapc_index_knn_graph(index, K, NULL, NULL, got_i, got_d, NULL) == UMAPC_OK);
+        CHECK(graph_overlap(ref_i, got_i, N, K) > 0.95);
+        uint8_t *bytes = NULL;
+        size_t size = 0;
+        umapc_blob none = {NULL, 0};
+        CHECK(umapc_index_serialize(index, none, &bytes, &size, &err) ==
+              UMAPC_ERR_INVALID_ARGUMENT);
+        CHECK(bytes == NULL && strstr(err.message, "custom metric") != NULL);
+        CHECK(umapc_index_save(index, "/nonexistent-dir/x.idx", none, NULL) ==
+              UMAPC_ERR_INVALID_ARGUMENT);
+        umapc_index_free(index);
+    }
+    float *pair = malloc(4 * N * sizeof *pair);
+    CHECK(umapc_pairwise_distances(&custom, data, 4, data, N, D, pair, NULL, NULL) == UMAPC_OK);
+    for (size_t j = 0; j < N; j++) {
+        CHECK_CLOSE(pair[N + j], ref_manhattan(data + D, data + j * D, D), 1e-5, 0.0);
+    }
+    free(pair);
+    free(ref_i);
+    free(got_i);
+    free(ref_d);
+    free(got_d);
+    free(data);
+}
+
 int main(void) {
     test_simd_levels();
     test_no_overread();
@@ -842,5 +945,6 @@ int main(void) {
     test_extra_index_roundtrip();
     test_transport();
     test_labels();
+    test_custom();
     CHECK_DONE();
 }

@@ -59,7 +59,7 @@ def sane_knn(result, n_index: int, k: int, n_query: int | None = None) -> None:
 
 
 def run(name: str, code: str, scratch: str) -> dict:
-    from umapc import UMAP, CorruptIndexError, NNIndex
+    from umapc import UMAP, AlignedUMAP, CorruptIndexError, NNIndex
     from umapc.cli import main as cli_main
 
     env = {
@@ -68,6 +68,7 @@ def run(name: str, code: str, scratch: str) -> dict:
         "pickle": pickle,
         "os": os,
         "UMAP": UMAP,
+        "AlignedUMAP": AlignedUMAP,
         "NNIndex": NNIndex,
         "CorruptIndexError": CorruptIndexError,
         "cli_main": cli_main,

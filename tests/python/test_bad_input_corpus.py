@@ -544,6 +544,132 @@ def _call_cases() -> list[tuple[str, str, str]]:
         fitted + "c = pickle.loads(pickle.dumps(m))\nsane_embedding(c.transform(X[:5]), 5)",
         "ok",
     )
+    # custom (plain Python) metrics: what the callable does wrong surfaces as an exception after
+    # the C call, never as a crash or a graph of garbage
+    customs = {
+        "NaN": ("lambda a, b: float('nan')", "error"),
+        "a string": ("lambda a, b: 'far'", "error"),
+        "an array": ("lambda a, b: np.abs(a - b)", "error"),
+        "None": ("lambda a, b: None", "error"),
+        "raising": ("lambda a, b: (_ for _ in ()).throw(ValueError('no'))", "error"),
+        "one argument": ("lambda a: 0.0", "error"),
+        "numpy float": ("lambda a, b: np.float64(np.abs(a - b).sum())", "ok"),
+        "a 0-d array": ("lambda a, b: np.array(np.abs(a - b).sum())", "ok"),
+    }
+    for backend in ("exact", "hnsw"):
+        for cname, (fn, expect) in customs.items():
+            add(
+                f"custom metric returning {cname}[{backend}]",
+                _BASE + f"idx = NNIndex(X, n_neighbors=3, metric={fn}, backend={backend!r})\n"
+                "sane_knn(idx.neighbor_graph, 60, 3, 60)\n"
+                "sane_knn(idx.query(X[:5], k=3), 60, 3, 5)",
+                expect,
+            )
+        add(
+            f"custom metric save[{backend}]",
+            _BASE + "f = lambda a, b: float(np.abs(a - b).sum())\n"
+            f"idx = NNIndex(X, n_neighbors=3, metric=f, backend={backend!r})\n"
+            "idx.save(os.path.join(tmp, 'i'))",
+            "error",
+        )
+        # infinite distances pass through as they are (pynndescent's, and bit_jaccard's)
+        add(
+            f"custom metric returning inf[{backend}]",
+            _BASE + "f = lambda a, b: float('inf')\n"
+            f"i, d = NNIndex(X, n_neighbors=3, metric=f, backend={backend!r}).neighbor_graph\n"
+            "if not (np.isinf(d[:, 1:]).all() and (d[:, 0] == 0).all()):\n"
+            "    raise Wrong('inf distances were changed')",
+            "ok",
+        )
+    add(
+        "custom metric with metric_kwds",
+        _BASE + "f = lambda a, b, w: float(w * np.abs(a - b).sum())\n"
+        "idx = NNIndex(X, n_neighbors=3, metric=f, metric_kwds={'w': 2.0})\n"
+        "sane_knn(idx.neighbor_graph, 60, 3)",
+        "ok",
+    )
+    add(
+        "custom metric missing metric_kwds",
+        _BASE + "f = lambda a, b, w: float(w * np.abs(a - b).sum())\n"
+        "NNIndex(X, n_neighbors=3, metric=f).neighbor_graph",
+        "error",
+    )
+    add(
+        "UMAP custom metric NaN",
+        _BASE + "UMAP(n_neighbors=5, n_epochs=5, metric=lambda a, b: float('nan')).fit(X)",
+        "error",
+    )
+    for cname, (fn, expect) in {
+        "a float": ("lambda x, y: 1.0", "error"),
+        "a NaN gradient": ("lambda x, y: (1.0, np.full(x.shape, np.nan))", "error"),
+        "a short gradient": ("lambda x, y: (1.0, x[:1] - y[:1])", "error"),
+        "raising": ("lambda x, y: (_ for _ in ()).throw(ValueError('no'))", "error"),
+        "euclidean": (
+            "lambda x, y: (float(np.linalg.norm(x - y)), (x - y) / (1e-6 + np.linalg.norm(x - y)))",
+            "ok",
+        ),
+    }.items():
+        add(
+            f"UMAP custom output metric returning {cname}",
+            _BASE + f"E = UMAP(n_neighbors=5, n_epochs=5, output_metric={fn}).fit_transform(X)\n"
+            "sane_embedding(E, 60)",
+            expect,
+        )
+    # AlignedUMAP: three 30-row slices, point i related to point i of the next slice
+    aligned = (
+        "S = [rng.normal(size=(30, 4)).astype(np.float32) for _ in range(3)]\n"
+        "R = [{i: i for i in range(30)} for _ in range(2)]\n"
+    )
+    fit = "AlignedUMAP(n_neighbors=5, n_epochs=10, random_state=0).fit"
+    add(
+        "AlignedUMAP good fit",
+        aligned + f"m = {fit}(S, relations=R)\n[sane_embedding(e, 30) for e in m.embeddings_]",
+        "ok",
+    )
+    add(
+        "AlignedUMAP update",
+        aligned + f"m = {fit}(S[:2], relations=R[:1])\nm.update(S[2], relations=R[1])\n"
+        "[sane_embedding(e, 30) for e in m.embeddings_]",
+        "ok",
+    )
+    add(
+        "AlignedUMAP empty relations",
+        aligned + f"m = {fit}(S, relations=[{{}}, {{}}])\n"
+        "[sane_embedding(e, 30) for e in m.embeddings_]",
+        "ok",
+    )
+    for name, code in (
+        ("no relations", f"{fit}(S)"),
+        ("relations not a list", f"{fit}(S, relations=R[0])"),
+        ("relations not dicts", f"{fit}(S, relations=[[(0, 0)], [(0, 0)]])"),
+        ("too few relations", f"{fit}(S, relations=R[:1])"),
+        ("key out of range", f"{fit}(S, relations=[{{30: 0}}, R[1]])"),
+        ("negative value", f"{fit}(S, relations=[{{0: -1}}, R[1]])"),
+        ("value out of range", f"{fit}(S, relations=[R[0], {{0: 2**40}}])"),
+        ("float ids", f"{fit}(S, relations=[{{0.5: 1}}, R[1]])"),
+        ("string ids", f"{fit}(S, relations=[{{'a': 1}}, R[1]])"),
+        ("nan slice", f"S[1][3, 2] = np.nan\n{fit}(S, relations=R)"),
+        ("empty slice list", f"{fit}([], relations=[])"),
+        ("slice of 1-d rows", f"{fit}([S[0][:, 0], S[1], S[2]], relations=R)"),
+        ("y length", f"{fit}(S, y=[None], relations=R)"),
+        ("n_components list", "AlignedUMAP(n_components=[2, 2, 2]).fit(S, relations=R)"),
+        ("negative regularisation", "AlignedUMAP(alignment_regularisation=-1).fit(S, relations=R)"),
+        ("nan regularisation", "AlignedUMAP(alignment_regularisation=np.nan).fit(S, relations=R)"),
+        ("negative window", "AlignedUMAP(alignment_window_size=-1).fit(S, relations=R)"),
+        ("float window", "AlignedUMAP(alignment_window_size=1.5).fit(S, relations=R)"),
+        ("min_dist per slice", "AlignedUMAP(min_dist=[0.1, 0.2, 0.3]).fit(S, relations=R)"),
+        ("unique", "AlignedUMAP(unique=True).fit(S, relations=R)"),
+        ("update before fit", "AlignedUMAP().update(S[0], relations=R[0])"),
+        (
+            "update relations not a dict",
+            f"m = {fit}(S[:2], relations=R[:1])\nm.update(S[2], relations=R[1:])",
+        ),
+        (
+            "update value out of range",
+            f"m = {fit}(S[:2], relations=R[:1])\nm.update(S[2][:10], relations=R[1])",
+        ),
+    ):
+        add(f"AlignedUMAP {name}", aligned + code, "error")
     # CLI (in-process main: returns 2 for a usage error)
     cli_pre = _BASE + "data = os.path.join(tmp, 'd.npy')\nnp.save(data, X)\n"
 

@@ -1,5 +1,7 @@
 #include "core.h"
 
+#include <stdint.h>
+
 #include <math.h>
 #include <time.h>
 
@@ -246,5 +248,147 @@ int umapc_metric_arg(const char *name, double p, PyObject *params, umapc_metric 
         umapc_raise(status, &err);
         return -1;
     }
+    return 0;
+}
+
+int umapc_metric_arg_obj(PyObject *metric_obj, double p, PyObject *params, umapc_metric *metric,
+                         PyArrayObject **held) {
+    *held = NULL;
+    if (metric_obj == NULL) {
+        return umapc_metric_arg("euclidean", p, params, metric, held);
+    }
+    if (umapc_is_custom(metric_obj)) {
+        if ((params != NULL && params != Py_None) || p != 2.0) {
+            PyErr_SetString(PyExc_ValueError,
+                            "a custom metric takes its parameters itself, not p or params");
+            return -1;
+        }
+        return umapc_custom_metric(metric_obj, metric);
+    }
+    const char *name = PyUnicode_Check(metric_obj) ? PyUnicode_AsUTF8(metric_obj) : NULL;
+    if (name == NULL) {
+        if (!PyErr_Occurred()) {
+            PyErr_Format(PyExc_TypeError, "metric must be a name or a CustomMetric, got %.80s",
+                         Py_TYPE(metric_obj)->tp_name);
+        }
+        return -1;
+    }
+    return umapc_metric_arg(name, p, params, metric, held);
+}
+
+/* A C-contiguous int32 array of the given rank from any integer array-like, with values checked to
+ * fit (int64 inputs from scikit-learn are common). */
+PyArrayObject *umapc_as_int32(PyObject *obj, int ndim, const char *name) {
+    PyArrayObject *probe = (PyArrayObject *)PyArray_FROMANY(obj, NPY_NOTYPE, 0, 0, 0);
+    if (probe == NULL) {
+        return NULL;
+    }
+    if (!PyTypeNum_ISINTEGER(PyArray_DESCR(probe)->type_num)) {
+        PyErr_Format(PyExc_TypeError, "%s must be an integer array", name);
+        Py_DECREF(probe);
+        return NULL;
+    }
+    if (PyArray_NDIM(probe) != ndim) {
+        PyErr_Format(PyExc_ValueError, "%s must have %d dimension(s), got %d", name, ndim,
+                     PyArray_NDIM(probe));
+        Py_DECREF(probe);
+        return NULL;
+    }
+    PyArrayObject *wide = (PyArrayObject *)PyArray_FROMANY(
+        (PyObject *)probe, NPY_INT64, ndim, ndim, NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED);
+    Py_DECREF(probe);
+    if (wide == NULL) {
+        return NULL;
+    }
+    const int64_t *v = (const int64_t *)PyArray_DATA(wide);
+    npy_intp count = PyArray_SIZE(wide);
+    for (npy_intp i = 0; i < count; i++) {
+        if (v[i] < INT32_MIN || v[i] > INT32_MAX) {
+            PyErr_Format(PyExc_ValueError, "%s has values outside the int32 range", name);
+            Py_DECREF(wide);
+            return NULL;
+        }
+    }
+    PyArrayObject *out = (PyArrayObject *)PyArray_FROMANY(
+        (PyObject *)wide, NPY_INT32, ndim, ndim,
+        NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED | NPY_ARRAY_FORCECAST);
+    Py_DECREF(wide);
+    return out;
+}
+
+PyArrayObject *umapc_as_float_vector(PyObject *obj, const char *name) {
+    PyArrayObject *a = (PyArrayObject *)PyArray_FROMANY(
+        obj, NPY_FLOAT32, 1, 1, NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED | NPY_ARRAY_FORCECAST);
+    if (a == NULL) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError, "%s must be a 1-D float array", name);
+    }
+    return a;
+}
+
+/* An embedding the C code updates in place: must already be float32, 2-D and C-contiguous. */
+PyArrayObject *umapc_as_inplace_embedding(PyObject *obj, const char *name) {
+    if (!PyArray_Check(obj)) {
+        PyErr_Format(PyExc_TypeError, "%s must be a numpy array", name);
+        return NULL;
+    }
+    PyArrayObject *a = (PyArrayObject *)obj;
+    if (PyArray_TYPE(a) != NPY_FLOAT32 || PyArray_NDIM(a) != 2 || !PyArray_IS_C_CONTIGUOUS(a) ||
+        !PyArray_ISWRITEABLE(a)) {
+        PyErr_Format(PyExc_TypeError,
+                     "%s must be a writeable C-contiguous float32 array of shape (n, d)", name);
+        return NULL;
+    }
+    if (PyArray_DIM(a, 0) == 0 || PyArray_DIM(a, 1) == 0) {
+        PyErr_Format(PyExc_ValueError, "%s is empty", name);
+        return NULL;
+    }
+    Py_INCREF(a);
+    return a;
+}
+
+void umapc_graph_args_free(umapc_graph_args *g) {
+    Py_XDECREF(g->indptr);
+    Py_XDECREF(g->indices);
+    Py_XDECREF(g->data);
+    PyMem_Free(g->offsets);
+    memset(g, 0, sizeof *g);
+}
+
+/* Converts (indptr, indices, data) of an n_rows x n_cols CSR matrix; structural checks are left
+ * to the C library (umapc_graph_validate). */
+int umapc_graph_args_parse(umapc_graph_args *g, PyObject *indptr, PyObject *indices, PyObject *data,
+                           size_t n_cols) {
+    memset(g, 0, sizeof *g);
+    g->indptr = umapc_as_int32(indptr, 1, "indptr");
+    g->indices = g->indptr ? umapc_as_int32(indices, 1, "indices") : NULL;
+    g->data = g->indices ? umapc_as_float_vector(data, "data") : NULL;
+    if (g->data == NULL) {
+        umapc_graph_args_free(g);
+        return -1;
+    }
+    npy_intp n_ptr = PyArray_DIM(g->indptr, 0), nnz = PyArray_DIM(g->indices, 0);
+    if (n_ptr < 1 || PyArray_DIM(g->data, 0) != nnz) {
+        PyErr_SetString(PyExc_ValueError,
+                        "indptr must have n_rows + 1 entries and data as many as indices");
+        umapc_graph_args_free(g);
+        return -1;
+    }
+    g->offsets = PyMem_Malloc((size_t)n_ptr * sizeof *g->offsets);
+    if (g->offsets == NULL) {
+        PyErr_NoMemory();
+        umapc_graph_args_free(g);
+        return -1;
+    }
+    const int32_t *p = (const int32_t *)PyArray_DATA(g->indptr);
+    for (npy_intp i = 0; i < n_ptr; i++) {
+        g->offsets[i] = p[i];
+    }
+    g->graph.n_rows = (size_t)(n_ptr - 1);
+    g->graph.n_cols = n_cols;
+    g->graph.nnz = (size_t)nnz;
+    g->graph.indptr = g->offsets;
+    g->graph.indices = (umapc_idx *)PyArray_DATA(g->indices);
+    g->graph.data = (float *)PyArray_DATA(g->data);
     return 0;
 }

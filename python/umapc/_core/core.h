@@ -22,6 +22,7 @@ extern PyMethodDef umapc_umap_methods[];
 extern PyMethodDef umapc_exact_methods[];
 extern PyMethodDef umapc_nndescent_methods[];
 extern PyMethodDef umapc_sparse_methods[];
+extern PyMethodDef umapc_aligned_methods[];
 
 /* Registers types a unit defines (may be a no-op); returns -1 with an exception set on failure. */
 int umapc_index_register(PyObject *module);
@@ -75,6 +76,25 @@ PyObject *umapc_neighbors_result(umapc_status status, const umapc_error *err,
 int umapc_metric_arg(const char *name, double p, PyObject *params, umapc_metric *metric,
                      PyArrayObject **held);
 
+/* umapc_metric_arg for a metric given as a str name or a umapc._core.CustomMetric (whose function
+ * the metric then calls; p and params must be left at 2.0 and None); NULL means "euclidean". */
+int umapc_metric_arg_obj(PyObject *metric_obj, double p, PyObject *params, umapc_metric *metric,
+                         PyArrayObject **held);
+
+/* umapc._core.CustomMetric (core_custom.c). */
+int umapc_custom_register(PyObject *module);
+int umapc_is_custom(PyObject *obj);
+/* metric calling the CustomMetric obj (an input metric); -1 with TypeError set otherwise. */
+int umapc_custom_metric(PyObject *obj, umapc_metric *metric);
+/* opts' output metric calling the CustomMetric obj (an output metric). */
+int umapc_custom_output(PyObject *obj, umapc_layout_options *opts);
+/* After a library call, with the GIL: when the CustomMetric ctx (NULL: none) failed during it,
+ * sets its exception (the callable's own, or ValueError for a NaN or a wrong result), clears the
+ * failure for the next call and returns 1; else 0. */
+int umapc_custom_check(void *ctx);
+/* The CustomMetric a metric calls, or NULL. */
+#define umapc_custom_ctx(metric) ((metric)->kind == UMAPC_METRIC_CUSTOM ? (metric)->ctx : NULL)
+
 /* The arrays behind a umapc_csr converted by umapc_as_csr; release with umapc_csr_release (safe
  * on a zeroed or already released hold). */
 typedef struct umapc_csr_hold {
@@ -86,6 +106,28 @@ typedef struct umapc_csr_hold {
  * (umapc_sparse_check_data). Returns -1 with TypeError/ValueError set. */
 int umapc_as_csr(PyObject *obj, const char *name, umapc_csr *out, umapc_csr_hold *hold);
 void umapc_csr_release(umapc_csr_hold *hold);
+
+/* The graph arrays held for a call, plus the int64 offsets the C API takes. */
+typedef struct umapc_graph_args {
+    PyArrayObject *indptr, *indices, *data;
+    int64_t *offsets;
+    umapc_graph graph;
+} umapc_graph_args;
+
+/* A C-contiguous int32 array of rank ndim from any integer array-like, its values checked to fit
+ * (int64 inputs from scikit-learn are common); NULL with TypeError/ValueError set. */
+PyArrayObject *umapc_as_int32(PyObject *obj, int ndim, const char *name);
+/* A C-contiguous float32 vector, or NULL with TypeError set. */
+PyArrayObject *umapc_as_float_vector(PyObject *obj, const char *name);
+/* An embedding the C code updates in place: already float32, 2-D, C-contiguous, writeable and
+ * non-empty (a new reference), else NULL with TypeError/ValueError set. */
+PyArrayObject *umapc_as_inplace_embedding(PyObject *obj, const char *name);
+/* Converts (indptr, indices, data) of an n_rows x n_cols CSR matrix; structural checks are left
+ * to the C library (umapc_graph_validate). -1 with an exception set; free with
+ * umapc_graph_args_free (safe on a zeroed one). */
+int umapc_graph_args_parse(umapc_graph_args *g, PyObject *indptr, PyObject *indices, PyObject *data,
+                           size_t n_cols);
+void umapc_graph_args_free(umapc_graph_args *g);
 
 /* Larger n_jobs values are refused as absurd; smaller ones above the CPU count are capped. */
 #define UMAPC_MAX_JOBS 4096

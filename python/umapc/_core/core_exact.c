@@ -17,9 +17,9 @@ static PyObject *core_exact_knn_graph(PyObject *self, PyObject *args, PyObject *
     static char *keywords[] = {"X", "k", "metric", "n_jobs", "p", "progress", "params", NULL};
     PyObject *x_obj = NULL, *jobs_obj = NULL, *callback = Py_None, *params = Py_None;
     long k = 0;
-    const char *name = "euclidean";
+    PyObject *name = NULL;
     double p = 2.0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "Ol|sOdOO:exact_knn_graph", keywords, &x_obj, &k,
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "Ol|OOdOO:exact_knn_graph", keywords, &x_obj, &k,
                                      &name, &jobs_obj, &p, &callback, &params)) {
         return NULL;
     }
@@ -27,7 +27,7 @@ static PyObject *core_exact_knn_graph(PyObject *self, PyObject *args, PyObject *
     PyArrayObject *held = NULL;
     int n_jobs = -1;
     if (umapc_parse_jobs(jobs_obj, -1, &n_jobs) < 0 ||
-        umapc_metric_arg(name, p, params, &metric, &held) < 0) {
+        umapc_metric_arg_obj(name, p, params, &metric, &held) < 0) {
         return NULL;
     }
     PyArrayObject *x = umapc_as_float_matrix(x_obj, "X", 1);
@@ -61,6 +61,11 @@ static PyObject *core_exact_knn_graph(PyObject *self, PyObject *args, PyObject *
                                (umapc_idx *)PyArray_DATA(indices), (float *)PyArray_DATA(distances),
                                &err);
     Py_END_ALLOW_THREADS;
+    if (umapc_custom_check(umapc_custom_ctx(&metric))) {
+        Py_DECREF(indices);
+        Py_DECREF(distances);
+        goto done;
+    }
     result = umapc_neighbors_result(st, &err, &bridge, indices, distances);
 done:
     Py_DECREF(x);

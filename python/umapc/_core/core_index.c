@@ -14,6 +14,8 @@ typedef struct {
      * callbacks) while a waiter would otherwise sit on it. */
     pthread_rwlock_t lock;
     int lock_ready;
+    /* The CustomMetric the index's metric calls (its context must outlive the index), or NULL. */
+    PyObject *custom;
 } IndexObject;
 
 static PyTypeObject IndexType;
@@ -79,6 +81,7 @@ static void index_dealloc(IndexObject *self) {
         pthread_rwlock_destroy(&self->lock);
     }
     umapc_index_free(self->index);
+    Py_XDECREF(self->custom);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -101,11 +104,12 @@ static PyObject *index_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     static char *kwlist[] = {"data", "metric", "p",        "backend", "M", "ef_construction",
                              "seed", "n_jobs", "callback", "params",  NULL};
     PyObject *data_obj = NULL, *jobs_obj = Py_None, *callback = Py_None, *params = Py_None;
-    const char *metric_name = "euclidean", *backend_name = "exact";
+    PyObject *metric_name = NULL;
+    const char *backend_name = "exact";
     double p = 2.0;
     Py_ssize_t m = 16, ef_construction = 200;
     unsigned long long seed = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|sdsnnKOOO", kwlist, &data_obj, &metric_name,
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|OdsnnKOOO", kwlist, &data_obj, &metric_name,
                                      &p, &backend_name, &m, &ef_construction, &seed, &jobs_obj,
                                      &callback, &params)) {
         return NULL;
@@ -127,7 +131,7 @@ static PyObject *index_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     opts.hnsw.seed = seed;
     umapc_metric metric;
     PyArrayObject *held = NULL; /* the index keeps its own copy of the parameters */
-    if (umapc_metric_arg(metric_name, p, params, &metric, &held) < 0) {
+    if (umapc_metric_arg_obj(metric_name, p, params, &metric, &held) < 0) {
         return NULL;
     }
     PyArrayObject *data = umapc_as_float_matrix(data_obj, "data", 1);
@@ -147,10 +151,19 @@ static PyObject *index_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     Py_END_ALLOW_THREADS;
     Py_DECREF(data);
     Py_XDECREF(held);
+    if (umapc_custom_check(umapc_custom_ctx(&metric))) {
+        umapc_index_free(index);
+        return NULL;
+    }
     if (status) {
         return umapc_raise_call(status, &err, &bridge);
     }
-    return wrap_index(index);
+    PyObject *wrapped = wrap_index(index);
+    if (wrapped != NULL && metric.kind == UMAPC_METRIC_CUSTOM) {
+        Py_INCREF(metric_name);
+        ((IndexObject *)wrapped)->custom = metric_name;
+    }
+    return wrapped;
 }
 
 static PyArrayObject *check_query_matrix(IndexObject *self, PyObject *obj, const char *name) {
@@ -217,6 +230,9 @@ static PyObject *index_query(IndexObject *self, PyObject *args, PyObject *kwargs
                                (umapc_idx *)PyArray_DATA(indices), (float *)PyArray_DATA(distances),
                                &err);
     Py_END_ALLOW_THREADS;
+    if (umapc_custom_check(self->custom)) {
+        goto done;
+    }
     result = umapc_neighbors_result(status, &err, &bridge, indices, distances);
     indices = distances = NULL; /* the result's now */
 done:
@@ -264,6 +280,9 @@ static PyObject *index_knn_graph(IndexObject *self, PyObject *args, PyObject *kw
                                    (umapc_idx *)PyArray_DATA(indices),
                                    (float *)PyArray_DATA(distances), &err);
     Py_END_ALLOW_THREADS;
+    if (umapc_custom_check(self->custom)) {
+        goto done;
+    }
     result = umapc_neighbors_result(status, &err, &bridge, indices, distances);
     indices = distances = NULL; /* the result's now */
 done:
@@ -298,7 +317,9 @@ static PyObject *index_add(IndexObject *self, PyObject *args, PyObject *kwargs) 
         status = umapc_index_add(self->index, (const float *)PyArray_DATA(data),
                                  (size_t)PyArray_DIM(data, 0), &opts, &bridge.progress, &err);
         Py_END_ALLOW_THREADS;
-        if (status) {
+        if (umapc_custom_check(self->custom)) {
+            /* the rows are in, linked by what the failing metric returned */
+        } else if (status) {
             umapc_raise_call(status, &err, &bridge);
         } else {
             Py_INCREF(Py_None);
@@ -564,15 +585,14 @@ static PyObject *core_as_float_matrix(PyObject *self, PyObject *args) {
  * already be a float32 matrix. */
 static PyObject *core_check_metric_data(PyObject *self, PyObject *args) {
     (void)self;
-    PyObject *obj = NULL, *params = Py_None;
-    const char *name = "euclidean";
+    PyObject *obj = NULL, *params = Py_None, *name = NULL;
     double p = 2.0;
-    if (!PyArg_ParseTuple(args, "Os|dO", &obj, &name, &p, &params)) {
+    if (!PyArg_ParseTuple(args, "OO|dO", &obj, &name, &p, &params)) {
         return NULL;
     }
     umapc_metric metric;
     PyArrayObject *held = NULL;
-    if (umapc_metric_arg(name, p, params, &metric, &held) < 0) {
+    if (umapc_metric_arg_obj(name, p, params, &metric, &held) < 0) {
         return NULL;
     }
     PyArrayObject *rows = umapc_as_float_matrix(obj, "data", 0);

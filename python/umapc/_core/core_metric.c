@@ -6,9 +6,9 @@ static PyObject *core_pairwise_distances(PyObject *self, PyObject *args, PyObjec
     (void)self;
     static char *keywords[] = {"X", "Y", "metric", "p", "n_jobs", "params", NULL};
     PyObject *x_obj = NULL, *y_obj = Py_None, *jobs_obj = NULL, *params = Py_None;
-    const char *name = "euclidean";
+    PyObject *name = NULL;
     double p = 2.0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|OsdOO:pairwise_distances", keywords, &x_obj,
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|OOdOO:pairwise_distances", keywords, &x_obj,
                                      &y_obj, &name, &p, &jobs_obj, &params)) {
         return NULL;
     }
@@ -16,7 +16,7 @@ static PyObject *core_pairwise_distances(PyObject *self, PyObject *args, PyObjec
     PyArrayObject *held = NULL;
     int n_jobs = -1;
     if (umapc_parse_jobs(jobs_obj, -1, &n_jobs) < 0 ||
-        umapc_metric_arg(name, p, params, &metric, &held) < 0) {
+        umapc_metric_arg_obj(name, p, params, &metric, &held) < 0) {
         return NULL;
     }
     PyArrayObject *x = umapc_as_float_matrix(x_obj, "X", 1);
@@ -56,7 +56,9 @@ static PyObject *core_pairwise_distances(PyObject *self, PyObject *args, PyObjec
                                   (const float *)PyArray_DATA(y), (size_t)ny, (size_t)dim,
                                   (float *)PyArray_DATA(out), &run, &err);
     Py_END_ALLOW_THREADS;
-    if (st != UMAPC_OK) {
+    if (umapc_custom_check(umapc_custom_ctx(&metric))) {
+        Py_CLEAR(out);
+    } else if (st != UMAPC_OK) {
         Py_CLEAR(out);
         umapc_raise(st, &err);
     }

@@ -11,12 +11,12 @@ static PyObject *core_nndescent_knn_graph(PyObject *self, PyObject *args, PyObje
                                NULL};
     PyObject *x_obj = NULL, *jobs_obj = NULL, *callback = Py_None, *params = Py_None;
     long k = 0;
-    const char *name = "euclidean";
+    PyObject *name = NULL;
     double p = 2.0, delta = 0.001, min_recall = 0.99;
     int want_outcome = 0;
     unsigned long long seed = 0;
     Py_ssize_t trees = 0, leaf = 0, iters = 0, mc = 0, extra = 1;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "Ol|sdKOnnndnnOdpO:nndescent_knn_graph",
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "Ol|OdKOnnndnnOdpO:nndescent_knn_graph",
                                      keywords, &x_obj, &k, &name, &p, &seed, &jobs_obj, &trees,
                                      &leaf, &iters, &delta, &mc, &extra, &callback, &min_recall,
                                      &want_outcome, &params)) {
@@ -39,7 +39,7 @@ static PyObject *core_nndescent_knn_graph(PyObject *self, PyObject *args, PyObje
         return NULL;
     }
     PyArrayObject *held = NULL;
-    if (umapc_metric_arg(name, p, params, &metric, &held) < 0) {
+    if (umapc_metric_arg_obj(name, p, params, &metric, &held) < 0) {
         return NULL;
     }
     /* X: a float matrix, or sparse rows (indptr, indices, data, n_cols) */
@@ -114,6 +114,11 @@ static PyObject *core_nndescent_knn_graph(PyObject *self, PyObject *args, PyObje
     Py_XDECREF(x);
     umapc_csr_release(&hold);
     Py_XDECREF(held);
+    if (umapc_custom_check(umapc_custom_ctx(&metric))) {
+        Py_DECREF(indices);
+        Py_DECREF(distances);
+        return NULL;
+    }
     if (st != UMAPC_OK || !want_outcome) {
         return umapc_neighbors_result(st, &err, &bridge, indices, distances);
     }

@@ -5,130 +5,6 @@
 #include <stdint.h>
 #include <string.h>
 
-/* A C-contiguous int32 array of the given rank from any integer array-like, with values checked to
- * fit (int64 inputs from scikit-learn are common). */
-static PyArrayObject *as_int32(PyObject *obj, int ndim, const char *name) {
-    PyArrayObject *probe = (PyArrayObject *)PyArray_FROMANY(obj, NPY_NOTYPE, 0, 0, 0);
-    if (probe == NULL) {
-        return NULL;
-    }
-    if (!PyTypeNum_ISINTEGER(PyArray_DESCR(probe)->type_num)) {
-        PyErr_Format(PyExc_TypeError, "%s must be an integer array", name);
-        Py_DECREF(probe);
-        return NULL;
-    }
-    if (PyArray_NDIM(probe) != ndim) {
-        PyErr_Format(PyExc_ValueError, "%s must have %d dimension(s), got %d", name, ndim,
-                     PyArray_NDIM(probe));
-        Py_DECREF(probe);
-        return NULL;
-    }
-    PyArrayObject *wide = (PyArrayObject *)PyArray_FROMANY(
-        (PyObject *)probe, NPY_INT64, ndim, ndim, NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED);
-    Py_DECREF(probe);
-    if (wide == NULL) {
-        return NULL;
-    }
-    const int64_t *v = (const int64_t *)PyArray_DATA(wide);
-    npy_intp count = PyArray_SIZE(wide);
-    for (npy_intp i = 0; i < count; i++) {
-        if (v[i] < INT32_MIN || v[i] > INT32_MAX) {
-            PyErr_Format(PyExc_ValueError, "%s has values outside the int32 range", name);
-            Py_DECREF(wide);
-            return NULL;
-        }
-    }
-    PyArrayObject *out = (PyArrayObject *)PyArray_FROMANY(
-        (PyObject *)wide, NPY_INT32, ndim, ndim,
-        NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED | NPY_ARRAY_FORCECAST);
-    Py_DECREF(wide);
-    return out;
-}
-
-static PyArrayObject *as_float_vector(PyObject *obj, const char *name) {
-    PyArrayObject *a = (PyArrayObject *)PyArray_FROMANY(
-        obj, NPY_FLOAT32, 1, 1, NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED | NPY_ARRAY_FORCECAST);
-    if (a == NULL) {
-        PyErr_Clear();
-        PyErr_Format(PyExc_TypeError, "%s must be a 1-D float array", name);
-    }
-    return a;
-}
-
-/* An embedding the C code updates in place: must already be float32, 2-D and C-contiguous. */
-static PyArrayObject *as_inplace_embedding(PyObject *obj, const char *name) {
-    if (!PyArray_Check(obj)) {
-        PyErr_Format(PyExc_TypeError, "%s must be a numpy array", name);
-        return NULL;
-    }
-    PyArrayObject *a = (PyArrayObject *)obj;
-    if (PyArray_TYPE(a) != NPY_FLOAT32 || PyArray_NDIM(a) != 2 || !PyArray_IS_C_CONTIGUOUS(a) ||
-        !PyArray_ISWRITEABLE(a)) {
-        PyErr_Format(PyExc_TypeError,
-                     "%s must be a writeable C-contiguous float32 array of shape (n, d)", name);
-        return NULL;
-    }
-    if (PyArray_DIM(a, 0) == 0 || PyArray_DIM(a, 1) == 0) {
-        PyErr_Format(PyExc_ValueError, "%s is empty", name);
-        return NULL;
-    }
-    Py_INCREF(a);
-    return a;
-}
-
-/* The graph arrays held for a call, plus the int64 offsets the C API takes. */
-typedef struct graph_args {
-    PyArrayObject *indptr, *indices, *data;
-    int64_t *offsets;
-    umapc_graph graph;
-} graph_args;
-
-static void graph_args_free(graph_args *g) {
-    Py_XDECREF(g->indptr);
-    Py_XDECREF(g->indices);
-    Py_XDECREF(g->data);
-    PyMem_Free(g->offsets);
-    memset(g, 0, sizeof *g);
-}
-
-/* Converts (indptr, indices, data) of an n_rows x n_cols CSR matrix; structural checks are left
- * to the C library (umapc_graph_validate). */
-static int graph_args_parse(graph_args *g, PyObject *indptr, PyObject *indices, PyObject *data,
-                            size_t n_cols) {
-    memset(g, 0, sizeof *g);
-    g->indptr = as_int32(indptr, 1, "indptr");
-    g->indices = g->indptr ? as_int32(indices, 1, "indices") : NULL;
-    g->data = g->indices ? as_float_vector(data, "data") : NULL;
-    if (g->data == NULL) {
-        graph_args_free(g);
-        return -1;
-    }
-    npy_intp n_ptr = PyArray_DIM(g->indptr, 0), nnz = PyArray_DIM(g->indices, 0);
-    if (n_ptr < 1 || PyArray_DIM(g->data, 0) != nnz) {
-        PyErr_SetString(PyExc_ValueError,
-                        "indptr must have n_rows + 1 entries and data as many as indices");
-        graph_args_free(g);
-        return -1;
-    }
-    g->offsets = PyMem_Malloc((size_t)n_ptr * sizeof *g->offsets);
-    if (g->offsets == NULL) {
-        PyErr_NoMemory();
-        graph_args_free(g);
-        return -1;
-    }
-    const int32_t *p = (const int32_t *)PyArray_DATA(g->indptr);
-    for (npy_intp i = 0; i < n_ptr; i++) {
-        g->offsets[i] = p[i];
-    }
-    g->graph.n_rows = (size_t)(n_ptr - 1);
-    g->graph.n_cols = n_cols;
-    g->graph.nnz = (size_t)nnz;
-    g->graph.indptr = g->offsets;
-    g->graph.indices = (umapc_idx *)PyArray_DATA(g->indices);
-    g->graph.data = (float *)PyArray_DATA(g->data);
-    return 0;
-}
-
 static PyObject *new_vector(int type, size_t n) {
     npy_intp dims[1] = {(npy_intp)n};
     return PyArray_SimpleNew(1, dims, type);
@@ -183,7 +59,7 @@ static PyObject *py_fuzzy_simplicial_set(PyObject *self, PyObject *args, PyObjec
     if (n_vertices < 1) {
         return PyErr_Format(PyExc_ValueError, "n_vertices must be positive");
     }
-    PyArrayObject *idx = as_int32(idx_obj, 2, "knn_indices");
+    PyArrayObject *idx = umapc_as_int32(idx_obj, 2, "knn_indices");
     PyArrayObject *dist = idx ? umapc_as_float_matrix(dist_obj, "knn_dists", 0) : NULL;
     if (dist == NULL) {
         Py_XDECREF(idx);
@@ -268,15 +144,15 @@ static PyObject *py_spectral_layout(PyObject *self, PyObject *args, PyObject *kw
     if (dim < 1) {
         return PyErr_Format(PyExc_ValueError, "n_components must be positive");
     }
-    graph_args g;
-    if (graph_args_parse(&g, p, i, d, 0) < 0) {
+    umapc_graph_args g;
+    if (umapc_graph_args_parse(&g, p, i, d, 0) < 0) {
         return NULL;
     }
     g.graph.n_cols = g.graph.n_rows;
     npy_intp dims[2] = {(npy_intp)g.graph.n_rows, (npy_intp)dim};
     PyObject *emb = PyArray_SimpleNew(2, dims, NPY_FLOAT32);
     if (emb == NULL) {
-        graph_args_free(&g);
+        umapc_graph_args_free(&g);
         return NULL;
     }
     umapc_spectral_options opts;
@@ -292,7 +168,7 @@ static PyObject *py_spectral_layout(PyObject *self, PyObject *args, PyObject *kw
     st = umapc_spectral_layout(&g.graph, (size_t)dim, &opts, &bridge.progress,
                                (float *)PyArray_DATA((PyArrayObject *)emb), &converged, &err);
     Py_END_ALLOW_THREADS;
-    graph_args_free(&g);
+    umapc_graph_args_free(&g);
     if (st) {
         Py_DECREF(emb);
         return umapc_raise_call(st, &err, &bridge);
@@ -310,7 +186,7 @@ static PyObject *py_rescale_embedding(PyObject *self, PyObject *args, PyObject *
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OKp|d", kwlist, &obj, &seed, &expand, &noise)) {
         return NULL;
     }
-    PyArrayObject *emb = as_inplace_embedding(obj, "embedding");
+    PyArrayObject *emb = umapc_as_inplace_embedding(obj, "embedding");
     if (emb == NULL) {
         return NULL;
     }
@@ -394,24 +270,26 @@ static PyObject *py_optimize_layout(PyObject *self, PyObject *args, PyObject *kw
                              "knn_dists",
                              "output_metric",
                              "output_p",
+                             "output_custom",
                              NULL};
     PyObject *head_obj, *tail_obj, *p, *i, *d, *jobs_obj = NULL, *callback = Py_None;
+    PyObject *output_custom = Py_None;
     PyObject *knn_i_obj = Py_None, *knn_d_obj = Py_None;
     int n_epochs, n_jobs = -1, densmap = 0, output_metric = UMAPC_OUTPUT_EUCLIDEAN;
     double a, b, gamma = 1.0, lr = 1.0, neg_rate = 5.0, output_p = 2.0;
     double dens_lambda = 2.0, dens_frac = 0.3, dens_var_shift = 0.1;
     long long seed = -1;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOOidd|dddLOOpdddOOid", kwlist, &head_obj,
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOOidd|dddLOOpdddOOidO", kwlist, &head_obj,
                                      &tail_obj, &p, &i, &d, &n_epochs, &a, &b, &gamma, &lr,
                                      &neg_rate, &seed, &jobs_obj, &callback, &densmap, &dens_lambda,
                                      &dens_frac, &dens_var_shift, &knn_i_obj, &knn_d_obj,
-                                     &output_metric, &output_p) ||
+                                     &output_metric, &output_p, &output_custom) ||
         umapc_parse_jobs(jobs_obj, -1, &n_jobs) < 0) {
         return NULL;
     }
     PyArrayObject *knn_i = NULL, *knn_d = NULL;
     if (densmap) {
-        knn_i = as_int32(knn_i_obj, 2, "knn_indices");
+        knn_i = umapc_as_int32(knn_i_obj, 2, "knn_indices");
         knn_d = knn_i ? umapc_as_float_matrix(knn_d_obj, "knn_dists", 0) : NULL;
         if (knn_d == NULL || PyArray_DIM(knn_i, 0) != PyArray_DIM(knn_d, 0) ||
             PyArray_DIM(knn_i, 1) != PyArray_DIM(knn_d, 1)) {
@@ -426,7 +304,7 @@ static PyObject *py_optimize_layout(PyObject *self, PyObject *args, PyObject *kw
     if (n_epochs < 1 || seed < -1) {
         return PyErr_Format(PyExc_ValueError, "n_epochs must be positive and seed >= -1");
     }
-    PyArrayObject *head = as_inplace_embedding(head_obj, "head_embedding");
+    PyArrayObject *head = umapc_as_inplace_embedding(head_obj, "head_embedding");
     if (head == NULL) {
         return NULL;
     }
@@ -445,8 +323,8 @@ static PyObject *py_optimize_layout(PyObject *self, PyObject *args, PyObject *kw
     }
     size_t n_head = (size_t)PyArray_DIM(head, 0), dim = (size_t)PyArray_DIM(head, 1);
     size_t n_tail = tail ? (size_t)PyArray_DIM(tail, 0) : n_head;
-    graph_args g;
-    if (graph_args_parse(&g, p, i, d, n_tail) < 0) {
+    umapc_graph_args g;
+    if (umapc_graph_args_parse(&g, p, i, d, n_tail) < 0) {
         Py_XDECREF(tail);
         Py_DECREF(head);
         return NULL;
@@ -467,9 +345,17 @@ static PyObject *py_optimize_layout(PyObject *self, PyObject *args, PyObject *kw
     opts.dens_var_shift = dens_var_shift;
     opts.output_metric = output_metric;
     opts.output_p = output_p;
+    if (output_custom != Py_None && umapc_custom_output(output_custom, &opts) < 0) {
+        umapc_graph_args_free(&g);
+        Py_XDECREF(tail);
+        Py_DECREF(head);
+        Py_XDECREF(knn_i);
+        Py_XDECREF(knn_d);
+        return NULL;
+    }
     if (densmap) {
         if ((size_t)PyArray_DIM(knn_i, 0) != n_head) {
-            graph_args_free(&g);
+            umapc_graph_args_free(&g);
             Py_XDECREF(tail);
             Py_DECREF(head);
             Py_DECREF(knn_i);
@@ -489,11 +375,14 @@ static PyObject *py_optimize_layout(PyObject *self, PyObject *args, PyObject *kw
                                tail ? (const float *)PyArray_DATA(tail) : NULL, n_tail, dim,
                                &g.graph, &opts, &bridge.progress, &err);
     Py_END_ALLOW_THREADS;
-    graph_args_free(&g);
+    umapc_graph_args_free(&g);
     Py_XDECREF(tail);
     Py_DECREF(head);
     Py_XDECREF(knn_i);
     Py_XDECREF(knn_d);
+    if (umapc_custom_check(opts.output_metric == UMAPC_OUTPUT_CUSTOM ? opts.output_ctx : NULL)) {
+        return NULL;
+    }
     if (st) {
         return umapc_raise_call(st, &err, &bridge);
     }
@@ -512,18 +401,18 @@ static PyObject *py_dens_radii(PyObject *self, PyObject *args, PyObject *kwargs)
         umapc_parse_jobs(jobs_obj, -1, &n_jobs) < 0) {
         return NULL;
     }
-    PyArrayObject *ki = as_int32(ki_obj, 2, "knn_indices");
+    PyArrayObject *ki = umapc_as_int32(ki_obj, 2, "knn_indices");
     PyArrayObject *kd = ki ? umapc_as_float_matrix(kd_obj, "knn_dists", 0) : NULL;
     if (kd == NULL) {
         Py_XDECREF(ki);
         return NULL;
     }
     size_t n = (size_t)PyArray_DIM(ki, 0);
-    graph_args g;
+    umapc_graph_args g;
     PyObject *out = NULL;
     if (PyArray_DIM(kd, 0) != (npy_intp)n || PyArray_DIM(kd, 1) != PyArray_DIM(ki, 1)) {
         PyErr_SetString(PyExc_ValueError, "knn_indices and knn_dists differ in shape");
-    } else if (graph_args_parse(&g, p, i, d, n) == 0) {
+    } else if (umapc_graph_args_parse(&g, p, i, d, n) == 0) {
         out = new_vector(NPY_FLOAT32, n);
         umapc_error err = {0};
         umapc_status st = out ? UMAPC_OK : UMAPC_ERR_OUT_OF_MEMORY;
@@ -535,7 +424,7 @@ static PyObject *py_dens_radii(PyObject *self, PyObject *args, PyObject *kwargs)
                                   squared, &run, (float *)PyArray_DATA((PyArrayObject *)out), &err);
             Py_END_ALLOW_THREADS;
         }
-        graph_args_free(&g);
+        umapc_graph_args_free(&g);
         if (st) {
             Py_XDECREF(out);
             out = out ? umapc_raise(st, &err) : NULL;
@@ -558,8 +447,8 @@ static PyObject *py_init_transform(PyObject *self, PyObject *args, PyObject *kwa
         return NULL;
     }
     size_t n_train = (size_t)PyArray_DIM(train, 0), dim = (size_t)PyArray_DIM(train, 1);
-    graph_args g;
-    if (graph_args_parse(&g, p, i, d, n_train) < 0) {
+    umapc_graph_args g;
+    if (umapc_graph_args_parse(&g, p, i, d, n_train) < 0) {
         Py_DECREF(train);
         return NULL;
     }
@@ -573,7 +462,7 @@ static PyObject *py_init_transform(PyObject *self, PyObject *args, PyObject *kwa
                                   (float *)PyArray_DATA((PyArrayObject *)out), &err);
         Py_END_ALLOW_THREADS;
     }
-    graph_args_free(&g);
+    umapc_graph_args_free(&g);
     Py_DECREF(train);
     if (st) {
         Py_XDECREF(out);
@@ -583,14 +472,14 @@ static PyObject *py_init_transform(PyObject *self, PyObject *args, PyObject *kwa
 }
 
 /* A CSR graph from Python as a C graph whose data the C library may change (a private copy). */
-static int graph_args_parse_copy(graph_args *g, PyObject *indptr, PyObject *indices, PyObject *data,
-                                 size_t n_cols) {
+static int graph_args_parse_copy(umapc_graph_args *g, PyObject *indptr, PyObject *indices,
+                                 PyObject *data, size_t n_cols) {
     PyArrayObject *copy = (PyArrayObject *)PyArray_FROMANY(data, NPY_FLOAT32, 1, 1,
                                                            NPY_ARRAY_CARRAY | NPY_ARRAY_ENSURECOPY);
     if (copy == NULL) {
         return -1;
     }
-    int rc = graph_args_parse(g, indptr, indices, (PyObject *)copy, n_cols);
+    int rc = umapc_graph_args_parse(g, indptr, indices, (PyObject *)copy, n_cols);
     Py_DECREF(copy);
     return rc;
 }
@@ -613,14 +502,14 @@ static PyObject *py_categorical_graph(PyObject *self, PyObject *args, PyObject *
         return NULL;
     }
     size_t n = (size_t)PyArray_DIM(labels, 0);
-    graph_args g;
+    umapc_graph_args g;
     if (graph_args_parse_copy(&g, p, i, d, n) < 0) {
         Py_DECREF(labels);
         return NULL;
     }
     if (g.graph.n_rows != n) {
         size_t rows = g.graph.n_rows;
-        graph_args_free(&g);
+        umapc_graph_args_free(&g);
         Py_DECREF(labels);
         return PyErr_Format(PyExc_ValueError, "labels: %zu entries for a graph of %zu points", n,
                             rows);
@@ -638,7 +527,7 @@ static PyObject *py_categorical_graph(PyObject *self, PyObject *args, PyObject *
         }
         Py_END_ALLOW_THREADS;
     }
-    graph_args_free(&g);
+    umapc_graph_args_free(&g);
     Py_DECREF(labels);
     PyObject *csr = st ? umapc_raise(st, &err) : graph_to_python(&out);
     umapc_graph_free(&out);
@@ -669,7 +558,7 @@ static PyObject *py_metric_graph(PyObject *self, PyObject *args, PyObject *kwarg
         return NULL;
     }
     size_t n = (size_t)PyArray_DIM(values, 0), dim = (size_t)PyArray_DIM(values, 1);
-    graph_args g;
+    umapc_graph_args g;
     if (graph_args_parse_copy(&g, p, i, d, n) < 0) {
         Py_DECREF(values);
         Py_XDECREF(held);
@@ -694,7 +583,7 @@ static PyObject *py_metric_graph(PyObject *self, PyObject *args, PyObject *kwarg
         csr = st ? umapc_raise(st, &err) : graph_to_python(&out);
         umapc_graph_free(&out);
     }
-    graph_args_free(&g);
+    umapc_graph_args_free(&g);
     Py_DECREF(values);
     Py_XDECREF(held);
     return csr;
@@ -726,12 +615,12 @@ static PyObject *py_combine_graphs(PyObject *self, PyObject *args, PyObject *kwa
         return PyErr_Format(PyExc_ValueError,
                             "op must be 'intersection', 'union' or 'difference', got %s", op_name);
     }
-    graph_args left, right;
-    if (graph_args_parse(&left, p, i, d, 0) < 0) {
+    umapc_graph_args left, right;
+    if (umapc_graph_args_parse(&left, p, i, d, 0) < 0) {
         return NULL;
     }
-    if (graph_args_parse(&right, tp, ti, td, 0) < 0) {
-        graph_args_free(&left);
+    if (umapc_graph_args_parse(&right, tp, ti, td, 0) < 0) {
+        umapc_graph_args_free(&left);
         return NULL;
     }
     left.graph.n_cols = left.graph.n_rows;
@@ -747,8 +636,8 @@ static PyObject *py_combine_graphs(PyObject *self, PyObject *args, PyObject *kwa
     }
     Py_END_ALLOW_THREADS;
     umapc_graph_free(&mixed);
-    graph_args_free(&left);
-    graph_args_free(&right);
+    umapc_graph_args_free(&left);
+    umapc_graph_args_free(&right);
     PyObject *csr = st ? umapc_raise(st, &err) : graph_to_python(&out);
     umapc_graph_free(&out);
     return csr;
@@ -839,8 +728,8 @@ static PyObject *py_inverse_transform(PyObject *self, PyObject *args, PyObject *
     }
     PyArrayObject *emb = umapc_as_float_matrix(e_obj, "embedding", 1);
     PyArrayObject *data = emb ? umapc_as_float_matrix(d_obj, "data", 1) : NULL;
-    PyArrayObject *sig = data ? as_float_vector(s_obj, "sigmas") : NULL;
-    PyArrayObject *rho = sig ? as_float_vector(r_obj, "rhos") : NULL;
+    PyArrayObject *sig = data ? umapc_as_float_vector(s_obj, "sigmas") : NULL;
+    PyArrayObject *rho = sig ? umapc_as_float_vector(r_obj, "rhos") : NULL;
     PyArrayObject *pts = rho ? umapc_as_float_matrix(x_obj, "points", 1) : NULL;
     PyObject *out = NULL;
     if (pts != NULL) {
@@ -945,8 +834,9 @@ PyMethodDef umapc_umap_methods[] = {
      METH_VARARGS | METH_KEYWORDS,
      "optimize_layout(head_embedding, tail_embedding, indptr, indices, data, n_epochs, a, b, "
      "repulsion_strength=1.0, learning_rate=1.0, negative_sample_rate=5.0, seed=-1, n_jobs=-1, "
-     "callback=None) -> None: UMAP's SGD, head updated in place; the same bytes for any n_jobs and "
-     "SIMD level (seed < 0: a fixed internal seed)."},
+     "callback=None, ..., output_metric=0, output_p=2.0, output_custom=None) -> None: UMAP's SGD, "
+     "head updated in place; the same bytes for any n_jobs and SIMD level (seed < 0: a fixed "
+     "internal seed). output_custom: a CustomMetric(output=True) in place of output_metric."},
     {"init_transform", (PyCFunction)(void (*)(void))py_init_transform, METH_VARARGS | METH_KEYWORDS,
      "init_transform(indptr, indices, data, train_embedding) -> float32[n_new, d]: weighted mean "
      "of the training neighbours (training mean for rows without edges)."},

@@ -44,8 +44,8 @@ static PyMethodDef all_methods[256];
 
 static int join_method_tables(void) {
     const PyMethodDef *tables[] = {
-        base_methods,        umapc_metric_methods,    umapc_index_methods, umapc_umap_methods,
-        umapc_exact_methods, umapc_nndescent_methods, umapc_sparse_methods};
+        base_methods,        umapc_metric_methods,    umapc_index_methods,  umapc_umap_methods,
+        umapc_exact_methods, umapc_nndescent_methods, umapc_sparse_methods, umapc_aligned_methods};
     size_t used = 0;
     for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++) {
         size_t n = count_methods(tables[t]);
@@ -81,7 +81,7 @@ PyMODINIT_FUNC PyInit__core(void) {
     if (module == NULL) {
         return NULL;
     }
-    if (umapc_index_register(module) < 0) {
+    if (umapc_index_register(module) < 0 || umapc_custom_register(module) < 0) {
         Py_DECREF(module);
         return NULL;
     }
