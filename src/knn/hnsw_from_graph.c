@@ -1,0 +1,291 @@
+/* HNSW index from k-NN graphs instead of insertion searches (what pynndescent does for its search
+ * graph): a caller that already holds the all-points graph (a UMAP fit) gets the index for a few
+ * distances per link instead of an ef_construction beam search per row.
+ *
+ * Each layer is linked the same way: a node's candidates are its k-NN list and the nodes whose
+ * lists hold it (the reverse edges stand in for the back-links of an insertion and keep the
+ * layer navigable out of tight clusters), measured in the build view's units and diversified with
+ * the insertion's heuristic. Layer 0 takes the caller's graph; each upper layer l takes a k-NN
+ * graph of the nodes of level >= l among themselves, made by NN-descent. Every node is linked
+ * from inputs fixed before the layer starts, so the index depends on the seed only. */
+#include "hnsw_internal.h"
+#include "parallel.h"
+#include "umapc/nndescent.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define HNSW_GRAPH_STREAM 0x6772617068ULL
+
+/* One layer to link. Nodes are numbered locally 0..m; ids maps them to index ids (NULL: the
+ * same). knn holds k local neighbours per node (-1: none; the node itself is skipped). */
+typedef struct layer_job {
+    const umapc_hnsw *h;
+    const hnsw_view *view;
+    int level;
+    size_t m, k, cap;
+    const uint32_t *ids;
+    const umapc_idx *knn;
+    const size_t *rev_start; /* m + 1 offsets into rev */
+    const uint32_t *rev;     /* local sources of the edges into each node, ascending */
+    size_t max_rev;          /* longest reverse list */
+} layer_job;
+
+static uint32_t global_id(const layer_job *j, size_t local) {
+    return j->ids != NULL ? j->ids[local] : (uint32_t)local;
+}
+
+/* The reverse lists of knn (sources ascending); nonzero when out of memory. */
+static int reverse_edges(layer_job *j, size_t **start_out, uint32_t **rev_out) {
+    size_t m = j->m, k = j->k;
+    size_t *start = calloc(m + 1, sizeof *start);
+    size_t edges = 0;
+    for (size_t i = 0; start != NULL && i < m * k; i++) {
+        umapc_idx t = j->knn[i];
+        if (t >= 0 && (size_t)t != i / k) {
+            start[t + 1]++;
+            edges++;
+        }
+    }
+    uint32_t *rev = malloc((edges ? edges : 1) * sizeof *rev);
+    size_t *fill = malloc((m ? m : 1) * sizeof *fill);
+    if (start == NULL || rev == NULL || fill == NULL) {
+        free(start);
+        free(rev);
+        free(fill);
+        return -1;
+    }
+    j->max_rev = 0;
+    for (size_t i = 0; i < m; i++) {
+        j->max_rev = start[i + 1] > j->max_rev ? start[i + 1] : j->max_rev;
+        start[i + 1] += start[i];
+        fill[i] = start[i];
+    }
+    for (size_t i = 0; i < m * k; i++) {
+        umapc_idx t = j->knn[i];
+        if (t >= 0 && (size_t)t != i / k) {
+            rev[fill[t]++] = (uint32_t)(i / k);
+        }
+    }
+    free(fill);
+    *start_out = start;
+    *rev_out = rev;
+    return 0;
+}
+
+/* Node i's candidates, ascending and without repeats: the nearest `cap` reverse edges (a hub can
+ * have thousands) and its own list. Returns the count. */
+static size_t gather_candidates(const layer_job *j, size_t i, hnsw_pair *buf) {
+    const hnsw_view *v = j->view;
+    const void *q = hnsw_item(v, global_id(j, i));
+    size_t n = 0;
+    for (size_t r = j->rev_start[i]; r < j->rev_start[i + 1]; r++) {
+        uint32_t u = global_id(j, j->rev[r]);
+        buf[n++] = (hnsw_pair){hnsw_vdist(v, q, u), u};
+    }
+    if (n > j->cap) {
+        qsort(buf, n, sizeof *buf, hnsw_cmp_pair);
+        n = j->cap;
+    }
+    for (size_t c = 0; c < j->k; c++) {
+        umapc_idx t = j->knn[i * j->k + c];
+        if (t >= 0 && (size_t)t != i) {
+            uint32_t u = global_id(j, (size_t)t);
+            buf[n++] = (hnsw_pair){hnsw_vdist(v, q, u), u};
+        }
+    }
+    qsort(buf, n, sizeof *buf, hnsw_cmp_pair);
+    size_t kept = 0;
+    for (size_t c = 0; c < n; c++) { /* a repeat has the same distance, so it sorts next to it */
+        if (kept == 0 || buf[c].id != buf[kept - 1].id) {
+            buf[kept++] = buf[c];
+        }
+    }
+    return kept;
+}
+
+static int layer_init(void *ctx, void *scratch) {
+    const layer_job *j = ctx;
+    hnsw_pair **buf = scratch;
+    *buf = malloc((j->max_rev + j->k + 1) * sizeof **buf);
+    return *buf != NULL ? 0 : -1;
+}
+
+static int layer_body(void *ctx, void *scratch, size_t lo, size_t hi) {
+    const layer_job *j = ctx;
+    hnsw_pair *buf = *(hnsw_pair **)scratch;
+    for (size_t i = lo; i < hi; i++) {
+        size_t n = gather_candidates(j, i, buf);
+        uint32_t u = global_id(j, i);
+        size_t kept = hnsw_select(j->view, u, buf, n, j->cap, buf), cap;
+        uint32_t *links = hnsw_links(j->h, u, j->level, &cap);
+        for (size_t c = 0; c < kept; c++) {
+            links[c] = buf[c].id;
+        }
+    }
+    return 0;
+}
+
+static int layer_finish(void *ctx, void *scratch) {
+    (void)ctx;
+    free(*(hnsw_pair **)scratch);
+    return 0;
+}
+
+/* Writes the lists of one layer from its k-NN graph. */
+static umapc_status link_layer(layer_job *j, int threads, const umapc_progress *progress,
+                               umapc_error *err) {
+    size_t *start = NULL;
+    uint32_t *rev = NULL;
+    if (reverse_edges(j, &start, &rev) != 0) {
+        return umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "hnsw: out of memory for reverse edges");
+    }
+    j->rev_start = start;
+    j->rev = rev;
+    umapc_parallel_loop loop = {.n_items = j->m,
+                                .chunk = 64,
+                                .n_threads = threads,
+                                .progress = progress,
+                                .stage = j->level == 0 ? "hnsw build" : "hnsw build (upper)",
+                                .report_every = 4096,
+                                .oom_message = "hnsw: out of memory linking the graph",
+                                .stop_message = "hnsw: build interrupted",
+                                .ctx = j,
+                                .scratch_size = sizeof(hnsw_pair *),
+                                .init = layer_init,
+                                .body = layer_body,
+                                .finish = layer_finish};
+    umapc_status st = umapc_parallel_for(&loop, err);
+    free(start);
+    free(rev);
+    return st;
+}
+
+/* Upper layer `level`: the nodes of that level or above, their M nearest among themselves by
+ * NN-descent on their search-form rows (exact where NN-descent finds that cheaper), linked. */
+static umapc_status link_upper(umapc_hnsw *h, const hnsw_view *view, const float *rows, int level,
+                               int threads, const umapc_progress *progress, umapc_error *err) {
+    size_t m = 0;
+    for (size_t i = 0; i < h->n_upper; i++) {
+        m += h->levels[h->upper_ids[i]] >= level;
+    }
+    if (m < 2) {
+        return UMAPC_OK;
+    }
+    size_t k = h->M + 1 < m ? h->M + 1 : m; /* the node itself comes first */
+    uint32_t *ids = malloc(m * sizeof *ids);
+    float *sub = malloc(umapc_mul_size(m, h->dim * sizeof *sub));
+    umapc_idx *knn = malloc(m * k * sizeof *knn);
+    float *dist = malloc(m * k * sizeof *dist);
+    umapc_status st = UMAPC_ERR_OUT_OF_MEMORY;
+    if (ids == NULL || sub == NULL || knn == NULL || dist == NULL) {
+        umapc_fail(err, st, "hnsw: out of memory for layer %d (%zu nodes)", level, m);
+    } else {
+        for (size_t i = 0, at = 0; i < h->n_upper; i++) {
+            uint32_t u = h->upper_ids[i];
+            if (h->levels[u] >= level) {
+                memcpy(sub + at * h->dim, rows + (size_t)u * h->dim, h->dim * sizeof *sub);
+                ids[at++] = u;
+            }
+        }
+        umapc_nndescent_options nd;
+        umapc_nndescent_options_init(&nd);
+        nd.n_threads = threads;
+        nd.seed = umapc_rand_at(h->seed, HNSW_GRAPH_STREAM, (uint64_t)level);
+        st = umapc_nndescent_knn_graph(&h->space.plan.metric, sub, m, h->dim, k, &nd, progress,
+                                       NULL, knn, dist, err);
+    }
+    free(sub);
+    free(dist);
+    if (st == UMAPC_OK) {
+        layer_job j = {.h = h, .view = view, .level = level, .m = m, .k = k, .cap = h->M};
+        j.ids = ids;
+        j.knn = knn;
+        st = link_layer(&j, threads, progress, err);
+    }
+    free(ids);
+    free(knn);
+    return st;
+}
+
+/* All layers of the stored rows [0, h->n), the top one first; the entry point as an insertion
+ * in id order sets it (the first node of the highest level). */
+static umapc_status link_all(umapc_hnsw *h, const float *rows, const umapc_idx *knn, size_t k,
+                             int threads, const umapc_progress *progress, umapc_error *err) {
+    h->max_level = 0;
+    h->entry = 0;
+    for (size_t i = 0; i < h->n_upper; i++) {
+        if (h->levels[h->upper_ids[i]] > h->max_level) {
+            h->max_level = h->levels[h->upper_ids[i]];
+            h->entry = h->upper_ids[i];
+        }
+    }
+    hnsw_view view;
+    hnsw_codes codes;
+    if (hnsw_codes_build(h, h->n, threads, &codes) == 0) {
+        hnsw_view_codes(&view, h, &codes);
+    } else {
+        memset(&codes, 0, sizeof codes);
+        hnsw_view_rows(&view, h);
+    }
+    umapc_status st = UMAPC_OK;
+    for (int level = h->max_level; level >= 1 && st == UMAPC_OK; level--) {
+        st = link_upper(h, &view, rows, level, threads, progress, err);
+    }
+    if (st == UMAPC_OK) {
+        layer_job j = {.h = h, .view = &view, .level = 0, .m = h->n, .k = k, .cap = h->M0};
+        j.knn = knn;
+        st = link_layer(&j, threads, progress, err);
+    }
+    hnsw_codes_free(&codes);
+    return st;
+}
+
+static umapc_status check_graph(const umapc_idx *knn, size_t n, size_t k, umapc_error *err) {
+    if (knn == NULL || k == 0 || umapc_mul_size(n, k) == SIZE_MAX) {
+        return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT,
+                          "hnsw: the k-NN graph is missing or has k = 0");
+    }
+    for (size_t i = 0; i < n * k; i++) {
+        if (knn[i] < -1 || knn[i] >= (umapc_idx)n) {
+            return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT,
+                              "hnsw: k-NN graph row %zu holds id %d, outside [-1, %zu)", i / k,
+                              (int)knn[i], n);
+        }
+    }
+    return UMAPC_OK;
+}
+
+umapc_status umapc_hnsw_build_from_graph(const umapc_metric *metric, const float *data, size_t n,
+                                         size_t dim, const umapc_hnsw_options *opts,
+                                         const umapc_idx *knn_indices, size_t k,
+                                         const umapc_progress *progress, umapc_hnsw **out,
+                                         umapc_error *err) {
+    umapc_hnsw *h;
+    umapc_status st = hnsw_new_index(metric, data, n, dim, opts, &h, err);
+    if (st != UMAPC_OK) {
+        return st;
+    }
+    *out = NULL;
+    st = check_graph(knn_indices, n, k, err);
+    if (st != UMAPC_OK) {
+        umapc_hnsw_free(h);
+        return st;
+    }
+    int threads = umapc_resolve_threads(opts ? opts->n_threads : 0);
+    float *owned = NULL;
+    const float *rows = metric_search_rows(&h->space.plan.metric, data, n, dim, &owned);
+    if (rows == NULL || hnsw_store_unlinked(h, rows, n, threads) != 0) {
+        st = umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "hnsw: out of memory storing %zu rows", n);
+    } else {
+        h->n = n;
+        st = link_all(h, rows, knn_indices, k, threads, progress, err);
+    }
+    free(owned);
+    if (st != UMAPC_OK) {
+        umapc_hnsw_free(h);
+        h = NULL;
+    }
+    *out = h;
+    return st;
+}
