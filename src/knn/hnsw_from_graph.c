@@ -17,31 +17,50 @@
 
 #define HNSW_GRAPH_STREAM 0x6772617068ULL
 
-/* One layer to link. Nodes are numbered locally 0..m; ids maps them to index ids (NULL: the
- * same). knn holds k local neighbours per node (-1: none; the node itself is skipped). */
-typedef struct layer_job {
+/* One pass over a layer. Nodes are numbered locally 0..m; ids maps them to index ids (NULL: the
+ * same). Each node's candidates are its row of `lists` (width k, local ids, -1: none; the node
+ * itself is skipped) and the nodes whose rows hold it (at most rev_cap of those, the nearest). */
+typedef struct layer_pass {
     const umapc_hnsw *h;
     const hnsw_view *view;
     int level;
-    size_t m, k, cap;
-    const uint32_t *ids;
-    const umapc_idx *knn;
+    size_t m;
+    const uint32_t *ids; /* ascending */
+    const umapc_idx *lists;
+    size_t k, rev_cap;
     const size_t *rev_start; /* m + 1 offsets into rev */
     const uint32_t *rev;     /* local sources of the edges into each node, ascending */
     size_t max_rev;          /* longest reverse list */
-} layer_job;
+    umapc_idx *picks;        /* the first pass's output: M local ids per node; NULL: the second */
+} layer_pass;
 
-static uint32_t global_id(const layer_job *j, size_t local) {
-    return j->ids != NULL ? j->ids[local] : (uint32_t)local;
+static uint32_t global_id(const layer_pass *p, size_t local) {
+    return p->ids != NULL ? p->ids[local] : (uint32_t)local;
 }
 
-/* The reverse lists of knn (sources ascending); nonzero when out of memory. */
-static int reverse_edges(layer_job *j, size_t **start_out, uint32_t **rev_out) {
-    size_t m = j->m, k = j->k;
+static umapc_idx local_id(const layer_pass *p, uint32_t id) {
+    if (p->ids == NULL) {
+        return (umapc_idx)id;
+    }
+    size_t lo = 0, hi = p->m;
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (p->ids[mid] <= id) {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    return (umapc_idx)lo;
+}
+
+/* The reverse lists of p->lists (sources ascending); nonzero when out of memory. */
+static int reverse_edges(layer_pass *p, size_t **start_out, uint32_t **rev_out) {
+    size_t m = p->m, k = p->k;
     size_t *start = calloc(m + 1, sizeof *start);
     size_t edges = 0;
     for (size_t i = 0; start != NULL && i < m * k; i++) {
-        umapc_idx t = j->knn[i];
+        umapc_idx t = p->lists[i];
         if (t >= 0 && (size_t)t != i / k) {
             start[t + 1]++;
             edges++;
@@ -55,14 +74,14 @@ static int reverse_edges(layer_job *j, size_t **start_out, uint32_t **rev_out) {
         free(fill);
         return -1;
     }
-    j->max_rev = 0;
+    p->max_rev = 0;
     for (size_t i = 0; i < m; i++) {
-        j->max_rev = start[i + 1] > j->max_rev ? start[i + 1] : j->max_rev;
+        p->max_rev = start[i + 1] > p->max_rev ? start[i + 1] : p->max_rev;
         start[i + 1] += start[i];
         fill[i] = start[i];
     }
     for (size_t i = 0; i < m * k; i++) {
-        umapc_idx t = j->knn[i];
+        umapc_idx t = p->lists[i];
         if (t >= 0 && (size_t)t != i / k) {
             rev[fill[t]++] = (uint32_t)(i / k);
         }
@@ -73,24 +92,23 @@ static int reverse_edges(layer_job *j, size_t **start_out, uint32_t **rev_out) {
     return 0;
 }
 
-/* Node i's candidates, ascending and without repeats: the nearest `cap` reverse edges (a hub can
- * have thousands) and its own list. Returns the count. */
-static size_t gather_candidates(const layer_job *j, size_t i, hnsw_pair *buf) {
-    const hnsw_view *v = j->view;
-    const void *q = hnsw_item(v, global_id(j, i));
+/* Node i's candidates, ascending and without repeats. Returns the count. */
+static size_t gather_candidates(const layer_pass *p, size_t i, hnsw_pair *buf) {
+    const hnsw_view *v = p->view;
+    const void *q = hnsw_item(v, global_id(p, i));
     size_t n = 0;
-    for (size_t r = j->rev_start[i]; r < j->rev_start[i + 1]; r++) {
-        uint32_t u = global_id(j, j->rev[r]);
+    for (size_t r = p->rev_start[i]; r < p->rev_start[i + 1]; r++) {
+        uint32_t u = global_id(p, p->rev[r]);
         buf[n++] = (hnsw_pair){hnsw_vdist(v, q, u), u};
     }
-    if (n > j->cap) {
+    if (n > p->rev_cap) {
         qsort(buf, n, sizeof *buf, hnsw_cmp_pair);
-        n = j->cap;
+        n = p->rev_cap;
     }
-    for (size_t c = 0; c < j->k; c++) {
-        umapc_idx t = j->knn[i * j->k + c];
+    for (size_t c = 0; c < p->k; c++) {
+        umapc_idx t = p->lists[i * p->k + c];
         if (t >= 0 && (size_t)t != i) {
-            uint32_t u = global_id(j, (size_t)t);
+            uint32_t u = global_id(p, (size_t)t);
             buf[n++] = (hnsw_pair){hnsw_vdist(v, q, u), u};
         }
     }
@@ -104,21 +122,32 @@ static size_t gather_candidates(const layer_job *j, size_t i, hnsw_pair *buf) {
     return kept;
 }
 
-static int layer_init(void *ctx, void *scratch) {
-    const layer_job *j = ctx;
+static int pass_init(void *ctx, void *scratch) {
+    const layer_pass *p = ctx;
     hnsw_pair **buf = scratch;
-    *buf = malloc((j->max_rev + j->k + 1) * sizeof **buf);
+    *buf = malloc((p->max_rev + p->k + 1) * sizeof **buf);
     return *buf != NULL ? 0 : -1;
 }
 
-static int layer_body(void *ctx, void *scratch, size_t lo, size_t hi) {
-    const layer_job *j = ctx;
+/* First pass: a node's own M links, chosen as an insertion chooses them from its search results.
+ * Second pass: those links and the back-links to the node, all kept while they fit the list and
+ * diversified again when they do not, as an insertion's back-links are merged. */
+static int pass_body(void *ctx, void *scratch, size_t lo, size_t hi) {
+    const layer_pass *p = ctx;
     hnsw_pair *buf = *(hnsw_pair **)scratch;
+    size_t M = p->h->M;
     for (size_t i = lo; i < hi; i++) {
-        size_t n = gather_candidates(j, i, buf);
-        uint32_t u = global_id(j, i);
-        size_t kept = hnsw_select(j->view, u, buf, n, j->cap, buf), cap;
-        uint32_t *links = hnsw_links(j->h, u, j->level, &cap);
+        size_t n = gather_candidates(p, i, buf), cap;
+        uint32_t u = global_id(p, i);
+        uint32_t *links = hnsw_links(p->h, u, p->level, &cap);
+        if (p->picks != NULL) {
+            size_t kept = hnsw_select(p->view, u, buf, n, M, buf);
+            for (size_t c = 0; c < M; c++) {
+                p->picks[i * M + c] = c < kept ? local_id(p, buf[c].id) : -1;
+            }
+            continue;
+        }
+        size_t kept = n <= cap ? n : hnsw_select(p->view, u, buf, n, cap, buf);
         for (size_t c = 0; c < kept; c++) {
             links[c] = buf[c].id;
         }
@@ -126,38 +155,63 @@ static int layer_body(void *ctx, void *scratch, size_t lo, size_t hi) {
     return 0;
 }
 
-static int layer_finish(void *ctx, void *scratch) {
+static int pass_finish(void *ctx, void *scratch) {
     (void)ctx;
     free(*(hnsw_pair **)scratch);
     return 0;
 }
 
-/* Writes the lists of one layer from its k-NN graph. */
-static umapc_status link_layer(layer_job *j, int threads, const umapc_progress *progress,
-                               umapc_error *err) {
+static umapc_status run_pass(layer_pass *p, int threads, const umapc_progress *progress,
+                             umapc_error *err) {
     size_t *start = NULL;
     uint32_t *rev = NULL;
-    if (reverse_edges(j, &start, &rev) != 0) {
+    if (reverse_edges(p, &start, &rev) != 0) {
         return umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "hnsw: out of memory for reverse edges");
     }
-    j->rev_start = start;
-    j->rev = rev;
-    umapc_parallel_loop loop = {.n_items = j->m,
+    p->rev_start = start;
+    p->rev = rev;
+    umapc_parallel_loop loop = {.n_items = p->m,
                                 .chunk = 64,
                                 .n_threads = threads,
                                 .progress = progress,
-                                .stage = j->level == 0 ? "hnsw build" : "hnsw build (upper)",
+                                .stage = p->level == 0 ? "hnsw build" : "hnsw build (upper)",
                                 .report_every = 4096,
                                 .oom_message = "hnsw: out of memory linking the graph",
                                 .stop_message = "hnsw: build interrupted",
-                                .ctx = j,
+                                .ctx = p,
                                 .scratch_size = sizeof(hnsw_pair *),
-                                .init = layer_init,
-                                .body = layer_body,
-                                .finish = layer_finish};
+                                .init = pass_init,
+                                .body = pass_body,
+                                .finish = pass_finish};
     umapc_status st = umapc_parallel_for(&loop, err);
     free(start);
     free(rev);
+    return st;
+}
+
+/* Links one layer from its k-NN graph (knn: m x k local ids) in the two passes. */
+static umapc_status link_layer(const umapc_hnsw *h, const hnsw_view *view, int level, size_t m,
+                               const uint32_t *ids, const umapc_idx *knn, size_t k, int threads,
+                               const umapc_progress *progress, umapc_error *err) {
+    size_t cap = level == 0 ? h->M0 : h->M;
+    umapc_idx *picks = malloc(umapc_mul_size(m, h->M * sizeof *picks));
+    if (picks == NULL) {
+        return umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "hnsw: out of memory for layer %d", level);
+    }
+    layer_pass p = {.h = h, .view = view, .level = level, .m = m, .ids = ids};
+    p.lists = knn;
+    p.k = k;
+    p.rev_cap = cap;
+    p.picks = picks;
+    umapc_status st = run_pass(&p, threads, progress, err);
+    if (st == UMAPC_OK) {
+        p.lists = picks;
+        p.k = h->M;
+        p.rev_cap = SIZE_MAX;
+        p.picks = NULL;
+        st = run_pass(&p, threads, progress, err);
+    }
+    free(picks);
     return st;
 }
 
@@ -198,10 +252,7 @@ static umapc_status link_upper(umapc_hnsw *h, const hnsw_view *view, const float
     free(sub);
     free(dist);
     if (st == UMAPC_OK) {
-        layer_job j = {.h = h, .view = view, .level = level, .m = m, .k = k, .cap = h->M};
-        j.ids = ids;
-        j.knn = knn;
-        st = link_layer(&j, threads, progress, err);
+        st = link_layer(h, view, level, m, ids, knn, k, threads, progress, err);
     }
     free(ids);
     free(knn);
@@ -233,9 +284,7 @@ static umapc_status link_all(umapc_hnsw *h, const float *rows, const umapc_idx *
         st = link_upper(h, &view, rows, level, threads, progress, err);
     }
     if (st == UMAPC_OK) {
-        layer_job j = {.h = h, .view = &view, .level = 0, .m = h->n, .k = k, .cap = h->M0};
-        j.knn = knn;
-        st = link_layer(&j, threads, progress, err);
+        st = link_layer(h, &view, 0, h->n, NULL, knn, k, threads, progress, err);
     }
     hnsw_codes_free(&codes);
     return st;
