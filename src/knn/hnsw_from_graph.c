@@ -125,11 +125,30 @@ static size_t gather_candidates(const layer_pass *p, size_t i, hnsw_pair *buf) {
 static int pass_init(void *ctx, void *scratch) {
     const layer_pass *p = ctx;
     hnsw_pair **buf = scratch;
-    *buf = malloc((p->max_rev + p->k + 1) * sizeof **buf);
+    *buf = malloc(2 * (p->max_rev + p->k + 1) * sizeof **buf); /* candidates, picks */
     return *buf != NULL ? 0 : -1;
 }
 
-/* First pass: a node's own M links, chosen as an insertion chooses them from its search results.
+/* Adds the nearest candidates the heuristic left out to its `kept` picks sel, up to `want`. The
+ * k-NN candidates are few and all near (an insertion picks from ef_construction search results),
+ * so the heuristic alone keeps a handful and leaves the layer too sparse to search at a small ef:
+ * on 20k Fashion-MNIST rows, recall@10 at ef 40 went from 0.983 to 0.989 (cosine) against 0.992
+ * for an insertion build. Returns the new count. */
+static size_t top_up(const hnsw_pair *cand, size_t n, hnsw_pair *sel, size_t kept, size_t want) {
+    for (size_t c = 0; c < n && kept < want; c++) {
+        int present = 0;
+        for (size_t s = 0; s < kept && !present; s++) {
+            present = sel[s].id == cand[c].id;
+        }
+        if (!present) {
+            sel[kept++] = cand[c];
+        }
+    }
+    return kept;
+}
+
+/* First pass: a node's own M links, chosen as an insertion chooses them from its search results
+ * (then topped up).
  * Second pass: those links and the back-links to the node, all kept while they fit the list and
  * diversified again when they do not, as an insertion's back-links are merged. */
 static int pass_body(void *ctx, void *scratch, size_t lo, size_t hi) {
@@ -141,9 +160,10 @@ static int pass_body(void *ctx, void *scratch, size_t lo, size_t hi) {
         uint32_t u = global_id(p, i);
         uint32_t *links = hnsw_links(p->h, u, p->level, &cap);
         if (p->picks != NULL) {
-            size_t kept = hnsw_select(p->view, u, buf, n, M, buf);
+            hnsw_pair *sel = buf + n;
+            size_t kept = top_up(buf, n, sel, hnsw_select(p->view, u, buf, n, M, sel), M);
             for (size_t c = 0; c < M; c++) {
-                p->picks[i * M + c] = c < kept ? local_id(p, buf[c].id) : -1;
+                p->picks[i * M + c] = c < kept ? local_id(p, sel[c].id) : -1;
             }
             continue;
         }
