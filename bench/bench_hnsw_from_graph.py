@@ -1,0 +1,135 @@
+"""HNSW built from the k-NN graph (what NNIndex does once a UMAP fit has the graph) against the
+insertion build, on the same rows in the same run.
+
+Data: Fashion-MNIST / 255 as floats (69,000 images indexed, the last 1,000 of the 70,000 as
+queries), and with ``--large N`` the first N rows of the 1M x 784 augmented Fashion-MNIST memmap
+(bench/large_data.py; the 1,000 rows after them as queries). For each: the k=15 NN-descent graph
+as a UMAP fit makes it (min_recall 0, timed once: both builds would follow it in a fit), then the
+median build time of each method, then recall@10 (ties count as hits, against the exact backend)
+and queries per second at a few ef. The machine is shared: compare ratios within a run.
+
+Run: ``python bench/bench_hnsw_from_graph.py [--large 200000] [--repeats 3] [--write-docs]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _data as shared  # noqa: E402  (bench/ is on sys.path when run as a script)
+from _docs import cpu_model, replace_section  # noqa: E402
+
+from umapc import _core  # noqa: E402
+
+K, GRAPH_K, NQ = 10, 15, 1000
+EFS = (20, 40, 80)
+LARGE = Path("/tmp/umapc-large/fmnist-aug-1000000.f32")
+
+
+def fashion() -> tuple[np.ndarray, np.ndarray]:
+    d = shared.shared_data_dir()
+    if d is None:
+        raise SystemExit("shared data not found (set UMAPC_DATA or place ../shared/data)")
+    train, _, test, _ = shared.load_fashion_mnist(d)
+    rows = np.concatenate([train, test]) / np.float32(255)
+    return np.ascontiguousarray(rows[:-NQ]), np.ascontiguousarray(rows[-NQ:])
+
+
+def large(n: int) -> tuple[np.ndarray, np.ndarray]:
+    if not LARGE.exists():
+        raise SystemExit(f"{LARGE} not found (bench/large_data.py writes it)")
+    rows = np.memmap(LARGE, np.float32, "r", shape=(1000000, 784))
+    return np.array(rows[:n]), np.array(rows[n : n + NQ])
+
+
+def tie_recall(ref: np.ndarray, got: np.ndarray) -> float:
+    kth = ref[:, -1:]
+    return float((got <= kth * (1 + 1e-4) + 1e-4).sum(axis=1).clip(max=K).mean() / K)
+
+
+def measure(name: str, base: np.ndarray, queries: np.ndarray, repeats: int, jobs: int) -> dict:
+    print(f"{name}: {base.shape[0]} x {base.shape[1]}", flush=True)
+    t = time.perf_counter()
+    knn, _ = _core.nndescent_knn_graph(base, GRAPH_K, seed=0, n_jobs=jobs, min_recall=0.0)
+    t_graph = time.perf_counter() - t
+    print(f"  NN-descent k={GRAPH_K} graph {t_graph:.1f} s", flush=True)
+    _, ref = _core.Index(base, backend="exact").query(queries, K, n_jobs=jobs)
+    row = {"name": name, "n": base.shape[0], "graph_s": t_graph, "methods": {}}
+    for method, extra in (("from graph", {"knn_indices": knn}), ("insertion", {})):
+        times = []
+        for _ in range(repeats):
+            index = None  # the previous one is freed before the next build
+            t = time.perf_counter()
+            index = _core.Index(base, backend="hnsw", n_jobs=jobs, **extra)
+            times.append(time.perf_counter() - t)
+            print(f"  {method} build {times[-1]:.1f} s", flush=True)
+        points = []
+        for ef in EFS:
+            t = time.perf_counter()
+            _, dist = index.query(queries, K, ef=ef, n_jobs=jobs)
+            points.append((ef, tie_recall(ref, dist), len(queries) / (time.perf_counter() - t)))
+        row["methods"][method] = {"build_s": statistics.median(times), "points": points}
+        index = None
+    return row
+
+
+def report(rows: list[dict], command: str, repeats: int, load: float) -> str:
+    lines = [
+        "## HNSW from the k-NN graph",
+        "",
+        f"`{command}`; {cpu_model()}, {os.cpu_count()} CPUs, 5-minute load average {load:.1f} "
+        "(the machine is shared: the ratios within a run are the figures to read). An index "
+        "linked from NN-descent's k=15 graph (what `NNIndex` does when the graph is already "
+        "cached, as after a UMAP fit) against the insertion build (ef_construction 200), both "
+        f"M=16; build time the median of {repeats}; recall@10 of {NQ} held-out queries "
+        "(ties count) and queries per second, all threads.",
+        "",
+        "| data | NN-descent graph | build from graph | insertion build | build speed-up |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        g, i = r["methods"]["from graph"]["build_s"], r["methods"]["insertion"]["build_s"]
+        lines.append(
+            f"| {r['name']} ({r['n']:,}) | {r['graph_s']:.1f} s | {g:.1f} s | {i:.1f} s "
+            f"| {i / g:.1f}x |"
+        )
+    lines += [
+        "",
+        "| data | ef | recall from graph | recall insertion | QPS from graph | QPS insertion |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        for (ef, rg, qg), (_, ri, qi) in zip(
+            r["methods"]["from graph"]["points"], r["methods"]["insertion"]["points"]
+        ):
+            lines.append(f"| {r['name']} | {ef} | {rg:.4f} | {ri:.4f} | {qg:.0f} | {qi:.0f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--large", type=int, default=0, help="rows of the 1M memmap (0: skip)")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--large-repeats", type=int, default=1)
+    ap.add_argument("--n-jobs", type=int, default=-1)
+    ap.add_argument("--write-docs", action="store_true")
+    args = ap.parse_args()
+    rows = [measure("Fashion-MNIST / 255", *fashion(), args.repeats, args.n_jobs)]
+    if args.large:
+        rows.append(measure("fmnist-aug", *large(args.large), args.large_repeats, args.n_jobs))
+    command = "python bench/" + " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])
+    text = report(rows, command, args.repeats, os.getloadavg()[1])
+    print(text)
+    if args.write_docs:
+        replace_section(text)
+
+
+if __name__ == "__main__":
+    main()
