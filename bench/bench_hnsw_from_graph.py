@@ -4,10 +4,11 @@ insertion build, on the same rows in the same run.
 Data: Fashion-MNIST / 255 as floats (69,000 images indexed, the last 1,000 of the 70,000 as
 queries), and with ``--large N`` the first N rows of the 1M x 784 augmented Fashion-MNIST memmap
 (bench/large_data.py; the 1,000 rows after them as queries); ``--graph-only N`` adds N rows of it
-built from the graph only (the insertion build of 1M rows runs for well over 10 minutes). For each: the k=15 NN-descent graph
-as a UMAP fit makes it (min_recall 0, timed once: both builds would follow it in a fit), then the
-median build time of each method, then recall@10 (ties count as hits, against the exact backend)
-and queries per second at a few ef. The machine is shared: compare ratios within a run.
+built from the graph only (the insertion build of 1M rows runs for well over 10 minutes). For
+each: the k=15 NN-descent graph as a UMAP fit makes it (min_recall 0, timed once: both builds
+would follow it in a fit), then the median build time of each method, then recall@10 (ties count
+as hits, against the exact backend) and queries per second at a few ef, the two indexes' queries
+interleaved. The machine is shared: compare ratios within a run.
 
 Run: ``python bench/bench_hnsw_from_graph.py [--large 200000] [--graph-only 1000000]
 [--repeats 3] [--write-docs]``.
