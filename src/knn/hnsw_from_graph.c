@@ -2,12 +2,13 @@
  * graph): a caller that already holds the all-points graph (a UMAP fit) gets the index for a few
  * distances per link instead of an ef_construction beam search per row.
  *
- * Each layer is linked the same way: a node's candidates are its k-NN list and the nodes whose
- * lists hold it (the reverse edges stand in for the back-links of an insertion and keep the
- * layer navigable out of tight clusters), measured in the build view's units and diversified with
- * the insertion's heuristic. Layer 0 takes the caller's graph; each upper layer l takes a k-NN
- * graph of the nodes of level >= l among themselves, made by NN-descent. Every node is linked
- * from inputs fixed before the layer starts, so the index depends on the seed only. */
+ * Each layer is linked in the two steps of an insertion. First every node picks its own M links
+ * with the insertion's heuristic from its k-NN list and the nodes whose lists hold it (the search
+ * results an insertion would have), measured in the build view's units. Then every node takes the
+ * links to it as back-links, kept while they fit its list and diversified again when they do not.
+ * Layer 0 takes the caller's graph; each upper layer l takes a k-NN graph of the nodes of level
+ * >= l among themselves, made by NN-descent. Each pass reads only inputs fixed before it starts,
+ * so the index depends on the seed only, not on the threads. */
 #include "hnsw_internal.h"
 #include "parallel.h"
 #include "umapc/nndescent.h"
