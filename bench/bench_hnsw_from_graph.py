@@ -11,7 +11,7 @@ as hits, against the exact backend) and queries per second at a few ef, the two 
 interleaved. The machine is shared: compare ratios within a run.
 
 Run: ``python bench/bench_hnsw_from_graph.py [--large 200000] [--graph-only 1000000]
-[--repeats 3] [--write-docs]``.
+[--repeats 3] [--write-docs]``; ``--umap`` instead times a UMAP fit's ``transform`` both ways.
 """
 
 from __future__ import annotations
@@ -138,6 +138,47 @@ def report(rows: list[dict], command: str, repeats: int, load: float) -> str:
     return "\n".join(lines) + "\n"
 
 
+def umap_transform(base: np.ndarray, queries: np.ndarray, jobs: int) -> dict:
+    """UMAP fit, then transform of the held-out rows with the search index linked from the fit's
+    graph, then again with the index dropped and rebuilt by insertion (the path before issue 13)."""
+    import umapc
+    import umapc.index
+
+    t = time.perf_counter()
+    model = umapc.UMAP(random_state=0, n_jobs=jobs).fit(base)
+    fit_s = time.perf_counter() - t
+    print(f"  UMAP fit {fit_s:.1f} s", flush=True)
+    times = {}
+    for method in ("from graph", "insertion"):
+        model._knn_search_index._index = None  # built again by the next transform
+        saved = umapc.index._GRAPH_BUILD_MIN_K
+        if method == "insertion":
+            umapc.index._GRAPH_BUILD_MIN_K = 1 << 30  # no cached graph qualifies
+        try:
+            t = time.perf_counter()
+            model.transform(queries)
+            times[method] = time.perf_counter() - t
+        finally:
+            umapc.index._GRAPH_BUILD_MIN_K = saved
+        print(f"  transform ({method}) {times[method]:.1f} s", flush=True)
+    return {"n": base.shape[0], "fit_s": fit_s, **times}
+
+
+def umap_report(r: dict, command: str, load: float) -> str:
+    return (
+        "## HNSW from the k-NN graph: UMAP transform\n\n"
+        f"`{command}`; {cpu_model()}, {os.cpu_count()} CPUs, 5-minute load average {load:.1f} at "
+        f"the end. `UMAP(random_state=0).fit` on {r['n']:,} Fashion-MNIST / 255 rows "
+        f"({r['fit_s']:.1f} s), then `transform` of {NQ} held-out rows, whose first call builds "
+        "the search index: linked from the fit's k-NN graph, then (the index dropped) by "
+        "insertion as before.\n\n"
+        "| transform, index from graph | transform, index by insertion | ratio |\n"
+        "|---:|---:|---:|\n"
+        f"| {r['from graph']:.1f} s | {r['insertion']:.1f} s "
+        f"| {r['insertion'] / r['from graph']:.1f}x |\n"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--large", type=int, default=0, help="rows of the 1M memmap (0: skip)")
@@ -148,14 +189,21 @@ def main() -> None:
     )
     ap.add_argument("--n-jobs", type=int, default=-1)
     ap.add_argument("--write-docs", action="store_true")
+    ap.add_argument("--umap", action="store_true", help="only the UMAP fit + transform timing")
     args = ap.parse_args()
+    command = "python bench/" + " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])
+    if args.umap:
+        text = umap_report(umap_transform(*fashion(), args.n_jobs), command, os.getloadavg()[1])
+        print(text)
+        if args.write_docs:
+            replace_section(text)
+        return
     rows = [measure("Fashion-MNIST / 255", *fashion(), args.repeats, args.n_jobs)]
     if args.large:
         rows.append(measure("fmnist-aug", *large(args.large), args.large_repeats, args.n_jobs))
     if args.graph_only:  # the insertion build of 1M rows runs for well over 10 minutes
         data = large(args.graph_only)
         rows.append(measure("fmnist-aug", *data, 1, args.n_jobs, insertion=False))
-    command = "python bench/" + " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])
     text = report(rows, command, args.repeats, os.getloadavg()[1])
     print(text)
     if args.write_docs:
