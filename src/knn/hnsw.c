@@ -647,18 +647,16 @@ umapc_status hnsw_new_index(const umapc_metric *metric, const float *data, size_
 umapc_status umapc_hnsw_build(const umapc_metric *metric, const float *data, size_t n, size_t dim,
                               const umapc_hnsw_options *opts, const umapc_progress *progress,
                               umapc_hnsw **out, umapc_error *err) {
-    umapc_hnsw *h;
-    umapc_status st = hnsw_new_index(metric, data, n, dim, opts, &h, err);
+    umapc_status st = hnsw_new_index(metric, data, n, dim, opts, out, err);
     if (st != UMAPC_OK) {
         return st;
     }
-    st = insert_rows(h, data, n, opts ? opts->n_threads : 0, progress, err);
+    st = insert_rows(*out, data, n, opts ? opts->n_threads : 0, progress, err);
     if (st != UMAPC_OK) {
-        umapc_hnsw_free(h);
-        return st;
+        umapc_hnsw_free(*out);
+        *out = NULL;
     }
-    *out = h;
-    return UMAPC_OK;
+    return st;
 }
 
 umapc_status umapc_hnsw_add(umapc_hnsw *index, const float *data, size_t n,

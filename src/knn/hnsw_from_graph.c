@@ -331,11 +331,11 @@ umapc_status umapc_hnsw_build_from_graph(const umapc_metric *metric, const float
                                          const umapc_idx *knn_indices, size_t k,
                                          const umapc_progress *progress, umapc_hnsw **out,
                                          umapc_error *err) {
-    umapc_hnsw *h;
-    umapc_status st = hnsw_new_index(metric, data, n, dim, opts, &h, err);
+    umapc_status st = hnsw_new_index(metric, data, n, dim, opts, out, err);
     if (st != UMAPC_OK) {
         return st;
     }
+    umapc_hnsw *h = *out;
     *out = NULL;
     st = check_graph(knn_indices, n, k, err);
     if (st != UMAPC_OK) {

@@ -700,6 +700,14 @@ static void test_from_graph_errors(void) {
     umapc_idx *knn = nndescent_graph(&m, x, n, dim, k);
     umapc_hnsw *h = (umapc_hnsw *)1;
     umapc_error err = {0};
+    /* Every failure leaves *out NULL, the argument checks' too. */
+    CHECK(umapc_hnsw_build_from_graph(&m, x, 0, dim, NULL, knn, k, NULL, &h, &err) ==
+              UMAPC_ERR_INVALID_ARGUMENT &&
+          h == NULL);
+    h = (umapc_hnsw *)1;
+    CHECK(umapc_hnsw_build(&m, x, 0, dim, NULL, NULL, &h, &err) == UMAPC_ERR_INVALID_ARGUMENT &&
+          h == NULL);
+    h = (umapc_hnsw *)1;
     CHECK(umapc_hnsw_build_from_graph(&m, x, n, dim, NULL, NULL, k, NULL, &h, &err) ==
               UMAPC_ERR_INVALID_ARGUMENT &&
           h == NULL);
