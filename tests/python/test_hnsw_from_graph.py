@@ -128,9 +128,16 @@ def test_bad_graphs_are_refused() -> None:
     high, low = knn.copy(), knn.copy()
     high[7, 3] = 500
     low[7, 3] = -2
-    for graph in (high, low, knn[:-1], knn[:, 0], np.zeros((500, 0), np.int32)):
+    wraps = knn.astype(np.int64)
+    wraps[7, 3] = 2**32 + 5  # would be id 5 once narrowed to int32
+    for graph in (high, low, wraps, knn[:-1], knn[:, 0], np.zeros((500, 0), np.int32)):
         with pytest.raises(ValueError):
             _core.Index(rows, backend="hnsw", knn_indices=graph)
+    with pytest.raises(TypeError):
+        _core.Index(rows, backend="hnsw", knn_indices=knn.astype(np.float64))
+    # NumPy's default int64 is taken, and builds the same index as int32 ids.
+    same = _core.Index(rows, backend="hnsw", knn_indices=knn.astype(np.int64))
+    assert same.serialize(b"") == _core.Index(rows, backend="hnsw", knn_indices=knn).serialize(b"")
     padded = knn.copy()
     padded[7, 3] = -1  # a missing neighbour is allowed
     index = _core.Index(rows, backend="hnsw", knn_indices=padded)

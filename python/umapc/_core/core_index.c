@@ -97,17 +97,36 @@ static int parse_backend(const char *name, umapc_backend *backend) {
     return 0;
 }
 
-/* knn_indices as an int32 C-contiguous (n, k) matrix with k >= 1 (ids are checked in C). */
+/* knn_indices as an int32 C-contiguous (n, k) matrix with k >= 1. Integers of any width are
+ * taken (NumPy's default is int64) and floats refused; ids outside [-1, n) are refused before
+ * the narrowing could wrap them into range (the C call checks again, for its own callers). */
 static PyArrayObject *graph_matrix(PyObject *obj, npy_intp n) {
-    PyArrayObject *a = (PyArrayObject *)PyArray_FROMANY(
-        obj, NPY_INT32, 0, 0, NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED | NPY_ARRAY_FORCECAST);
-    if (a != NULL && (PyArray_NDIM(a) != 2 || PyArray_DIM(a, 0) != n || PyArray_DIM(a, 1) < 1)) {
+    PyArrayObject *wide = (PyArrayObject *)PyArray_FROMANY(
+        obj, NPY_INT64, 0, 0, NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED);
+    if (wide == NULL) {
+        return NULL;
+    }
+    if (PyArray_NDIM(wide) != 2 || PyArray_DIM(wide, 0) != n || PyArray_DIM(wide, 1) < 1) {
         PyErr_Format(PyExc_ValueError,
                      "knn_indices must have shape (%zd, k) with k >= 1, one row per data row",
                      (Py_ssize_t)n);
-        Py_CLEAR(a);
+        Py_DECREF(wide);
+        return NULL;
     }
-    return a;
+    const int64_t *ids = (const int64_t *)PyArray_DATA(wide);
+    for (npy_intp i = 0; i < PyArray_SIZE(wide); i++) {
+        if (ids[i] < -1 || ids[i] >= (int64_t)n) {
+            PyErr_Format(PyExc_ValueError, "knn_indices row %zd holds id %lld, outside [-1, %zd)",
+                         (Py_ssize_t)(i / PyArray_DIM(wide, 1)), (long long)ids[i], (Py_ssize_t)n);
+            Py_DECREF(wide);
+            return NULL;
+        }
+    }
+    PyArrayObject *narrow = (PyArrayObject *)PyArray_FROMANY(
+        (PyObject *)wide, NPY_INT32, 2, 2,
+        NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED | NPY_ARRAY_FORCECAST);
+    Py_DECREF(wide);
+    return narrow;
 }
 
 /* Index(data, metric="euclidean", p=2.0, backend="exact", M=16, ef_construction=200, seed=0,
