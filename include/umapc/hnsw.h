@@ -30,6 +30,24 @@ UMAPC_API umapc_status umapc_hnsw_build(const umapc_metric *metric, const float 
                                         const umapc_progress *progress, umapc_hnsw **out,
                                         umapc_error *err);
 
+/* The same index from the k-NN graph of the rows instead of insertion searches, at a fraction of
+ * the cost (what pynndescent does with its search graph): knn_indices holds k neighbour ids per
+ * row (row-major n x k, -1 = none, the row itself allowed and skipped), as
+ * umapc_nndescent_knn_graph writes them. Layer 0 links each row to its list and to the rows whose
+ * lists hold it, diversified as an insertion diversifies; each upper layer is linked the same way
+ * from a k-NN graph of its nodes (NN-descent), with the levels, storage and entry point an
+ * insertion would give. The result is an index like any other (query, add, serialize). Its
+ * recall follows the graph's: from NN-descent's 15-NN graph of 69k and 200k Fashion-MNIST rows,
+ * recall@10 at ef 20 to 80 was at or above umapc_hnsw_build's, for 14-19x less build time
+ * (docs/benchmarks.md, "HNSW from the k-NN graph"). Ids outside [-1, n) are an invalid
+ * argument. opts->ef_construction is kept for later umapc_hnsw_add calls. */
+UMAPC_API umapc_status umapc_hnsw_build_from_graph(const umapc_metric *metric, const float *data,
+                                                   size_t n, size_t dim,
+                                                   const umapc_hnsw_options *opts,
+                                                   const umapc_idx *knn_indices, size_t k,
+                                                   const umapc_progress *progress, umapc_hnsw **out,
+                                                   umapc_error *err);
+
 /* Inserts n more rows (ids continue from the current size) without a rebuild. Not safe while
  * queries run on the same index. If interrupted, the rows inserted so far stay (size() tells). */
 UMAPC_API umapc_status umapc_hnsw_add(umapc_hnsw *index, const float *data, size_t n,

@@ -30,6 +30,16 @@ UMAPC_API umapc_status umapc_index_create(const umapc_metric *metric, const floa
                                           const umapc_progress *progress, umapc_index **out,
                                           umapc_error *err);
 
+/* umapc_index_create, the HNSW backend linked from the rows' k-NN graph (n x k ids) by
+ * umapc_hnsw_build_from_graph instead of insertion searches; knn_indices NULL: umapc_index_create.
+ * The exact backend ignores the graph. */
+UMAPC_API umapc_status umapc_index_create_from_graph(const umapc_metric *metric, const float *data,
+                                                     size_t n, size_t dim,
+                                                     const umapc_index_options *opts,
+                                                     const umapc_idx *knn_indices, size_t k,
+                                                     const umapc_progress *progress,
+                                                     umapc_index **out, umapc_error *err);
+
 /* Appends n rows; ids continue from the current size. */
 UMAPC_API umapc_status umapc_index_add(umapc_index *index, const float *data, size_t n,
                                        const umapc_run_options *opts,

@@ -83,6 +83,10 @@ _GRAPH_METHODS = ("auto", "nndescent", "hnsw", "exact")
 # points of 784 dimensions, ~4,000 of 128, ~15,000 of 25).
 _AUTO_EXACT_MAX_WORK = 5.5e5
 
+# Neighbours a cached k-NN graph needs for the lazy HNSW build to link from it rather than insert
+# (UMAP's default 15 qualifies; 5 would leave layer 0 with few candidates per node).
+_GRAPH_BUILD_MIN_K = 10
+
 
 def ef_from_epsilon(k: int, epsilon: float) -> int:
     """HNSW search width for pynndescent's ``epsilon`` (0.1 default; umap-learn passes 0.12/0.24).
@@ -291,10 +295,28 @@ class NNIndex:
                 seed=self._seed,
                 n_jobs=self.n_jobs,
                 callback=callback,
+                knn_indices=self._graph_for_build(data),
             )
         finally:
             if close is not None:
                 close()
+
+    def _graph_for_build(self, data: Any) -> np.ndarray | None:
+        """The cached k-NN graph of ``data`` when the HNSW graph can be linked from it (the UMAP
+        fit path: NN-descent's graph is already there), which costs a few distances per link
+        instead of a beam search per row (docs/benchmarks.md, "HNSW from the k-NN graph"); None
+        for an insertion build. Fewer than _GRAPH_BUILD_MIN_K neighbours leave the layers too
+        sparse to search well."""
+        graph = self._neighbor_graph
+        if (
+            self._backend != "hnsw"
+            or graph is None
+            or data is not self._raw_data
+            or graph[0].shape != (data.shape[0], self.n_neighbors)
+            or self.n_neighbors < _GRAPH_BUILD_MIN_K
+        ):
+            return None
+        return graph[0]
 
     @property
     def neighbor_graph(self) -> tuple[np.ndarray, np.ndarray]:

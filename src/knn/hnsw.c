@@ -491,12 +491,18 @@ static int choose_rows(umapc_hnsw *h, const float *data, size_t count, int threa
     return 0;
 }
 
+int hnsw_store_unlinked(umapc_hnsw *h, const float *data, size_t count, int threads) {
+    if (choose_rows(h, data, count, threads) != 0 || hnsw_reserve(h, h->n + count) != 0) {
+        return -1;
+    }
+    return store_rows(h, data, count);
+}
+
 static umapc_status insert_range(umapc_hnsw *h, const float *data, size_t count, int n_threads,
                                  const umapc_progress *progress, umapc_error *err) {
     size_t first = h->n, total = h->n + count;
     int threads = umapc_resolve_threads(n_threads);
-    if (choose_rows(h, data, count, threads) != 0 || hnsw_reserve(h, total) != 0 ||
-        store_rows(h, data, count) != 0) {
+    if (hnsw_store_unlinked(h, data, count, threads) != 0) {
         return umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "hnsw: out of memory storing %zu rows",
                           count);
     }
@@ -601,9 +607,8 @@ static umapc_status check_rows(const float *data, size_t n, size_t total, size_t
     return UMAPC_OK;
 }
 
-umapc_status umapc_hnsw_build(const umapc_metric *metric, const float *data, size_t n, size_t dim,
-                              const umapc_hnsw_options *opts, const umapc_progress *progress,
-                              umapc_hnsw **out, umapc_error *err) {
+umapc_status hnsw_new_index(const umapc_metric *metric, const float *data, size_t n, size_t dim,
+                            const umapc_hnsw_options *opts, umapc_hnsw **out, umapc_error *err) {
     if (out == NULL || metric == NULL) {
         return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT, "hnsw: metric and out are required");
     }
@@ -635,13 +640,23 @@ umapc_status umapc_hnsw_build(const umapc_metric *metric, const float *data, siz
         return umapc_fail(err, UMAPC_ERR_OUT_OF_MEMORY, "hnsw: out of memory");
     }
     h->allow_codes = opts->lossless_codes != 0;
-    st = insert_rows(h, data, n, opts->n_threads, progress, err);
-    if (st != UMAPC_OK) {
-        umapc_hnsw_free(h);
-        return st;
-    }
     *out = h;
     return UMAPC_OK;
+}
+
+umapc_status umapc_hnsw_build(const umapc_metric *metric, const float *data, size_t n, size_t dim,
+                              const umapc_hnsw_options *opts, const umapc_progress *progress,
+                              umapc_hnsw **out, umapc_error *err) {
+    umapc_status st = hnsw_new_index(metric, data, n, dim, opts, out, err);
+    if (st != UMAPC_OK) {
+        return st;
+    }
+    st = insert_rows(*out, data, n, opts ? opts->n_threads : 0, progress, err);
+    if (st != UMAPC_OK) {
+        umapc_hnsw_free(*out);
+        *out = NULL;
+    }
+    return st;
 }
 
 umapc_status umapc_hnsw_add(umapc_hnsw *index, const float *data, size_t n,

@@ -276,6 +276,14 @@ int hnsw_set_rows(umapc_hnsw *h, hnsw_rows rows, const float *code_lo);
 /* Makes room for `total` nodes, keeping the first h->n blocks; nonzero when out of memory. */
 int hnsw_reserve(umapc_hnsw *h, size_t total);
 
+/* umapc_hnsw_build's argument checks; on success *out is an empty index with the options set. */
+umapc_status hnsw_new_index(const umapc_metric *metric, const float *data, size_t n, size_t dim,
+                            const umapc_hnsw_options *opts, umapc_hnsw **out, umapc_error *err);
+/* Stores `count` rows (search form) after the first h->n, unlinked: the storage (codes when
+ * lossless) chosen as an insertion chooses it, the random levels drawn, empty lists. h->n is left
+ * as it is. Nonzero when out of memory. */
+int hnsw_store_unlinked(umapc_hnsw *h, const float *data, size_t count, int threads);
+
 /* Exact scan over ids[0..n_ids): leaves the best k in s->res (max-heap). */
 void hnsw_scan(const hnsw_view *v, hnsw_scratch *s, const void *q, const uint32_t *ids,
                size_t n_ids, size_t k);

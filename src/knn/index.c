@@ -138,6 +138,14 @@ static umapc_index *index_alloc(const umapc_metric *metric, umapc_backend backen
 umapc_status umapc_index_create(const umapc_metric *metric, const float *data, size_t n, size_t dim,
                                 const umapc_index_options *opts, const umapc_progress *progress,
                                 umapc_index **out, umapc_error *err) {
+    return umapc_index_create_from_graph(metric, data, n, dim, opts, NULL, 0, progress, out, err);
+}
+
+umapc_status umapc_index_create_from_graph(const umapc_metric *metric, const float *data, size_t n,
+                                           size_t dim, const umapc_index_options *opts,
+                                           const umapc_idx *knn_indices, size_t k,
+                                           const umapc_progress *progress, umapc_index **out,
+                                           umapc_error *err) {
     umapc_index_options defaults;
     if (opts == NULL) {
         umapc_index_options_init(&defaults);
@@ -163,7 +171,11 @@ umapc_status umapc_index_create(const umapc_metric *metric, const float *data, s
     if (opts->backend == UMAPC_BACKEND_EXACT) {
         status = append_exact_rows(index, data, n, err);
     } else {
-        status = umapc_hnsw_build(metric, data, n, dim, &opts->hnsw, progress, &index->hnsw, err);
+        status =
+            knn_indices != NULL
+                ? umapc_hnsw_build_from_graph(metric, data, n, dim, &opts->hnsw, knn_indices, k,
+                                              progress, &index->hnsw, err)
+                : umapc_hnsw_build(metric, data, n, dim, &opts->hnsw, progress, &index->hnsw, err);
         index->n = n;
     }
     if (status) {

@@ -611,6 +611,128 @@ static void test_lossless_codes(void) {
     free(x);
 }
 
+/* umapc_hnsw_build_from_graph from NN-descent's graph (k = 15, as a UMAP fit has it). */
+static umapc_hnsw *build_from_graph(const umapc_metric *m, const float *x, size_t n, size_t dim,
+                                    const umapc_idx *knn, size_t k, int threads) {
+    umapc_hnsw_options o;
+    umapc_hnsw_options_init(&o);
+    o.ef_construction = 100;
+    o.seed = 7;
+    o.n_threads = threads;
+    umapc_hnsw *h = NULL;
+    umapc_error err = {0};
+    umapc_status st = umapc_hnsw_build_from_graph(m, x, n, dim, &o, knn, k, NULL, &h, &err);
+    if (st != UMAPC_OK) {
+        fprintf(stderr, "build from graph failed: %s\n", err.message);
+    }
+    CHECK(st == UMAPC_OK && h != NULL);
+    return h;
+}
+
+static umapc_idx *nndescent_graph(const umapc_metric *m, const float *x, size_t n, size_t dim,
+                                  size_t k) {
+    umapc_idx *knn = malloc(n * k * sizeof *knn);
+    float *dist = malloc(n * k * sizeof *dist);
+    CHECK(umapc_nndescent_knn_graph(m, x, n, dim, k, NULL, NULL, NULL, knn, dist, NULL) ==
+          UMAPC_OK);
+    free(dist);
+    return knn;
+}
+
+/* Recall at the default ef within 0.01 of the insertion build's, on the same rows and queries. */
+static void test_from_graph_recall(const umapc_metric *m, const char *name) {
+    size_t n = 4000, dim = 24, nq = 200, k = 10, gk = 15;
+    float *x = clustered(n + nq, dim, 30, 1);
+    const float *q = x + n * dim;
+    umapc_idx *knn = nndescent_graph(m, x, n, dim, gk);
+    umapc_hnsw *g = build_from_graph(m, x, n, dim, knn, gk, 2), *h = build(m, x, n, dim, 2);
+    double r_graph = query_recall(g, m, x, n, dim, q, nq, k, 0, NULL);
+    double r_insert = query_recall(h, m, x, n, dim, q, nq, k, 0, NULL);
+    printf("%s from graph: recall@10 default ef %.4f (insertion build %.4f)\n", name, r_graph,
+           r_insert);
+    CHECK(r_graph >= r_insert - 0.01);
+    CHECK(umapc_hnsw_size(g) == n && umapc_hnsw_dim(g) == dim);
+    CHECK(umapc_hnsw_memory(g) == umapc_hnsw_memory(h)); /* same storage, levels, lists */
+    umapc_hnsw_free(g);
+    umapc_hnsw_free(h);
+    free(knn);
+    free(x);
+}
+
+/* Same bytes for any thread count; a round trip answers the same; rows added later by insertion
+ * are found; integer rows are stored as codes as an insertion build stores them. */
+static void test_from_graph_index(void) {
+    umapc_metric m;
+    umapc_metric_init(&m);
+    size_t n = 3000, dim = 16, gk = 12, extra = 300;
+    float *x = pixels(n + extra, dim, 5);
+    umapc_idx *knn = nndescent_graph(&m, x, n, dim, gk);
+    umapc_hnsw *h1 = build_from_graph(&m, x, n, dim, knn, gk, 1);
+    umapc_hnsw *h3 = build_from_graph(&m, x, n, dim, knn, gk, 3);
+    umapc_hnsw *coded = build(&m, x, n, dim, 2); /* the same seed, so the same levels */
+    CHECK(umapc_hnsw_memory(h1) == umapc_hnsw_memory(coded));
+    size_t s1, s3;
+    uint8_t *b1 = serialize(h1, &s1), *b3 = serialize(h3, &s3);
+    CHECK(s1 == s3 && memcmp(b1, b3, s1) == 0);
+    umapc_hnsw *back = NULL;
+    CHECK(umapc_hnsw_deserialize(b1, s1, &back, NULL) == UMAPC_OK);
+    query_both(h1, back, x + n * dim, extra, 10);
+    CHECK(umapc_hnsw_add(h1, x + n * dim, extra, NULL, NULL, NULL) == UMAPC_OK);
+    CHECK(umapc_hnsw_size(h1) == n + extra);
+    double r = query_recall(h1, &m, x, n + extra, dim, x + n * dim, extra, 10, 0, NULL);
+    printf("from graph, then %zu rows added: recall@10 of the added rows %.4f\n", extra, r);
+    CHECK(r >= 0.95);
+    umapc_hnsw_free(h1);
+    umapc_hnsw_free(h3);
+    umapc_hnsw_free(coded);
+    umapc_hnsw_free(back);
+    free(b1);
+    free(b3);
+    free(knn);
+    free(x);
+}
+
+static void test_from_graph_errors(void) {
+    umapc_metric m;
+    umapc_metric_init(&m);
+    size_t n = 200, dim = 4, k = 5;
+    float *x = clustered(n, dim, 3, 9);
+    umapc_idx *knn = nndescent_graph(&m, x, n, dim, k);
+    umapc_hnsw *h = (umapc_hnsw *)1;
+    umapc_error err = {0};
+    /* Every failure leaves *out NULL, the argument checks' too. */
+    CHECK(umapc_hnsw_build_from_graph(&m, x, 0, dim, NULL, knn, k, NULL, &h, &err) ==
+              UMAPC_ERR_INVALID_ARGUMENT &&
+          h == NULL);
+    h = (umapc_hnsw *)1;
+    CHECK(umapc_hnsw_build(&m, x, 0, dim, NULL, NULL, &h, &err) == UMAPC_ERR_INVALID_ARGUMENT &&
+          h == NULL);
+    h = (umapc_hnsw *)1;
+    CHECK(umapc_hnsw_build_from_graph(&m, x, n, dim, NULL, NULL, k, NULL, &h, &err) ==
+              UMAPC_ERR_INVALID_ARGUMENT &&
+          h == NULL);
+    CHECK(umapc_hnsw_build_from_graph(&m, x, n, dim, NULL, knn, 0, NULL, &h, &err) ==
+          UMAPC_ERR_INVALID_ARGUMENT);
+    knn[17] = (umapc_idx)n;
+    CHECK(umapc_hnsw_build_from_graph(&m, x, n, dim, NULL, knn, k, NULL, &h, &err) ==
+              UMAPC_ERR_INVALID_ARGUMENT &&
+          h == NULL);
+    CHECK(strstr(err.message, "row 3") != NULL);
+    knn[17] = -2;
+    CHECK(umapc_hnsw_build_from_graph(&m, x, n, dim, NULL, knn, k, NULL, &h, &err) ==
+          UMAPC_ERR_INVALID_ARGUMENT);
+    knn[17] = -1; /* a missing neighbour is allowed */
+    CHECK(umapc_hnsw_build_from_graph(&m, x, n, dim, NULL, knn, k, NULL, &h, &err) == UMAPC_OK);
+    umapc_hnsw_free(h);
+    int calls = 0;
+    umapc_progress stop = {stop_at_second_call, &calls};
+    CHECK(umapc_hnsw_build_from_graph(&m, x, n, dim, NULL, knn, k, &stop, &h, &err) ==
+              UMAPC_ERR_INTERRUPTED &&
+          h == NULL);
+    free(knn);
+    free(x);
+}
+
 int main(void) {
     umapc_metric m;
     umapc_metric_init(&m);
@@ -631,5 +753,11 @@ int main(void) {
     test_non_finite_rows();
     test_interrupt();
     test_interrupt_search();
+    umapc_metric_init(&m);
+    test_from_graph_recall(&m, "euclidean");
+    m.kind = UMAPC_METRIC_COSINE;
+    test_from_graph_recall(&m, "cosine");
+    test_from_graph_index();
+    test_from_graph_errors();
     CHECK_DONE();
 }

@@ -382,6 +382,48 @@ static void test_k_above_size(void) {
     free(x);
 }
 
+/* An HNSW index linked from a k-NN graph: the handle's size, a serialise round trip that
+ * answers the same, and the exact backend ignoring the graph. */
+static void test_create_from_graph(void) {
+    size_t n = 800, dim = 6, k = 12, nq = 20;
+    float *x = uniform_rows(n + nq, dim, 21);
+    umapc_metric m;
+    umapc_metric_init(&m);
+    umapc_idx *knn = malloc(n * k * sizeof *knn);
+    float *kd = malloc(n * k * sizeof *kd);
+    CHECK(umapc_exact_knn_graph(&m, x, n, dim, k, NULL, NULL, knn, kd, NULL) == UMAPC_OK);
+    umapc_index_options o;
+    umapc_index_options_init(&o);
+    o.backend = UMAPC_BACKEND_HNSW;
+    umapc_index *index = NULL, *back = NULL, *exact = NULL;
+    CHECK(umapc_index_create_from_graph(&m, x, n, dim, &o, knn, k, NULL, &index, NULL) == UMAPC_OK);
+    CHECK(umapc_index_size(index) == n && umapc_index_backend(index) == UMAPC_BACKEND_HNSW);
+    uint8_t *buf = NULL, *meta = NULL;
+    size_t size = 0, meta_size = 0;
+    CHECK(umapc_index_serialize(index, (umapc_blob){NULL, 0}, &buf, &size, NULL) == UMAPC_OK);
+    CHECK(umapc_index_deserialize(buf, size, &back, &meta, &meta_size, NULL) == UMAPC_OK);
+    umapc_idx ia[20 * 5], ib[20 * 5];
+    float da[20 * 5], db[20 * 5];
+    CHECK(umapc_index_query(index, x + n * dim, nq, 5, NULL, NULL, ia, da, NULL) == UMAPC_OK);
+    CHECK(umapc_index_query(back, x + n * dim, nq, 5, NULL, NULL, ib, db, NULL) == UMAPC_OK);
+    CHECK(memcmp(ia, ib, sizeof ia) == 0 && memcmp(da, db, sizeof da) == 0);
+    knn[5] = (umapc_idx)n; /* out of range: refused by HNSW, ignored by the exact backend */
+    umapc_index *bad = (umapc_index *)1;
+    CHECK(umapc_index_create_from_graph(&m, x, n, dim, &o, knn, k, NULL, &bad, NULL) ==
+              UMAPC_ERR_INVALID_ARGUMENT &&
+          bad == NULL);
+    o.backend = UMAPC_BACKEND_EXACT;
+    CHECK(umapc_index_create_from_graph(&m, x, n, dim, &o, knn, k, NULL, &exact, NULL) == UMAPC_OK);
+    umapc_free(buf);
+    umapc_free(meta);
+    umapc_index_free(index);
+    umapc_index_free(back);
+    umapc_index_free(exact);
+    free(knn);
+    free(kd);
+    free(x);
+}
+
 int main(void) {
     test_null_handle();
     test_huge_ef();
@@ -392,5 +434,6 @@ int main(void) {
     test_load_rejects_non_files();
     test_save();
     test_magnitude();
+    test_create_from_graph();
     CHECK_DONE();
 }

@@ -97,21 +97,56 @@ static int parse_backend(const char *name, umapc_backend *backend) {
     return 0;
 }
 
+/* knn_indices as an int32 C-contiguous (n, k) matrix with k >= 1. Integers of any width are
+ * taken (NumPy's default is int64) and floats refused; ids outside [-1, n) are refused before
+ * the narrowing could wrap them into range (the C call checks again, for its own callers). */
+static PyArrayObject *graph_matrix(PyObject *obj, npy_intp n) {
+    PyArrayObject *wide = (PyArrayObject *)PyArray_FROMANY(
+        obj, NPY_INT64, 0, 0, NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED);
+    if (wide == NULL) {
+        return NULL;
+    }
+    if (PyArray_NDIM(wide) != 2 || PyArray_DIM(wide, 0) != n || PyArray_DIM(wide, 1) < 1) {
+        PyErr_Format(PyExc_ValueError,
+                     "knn_indices must have shape (%zd, k) with k >= 1, one row per data row",
+                     (Py_ssize_t)n);
+        Py_DECREF(wide);
+        return NULL;
+    }
+    const int64_t *ids = (const int64_t *)PyArray_DATA(wide);
+    for (npy_intp i = 0; i < PyArray_SIZE(wide); i++) {
+        if (ids[i] < -1 || ids[i] >= (int64_t)n) {
+            PyErr_Format(PyExc_ValueError, "knn_indices row %zd holds id %lld, outside [-1, %zd)",
+                         (Py_ssize_t)(i / PyArray_DIM(wide, 1)), (long long)ids[i], (Py_ssize_t)n);
+            Py_DECREF(wide);
+            return NULL;
+        }
+    }
+    PyArrayObject *narrow = (PyArrayObject *)PyArray_FROMANY(
+        (PyObject *)wide, NPY_INT32, 2, 2,
+        NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED | NPY_ARRAY_FORCECAST);
+    Py_DECREF(wide);
+    return narrow;
+}
+
 /* Index(data, metric="euclidean", p=2.0, backend="exact", M=16, ef_construction=200, seed=0,
- *       n_jobs=-1, callback=None, params=None) */
+ *       n_jobs=-1, callback=None, params=None, knn_indices=None): knn_indices (n x k ids) links
+ *       the HNSW backend from that graph instead of insertion searches. */
 static PyObject *index_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
     (void)type;
-    static char *kwlist[] = {"data", "metric", "p",        "backend", "M", "ef_construction",
-                             "seed", "n_jobs", "callback", "params",  NULL};
+    static char *kwlist[] = {"data",     "metric",          "p",           "backend",
+                             "M",        "ef_construction", "seed",        "n_jobs",
+                             "callback", "params",          "knn_indices", NULL};
     PyObject *data_obj = NULL, *jobs_obj = Py_None, *callback = Py_None, *params = Py_None;
+    PyObject *knn_obj = Py_None;
     PyObject *metric_name = NULL;
     const char *backend_name = "exact";
     double p = 2.0;
     Py_ssize_t m = 16, ef_construction = 200;
     unsigned long long seed = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|OdsnnKOOO", kwlist, &data_obj, &metric_name,
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|OdsnnKOOOO", kwlist, &data_obj, &metric_name,
                                      &p, &backend_name, &m, &ef_construction, &seed, &jobs_obj,
-                                     &callback, &params)) {
+                                     &callback, &params, &knn_obj)) {
         return NULL;
     }
     umapc_index_options opts;
@@ -139,17 +174,25 @@ static PyObject *index_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
         Py_XDECREF(held);
         return NULL;
     }
+    PyArrayObject *knn = NULL;
+    if (knn_obj != Py_None && (knn = graph_matrix(knn_obj, PyArray_DIM(data, 0))) == NULL) {
+        Py_DECREF(data);
+        Py_XDECREF(held);
+        return NULL;
+    }
     umapc_bridge bridge;
     umapc_bridge_init(&bridge, callback);
     umapc_error err = {0};
     umapc_index *index = NULL;
     umapc_status status;
     Py_BEGIN_ALLOW_THREADS;
-    status =
-        umapc_index_create(&metric, (const float *)PyArray_DATA(data), (size_t)PyArray_DIM(data, 0),
-                           (size_t)PyArray_DIM(data, 1), &opts, &bridge.progress, &index, &err);
+    status = umapc_index_create_from_graph(
+        &metric, (const float *)PyArray_DATA(data), (size_t)PyArray_DIM(data, 0),
+        (size_t)PyArray_DIM(data, 1), &opts, knn ? (const umapc_idx *)PyArray_DATA(knn) : NULL,
+        knn ? (size_t)PyArray_DIM(knn, 1) : 0, &bridge.progress, &index, &err);
     Py_END_ALLOW_THREADS;
     Py_DECREF(data);
+    Py_XDECREF(knn);
     Py_XDECREF(held);
     if (umapc_custom_check(umapc_custom_ctx(&metric))) {
         umapc_index_free(index);
