@@ -1,6 +1,7 @@
 /* Layout optimisation: the a/b fit is a least-squares optimum, the SGD separates clusters, the
  * deterministic mode gives the same bytes for any thread count, transform leaves the tail alone. */
 #include "check.h"
+#include "layout_fixtures.h"
 #include "internal.h"
 #include "umapc.h"
 
@@ -35,37 +36,6 @@ static void test_ab(void) {
     }
     double a, b;
     CHECK(umapc_find_ab_params(0.0, 0.1, &a, &b, NULL) == UMAPC_ERR_INVALID_ARGUMENT);
-}
-
-/* Two cliques of `half` points each, joined by nothing; edges weight 1 inside, plus a weak ring
- * inside each clique so weights differ. */
-static void make_two_cliques(umapc_graph *g, size_t half) {
-    size_t n = 2 * half, deg = half - 1;
-    g->n_rows = g->n_cols = n;
-    g->nnz = n * deg;
-    g->indptr = malloc((n + 1) * sizeof *g->indptr);
-    g->indices = malloc(g->nnz * sizeof *g->indices);
-    g->data = malloc(g->nnz * sizeof *g->data);
-    size_t at = 0;
-    for (size_t i = 0; i < n; i++) {
-        g->indptr[i] = (int64_t)at;
-        size_t base = i < half ? 0 : half;
-        for (size_t j = base; j < base + half; j++) {
-            if (j != i) {
-                g->indices[at] = (umapc_idx)j;
-                g->data[at++] = (i + j) % 3 == 0 ? 1.0f : 0.5f;
-            }
-        }
-    }
-    g->indptr[n] = (int64_t)at;
-}
-
-static void random_embedding(float *emb, size_t n, uint64_t seed) {
-    umapc_rng rng;
-    umapc_rng_seed(&rng, seed);
-    for (size_t i = 0; i < 2 * n; i++) {
-        emb[i] = (float)(10.0 * umapc_rng_uniform(&rng));
-    }
 }
 
 static double spread_of(const float *emb, size_t from, size_t to, double *cx, double *cy) {
