@@ -109,6 +109,9 @@ def _check_data(X: Any, name: str = "X") -> Any:
                 X = X.astype(np.float64)
             except (TypeError, ValueError) as exc:
                 raise TypeError(f"{name} must be a numeric array: {exc}") from None
+    if X.dtype.kind == "c":
+        # scikit-learn's check_array raises ValueError for complex data; so does its check suite
+        raise ValueError(f"Complex data not supported: {name} has dtype {X.dtype}")
     if X.dtype.kind not in "biuf":
         raise TypeError(f"{name} must be a numeric array, got dtype {X.dtype}")
     return check_array(X, dtype=np.float32, order="C", input_name=name)
@@ -1401,4 +1404,9 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         tags.non_deterministic = False
+        # float64 rows give a float32 embedding, as umap-learn's
+        tags.transformer_tags.preserves_dtype = ["float32"]
         return tags
+
+    def _more_tags(self) -> dict[str, Any]:  # scikit-learn < 1.6
+        return {"preserves_dtype": [np.float32]}
