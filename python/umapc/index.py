@@ -492,10 +492,11 @@ class NNIndex:
 
     def _meta(self) -> bytes:
         """Python-level parameters (JSON), then the raw rows when the C index does not keep
-        them as given (HNSW stores normalised rows for angular metrics)."""
+        them as given (HNSW stores normalised rows for angular metrics; euclidean pixel rows it
+        keeps as lossless 8-bit codes, read back exactly, so they are not stored twice)."""
         header = json.dumps(self._params()).encode()
         parts = [_META_MAGIC, struct.pack("<Q", len(header)), header]
-        if self._backend != "exact":
+        if self._backend != "exact" and not self._core_index().rows_as_given:
             parts.append(memoryview(self._raw_data).cast("B"))
         return b"".join(parts)
 
@@ -571,7 +572,7 @@ class NNIndex:
             raise CorruptIndexError(
                 f"the stored n_neighbors={self.n_neighbors} exceeds the {shape[0]} indexed points"
             )
-        if self._backend == "exact":
+        if self._backend == "exact" or (raw_rows is None and core_index.rows_as_given):
             self._raw_data = core_index.rows()
         elif raw_rows is not None and raw_rows.size == shape[0] * shape[1]:
             self._raw_data = raw_rows.reshape(shape)

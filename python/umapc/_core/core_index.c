@@ -474,6 +474,16 @@ static PyObject *index_rows(IndexObject *self, PyObject *unused) {
     return (PyObject *)rows;
 }
 
+static PyObject *index_get_rows_as_given(IndexObject *self, void *closure) {
+    (void)closure;
+    if (begin_read(self) < 0) {
+        return NULL;
+    }
+    int given = umapc_index_rows_as_given(self->index);
+    end_read(self);
+    return PyBool_FromLong(given);
+}
+
 static PyObject *index_get_size(IndexObject *self, void *closure) {
     (void)closure;
     if (begin_read(self) < 0) {
@@ -543,12 +553,14 @@ static PyMethodDef index_type_methods[] = {
     {"serialize", (PyCFunction)index_serialize, METH_VARARGS, "serialize(meta=b'') -> bytes"},
     {"deserialize", (PyCFunction)index_deserialize, METH_O | METH_CLASS,
      "deserialize(bytes) -> (Index, meta)"},
-    {"rows", (PyCFunction)index_rows, METH_NOARGS, "rows() -> copy of an exact index's rows"},
+    {"rows", (PyCFunction)index_rows, METH_NOARGS, "rows() -> copy of the rows, where rows_as_given"},
     {NULL, NULL, 0, NULL},
 };
 
 static PyGetSetDef index_getset[] = {
     {"size", (getter)index_get_size, NULL, "number of indexed rows", NULL},
+    {"rows_as_given", (getter)index_get_rows_as_given, NULL,
+     "whether rows() returns the rows as they were given (bit for bit)", NULL},
     {"dim", (getter)index_get_dim, NULL, "row length", NULL},
     {"memory", (getter)index_get_memory, NULL, "bytes held by the index", NULL},
     {"backend", (getter)index_get_backend, NULL, "'exact' or 'hnsw'", NULL},
