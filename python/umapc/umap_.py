@@ -7,6 +7,7 @@ optimisation, transform) runs in the C library through :mod:`umapc._core`.
 
 from __future__ import annotations
 
+import os
 import time
 import warnings
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from . import _core
+from ._core import CorruptIndexError
 from ._custom_metric import make_custom_metric
 from ._layout import Progress as _Progress
 from ._layout import check_layout_finite as _check_layout_finite
@@ -1089,7 +1091,7 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                 f"X has {X.shape[1]} features, but UMAP is expecting {self.n_features_in_} "
                 "features as input."
             )
-        if _same_data(X, self._raw_data):
+        if self._is_training_data(X):
             # umap-learn's shortcut: the training data maps to its own embedding.
             return self.graph_ if self.transform_mode == "graph" else self.embedding_.copy()
         if self._knn_search_index is None and not precomputed:
@@ -1105,6 +1107,18 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             return self._transform_embed(graph, progress)
         finally:
             progress.close()
+
+    def _is_training_data(self, X: Any) -> bool:
+        """Whether X is the training data (transform's shortcut). A loaded model that does not
+        keep the training data as given (unique=True, precomputed) compares a CRC-32 of it."""
+        if self._raw_data is not None:
+            return _same_data(X, self._raw_data)
+        stored = getattr(self, "_raw_data_fingerprint", None)
+        if stored is None or list(X.shape) != stored["shape"]:
+            return False
+        from ._model import fingerprint
+
+        return fingerprint(X) == stored
 
     def _train_embedding(self) -> np.ndarray:
         """The coordinates of the points of graph_ and of the search index: embedding_, or with
@@ -1209,7 +1223,7 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         ndarray (n_samples, n_features), float32
         """
         check_is_fitted(self, "embedding_")
-        if getattr(self, "_combined", False) or self._raw_data is None:
+        if getattr(self, "_combined", False):
             raise ValueError("Inverse transform not available for a combined model.")
         if self._sparse_data:
             raise ValueError("Inverse transform not available for sparse input.")
@@ -1273,7 +1287,7 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         X : array-like, shape (n_new, n_features)
         """
         check_is_fitted(self, "embedding_")
-        if getattr(self, "_combined", False) or self._raw_data is None:
+        if getattr(self, "_combined", False):
             raise ValueError("update is not available for a model combined from two models")
         if self.metric == "precomputed":
             raise ValueError("Update does not currently support precomputed metrics")
@@ -1390,6 +1404,73 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self._supervised = self._sparse_data = False
         self.n_features_in_ = source.n_features_in_
         self._n_features_out = embedding.shape[1]
+
+    # ------------------------------------------------------------------ model files
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the fitted model to ``path``: one versioned, checksummed file, written to a
+        temporary file and renamed into place, read back by :func:`umapc.load`.
+
+        It holds the parameters, ``embedding_``, ``graph_``, the neighbours and what
+        ``transform`` needs (the search index, which holds the training rows: they are not
+        stored a second time). ``transform`` of a loaded model gives the same bytes as the
+        model's before it was saved. Pickles carry the same compact form.
+
+        Raises
+        ------
+        ValueError
+            When a parameter is code or an object rather than data (a callable metric, a
+            ``RandomState``): pickle the model instead.
+        OSError
+            When the file cannot be written.
+        """
+        check_is_fitted(self, "embedding_")
+        from ._model import save
+
+        save(self, path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> UMAP:
+        """Read a model written by :meth:`save` (also ``umapc.load``).
+
+        Raises
+        ------
+        umapc.CorruptIndexError
+            For a truncated, corrupt or malformed file (a ``ValueError``);
+            ``umapc.UnsupportedModelVersionError``, a subclass, for a file of a newer format.
+        OSError
+            When the file cannot be read.
+        """
+        from ._model import load
+
+        return load(path)
+
+    def __copy__(self) -> UMAP:
+        # a shallow copy shares the arrays and the index, as before pickling had its own form
+        # (copy.copy would otherwise serialise the whole model through __getstate__)
+        twin = type(self).__new__(type(self))
+        twin.__dict__.update(self.__dict__)
+        return twin
+
+    def __getstate__(self) -> dict[str, Any]:
+        if not hasattr(self, "embedding_"):
+            return super().__getstate__()
+        from ._model import dumps
+
+        objects: dict[str, Any] = {}
+        blob = dumps(self, objects=objects)
+        return {"_umapc_model": blob, "_umapc_objects": objects}
+
+    def __setstate__(self, state: Any) -> None:
+        if isinstance(state, dict) and "_umapc_model" in state:
+            from ._model import restore
+
+            objects = state.get("_umapc_objects") or {}
+            if not isinstance(objects, dict):
+                raise CorruptIndexError("UMAP state: the pickled objects must be a dict")
+            restore(self, state["_umapc_model"], objects)
+            return
+        super().__setstate__(state)
 
     def __mul__(self, other: Any):
         return self._compose(other, "*")
