@@ -203,8 +203,10 @@ def dumps(model: Any, *, objects: dict[str, Any] | None) -> bytes:
 
     index = getattr(model, "_knn_search_index", None)
     index_blob = b""
-    fit_data = getattr(model, "_fit_data", None)
-    raw_data = getattr(model, "_raw_data", None)
+    from .umap_ import _ROWS_IN_INDEX
+
+    fit_data = model.__dict__.get("_fit_data_value")
+    raw_data = model.__dict__.get("_raw_data_value")
     rows_from = "none"
     if isinstance(index, NNIndex) and callable(index.metric):
         if objects is None:
@@ -221,7 +223,9 @@ def dumps(model: Any, *, objects: dict[str, Any] | None) -> bytes:
     else:
         header["index"] = None
     if fit_data is not None:
-        if index is not None and _is_same(fit_data, index._raw_data):
+        if fit_data is _ROWS_IN_INDEX or (
+            index is not None and _is_same(fit_data, index._raw_data)
+        ):
             rows_from = "index"
         elif model.metric == "precomputed":
             rows_from = "none"  # the square distance matrix: transform takes new distances
@@ -230,8 +234,9 @@ def dumps(model: Any, *, objects: dict[str, Any] | None) -> bytes:
             _store_rows(fit_data, arrays, header)
     header["rows"] = rows_from
     if raw_data is None:
-        header["raw_data"] = None
-    elif raw_data is fit_data and rows_from != "none":
+        kept = getattr(model, "_raw_data_fingerprint", None)  # a loaded model saved again
+        header["raw_data"] = None if kept is None else {"fingerprint": kept}
+    elif raw_data is fit_data and rows_from != "none":  # also both _ROWS_IN_INDEX
         header["raw_data"] = "fit_data"
     else:
         header["raw_data"] = {"fingerprint": fingerprint(raw_data)}
@@ -247,10 +252,12 @@ def dumps(model: Any, *, objects: dict[str, Any] | None) -> bytes:
     header["arrays"] = table
     header["index_bytes"] = len(index_blob)
     text = json.dumps(header).encode()
-    body = b"".join(
-        [MAGIC, struct.pack("<IQ", FORMAT_VERSION, len(text)), text, *chunks, index_blob]
-    )
-    return body + struct.pack("<I", zlib.crc32(body))
+    head = [MAGIC, struct.pack("<IQ", FORMAT_VERSION, len(text)), text, *chunks]
+    crc = 0
+    for part in head:
+        crc = zlib.crc32(part, crc)
+    # the index section carries its own checksum (the C index file's, the sparse index's)
+    return b"".join([*head, index_blob, struct.pack("<I", crc)])
 
 
 def _is_same(a: Any, b: Any) -> bool:
@@ -316,12 +323,8 @@ def restore(model: Any, blob: Any, objects: dict[str, Any]) -> None:
         )
     if version < 1:
         raise CorruptIndexError(f"the umapc model file has an invalid format version {version}")
-    body = blob[:-4]
-    (crc,) = struct.unpack("<I", blob[-4:])
-    if zlib.crc32(body) != crc:
-        raise CorruptIndexError("the umapc model file is corrupt or truncated (checksum mismatch)")
     try:
-        _restore(model, body, text_len, objects)
+        _restore(model, blob[:-4], text_len, objects, struct.unpack("<I", blob[-4:])[0])
     except CorruptIndexError:
         raise
     except (
@@ -338,12 +341,20 @@ def restore(model: Any, blob: Any, objects: dict[str, Any]) -> None:
         raise CorruptIndexError(f"the umapc model file is malformed: {exc}") from exc
 
 
-def _restore(model: Any, body: memoryview, text_len: int, objects: dict[str, Any]) -> None:
+def _restore(
+    model: Any, body: memoryview, text_len: int, objects: dict[str, Any], crc: int
+) -> None:
     from .index import NNIndex, _deserialize_core_index, _stored_int
 
     if _HEAD + text_len > len(body):
-        raise ValueError("the header runs past the end")
-    header = json.loads(bytes(body[_HEAD : _HEAD + text_len]).decode())
+        raise CorruptIndexError("the umapc model file is truncated (its header runs past the end)")
+    try:
+        header = json.loads(bytes(body[_HEAD : _HEAD + text_len]).decode())
+        index_bytes = _stored_int(header["index_bytes"], "index length", 0)
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError, RecursionError) as exc:
+        raise CorruptIndexError(f"the umapc model file's header is corrupt: {exc}") from exc
+    if index_bytes > len(body) or zlib.crc32(body[: len(body) - index_bytes]) != crc:
+        raise CorruptIndexError("the umapc model file is corrupt or truncated (checksum mismatch)")
     if not isinstance(header, dict):
         raise ValueError("the header is not a JSON object")
     at = _HEAD + text_len
@@ -362,7 +373,6 @@ def _restore(model: Any, body: memoryview, text_len: int, objects: dict[str, Any
         arrays[name] = np.frombuffer(body, dtype=dtype, count=count, offset=at).reshape(shape)
         arrays[name] = arrays[name].copy()
         at += size
-    index_bytes = _stored_int(header["index_bytes"], "index length", 0)
     if at + index_bytes != len(body):
         raise ValueError("the file's length does not match its header")
 
@@ -426,7 +436,7 @@ def _restore(model: Any, body: memoryview, text_len: int, objects: dict[str, Any
     kind = header["index"]
     index = None
     if kind == "nnindex":
-        core_index, meta = _deserialize_core_index(bytes(body[at : at + index_bytes]))
+        core_index, meta = _deserialize_core_index(body[at : at + index_bytes])
         index = NNIndex._from_parts(core_index, meta)
     elif kind == "object":
         index = objects.get("_knn_search_index")
@@ -435,7 +445,7 @@ def _restore(model: Any, body: memoryview, text_len: int, objects: dict[str, Any
     elif kind is not None:
         raise ValueError(f"unknown index kind {kind!r}")
     if index is not None:
-        n_rows, n_cols = index._raw_data.shape
+        n_rows, n_cols = index._shape()
         if n_rows != m or n_cols != model.n_features_in_:
             raise ValueError(
                 f"the search index holds {n_rows} x {n_cols} rows, the model {m} x "
@@ -443,11 +453,13 @@ def _restore(model: Any, body: memoryview, text_len: int, objects: dict[str, Any
             )
     model._knn_search_index = index
 
+    from .umap_ import _ROWS_IN_INDEX
+
     rows_from = header["rows"]
     if rows_from == "index":
         if index is None:
             raise ValueError("rows in the index, but no index")
-        fit_data = index._raw_data
+        fit_data = _ROWS_IN_INDEX
     elif rows_from == "stored":
         fit_data = _stored_rows(arrays, header)
         if fit_data.shape != (m, model.n_features_in_):

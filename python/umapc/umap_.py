@@ -164,6 +164,10 @@ def _knn_from_distances(X: Any, k: int, n_jobs: int) -> tuple[np.ndarray, np.nda
     return _core.precomputed_knn(X, k, n_jobs=n_jobs)
 
 
+#: _fit_data / _raw_data of a loaded model: the search index's rows.
+_ROWS_IN_INDEX = object()
+
+
 def _same_data(a: Any, b: Any) -> bool:
     """Whether a is the training data b (transform's shortcut)."""
     if a.shape != b.shape or scipy.sparse.issparse(a) != scipy.sparse.issparse(b):
@@ -1108,11 +1112,36 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         finally:
             progress.close()
 
+    # A loaded model's training rows are its search index's (not a second copy): _fit_data and
+    # _raw_data then read them from the index, which decodes them only when they are used.
+    @property
+    def _fit_data(self) -> Any:
+        value = self.__dict__.get("_fit_data_value")
+        return self._knn_search_index._raw_data if value is _ROWS_IN_INDEX else value
+
+    @_fit_data.setter
+    def _fit_data(self, value: Any) -> None:
+        self.__dict__["_fit_data_value"] = value
+
+    @property
+    def _raw_data(self) -> Any:
+        value = self.__dict__.get("_raw_data_value")
+        return self._knn_search_index._raw_data if value is _ROWS_IN_INDEX else value
+
+    @_raw_data.setter
+    def _raw_data(self, value: Any) -> None:
+        self.__dict__["_raw_data_value"] = value
+
     def _is_training_data(self, X: Any) -> bool:
         """Whether X is the training data (transform's shortcut). A loaded model that does not
         keep the training data as given (unique=True, precomputed) compares a CRC-32 of it."""
-        if self._raw_data is not None:
+        raw = self.__dict__.get("_raw_data_value")
+        if raw is _ROWS_IN_INDEX:
+            if X.shape != self._knn_search_index._shape():
+                return False
             return _same_data(X, self._raw_data)
+        if raw is not None:
+            return _same_data(X, raw)
         stored = getattr(self, "_raw_data_fingerprint", None)
         if stored is None or list(X.shape) != stored["shape"]:
             return False
