@@ -184,7 +184,9 @@ def dumps(model: Any, *, objects: dict[str, Any] | None) -> bytes:
     train = model._train_embedding()
     if train is not embedding:
         arrays.append(("_fit_embedding", train))
-    for name in ("_unique_inverse_", "_knn_indices", "_knn_dists", "_sigmas", "_rhos"):
+    if train is not embedding:  # unique=True: the distinct rows' embedding and the map to them
+        arrays.append(("_unique_inverse_", model._unique_inverse_))
+    for name in ("_knn_indices", "_knn_dists", "_sigmas", "_rhos"):
         if getattr(model, name, None) is not None:
             arrays.append((name, getattr(model, name)))
     for name in ("rad_orig_", "rad_emb_"):

@@ -1499,6 +1499,13 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                 raise CorruptIndexError("UMAP state: the pickled objects must be a dict")
             restore(self, state["_umapc_model"], objects)
             return
+        if isinstance(state, dict):
+            # an attribute dict (unfitted, or pickled by an earlier umapc): the rows' attributes
+            # are properties now, over these names
+            state = dict(state)
+            for name in ("_raw_data", "_fit_data"):
+                if name in state:
+                    state[f"{name}_value"] = state.pop(name)
         super().__setstate__(state)
 
     def __mul__(self, other: Any):

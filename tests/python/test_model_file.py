@@ -228,3 +228,15 @@ def test_malformed_headers_with_valid_checksums(tmp_path) -> None:
     assert umapc.load(tmp_path / "m").embedding_.shape == (400, 2)
     with pytest.raises(CorruptIndexError):
         pickle.loads(pickle.dumps(UMAP())).__setstate__({"_umapc_model": b"junk"})
+
+
+def test_attribute_dict_pickles_still_load() -> None:
+    """A pickle of the attribute dict (what earlier umapc wrote) restores a working model."""
+    model, X, Q = _fit("euclidean")
+    state = dict(model.__dict__)
+    state["_raw_data"] = state.pop("_raw_data_value")
+    state["_fit_data"] = state.pop("_fit_data_value")
+    old = UMAP.__new__(UMAP)
+    old.__setstate__(state)
+    assert old.transform(Q).tobytes() == model.transform(Q).tobytes()
+    np.testing.assert_array_equal(old.transform(X), model.embedding_)
