@@ -292,12 +292,32 @@ def _umapc_version() -> str:
 
 
 def save(model: Any, path: str | os.PathLike[str]) -> None:
-    """``UMAP.save``: the model file, written atomically."""
+    """Write ``model``'s file (``UMAP.save``) through the C library's atomic writer."""
     _core.write_file(os.fspath(path), dumps(model, objects=None))
 
 
 def load(path: str | os.PathLike[str]) -> Any:
-    """``umapc.load``: a model written by ``UMAP.save``."""
+    """Read a fitted :class:`umapc.UMAP` written by ``UMAP.save``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The model file.
+
+    Returns
+    -------
+    umapc.UMAP
+        The fitted model: its ``transform`` gives the bytes the saved model's gave.
+
+    Raises
+    ------
+    umapc.CorruptIndexError
+        (a ``ValueError``) for a truncated, corrupt, foreign or malformed file.
+    umapc.UnsupportedModelVersionError
+        (a ``CorruptIndexError``) for a file of a newer format than this umapc reads.
+    OSError
+        When the file cannot be read (missing, a folder, no permission).
+    """
     from .umap_ import UMAP
 
     model = UMAP.__new__(UMAP)
