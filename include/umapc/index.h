@@ -100,8 +100,14 @@ UMAPC_API umapc_status umapc_file_write_atomic(const char *path, const uint8_t *
 UMAPC_API umapc_status umapc_file_read(const char *path, uint8_t **bytes, size_t *size,
                                        umapc_error *err);
 
-/* Copies the stored rows of an exact index into out (size() x dim() floats); fails for HNSW,
- * which keeps rows in its own (possibly normalised) form. */
+/* Whether the index keeps its rows as they were given, so that umapc_index_copy_rows can return
+ * them bit for bit: exact indexes (but dot, whose rows are normalised), and HNSW indexes holding
+ * lossless 8-bit codes or float rows of a metric that does not normalise them. */
+UMAPC_API int umapc_index_rows_as_given(const umapc_index *index);
+
+/* Copies the stored rows into out (size() x dim() floats): exact indexes' rows, and HNSW
+ * indexes' where umapc_index_rows_as_given (decoded from 8-bit codes exactly); fails for an
+ * HNSW index that keeps them normalised. */
 UMAPC_API umapc_status umapc_index_copy_rows(const umapc_index *index, float *out,
                                              umapc_error *err);
 

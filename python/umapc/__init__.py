@@ -22,13 +22,16 @@ __all__ = [
     "CorruptIndexError",
     "NNIndex",
     "NNTransformer",
+    "UnsupportedModelVersionError",
     "__version__",
     "embed_graph",
+    "load",
     "simd_level",
 ]
 
 if TYPE_CHECKING:
     from . import scanpy as scanpy
+    from ._model import UnsupportedModelVersionError, load
     from .aligned_umap import AlignedUMAP
     from .embedding import embed_graph
     from .index import CorruptIndexError, NNIndex
@@ -42,6 +45,8 @@ _LAZY = {
     "CorruptIndexError": ".index",
     "NNTransformer": ".transformer",
     "embed_graph": ".embedding",
+    "load": "._model",
+    "UnsupportedModelVersionError": "._model",
 }
 # Submodules reached as attributes (``umapc.scanpy.umap``) without importing them first.
 _LAZY_MODULES = {"scanpy": ".scanpy"}

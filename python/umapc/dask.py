@@ -533,11 +533,12 @@ class UMAP(_LocalUMAP):
         cached = _BROADCASTS.get(self)
         if cached is not None and cached[0] is client and cached[1] is self.embedding_:
             return cached[2]
-        payload = copy.copy(self)
-        empty = np.empty((0, self.n_features_in_), dtype=np.float32)
-        # An empty training matrix never equals a partition, so transform's shortcut for the
-        # training data itself does not apply on the workers (a partition is not all of it).
-        payload._raw_data = payload._fit_data = empty
+        # a shallow copy of the attributes (copy.copy would go through the model's pickled form)
+        payload = type(self).__new__(type(self))
+        payload.__dict__.update(self.__dict__)
+        # Without training rows, transform's shortcut for the training data itself does not
+        # apply on the workers (a partition is not all of it); the index holds the rows.
+        payload._raw_data = payload._fit_data = None
         payload.graph_ = payload._knn_indices = payload._knn_dists = None
         future = client.scatter(payload, broadcast=True, hash=False)
         _BROADCASTS[self] = (client, self.embedding_, future)

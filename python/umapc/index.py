@@ -430,7 +430,7 @@ class NNIndex:
             ef = check_positive_int(ef, "ef")
         # A beam wider than the index finds nothing more; the C library clamps too, this keeps
         # Python ints beyond 64 bits out of the call.
-        ef = min(ef, max(k, self._raw_data.shape[0]))
+        ef = min(ef, max(k, self._n_rows()))
         jobs = self.n_jobs if n_jobs is None else check_n_jobs(n_jobs)
         if scipy.sparse.issparse(query_data) and not self._sparse:
             query_data = _like_rows(_core_matrix(query_data, "query_data"), False)
@@ -514,10 +514,11 @@ class NNIndex:
 
     def _meta(self) -> bytes:
         """Python-level parameters (JSON), then the raw rows when the C index does not keep
-        them as given (HNSW stores normalised rows for angular metrics)."""
+        them as given (HNSW stores normalised rows for angular metrics; euclidean pixel rows it
+        keeps as lossless 8-bit codes, read back exactly, so they are not stored twice)."""
         header = json.dumps(self._params()).encode()
         parts = [_META_MAGIC, struct.pack("<Q", len(header)), header]
-        if self._backend != "exact":
+        if self._backend != "exact" and not self._core_index().rows_as_given:
             parts.append(memoryview(self._raw_data).cast("B"))
         return b"".join(parts)
 
@@ -595,6 +596,11 @@ class NNIndex:
             )
         if self._backend == "exact":
             self._raw_data = core_index.rows()
+        elif raw_rows is None and core_index.rows_as_given:
+            # read out of the index only when asked for (update, a graph from the rows): a
+            # loaded index answers queries without a second, decoded copy of its rows
+            self.__dict__["_rows"] = None
+            self.__dict__["_rows_in_index"] = True
         elif raw_rows is not None and raw_rows.size == shape[0] * shape[1]:
             self._raw_data = raw_rows.reshape(shape)
             try:
@@ -666,8 +672,36 @@ class NNIndex:
             state.get("neighbor_graph"), self._raw_data.shape[0], self.n_neighbors
         )
 
+    @property
+    def _raw_data(self) -> Any:
+        """The indexed rows as given; those of a loaded HNSW index that keeps them as given
+        are read out of it on first use."""
+        rows = self.__dict__.get("_rows")
+        if rows is None and self.__dict__.get("_rows_in_index"):
+            with self._lock:
+                rows = self.__dict__.get("_rows")
+                if rows is None:
+                    rows = self._index.rows()
+                    self.__dict__["_rows"] = rows
+        return rows
+
+    @_raw_data.setter
+    def _raw_data(self, value: Any) -> None:
+        self.__dict__["_rows"] = value
+        self.__dict__["_rows_in_index"] = False
+
+    def _n_rows(self) -> int:
+        rows = self.__dict__.get("_rows")
+        return int(rows.shape[0]) if rows is not None else int(self._index.size)
+
+    def _shape(self) -> tuple[int, int]:
+        rows = self.__dict__.get("_rows")
+        if rows is not None:
+            return int(rows.shape[0]), int(rows.shape[1])
+        return int(self._index.size), int(self._index.dim)
+
     def __repr__(self) -> str:
-        n, d = self._raw_data.shape
+        n, d = self._shape()
         info = getattr(self, "graph_info_", None)
         made = f", graph made by {info['method']!r}" if info else ""
         return (

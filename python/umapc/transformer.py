@@ -50,6 +50,18 @@ def _knn_csr(indices: np.ndarray, distances: np.ndarray, n_fit: int, mode: str) 
     return graph
 
 
+def _rows(X: Any) -> Any:
+    """X as the index takes it: canonical float32 CSR for scipy sparse X, else UMAP's dense
+    conversion (object arrays of numbers converted, scikit-learn's messages for complex, 1-D
+    and empty input)."""
+    from .index import _core_matrix
+    from .umap_ import _check_data
+
+    if scipy.sparse.issparse(X):
+        return _core_matrix(X, "X")
+    return _check_data(X)
+
+
 class NNTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Transform X into the sparse graph of its k nearest neighbours, computed in C.
 
@@ -184,10 +196,11 @@ parallel_batch_queries
         -------
         self : NNTransformer
         """
-        from .index import NNIndex, _core_matrix
+        from .index import NNIndex
 
         k = self._k()
-        X = _core_matrix(X, "X")
+        self._set_feature_names(X)
+        X = _rows(X)
         if k > X.shape[0]:
             raise ValueError(
                 f"Expected n_neighbors <= n_samples_fit, but n_neighbors = {k}, "
@@ -233,9 +246,7 @@ parallel_batch_queries
         k = self._k()
         if X is None:
             return self._graph_of_training_data(k)
-        from .index import _core_matrix
-
-        X = _core_matrix(X, "X")
+        X = _rows(X)
         if X.shape[1] != self.n_features_in_:
             raise ValueError(
                 f"X has {X.shape[1]} features, but NNTransformer is expecting "
@@ -278,7 +289,21 @@ parallel_batch_queries
             )
         return self.fit(X)._graph_of_training_data(self._k_fit)
 
+    def _set_feature_names(self, X: Any) -> None:
+        """feature_names_in_ from a data frame's string column names, as scikit-learn sets it."""
+        columns = getattr(X, "columns", None)
+        names = None if columns is None else np.asarray(list(columns), dtype=object)
+        if names is not None and names.size and all(isinstance(c, str) for c in names):
+            self.feature_names_in_ = names
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+
     def __sklearn_tags__(self):  # scikit-learn >= 1.6
         tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = False
+        tags.input_tags.sparse = True  # NNIndex searches scipy sparse rows exactly
+        # float64 rows give float32 distances, as pynndescent's transformer
+        tags.transformer_tags.preserves_dtype = ["float32"]
         return tags
+
+    def _more_tags(self) -> dict[str, Any]:  # scikit-learn < 1.6
+        return {"preserves_dtype": [np.float32]}

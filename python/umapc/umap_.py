@@ -7,6 +7,7 @@ optimisation, transform) runs in the C library through :mod:`umapc._core`.
 
 from __future__ import annotations
 
+import os
 import time
 import warnings
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from . import _core
+from ._core import CorruptIndexError
 from ._custom_metric import make_custom_metric
 from ._layout import Progress as _Progress
 from ._layout import check_layout_finite as _check_layout_finite
@@ -105,6 +107,9 @@ def _check_data(X: Any, name: str = "X") -> Any:
                 X = X.astype(np.float64)
             except (TypeError, ValueError) as exc:
                 raise TypeError(f"{name} must be a numeric array: {exc}") from None
+    if X.dtype.kind == "c":
+        # scikit-learn's check_array raises ValueError for complex data; so does its check suite
+        raise ValueError(f"Complex data not supported: {name} has dtype {X.dtype}")
     if X.dtype.kind not in "biuf":
         raise TypeError(f"{name} must be a numeric array, got dtype {X.dtype}")
     return check_array(X, dtype=np.float32, order="C", input_name=name)
@@ -153,6 +158,10 @@ def _knn_from_distances(X: Any, k: int, n_jobs: int) -> tuple[np.ndarray, np.nda
             n_jobs=n_jobs,
         )
     return _core.precomputed_knn(X, k, n_jobs=n_jobs)
+
+
+#: _fit_data / _raw_data of a loaded model: the search index's rows.
+_ROWS_IN_INDEX = object()
 
 
 def _same_data(a: Any, b: Any) -> bool:
@@ -1143,7 +1152,7 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                 f"X has {X.shape[1]} features, but UMAP is expecting {self.n_features_in_} "
                 "features as input."
             )
-        if _same_data(X, self._raw_data):
+        if self._is_training_data(X):
             # umap-learn's shortcut: the training data maps to its own embedding.
             return self.graph_ if self.transform_mode == "graph" else self.embedding_.copy()
         if self._knn_search_index is None and not precomputed:
@@ -1159,6 +1168,43 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             return self._transform_embed(graph, progress)
         finally:
             progress.close()
+
+    # A loaded model's training rows are its search index's (not a second copy): _fit_data and
+    # _raw_data then read them from the index, which decodes them only when they are used.
+    @property
+    def _fit_data(self) -> Any:
+        value = self.__dict__.get("_fit_data_value")
+        return self._knn_search_index._raw_data if value is _ROWS_IN_INDEX else value
+
+    @_fit_data.setter
+    def _fit_data(self, value: Any) -> None:
+        self.__dict__["_fit_data_value"] = value
+
+    @property
+    def _raw_data(self) -> Any:
+        value = self.__dict__.get("_raw_data_value")
+        return self._knn_search_index._raw_data if value is _ROWS_IN_INDEX else value
+
+    @_raw_data.setter
+    def _raw_data(self, value: Any) -> None:
+        self.__dict__["_raw_data_value"] = value
+
+    def _is_training_data(self, X: Any) -> bool:
+        """Whether X is the training data (transform's shortcut). A loaded model that does not
+        keep the training data as given (unique=True, precomputed) compares a CRC-32 of it."""
+        raw = self.__dict__.get("_raw_data_value")
+        if raw is _ROWS_IN_INDEX:
+            if X.shape != self._knn_search_index._shape():
+                return False
+            return _same_data(X, self._raw_data)
+        if raw is not None:
+            return _same_data(X, raw)
+        stored = getattr(self, "_raw_data_fingerprint", None)
+        if stored is None or list(X.shape) != stored["shape"]:
+            return False
+        from ._model import fingerprint
+
+        return fingerprint(X) == stored
 
     def _train_embedding(self) -> np.ndarray:
         """The coordinates of the points of graph_ and of the search index: embedding_, or with
@@ -1263,7 +1309,7 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         ndarray (n_samples, n_features), float32
         """
         check_is_fitted(self, "embedding_")
-        if getattr(self, "_combined", False) or self._raw_data is None:
+        if getattr(self, "_combined", False):
             raise ValueError("Inverse transform not available for a combined model.")
         if self._sparse_data:
             raise ValueError("Inverse transform not available for sparse input.")
@@ -1327,7 +1373,7 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         X : array-like, shape (n_new, n_features)
         """
         check_is_fitted(self, "embedding_")
-        if getattr(self, "_combined", False) or self._raw_data is None:
+        if getattr(self, "_combined", False):
             raise ValueError("update is not available for a model combined from two models")
         if self.metric == "precomputed":
             raise ValueError("Update does not currently support precomputed metrics")
@@ -1445,6 +1491,80 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self.n_features_in_ = source.n_features_in_
         self._n_features_out = embedding.shape[1]
 
+    # ------------------------------------------------------------------ model files
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the fitted model to ``path``: one versioned, checksummed file, written to a
+        temporary file and renamed into place, read back by :func:`umapc.load`.
+
+        It holds the parameters, ``embedding_``, ``graph_``, the neighbours and what
+        ``transform`` needs (the search index, which holds the training rows: they are not
+        stored a second time). ``transform`` of a loaded model gives the same bytes as the
+        model's before it was saved. Pickles carry the same compact form.
+
+        Raises
+        ------
+        ValueError
+            When a parameter is code or an object rather than data (a callable metric, a
+            ``RandomState``): pickle the model instead.
+        OSError
+            When the file cannot be written.
+        """
+        check_is_fitted(self, "embedding_")
+        from ._model import save
+
+        save(self, path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> UMAP:
+        """Read a model written by :meth:`save` (also ``umapc.load``).
+
+        Raises
+        ------
+        umapc.CorruptIndexError
+            For a truncated, corrupt or malformed file (a ``ValueError``);
+            ``umapc.UnsupportedModelVersionError``, a subclass, for a file of a newer format.
+        OSError
+            When the file cannot be read.
+        """
+        from ._model import load
+
+        return load(path)
+
+    def __copy__(self) -> UMAP:
+        # a shallow copy shares the arrays and the index, as before pickling had its own form
+        # (copy.copy would otherwise serialise the whole model through __getstate__)
+        twin = type(self).__new__(type(self))
+        twin.__dict__.update(self.__dict__)
+        return twin
+
+    def __getstate__(self) -> dict[str, Any]:
+        if not hasattr(self, "embedding_"):
+            return super().__getstate__()
+        from ._model import dumps
+
+        objects: dict[str, Any] = {}
+        blob = dumps(self, objects=objects)
+        return {"_umapc_model": blob, "_umapc_objects": objects}
+
+    def __setstate__(self, state: Any) -> None:
+        if isinstance(state, dict) and "_umapc_model" in state:
+            from ._model import restore
+
+            objects = state.get("_umapc_objects") or {}
+            if not isinstance(objects, dict):
+                raise CorruptIndexError("UMAP state: the pickled objects must be a dict")
+            restore(self, state["_umapc_model"], objects)
+            return
+        if isinstance(state, dict):
+            # an attribute dict (unfitted, or pickled by an earlier umapc): the rows' attributes
+            # are properties now, over these names
+            state = dict(state)
+            for name in ("_raw_data", "_fit_data"):
+                if name in state:
+                    state[f"{name}_value"] = state.pop(name)
+        super().__setstate__(state)
+
     def __mul__(self, other: Any):
         return self._compose(other, "*")
 
@@ -1458,4 +1578,9 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         tags.non_deterministic = False
+        # float64 rows give a float32 embedding, as umap-learn's
+        tags.transformer_tags.preserves_dtype = ["float32"]
         return tags
+
+    def _more_tags(self) -> dict[str, Any]:  # scikit-learn < 1.6
+        return {"preserves_dtype": [np.float32]}

@@ -651,16 +651,35 @@ umapc_status umapc_index_deserialize(const uint8_t *buffer, size_t size, umapc_i
     return UMAPC_OK;
 }
 
+int umapc_index_rows_as_given(const umapc_index *index) {
+    if (index == NULL || metric_search_rows_copy(&index->metric)) {
+        return 0;
+    }
+    if (index->backend == UMAPC_BACKEND_EXACT) {
+        return 1;
+    }
+    /* 8-bit codes are kept only when lossless (euclidean rows of integers); float rows are kept
+     * as the metric prepares them, which is the row itself unless the metric normalises */
+    const umapc_hnsw *h = index->hnsw;
+    return h != NULL && (h->rows == HNSW_ROWS_CODES || h->space.plan.prep == METRIC_PREP_NONE);
+}
+
 umapc_status umapc_index_copy_rows(const umapc_index *index, float *out, umapc_error *err) {
     umapc_status status = check_handle(index, "copy_rows", err);
     if (status) {
         return status;
     }
-    if (index->backend != UMAPC_BACKEND_EXACT) {
-        return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT,
-                          "only the exact backend keeps rows as given");
+    if (index->backend == UMAPC_BACKEND_EXACT) {
+        memcpy(out, index->exact_rows, index->n * index->dim * sizeof(float));
+        return UMAPC_OK;
     }
-    memcpy(out, index->exact_rows, index->n * index->dim * sizeof(float));
+    if (!umapc_index_rows_as_given(index)) {
+        return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT,
+                          "this HNSW index keeps its rows normalised for the metric, not as given");
+    }
+    for (size_t u = 0; u < index->n; u++) {
+        hnsw_row(index->hnsw, (uint32_t)u, out + u * index->dim);
+    }
     return UMAPC_OK;
 }
 

@@ -424,8 +424,40 @@ static void test_create_from_graph(void) {
     free(x);
 }
 
+/* HNSW rows come back as given where the index keeps them so: lossless 8-bit codes of pixel rows
+ * (decoded exactly) and manhattan's float rows; cosine's are normalised and refused. */
+static void test_hnsw_rows_as_given(void) {
+    size_t n = 40, dim = 6;
+    float *pixels = malloc(n * dim * sizeof *pixels), *wide = malloc(n * dim * sizeof *wide);
+    float *out = malloc(n * dim * sizeof *out);
+    for (size_t i = 0; i < n * dim; i++) {
+        pixels[i] = (float)((i * 37) % 256);
+        wide[i] = (float)i * 0.37f - 20.0f;
+    }
+    umapc_metric_kind kinds[3] = {UMAPC_METRIC_EUCLIDEAN, UMAPC_METRIC_MANHATTAN,
+                                  UMAPC_METRIC_COSINE};
+    const float *data[3] = {pixels, wide, wide};
+    for (int m = 0; m < 3; m++) {
+        umapc_index *index = make(UMAPC_BACKEND_HNSW, kinds[m], data[m], n, dim);
+        umapc_error err = {0};
+        if (m < 2) {
+            CHECK(umapc_index_rows_as_given(index));
+            CHECK_OK(umapc_index_copy_rows(index, out, &ce_));
+            CHECK(memcmp(out, data[m], n * dim * sizeof *out) == 0);
+        } else {
+            CHECK(!umapc_index_rows_as_given(index));
+            CHECK(umapc_index_copy_rows(index, out, &err) == UMAPC_ERR_INVALID_ARGUMENT);
+        }
+        umapc_index_free(index);
+    }
+    free(pixels);
+    free(wide);
+    free(out);
+}
+
 int main(void) {
     test_null_handle();
+    test_hnsw_rows_as_given();
     test_huge_ef();
     test_k_above_size();
     test_interrupted_add();

@@ -544,6 +544,68 @@ def _call_cases() -> list[tuple[str, str, str]]:
         fitted + "c = pickle.loads(pickle.dumps(m))\nsane_embedding(c.transform(X[:5]), 5)",
         "ok",
     )
+    # model files (UMAP.save / umapc.load): every damage is a clean CorruptIndexError (ValueError)
+    saved = fitted + "import umapc, struct\np = os.path.join(tmp, 'm')\nm.save(p)\n"
+    add(
+        "UMAP save then load",
+        saved + "sane_embedding(umapc.load(p).transform(X[:5]), 5)",
+        "ok",
+    )
+    for frac in (0.0, 0.01, 0.3, 0.6, 0.95, 0.999):
+        add(
+            f"UMAP load flipped byte at {frac}",
+            saved + "raw = bytearray(open(p, 'rb').read())\n"
+            f"raw[min(len(raw) - 1, max(8, int(len(raw) * {frac})))] ^= 0xFF\n"
+            "open(p, 'wb').write(bytes(raw))\numapc.load(p)",
+            "error",
+        )
+    for cut in ("0", "5", "21", "len(raw) // 2", "len(raw) - 1"):
+        add(
+            f"UMAP load truncated to {cut}",
+            saved + f"raw = open(p, 'rb').read()\nopen(p, 'wb').write(raw[:{cut}])\numapc.load(p)",
+            "error",
+        )
+    add(
+        "UMAP load wrong magic",
+        saved + "raw = open(p, 'rb').read()\nopen(p, 'wb').write(b'X' * 8 + raw[8:])\n"
+        "umapc.load(p)",
+        "error",
+    )
+    add(
+        "UMAP load future version",
+        saved + "raw = bytearray(open(p, 'rb').read())\nraw[8:12] = struct.pack('<I', 99)\n"
+        "open(p, 'wb').write(bytes(raw))\numapc.load(p)",
+        "error",
+    )
+    add(
+        "UMAP load an NNIndex file",
+        _INDEX.format(backend="exact") + "import umapc\np = os.path.join(tmp, 'i')\n"
+        "idx.save(p)\numapc.load(p)",
+        "error",
+    )
+    add("UMAP load a folder", "import umapc\numapc.load(tmp)", "error")
+    add("UMAP load missing", "import umapc\numapc.load(os.path.join(tmp, 'none'))", "error")
+    add(
+        "UMAP save to a missing folder",
+        fitted + "m.save(os.path.join(tmp, 'no', 'm'))",
+        "error",
+    )
+    add("UMAP save unfitted", "UMAP().save(os.path.join(tmp, 'm'))", "error")
+    add(
+        "UMAP pickle truncated",
+        fitted + "pickle.loads(pickle.dumps(m)[:-40])",
+        "any",
+    )
+    add(
+        "UMAP setstate junk",
+        "m = UMAP()\nm.__setstate__({'_umapc_model': b'UMAPCMDL' + bytes(40)})",
+        "error",
+    )
+    add(
+        "UMAP setstate not bytes",
+        "m = UMAP()\nm.__setstate__({'_umapc_model': 3})",
+        "error",
+    )
     # custom (plain Python) metrics: what the callable does wrong surfaces as an exception after
     # the C call, never as a crash or a graph of garbage
     customs = {

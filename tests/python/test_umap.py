@@ -393,7 +393,8 @@ def test_bad_input_raises_value_error(data):
 def test_non_numeric_input_raises_type_error():
     with pytest.raises(TypeError):
         UMAP().fit(np.array([["a", "b"], ["c", "d"], ["e", "f"]]))
-    with pytest.raises(TypeError):
+    # complex data: ValueError, as umap-learn's check_array (and scikit-learn's check suite)
+    with pytest.raises(ValueError, match="Complex data not supported"):
         UMAP().fit([[1 + 2j, 0], [0, 1], [1, 1]])
 
 

@@ -517,6 +517,16 @@ static PyObject *index_rows(IndexObject *self, PyObject *unused) {
     return (PyObject *)rows;
 }
 
+static PyObject *index_get_rows_as_given(IndexObject *self, void *closure) {
+    (void)closure;
+    if (begin_read(self) < 0) {
+        return NULL;
+    }
+    int given = umapc_index_rows_as_given(self->index);
+    end_read(self);
+    return PyBool_FromLong(given);
+}
+
 static PyObject *index_get_size(IndexObject *self, void *closure) {
     (void)closure;
     if (begin_read(self) < 0) {
@@ -586,12 +596,14 @@ static PyMethodDef index_type_methods[] = {
     {"serialize", (PyCFunction)index_serialize, METH_VARARGS, "serialize(meta=b'') -> bytes"},
     {"deserialize", (PyCFunction)index_deserialize, METH_O | METH_CLASS,
      "deserialize(bytes) -> (Index, meta)"},
-    {"rows", (PyCFunction)index_rows, METH_NOARGS, "rows() -> copy of an exact index's rows"},
+    {"rows", (PyCFunction)index_rows, METH_NOARGS, "rows() -> copy of the rows, where rows_as_given"},
     {NULL, NULL, 0, NULL},
 };
 
 static PyGetSetDef index_getset[] = {
     {"size", (getter)index_get_size, NULL, "number of indexed rows", NULL},
+    {"rows_as_given", (getter)index_get_rows_as_given, NULL,
+     "whether rows() returns the rows as they were given (bit for bit)", NULL},
     {"dim", (getter)index_get_dim, NULL, "row length", NULL},
     {"memory", (getter)index_get_memory, NULL, "bytes held by the index", NULL},
     {"backend", (getter)index_get_backend, NULL, "'exact' or 'hnsw'", NULL},
@@ -704,7 +716,123 @@ static PyObject *core_read_file(PyObject *self, PyObject *arg) {
     return result;
 }
 
+/* pack_rows(rows) -> (lo, codes) or None: float32 rows as per-column integer offsets lo (float32,
+ * dim) and uint8 codes (n x dim) with rows == lo + codes exactly, when every value is an integer
+ * of magnitude below 2^24 (exact in float32), no value is -0.0 (lo + c would give +0.0) and each
+ * column spans at most 255; None otherwise. Model files store pixel-like rows so, a quarter of the
+ * float32 bytes, and unpack_rows gives back the same bits. */
+static int pack_scan(const float *rows, size_t n, size_t dim, float *lo) {
+    for (size_t d = 0; d < dim; d++) {
+        lo[d] = rows[d];
+    }
+    for (size_t i = 0; i < n; i++) {
+        const float *r = rows + i * dim;
+        for (size_t d = 0; d < dim; d++) {
+            float v = r[d];
+            if (!(fabsf(v) < 16777216.0f) || v != floorf(v) || (v == 0.0f && signbit(v))) {
+                return 0;
+            }
+            lo[d] = v < lo[d] ? v : lo[d];
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        const float *r = rows + i * dim;
+        for (size_t d = 0; d < dim; d++) {
+            if (r[d] - lo[d] > 255.0f) {
+                return 0;
+            }
+        }
+    }
+    return 1;
+}
+
+static PyObject *core_pack_rows(PyObject *self, PyObject *arg) {
+    (void)self;
+    PyArrayObject *rows = umapc_as_float_matrix(arg, "rows", 0);
+    if (rows == NULL) {
+        return NULL;
+    }
+    npy_intp n = PyArray_DIM(rows, 0), dim = PyArray_DIM(rows, 1);
+    npy_intp lo_dims[1] = {dim};
+    PyArrayObject *lo = (PyArrayObject *)PyArray_SimpleNew(1, lo_dims, NPY_FLOAT32);
+    PyArrayObject *codes = (PyArrayObject *)PyArray_SimpleNew(2, PyArray_DIMS(rows), NPY_UINT8);
+    if (lo == NULL || codes == NULL) {
+        Py_DECREF(rows);
+        Py_XDECREF(lo);
+        Py_XDECREF(codes);
+        return NULL;
+    }
+    const float *x = (const float *)PyArray_DATA(rows);
+    float *l = (float *)PyArray_DATA(lo);
+    uint8_t *c = (uint8_t *)PyArray_DATA(codes);
+    int fits;
+    Py_BEGIN_ALLOW_THREADS;
+    fits = n > 0 && dim > 0 && pack_scan(x, (size_t)n, (size_t)dim, l);
+    if (fits) {
+        for (size_t i = 0; i < (size_t)n; i++) {
+            for (size_t d = 0; d < (size_t)dim; d++) {
+                c[i * (size_t)dim + d] = (uint8_t)(x[i * (size_t)dim + d] - l[d]);
+            }
+        }
+    }
+    Py_END_ALLOW_THREADS;
+    Py_DECREF(rows);
+    if (!fits) {
+        Py_DECREF(lo);
+        Py_DECREF(codes);
+        Py_RETURN_NONE;
+    }
+    return Py_BuildValue("(NN)", lo, codes);
+}
+
+/* unpack_rows(lo, codes) -> rows: pack_rows undone (float32 lo + uint8 codes). */
+static PyObject *core_unpack_rows(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *lo_obj = NULL, *codes_obj = NULL;
+    if (!PyArg_ParseTuple(args, "OO:unpack_rows", &lo_obj, &codes_obj)) {
+        return NULL;
+    }
+    PyArrayObject *lo = (PyArrayObject *)PyArray_FROMANY(lo_obj, NPY_FLOAT32, 1, 1,
+                                                         NPY_ARRAY_IN_ARRAY);
+    PyArrayObject *codes = lo == NULL ? NULL
+                                      : (PyArrayObject *)PyArray_FROMANY(codes_obj, NPY_UINT8, 2, 2,
+                                                                         NPY_ARRAY_IN_ARRAY);
+    if (codes == NULL) {
+        Py_XDECREF(lo);
+        return NULL;
+    }
+    if (PyArray_DIM(codes, 1) != PyArray_DIM(lo, 0)) {
+        Py_DECREF(lo);
+        Py_DECREF(codes);
+        PyErr_SetString(PyExc_ValueError, "unpack_rows: lo and codes differ in width");
+        return NULL;
+    }
+    PyArrayObject *rows = (PyArrayObject *)PyArray_SimpleNew(2, PyArray_DIMS(codes), NPY_FLOAT32);
+    if (rows == NULL) {
+        Py_DECREF(lo);
+        Py_DECREF(codes);
+        return NULL;
+    }
+    size_t n = (size_t)PyArray_DIM(codes, 0), dim = (size_t)PyArray_DIM(codes, 1);
+    const float *l = (const float *)PyArray_DATA(lo);
+    const uint8_t *c = (const uint8_t *)PyArray_DATA(codes);
+    float *x = (float *)PyArray_DATA(rows);
+    Py_BEGIN_ALLOW_THREADS;
+    for (size_t i = 0; i < n; i++) {
+        for (size_t d = 0; d < dim; d++) {
+            x[i * dim + d] = l[d] + (float)c[i * dim + d];
+        }
+    }
+    Py_END_ALLOW_THREADS;
+    Py_DECREF(lo);
+    Py_DECREF(codes);
+    return (PyObject *)rows;
+}
+
 PyMethodDef umapc_index_methods[] = {
+    {"pack_rows", core_pack_rows, METH_O,
+     "pack_rows(rows) -> (lo, codes) with rows == lo + codes exactly, or None."},
+    {"unpack_rows", core_unpack_rows, METH_VARARGS, "unpack_rows(lo, codes) -> float32 rows."},
     {"write_file", core_write_file, METH_VARARGS,
      "write_file(path, bytes): write through an exclusive temporary file renamed into place."},
     {"read_file", core_read_file, METH_O, "read_file(path) -> bytes of a regular file."},
