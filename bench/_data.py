@@ -3,10 +3,12 @@ that use real data) share. Not part of the installed package: users pass their o
 
 from __future__ import annotations
 
+import gzip
 import os
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse as sp
 
 from umapc._io import read_idx
 
@@ -33,3 +35,35 @@ def load_fashion_mnist(data_dir: Path) -> tuple[np.ndarray, np.ndarray, np.ndarr
         read_idx(d / "t10k-images-idx3-ubyte.gz").astype(np.float32),
         read_idx(d / "t10k-labels-idx1-ubyte.gz").astype(np.int64),
     )
+
+
+def load_tfidf() -> sp.csr_matrix:
+    root = shared_data_dir()
+    if root is None:
+        raise SystemExit("shared data not found")
+    with gzip.open(root / "20newsgroups" / "docword.20news.txt.gz", "rt") as f:
+        n, d, _ = (int(f.readline()) for _ in range(3))
+        triples = np.loadtxt(f, dtype=np.int64)
+    counts = sp.csr_matrix(
+        (triples[:, 2].astype(np.float32), (triples[:, 0] - 1, triples[:, 1] - 1)), shape=(n, d)
+    )
+    idf = np.log(n / (1.0 + np.bincount(counts.indices, minlength=d))).astype(np.float32)
+    tfidf = counts.multiply(np.maximum(idf, 0)).tocsr().astype(np.float32)
+    tfidf.eliminate_zeros()
+    tfidf.sort_indices()
+    return tfidf
+
+
+def load_scrna() -> sp.csr_matrix:
+    """10x counts, cells as rows, scaled to 10,000 per cell and log1p (scanpy's normalisation)."""
+    import scipy.io
+
+    root = shared_data_dir()
+    if root is None:
+        raise SystemExit("shared data not found")
+    with gzip.open(root / "scrna-10k" / "matrix.mtx.gz") as f:
+        x = sp.csr_matrix(scipy.io.mmread(f), dtype=np.float32)  # cells x genes
+    totals = np.asarray(x.sum(1)).ravel()
+    x = sp.csr_matrix(sp.diags(1e4 / np.maximum(totals, 1)) @ x, dtype=np.float32)
+    x.data = np.log1p(x.data)
+    return x

@@ -12,7 +12,6 @@ fit first), several fits in turn; reported: median wall time, the ratio, peak RS
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import os
 import statistics
@@ -26,7 +25,6 @@ import _data as shared  # noqa: E402  (bench/ is on sys.path when run as a scrip
 import numpy as np
 import scipy.sparse as sp
 from _docs import cpu_model, peak_rss_mib, replace_section, reset_peak_rss  # noqa: E402
-from bench_sparse_knn import load_tfidf  # noqa: E402
 
 SETS = {
     "20ng-hellinger": ("20ng", "hellinger"),
@@ -35,23 +33,8 @@ SETS = {
 }
 
 
-def load_scrna() -> sp.csr_matrix:
-    """10x counts, cells as rows, scaled to 10,000 per cell and log1p (scanpy's normalisation)."""
-    import scipy.io
-
-    root = shared.shared_data_dir()
-    if root is None:
-        raise SystemExit("shared data not found")
-    with gzip.open(root / "scrna-10k" / "matrix.mtx.gz") as f:
-        x = sp.csr_matrix(scipy.io.mmread(f), dtype=np.float32)  # cells x genes
-    totals = np.asarray(x.sum(1)).ravel()
-    x = sp.csr_matrix(sp.diags(1e4 / np.maximum(totals, 1)) @ x, dtype=np.float32)
-    x.data = np.log1p(x.data)
-    return x
-
-
 def load(name: str) -> sp.csr_matrix:
-    return load_tfidf() if name == "20ng" else load_scrna()
+    return shared.load_tfidf() if name == "20ng" else shared.load_scrna()
 
 
 # ---- child side ------------------------------------------------------------------------------
