@@ -66,4 +66,6 @@ def load_scrna() -> sp.csr_matrix:
     totals = np.asarray(x.sum(1)).ravel()
     x = sp.csr_matrix(sp.diags(1e4 / np.maximum(totals, 1)) @ x, dtype=np.float32)
     x.data = np.log1p(x.data)
+    x.sum_duplicates()  # canonical CSR (sorted column indices), as the C kernels take it
+    x.eliminate_zeros()
     return x

@@ -74,6 +74,16 @@ static inline double metric_divergence_term(int kl, double x, double y) {
     return 0.5 * (x * log(x / m) + y * log(y / m));
 }
 
+/* umap-learn's ll_dirichlet pieces, shared by the dense and sparse kernels: log_beta(x, y) of two
+ * counts, log_single_beta(x) of one, and the distance from the rows' sums n1, n2, the sum of
+ * log_beta over the coordinates both hold (log_b) and each row's sum of log_single_beta (self1,
+ * self2); `equal` says whether the rows are equal (the radicand can fall below 0: 0 for equal
+ * rows, FLT_MAX for others, where umap-learn gives NaN). */
+double metric_log_beta(double x, double y);
+double metric_log_single_beta(double x);
+float metric_ll_dirichlet_from_sums(double n1, double n2, double log_b, double self1, double self2,
+                                    int equal);
+
 /* pynndescent's np.finfo(np.float32).eps, the pseudo-count of its divergences. */
 #define METRIC_FLOAT32_EPS ((double)FLT_EPSILON)
 

@@ -505,7 +505,7 @@ static double approx_log_gamma(double x) {
     return x * log(x) - x + 0.5 * log(2.0 * pi / x) + 1.0 / (x * 12.0);
 }
 
-static double log_beta(double x, double y) {
+double metric_log_beta(double x, double y) {
     double a = fmin(x, y), b = fmax(x, y);
     if (b < 5.0) {
         double value = -log(b);
@@ -519,30 +519,34 @@ static double log_beta(double x, double y) {
     return approx_log_gamma(x) + approx_log_gamma(y) - approx_log_gamma(x + y);
 }
 
-static double log_single_beta(double x) {
+double metric_log_single_beta(double x) {
     return log(2.0) * (-2.0 * x + 0.5) + 0.5 * log(2.0 * pi / x) + 0.125 / x;
 }
 
-/* umap-learn's ll_dirichlet. Its approximations can leave the radicand below 0 (equal rows, and
- * about one pair in several thousand of small counts), where umap-learn gives NaN and its k-NN
- * sorts the pair last: this gives 0 for equal rows and FLT_MAX for the others. */
+float metric_ll_dirichlet_from_sums(double n1, double n2, double log_b, double self1, double self2,
+                                    int equal) {
+    double r = 1.0 / n2 * (log_b - metric_log_beta(n1, n2) - (self2 - metric_log_single_beta(n2))) +
+               1.0 / n1 * (log_b - metric_log_beta(n2, n1) - (self1 - metric_log_single_beta(n1)));
+    if (r >= 0.0) {
+        return (float)sqrt(r);
+    }
+    return equal ? 0.0f : FLT_MAX;
+}
+
+/* umap-learn's ll_dirichlet (dense: coordinates count from 0.9 up, as umap-learn's dense form). */
 static float ll_dirichlet_distance(const float *a, const float *b, size_t dim) {
     double n1 = row_sum(a, dim), n2 = row_sum(b, dim);
     double log_b = 0.0, self1 = 0.0, self2 = 0.0;
     for (size_t i = 0; i < dim; i++) {
         double x = a[i], y = b[i];
         if (x * y > 0.9) {
-            log_b += log_beta(x, y);
+            log_b += metric_log_beta(x, y);
         }
-        self1 += x * y > 0.9 || x > 0.9 ? log_single_beta(x) : 0.0;
-        self2 += x * y > 0.9 || y > 0.9 ? log_single_beta(y) : 0.0;
+        self1 += x * y > 0.9 || x > 0.9 ? metric_log_single_beta(x) : 0.0;
+        self2 += x * y > 0.9 || y > 0.9 ? metric_log_single_beta(y) : 0.0;
     }
-    double r = 1.0 / n2 * (log_b - log_beta(n1, n2) - (self2 - log_single_beta(n2))) +
-               1.0 / n1 * (log_b - log_beta(n2, n1) - (self1 - log_single_beta(n1)));
-    if (r >= 0.0) {
-        return (float)sqrt(r);
-    }
-    return memcmp(a, b, dim * sizeof *a) == 0 ? 0.0f : FLT_MAX;
+    return metric_ll_dirichlet_from_sums(n1, n2, log_b, self1, self2,
+                                         memcmp(a, b, dim * sizeof *a) == 0);
 }
 
 static float wasserstein_1d_distance(double p, const float *a, const float *b, size_t dim) {

@@ -38,6 +38,7 @@ int umapc_metric_sparse_supported(umapc_metric_kind kind) {
     case UMAPC_METRIC_JENSEN_SHANNON:
     case UMAPC_METRIC_SYMMETRIC_KL:
     case UMAPC_METRIC_WASSERSTEIN_1D:
+    case UMAPC_METRIC_LL_DIRICHLET:
         return 1;
     default:
         return 0;
@@ -104,13 +105,15 @@ umapc_status umapc_csr_check(const umapc_csr *x, umapc_error *err) {
 
 static int needs_nonnegative(umapc_metric_kind kind) {
     return kind == UMAPC_METRIC_HELLINGER || kind == UMAPC_METRIC_JENSEN_SHANNON ||
-           kind == UMAPC_METRIC_SYMMETRIC_KL || kind == UMAPC_METRIC_WASSERSTEIN_1D;
+           kind == UMAPC_METRIC_SYMMETRIC_KL || kind == UMAPC_METRIC_WASSERSTEIN_1D ||
+           kind == UMAPC_METRIC_LL_DIRICHLET;
 }
 
-/* wasserstein_1d divides by each row's sum, as the dense metric's domain check requires. */
+/* wasserstein_1d and ll_dirichlet divide by each row's sum, as the dense metrics' domain checks
+ * require. */
 static umapc_status check_row_sums(const umapc_metric *metric, const umapc_csr *x,
                                    umapc_error *err) {
-    if (metric->kind != UMAPC_METRIC_WASSERSTEIN_1D) {
+    if (metric->kind != UMAPC_METRIC_WASSERSTEIN_1D && metric->kind != UMAPC_METRIC_LL_DIRICHLET) {
         return UMAPC_OK;
     }
     for (size_t i = 0; i < x->n_rows; i++) {
@@ -120,9 +123,8 @@ static umapc_status check_row_sums(const umapc_metric *metric, const umapc_csr *
         }
         if (!(sum > 0.0)) {
             return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT,
-                              "wasserstein_1d needs every row to have a positive sum; row %zu "
-                              "sums to 0",
-                              i);
+                              "%s needs every row to have a positive sum; row %zu sums to 0",
+                              umapc_metric_name(metric->kind), i);
         }
     }
     return UMAPC_OK;
@@ -185,7 +187,8 @@ static int prepares_values(umapc_metric_kind kind) {
 
 static int has_terms(umapc_metric_kind kind) {
     return kind == UMAPC_METRIC_CORRELATION || kind == UMAPC_METRIC_JENSEN_SHANNON ||
-           kind == UMAPC_METRIC_SYMMETRIC_KL || kind == UMAPC_METRIC_WASSERSTEIN_1D;
+           kind == UMAPC_METRIC_SYMMETRIC_KL || kind == UMAPC_METRIC_WASSERSTEIN_1D ||
+           kind == UMAPC_METRIC_LL_DIRICHLET;
 }
 
 /* Writes row i's prepared values (unit L2 norm, or sqrt(x / sum x) for hellinger) and whether
@@ -215,6 +218,15 @@ static void prepare_terms(sparse_rows *r, size_t i) {
     double sum = 0.0;
     for (size_t e = 0; e < v.nnz; e++) {
         sum += v.val[e];
+    }
+    if (r->plan.metric.kind == UMAPC_METRIC_LL_DIRICHLET) {
+        double self = 0.0; /* umap-learn's sparse form: every stored coordinate counts */
+        for (size_t e = 0; e < v.nnz; e++) {
+            self += metric_log_single_beta(v.val[e]);
+        }
+        r->terms[2 * i] = sum;
+        r->terms[2 * i + 1] = self;
+        return;
     }
     if (r->plan.metric.kind != UMAPC_METRIC_CORRELATION) {
         r->terms[2 * i] = sum;
@@ -495,6 +507,27 @@ static float merge_wasserstein(const sparse_rows *ra, size_t i, const sparse_row
     return (float)pow(s, 1.0 / p);
 }
 
+/* umap-learn's sparse ll_dirichlet: log_beta over the coordinates both rows store, the rest from
+ * the rows' prepared sums. */
+static float merge_ll_dirichlet(const sparse_rows *ra, size_t i, const sparse_rows *rb, size_t j,
+                                row_view a, row_view b) {
+    double log_b = 0.0;
+    size_t x = 0, y = 0;
+    while (x < a.nnz && y < b.nnz) {
+        if (a.idx[x] == b.idx[y]) {
+            log_b += metric_log_beta(a.val[x++], b.val[y++]);
+        } else if (a.idx[x] < b.idx[y]) {
+            x++;
+        } else {
+            y++;
+        }
+    }
+    int equal = a.nnz == b.nnz && memcmp(a.idx, b.idx, a.nnz * sizeof *a.idx) == 0 &&
+                memcmp(a.val, b.val, a.nnz * sizeof *a.val) == 0;
+    return metric_ll_dirichlet_from_sums(ra->terms[2 * i], rb->terms[2 * j], log_b,
+                                         ra->terms[2 * i + 1], rb->terms[2 * j + 1], equal);
+}
+
 float sparse_rows_surrogate(const sparse_rows *ra, size_t i, const sparse_rows *rb, size_t j) {
     row_view a = row_of(ra, i), b = row_of(rb, j);
     switch (ra->plan.metric.kind) {
@@ -511,6 +544,8 @@ float sparse_rows_surrogate(const sparse_rows *ra, size_t i, const sparse_rows *
         return correlation(ra, i, rb, j, a, b);
     case UMAPC_METRIC_WASSERSTEIN_1D:
         return merge_wasserstein(ra, i, rb, j, a, b);
+    case UMAPC_METRIC_LL_DIRICHLET:
+        return merge_ll_dirichlet(ra, i, rb, j, a, b);
     default:
         return from_union(ra, i, rb, j, a, b);
     }

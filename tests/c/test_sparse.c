@@ -51,8 +51,11 @@ static void test_kernels_equal_dense(const csr_buf *b) {
     for (int kind = 0; kind < UMAPC_METRIC_COUNT_; kind++) {
         if (!umapc_metric_sparse_supported((umapc_metric_kind)kind) ||
             kind == UMAPC_METRIC_JENSEN_SHANNON || kind == UMAPC_METRIC_SYMMETRIC_KL ||
-            kind == UMAPC_METRIC_DOT) {
-            continue; /* the divergences follow pynndescent's sparse form; dot normalises */
+            kind == UMAPC_METRIC_LL_DIRICHLET || kind == UMAPC_METRIC_DOT) {
+            /* the divergences follow pynndescent's sparse form, ll_dirichlet umap-learn's (every
+             * stored value counts, not only those above 0.9: equal on counts, see
+             * test_ll_dirichlet_counts); dot normalises */
+            continue;
         }
         umapc_metric m;
         umapc_metric_init(&m);
@@ -127,10 +130,44 @@ static void test_nndescent_against_exact(const csr_buf *b) {
     free(nd);
 }
 
+/* On counts (values >= 1, all past the dense form's 0.9 threshold) the sparse ll_dirichlet equals
+ * the dense one on the densified rows; an empty row is refused (no mass). */
+static void test_ll_dirichlet_counts(const csr_buf *b) {
+    umapc_metric m;
+    umapc_metric_init(&m);
+    m.kind = UMAPC_METRIC_LL_DIRICHLET;
+    CHECK(umapc_sparse_check_data(&m, &b->csr, NULL) == UMAPC_ERR_INVALID_ARGUMENT);
+    float *counts = malloc(N * DIM * sizeof *counts),
+          *cdata = malloc(b->csr.indptr[N] * sizeof *cdata);
+    for (size_t e = 0; e < (size_t)b->csr.indptr[N]; e++) {
+        cdata[e] = 1.0f + (float)(e % 5);
+    }
+    memset(counts, 0, N * DIM * sizeof *counts);
+    for (size_t i = 0; i < N; i++) {
+        for (int64_t e = b->csr.indptr[i]; e < b->csr.indptr[i + 1]; e++) {
+            counts[i * DIM + (size_t)b->csr.indices[e]] = cdata[e];
+        }
+    }
+    umapc_csr c = {N, DIM, b->csr.indptr, b->csr.indices, cdata};
+    for (size_t i = 0; i < N; i += 11) {
+        for (size_t j = 0; j < N; j += 5) {
+            if (i == 7 || j == 7) {
+                continue; /* the empty row */
+            }
+            float got = umapc_sparse_distance(&m, &c, i, &c, j);
+            float want = umapc_distance(&m, counts + i * DIM, counts + j * DIM, DIM);
+            CHECK_CLOSE(got, want, 1e-5, 1e-6);
+        }
+    }
+    free(counts);
+    free(cdata);
+}
+
 int main(void) {
     csr_buf *b = malloc(sizeof *b);
     fill(b, 0x9e3779b97f4a7c15ULL);
     test_kernels_equal_dense(b);
+    test_ll_dirichlet_counts(b);
     test_bad_structure();
     test_nndescent_against_exact(b);
     free(b);

@@ -73,6 +73,32 @@ def test_divergences_follow_pynndescent(data: sp.csr_matrix) -> None:
                 assert got[i, j] == pytest.approx(want, rel=1e-4, abs=1e-5), (metric, i, j)
 
 
+def test_ll_dirichlet_follows_umap_learn_sparse_form() -> None:
+    """umap-learn's sparse ll_dirichlet (every stored coordinate counts) on count rows, where it
+    also equals the dense kernel on the densified rows (counts >= 1 pass its 0.9 threshold)."""
+    umap_sparse = pytest.importorskip("umap.sparse")
+    rng = np.random.default_rng(5)
+    counts = sp.csr_matrix(rng.poisson(0.3, size=(60, 80)).astype(np.float32))
+    counts[np.asarray(counts.sum(1)).ravel() == 0, 0] = 1.0  # ll_dirichlet needs mass in every row
+    counts = sp.csr_matrix(counts)
+    counts.eliminate_zeros()
+    got = _core.sparse_pairwise_distances(rows(counts), rows(counts[:12]), metric="ll_dirichlet")
+    dense = counts.toarray()
+    np.testing.assert_allclose(
+        got, _core.pairwise_distances(dense, dense[:12], metric="ll_dirichlet"), rtol=1e-5
+    )
+    fn = umap_sparse.sparse_ll_dirichlet
+    for i in range(0, 60, 5):
+        for j in range(12):
+            a, b = counts[i], counts[j]
+            want = fn(a.indices, a.data.astype(np.float64), b.indices, b.data.astype(np.float64))
+            if np.isfinite(want):  # umap-learn's NaN where the radicand falls below 0
+                assert got[i, j] == pytest.approx(want, rel=1e-4, abs=1e-5), (i, j)
+    empty = sp.csr_matrix(np.vstack([dense[:3], np.zeros((1, 80), np.float32)]))
+    with pytest.raises(ValueError, match="positive sum"):
+        _core.sparse_check_data(rows(empty), metric="ll_dirichlet")
+
+
 def test_unsorted_and_duplicate_indices_are_refused() -> None:
     indptr = np.array([0, 2], dtype=np.int64)
     for cols in ([3, 1], [2, 2]):
