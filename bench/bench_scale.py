@@ -202,7 +202,9 @@ def write_docs(reports: dict, args: argparse.Namespace, level: str) -> None:
     name = f"{args.rows:,} x {dim}"
     x_bytes = args.rows * dim * 4 / 2**20
     lines = [
-        f"## Scale: UMAP of {name} augmented Fashion-MNIST (bench_scale.py)",
+        f"## Scale: UMAP of {name} augmented Fashion-MNIST"
+        + (", fit and transform" if args.transform else "")
+        + " (bench_scale.py)",
         "",
         f"`python bench/large_data.py --rows {args.rows}"
         + (f" --pca {args.pca}" if args.pca else "")
