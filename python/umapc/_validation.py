@@ -263,3 +263,14 @@ def csr_arrays(m: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
         m.data,
         m.shape[1],
     )
+
+
+def set_feature_names(estimator: Any, X: Any) -> None:
+    """``feature_names_in_`` from a data frame's string column names, as scikit-learn sets it (and
+    removed when the data has none)."""
+    columns = getattr(X, "columns", None)
+    names = None if columns is None else np.asarray(list(columns), dtype=object)
+    if names is not None and names.size and all(isinstance(c, str) for c in names):
+        estimator.feature_names_in_ = names
+    elif hasattr(estimator, "feature_names_in_"):
+        del estimator.feature_names_in_

@@ -14,6 +14,8 @@ import scipy.sparse
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from ._validation import set_feature_names
+
 __all__ = ["NNTransformer"]
 
 _MODES = ("distance", "connectivity")
@@ -199,7 +201,7 @@ parallel_batch_queries
         from .index import NNIndex
 
         k = self._k()
-        self._set_feature_names(X)
+        set_feature_names(self, X)
         X = _rows(X)
         if k > X.shape[0]:
             raise ValueError(
@@ -288,15 +290,6 @@ parallel_batch_queries
                 f"fit_transform() got unexpected keyword arguments {sorted(fit_params)}"
             )
         return self.fit(X)._graph_of_training_data(self._k_fit)
-
-    def _set_feature_names(self, X: Any) -> None:
-        """feature_names_in_ from a data frame's string column names, as scikit-learn sets it."""
-        columns = getattr(X, "columns", None)
-        names = None if columns is None else np.asarray(list(columns), dtype=object)
-        if names is not None and names.size and all(isinstance(c, str) for c in names):
-            self.feature_names_in_ = names
-        elif hasattr(self, "feature_names_in_"):
-            del self.feature_names_in_
 
     def __sklearn_tags__(self):  # scikit-learn >= 1.6
         tags = super().__sklearn_tags__()

@@ -29,7 +29,7 @@ from ._layout import draw_seed as _draw_seed
 from ._layout import embed as _embed_graph
 from ._layout import prune as _prune
 from ._validation import check_finite_number as _check_finite_number
-from ._validation import check_n_jobs
+from ._validation import check_n_jobs, set_feature_names
 from ._validation import csr_arrays as _csr_arrays
 from ._validation import resolve_metric as _resolve_metric
 from ._validation import sparse_rows as _sparse_rows
@@ -649,7 +649,7 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             raise TypeError(f"fit() got unexpected keyword arguments {sorted(kwargs)}")
         self._check_finite_flag(ensure_all_finite if force is None else force)
         self._validate_parameters()
-        self._set_feature_names(X)
+        set_feature_names(self, X)
         if self.metric == "precomputed":
             if self.unique:
                 raise ValueError("unique is poorly defined on a precomputed metric")
@@ -818,15 +818,6 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self.graph_ = _csr(indptr, indices, data, (X.shape[0], X.shape[0]))
         self._sigmas, self._rhos = sigmas, rhos
         self._warn_disconnected(edges_removed)
-
-    def _set_feature_names(self, X: Any) -> None:
-        """feature_names_in_ from a data frame's string column names, as scikit-learn sets it."""
-        columns = getattr(X, "columns", None)
-        names = None if columns is None else np.asarray(list(columns), dtype=object)
-        if names is not None and names.size and all(isinstance(c, str) for c in names):
-            self.feature_names_in_ = names
-        elif hasattr(self, "feature_names_in_"):
-            del self.feature_names_in_
 
     def _check_target(self, y: Any, n_samples: int) -> np.ndarray:
         """Labels as int64 codes (-1: unlabelled) for the categorical target, else the target
