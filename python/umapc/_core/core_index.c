@@ -596,7 +596,8 @@ static PyMethodDef index_type_methods[] = {
     {"serialize", (PyCFunction)index_serialize, METH_VARARGS, "serialize(meta=b'') -> bytes"},
     {"deserialize", (PyCFunction)index_deserialize, METH_O | METH_CLASS,
      "deserialize(bytes) -> (Index, meta)"},
-    {"rows", (PyCFunction)index_rows, METH_NOARGS, "rows() -> copy of the rows, where rows_as_given"},
+    {"rows", (PyCFunction)index_rows, METH_NOARGS,
+     "rows() -> copy of the rows, where rows_as_given"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -792,8 +793,8 @@ static PyObject *core_unpack_rows(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "OO:unpack_rows", &lo_obj, &codes_obj)) {
         return NULL;
     }
-    PyArrayObject *lo = (PyArrayObject *)PyArray_FROMANY(lo_obj, NPY_FLOAT32, 1, 1,
-                                                         NPY_ARRAY_IN_ARRAY);
+    PyArrayObject *lo =
+        (PyArrayObject *)PyArray_FROMANY(lo_obj, NPY_FLOAT32, 1, 1, NPY_ARRAY_IN_ARRAY);
     PyArrayObject *codes = lo == NULL ? NULL
                                       : (PyArrayObject *)PyArray_FROMANY(codes_obj, NPY_UINT8, 2, 2,
                                                                          NPY_ARRAY_IN_ARRAY);
