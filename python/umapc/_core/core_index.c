@@ -97,36 +97,31 @@ static int parse_backend(const char *name, umapc_backend *backend) {
     return 0;
 }
 
-/* knn_indices as an int32 C-contiguous (n, k) matrix with k >= 1. Integers of any width are
- * taken (NumPy's default is int64) and floats refused; ids outside [-1, n) are refused before
- * the narrowing could wrap them into range (the C call checks again, for its own callers). */
+/* knn_indices as an int32 C-contiguous (n, k) matrix with k >= 1 and ids in [-1, n) (integers of
+ * any width, checked to fit int32 before narrowing; the C call checks the range again, for its
+ * own callers). */
 static PyArrayObject *graph_matrix(PyObject *obj, npy_intp n) {
-    PyArrayObject *wide = (PyArrayObject *)PyArray_FROMANY(
-        obj, NPY_INT64, 0, 0, NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED);
-    if (wide == NULL) {
+    PyArrayObject *ids = umapc_as_int32(obj, 2, "knn_indices");
+    if (ids == NULL) {
         return NULL;
     }
-    if (PyArray_NDIM(wide) != 2 || PyArray_DIM(wide, 0) != n || PyArray_DIM(wide, 1) < 1) {
+    if (PyArray_DIM(ids, 0) != n || PyArray_DIM(ids, 1) < 1) {
         PyErr_Format(PyExc_ValueError,
                      "knn_indices must have shape (%zd, k) with k >= 1, one row per data row",
                      (Py_ssize_t)n);
-        Py_DECREF(wide);
+        Py_DECREF(ids);
         return NULL;
     }
-    const int64_t *ids = (const int64_t *)PyArray_DATA(wide);
-    for (npy_intp i = 0; i < PyArray_SIZE(wide); i++) {
-        if (ids[i] < -1 || ids[i] >= (int64_t)n) {
-            PyErr_Format(PyExc_ValueError, "knn_indices row %zd holds id %lld, outside [-1, %zd)",
-                         (Py_ssize_t)(i / PyArray_DIM(wide, 1)), (long long)ids[i], (Py_ssize_t)n);
-            Py_DECREF(wide);
+    const int32_t *v = (const int32_t *)PyArray_DATA(ids);
+    for (npy_intp i = 0; i < PyArray_SIZE(ids); i++) {
+        if (v[i] < -1 || v[i] >= n) {
+            PyErr_Format(PyExc_ValueError, "knn_indices row %zd holds id %ld, outside [-1, %zd)",
+                         (Py_ssize_t)(i / PyArray_DIM(ids, 1)), (long)v[i], (Py_ssize_t)n);
+            Py_DECREF(ids);
             return NULL;
         }
     }
-    PyArrayObject *narrow = (PyArrayObject *)PyArray_FROMANY(
-        (PyObject *)wide, NPY_INT32, 2, 2,
-        NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED | NPY_ARRAY_FORCECAST);
-    Py_DECREF(wide);
-    return narrow;
+    return ids;
 }
 
 /* Index(data, metric="euclidean", p=2.0, backend="exact", M=16, ef_construction=200, seed=0,
