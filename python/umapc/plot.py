@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -29,6 +30,7 @@ __all__ = [
     "DATASHADER_MIN_POINTS",
     "connectivity",
     "diagnostic",
+    "nearest_neighbour_distribution",
     "plot_embedding",
     "points",
     "show",
@@ -632,6 +634,11 @@ def connectivity(
     bundling = None
     if edge_bundling == "hammer":
         bundling = _hammer_bundle()
+        warnings.warn(
+            "hammer edge bundling is expensive for large graphs and may take a long time",
+            UserWarning,
+            stacklevel=2,
+        )
     rows, cols, weights = _edges(graph, _finite_rows(xy))
     plt = _import_pyplot()
     if ax is None:
@@ -1109,6 +1116,54 @@ def _local_dim(model: Any, data: Any, k: int, threshold: float) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- the rest
+
+
+def nearest_neighbour_distribution(
+    umap_object: Any, bins: int = 25, ax: Axes | None = None
+) -> Axes:
+    """Histogram of each point's mean edge weight in the fuzzy graph, as umap-learn's
+    ``umap.plot.nearest_neighbour_distribution``.
+
+    umap-learn labels it "average distance to nearest neighbors", but the numbers are the mean
+    of each row's non-zero entries of ``graph_``, i.e. membership strengths in (0, 1]; umapc
+    computes the same numbers (vectorised over the CSR rows) and keeps the label. Points
+    without edges are left out, with a ``UserWarning``.
+
+    Parameters
+    ----------
+    umap_object : fitted UMAP
+        A model with ``graph_``.
+    bins : int, default 25
+        Number of histogram bins.
+    ax : matplotlib Axes, optional
+        Draw into these axes instead of a new figure.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn into.
+    """
+    graph = getattr(umap_object, "graph_", None)
+    if graph is None:
+        raise ValueError("nearest_neighbour_distribution needs a fitted UMAP model (graph_)")
+    graph = scipy.sparse.csr_matrix(graph)
+    graph.eliminate_zeros()
+    counts = np.diff(graph.indptr)
+    sums = np.asarray(graph.sum(axis=1)).ravel()
+    connected = counts > 0
+    if not connected.all():
+        warnings.warn(
+            f"{np.count_nonzero(~connected)} points have no edges in graph_ and are left out",
+            UserWarning,
+            stacklevel=2,
+        )
+    plt = _import_pyplot()
+    if ax is None:
+        ax = plt.figure().add_subplot(111)
+    ax.set_xlabel("Average distance to nearest neighbors")
+    ax.set_ylabel("Frequency")
+    ax.hist(sums[connected] / counts[connected], bins=bins)
+    return ax
 
 
 def show(plot_to_show: Any = None) -> None:

@@ -250,7 +250,8 @@ def test_connectivity_hammer_bundling(model):
     pytest.importorskip("datashader")
     pytest.importorskip("skimage")
     pytest.importorskip("dask")
-    ax = up.connectivity(model, edge_bundling="hammer", width=64, height=64)
+    with pytest.warns(UserWarning, match="expensive"):
+        ax = up.connectivity(model, edge_bundling="hammer", width=64, height=64)
     (image,) = ax.images
     assert image.get_array().shape == (64, 64, 4)
 
@@ -398,6 +399,24 @@ def test_diagnostic_bad_input(model):
 
     with pytest.raises(ValueError, match="training data"):
         up.diagnostic(NoData(), "pca")
+
+
+def test_nearest_neighbour_distribution(model):
+    ax = up.nearest_neighbour_distribution(model, bins=10)
+    graph = model.graph_.tocsr()
+    means = [graph.data[a:b].mean() for a, b in zip(graph.indptr[:-1], graph.indptr[1:])]
+    heights = [p.get_height() for p in ax.patches]
+    assert len(heights) == 10 and sum(heights) == 200
+    assert np.allclose(heights, np.histogram(means, bins=10)[0])
+
+    class Lonely:
+        graph_ = scipy.sparse.csr_matrix(np.array([[0, 0.5, 0], [0.5, 0, 0], [0, 0, 0]]))
+
+    with pytest.warns(UserWarning, match="1 points have no edges"):
+        ax = up.nearest_neighbour_distribution(Lonely())
+    assert sum(p.get_height() for p in ax.patches) == 2
+    with pytest.raises(ValueError, match="fitted UMAP"):
+        up.nearest_neighbour_distribution(np.zeros((3, 2)))
 
 
 def test_plot_embedding_draws_with_points(tmp_path):
