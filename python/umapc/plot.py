@@ -258,7 +258,12 @@ def _embedding_of(umap_object: Any) -> tuple[np.ndarray, Any]:
 
 
 def _as_points(data: Any) -> np.ndarray:
-    points = np.asarray(data, dtype=np.float64)
+    try:
+        points = np.asarray(data, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"expected a fitted UMAP model or an (n_samples, 2) array, got {type(data).__name__}"
+        ) from None
     if points.ndim != 2 or points.shape[1] != 2:
         raise ValueError(
             f"plotting needs a 2-D embedding of shape (n_samples, 2), got shape {points.shape}"
@@ -639,12 +644,12 @@ def connectivity(
             UserWarning,
             stacklevel=2,
         )
-    rows, cols, weights = _edges(graph, _finite_rows(xy))
+    keep = _finite_rows(xy)
+    rows, cols, weights = _edges(graph, keep)
     plt = _import_pyplot()
     if ax is None:
         ax = _new_axes(plt, width, height)
     shader = _datashader() if bundling is not None or n >= DATASHADER_MIN_POINTS else None
-    keep = _finite_rows(xy)
     if shader is None:
         _matplotlib_edges(ax, xy, rows, cols, weights, _colormap(edge_cmap))
         if show_points:

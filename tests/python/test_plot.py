@@ -138,6 +138,8 @@ def test_points_bad_input(model):
         up.points(np.zeros((10, 3)))
     with pytest.raises(ValueError, match="2-D embedding"):
         up.points(np.zeros(10))
+    with pytest.raises(ValueError, match="fitted UMAP model or an"):
+        up.points(object())
     with pytest.raises(ValueError, match="theme"):
         up.points(model, theme="sepia")
     with pytest.raises(ValueError, match="labels"):
