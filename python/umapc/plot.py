@@ -3,9 +3,10 @@
 ``points`` draws an embedding coloured by labels or values, ``connectivity`` the edges of the
 fuzzy graph, ``diagnostic`` colours an embedding by how it represents the data (a global linear
 projection, the local dimension, or how well neighbourhoods survive). Everything returns the
-matplotlib ``Axes`` drawn into. matplotlib is an optional dependency and datashader (used from
-:data:`DATASHADER_MIN_POINTS` points on, and for edge bundling) another: ``pip install
-'umapc[plot]'`` installs both. Without datashader large sets are drawn by matplotlib with small
+matplotlib ``Axes`` drawn into. matplotlib is an optional dependency
+(``pip install 'umapc[plot]'``), and datashader another, used from
+:data:`DATASHADER_MIN_POINTS` points on and for edge bundling (``'umapc[plot-large]'``, kept
+apart because it brings numba). Without datashader large sets are drawn by matplotlib with small
 markers.
 
 The neighbour searches behind ``diagnostic`` run in the C library (:class:`umapc.NNIndex`); the
@@ -180,7 +181,7 @@ _COLORCET_MAPS: dict[str, tuple[str, int | None, tuple[str, ...]]] = {
 
 _DIAGNOSTIC_TYPES = ("pca", "ica", "vq", "local_dim", "neighborhood")
 _BUNDLING = (None, "hammer")
-_EXTRA_HINT = "pip install 'umapc[plot]'"
+_EXTRA_HINT = "pip install 'umapc[plot-large]'"
 
 
 # --------------------------------------------------------------------------- helpers
@@ -191,7 +192,7 @@ def _import_pyplot(headless: bool = False) -> Any:
         import matplotlib
     except ImportError:
         raise ImportError(
-            f"umapc.plot needs matplotlib, an optional dependency: {_EXTRA_HINT} "
+            "umapc.plot needs matplotlib, an optional dependency: pip install 'umapc[plot]' "
             "(or pip install matplotlib)"
         ) from None
     # Writing a file must work without a display; only switch before pyplot is loaded.

@@ -231,7 +231,7 @@ def test_connectivity_bad_input(model):
 
 def test_hammer_bundling_needs_datashader(model, monkeypatch):
     monkeypatch.setitem(sys.modules, "datashader.bundling", None)
-    with pytest.raises(ImportError, match=r"umapc\[plot\]"):
+    with pytest.raises(ImportError, match=r"umapc\[plot-large\]"):
         up.connectivity(model, edge_bundling="hammer")
 
 
