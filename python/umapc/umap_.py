@@ -284,9 +284,9 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         hellinger, softmax_hellinger, canberra, braycurtis, symmetric_kl, haversine (2-d:
         latitude and longitude in radians, an embedding on a sphere), hyperboloid,
         spherical_gaussian_energy (3-d), diagonal_gaussian_energy (4-d), gaussian_energy (5-d)
-        (and umap-learn's aliases); or a callable ``f(x, y, *output_metric_kwds.values())`` returning
-        ``(distance, gradient of the distance in x)``, numba-compiled as umap-learn requires (a
-        plain Python one works, slowly). Not with densMAP.
+        (and umap-learn's aliases); or a callable ``f(x, y, *output_metric_kwds.values())``
+        returning ``(distance, gradient of the distance in x)``, numba-compiled as umap-learn
+        requires (a plain Python one works, slowly). Not with densMAP.
     output_metric_kwds : dict, optional
         By name: ``p`` (minkowski, wminkowski; default 2), ``V`` or ``sigma`` (seuclidean's
         variances), ``w`` (wminkowski's weights), ``VI`` or ``vinv`` (mahalanobis's positive
