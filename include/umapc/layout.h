@@ -27,6 +27,14 @@ typedef enum umapc_output_metric {
     UMAPC_OUTPUT_BRAYCURTIS,
     UMAPC_OUTPUT_HAVERSINE, /* dim 2: (latitude, longitude) in radians, a sphere */
     UMAPC_OUTPUT_HYPERBOLOID,
+    UMAPC_OUTPUT_SEUCLIDEAN,   /* output_params: V, dim variances > 0 */
+    UMAPC_OUTPUT_WMINKOWSKI,   /* output_params: w, dim weights >= 0; with output_p */
+    UMAPC_OUTPUT_MAHALANOBIS,  /* output_params: VI, dim x dim row-major */
+    UMAPC_OUTPUT_SYMMETRIC_KL, /* output_params: none or z > 0 (default 1e-11) */
+    UMAPC_OUTPUT_SOFTMAX_HELLINGER,
+    UMAPC_OUTPUT_SPHERICAL_GAUSSIAN_ENERGY, /* dim 3: (mu_x, mu_y, sigma) */
+    UMAPC_OUTPUT_DIAGONAL_GAUSSIAN_ENERGY,  /* dim 4: (mu_x, mu_y, sigma_x, sigma_y) */
+    UMAPC_OUTPUT_GAUSSIAN_ENERGY,           /* dim 5: (mu_x, mu_y, width, height, angle) */
     UMAPC_OUTPUT_COUNT_,
     /* A caller's function (umapc_layout_options.output_fn), past the count as
      * UMAPC_METRIC_CUSTOM is. */
@@ -66,9 +74,17 @@ typedef struct umapc_layout_options {
     /* The embedding's metric (default UMAPC_OUTPUT_EUCLIDEAN). Another one follows umap-learn's
      * optimize_layout_generic: the metric's distance and gradient (umap-learn's *_grad) give the
      * moves, the far end of an edge moving by the gradient at its own end. Not with densMAP;
-     * haversine needs dim 2. output_p: minkowski's p (default 2). */
+     * haversine needs dim 2, the gaussian energies 3, 4 and 5. output_p: minkowski's and
+     * wminkowski's p (default 2). output_params (n_output_params floats, checked against dim):
+     * the array of seuclidean, wminkowski, mahalanobis or symmetric_kl (see umapc_output_metric);
+     * NULL and 0 (default) for the others. The caller keeps it alive during the call.
+     * symmetric_kl and gaussian_energy put the moving point in their canonical form before each
+     * gradient, as umap-learn's gradients write it back (coordinates + z over their sum; widths
+     * |w| and angles in [-pi/2, pi/2]). */
     int output_metric;
     double output_p;
+    const float *output_params;
+    size_t n_output_params;
     /* UMAPC_OUTPUT_CUSTOM's function (required) and its context; NULL (default) otherwise. */
     umapc_output_fn output_fn;
     void *output_ctx;
@@ -77,10 +93,12 @@ typedef struct umapc_layout_options {
 UMAPC_API void umapc_layout_options_init(umapc_layout_options *opts);
 
 /* The distance from x to y in an output metric and its gradient in x (dim floats), as the layout
- * uses them (umap-learn's *_grad). */
-UMAPC_API umapc_status umapc_output_metric_grad(int output_metric, double p, const float *x,
-                                                const float *y, size_t dim, float *dist,
-                                                float *grad, umapc_error *err);
+ * uses them (umap-learn's *_grad); p, params and n_params as umapc_layout_options' output_p,
+ * output_params and n_output_params. */
+UMAPC_API umapc_status umapc_output_metric_grad(int output_metric, double p, const float *params,
+                                                size_t n_params, const float *x, const float *y,
+                                                size_t dim, float *dist, float *grad,
+                                                umapc_error *err);
 
 /* umap-learn's optimize_layout_euclidean, for any dim >= 1. graph rows are head points, columns
  * tail points; edges with weight below max / n_epochs are ignored, the others sampled every

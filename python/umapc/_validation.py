@@ -49,25 +49,115 @@ def _real_number(value: Any, what: str) -> float:
     return float(value)
 
 
-def _array_param(canonical: str, kwds: dict[str, Any]) -> np.ndarray:
+def _array_param(
+    canonical: str,
+    kwds: dict[str, Any],
+    what: str = "metric_kwds",
+    default: np.ndarray | None = None,
+) -> np.ndarray:
     key, alias, ndim, meaning = _ARRAY_PARAMS[canonical]
     if key in kwds and alias != key and alias in kwds:
-        raise ValueError(f"metric_kwds give both {key!r} and {alias!r} for metric {canonical!r}")
+        raise ValueError(f"{what} give both {key!r} and {alias!r} for metric {canonical!r}")
     if key not in kwds and alias not in kwds:
-        raise ValueError(f"metric {canonical!r} needs metric_kwds[{key!r}] ({meaning})")
+        if default is not None:
+            return np.ascontiguousarray(default.ravel(), dtype=np.float32)
+        raise ValueError(f"metric {canonical!r} needs {what}[{key!r}] ({meaning})")
     value = kwds.pop(key if key in kwds else alias)
     try:
         array = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"metric_kwds[{key!r}] must be an array of numbers: {exc}") from None
+        raise ValueError(f"{what}[{key!r}] must be an array of numbers: {exc}") from None
     if array.ndim != ndim or (ndim == 2 and array.shape[0] != array.shape[1]) or array.size == 0:
         want = "a square 2-d matrix" if ndim == 2 else "a 1-d array"
         raise ValueError(
-            f"metric_kwds[{key!r}] for metric {canonical!r} must be {want}, got shape {array.shape}"
+            f"{what}[{key!r}] for metric {canonical!r} must be {want}, got shape {array.shape}"
         )
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"metric_kwds[{key!r}] must be finite")
+    if not np.all(np.isfinite(array)) or np.abs(array).max() > np.finfo(np.float32).max:
+        raise ValueError(f"{what}[{key!r}] must be finite")
     return np.ascontiguousarray(array.ravel(), dtype=np.float32)
+
+
+# Output metrics (umap-learn's named_distances_with_gradients) that need an embedding of one
+# dimension: haversine's (latitude, longitude) and the gaussian energies' coordinates.
+OUTPUT_DIMENSIONS = {
+    "haversine": 2,
+    "spherical_gaussian_energy": 3,  # (mu_x, mu_y, sigma)
+    "diagonal_gaussian_energy": 4,  # (mu_x, mu_y, sigma_x, sigma_y)
+    "gaussian_energy": 5,  # (mu_x, mu_y, width, height, angle)
+}
+
+
+def resolve_output_metric(
+    canonical: str, output_metric_kwds: Mapping[str, Any], n_components: int
+) -> tuple[float, np.ndarray | None]:
+    """p and the C layout's parameter array (float32) of a named output metric, ValueError for
+    bad ``output_metric_kwds`` or a dimension the metric does not take.
+
+    umap-learn hands the keywords' values to its gradient positionally; here they are read by
+    name: ``p`` (minkowski, wminkowski), ``V`` or ``sigma`` (seuclidean's variances, > 0), ``w``
+    (wminkowski's weights, >= 0), ``VI`` or ``vinv`` (mahalanobis's positive semi-definite
+    matrix), ``z`` (symmetric_kl's offset, > 0). umap-learn's defaults are 2-element mocks (ones,
+    the identity), right for its default ``n_components=2``; here they are ones and the identity
+    of ``n_components``.
+    """
+    need = OUTPUT_DIMENSIONS.get(canonical)
+    if need is not None and n_components != need:
+        if canonical == "haversine":
+            raise ValueError("haversine is only defined for 2 dimensional data")
+        raise ValueError(
+            f"output_metric={canonical!r} embeds points as {need} coordinates and needs "
+            f"n_components={need}, got {n_components}"
+        )
+    if canonical not in ("minkowski", "seuclidean", "wminkowski", "mahalanobis", "symmetric_kl"):
+        return 2.0, None  # the others take no keywords (umapc ignores any, as it always has)
+    kwds = dict(output_metric_kwds)
+    p = 2.0
+    if canonical in ("minkowski", "wminkowski"):
+        p = kwds.pop("p", 2.0)
+        if (
+            isinstance(p, (bool, np.bool_))
+            or not isinstance(p, numbers.Real)
+            or not np.isfinite(p)
+            or p <= 0
+        ):
+            raise ValueError(f"output_metric_kwds['p'] must be a positive finite number, got {p!r}")
+        if canonical == "minkowski":
+            return float(p), None
+    params: np.ndarray | None = None
+    if canonical == "symmetric_kl":
+        z = _real_number(kwds.pop("z", 1e-11), "output_metric_kwds['z']")
+        if not (0.0 < z <= np.finfo(np.float32).max) or np.float32(z) == 0:
+            raise ValueError(f"output_metric_kwds['z'] must be a positive finite number, got {z!r}")
+        params = np.array([z], dtype=np.float32)
+    else:
+        eye = np.eye(n_components) if canonical == "mahalanobis" else np.ones(n_components)
+        params = _array_param(canonical, kwds, "output_metric_kwds", default=eye)
+        key = _ARRAY_PARAMS[canonical][0]
+        want = n_components * n_components if canonical == "mahalanobis" else n_components
+        if params.size != want:
+            shape = f"({n_components}, {n_components})" if canonical == "mahalanobis" else want
+            raise ValueError(
+                f"output_metric_kwds[{key!r}] for output_metric={canonical!r} must have "
+                f"{shape} entries for n_components={n_components}, got {params.size}"
+            )
+        if canonical == "seuclidean" and not np.all(params > 0):
+            raise ValueError("output_metric_kwds['V'] must be variances > 0")
+        if canonical == "wminkowski" and not np.all(params >= 0):
+            raise ValueError("output_metric_kwds['w'] must be weights >= 0")
+        if canonical == "mahalanobis":
+            vinv = params.astype(np.float64).reshape(n_components, n_components)
+            lowest = np.linalg.eigvalsh((vinv + vinv.T) / 2.0).min()
+            if lowest < -1e-6 * max(1.0, float(np.abs(vinv).max())):
+                raise ValueError(
+                    "output_metric_kwds['VI'] must be positive semi-definite (an inverse "
+                    f"covariance); its smallest eigenvalue is {lowest:.3g}, which makes "
+                    "distances imaginary"
+                )
+    if kwds:
+        raise ValueError(
+            f"output_metric_kwds {sorted(kwds)} are not parameters of output_metric {canonical!r}"
+        )
+    return float(p), params
 
 
 def _scalar_params(canonical: str, kwds: dict[str, Any]) -> list[float]:

@@ -32,6 +32,7 @@ from ._validation import check_finite_number as _check_finite_number
 from ._validation import check_n_jobs, set_feature_names
 from ._validation import csr_arrays as _csr_arrays
 from ._validation import resolve_metric as _resolve_metric
+from ._validation import resolve_output_metric as _resolve_output_metric
 from ._validation import sparse_rows as _sparse_rows
 
 __all__ = ["UMAP"]
@@ -190,16 +191,18 @@ _OUTPUT_METRIC_CODES = {
     "braycurtis": 8,
     "haversine": 9,
     "hyperboloid": 10,
+    "seuclidean": 11, "standardised_euclidean": 11,
+    "wminkowski": 12, "weighted_minkowski": 12,
+    "mahalanobis": 13,
+    "symmetric_kl": 14,
+    "softmax_hellinger": 15,
+    "spherical_gaussian_energy": 16,
+    "diagonal_gaussian_energy": 17,
+    "gaussian_energy": 18,
 }  # fmt: skip
 
-# umap-learn's other output metrics with gradients: umapc has no gradient for them yet.
-_OUTPUT_WITHOUT_GRADIENT = frozenset(
-    {
-        "seuclidean", "standardised_euclidean", "wminkowski", "weighted_minkowski",
-        "mahalanobis", "symmetric_kl", "softmax_hellinger", "gaussian_energy",
-        "diagonal_gaussian_energy", "spherical_gaussian_energy",
-    }
-)  # fmt: skip
+# The canonical name of each code: its first name above.
+_OUTPUT_METRIC_NAMES = {code: name for name, code in reversed(_OUTPUT_METRIC_CODES.items())}
 
 # Data metrics whose gradient inverse_transform uses (the C library's umapc_inverse_supports).
 _INVERSE_METRICS = frozenset(
@@ -277,13 +280,19 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         arguments, passed positionally in order as umap-learn does.
     output_metric : str or callable, default "euclidean"
         Metric of the embedding space, with umap-learn's gradients: euclidean, manhattan,
-        chebyshev, minkowski, cosine, correlation, hellinger, canberra, braycurtis, haversine
-        (2-d: latitude and longitude in radians, an embedding on a sphere), hyperboloid (and
-        umap-learn's aliases); or a callable ``f(x, y, *output_metric_kwds.values())`` returning
-        ``(distance, gradient of the distance in x)``, numba-compiled as umap-learn requires (a
-        plain Python one works, slowly). Not with densMAP.
+        chebyshev, minkowski, seuclidean, wminkowski, mahalanobis, cosine, correlation,
+        hellinger, softmax_hellinger, canberra, braycurtis, symmetric_kl, haversine (2-d:
+        latitude and longitude in radians, an embedding on a sphere), hyperboloid,
+        spherical_gaussian_energy (3-d), diagonal_gaussian_energy (4-d), gaussian_energy (5-d)
+        (and umap-learn's aliases); or a callable ``f(x, y, *output_metric_kwds.values())``
+        returning ``(distance, gradient of the distance in x)``, numba-compiled as umap-learn
+        requires (a plain Python one works, slowly). Not with densMAP.
     output_metric_kwds : dict, optional
-        ``{"p": ...}`` for minkowski; a callable output metric's extra arguments.
+        By name: ``p`` (minkowski, wminkowski; default 2), ``V`` or ``sigma`` (seuclidean's
+        variances), ``w`` (wminkowski's weights), ``VI`` or ``vinv`` (mahalanobis's positive
+        semi-definite matrix), ``z`` (symmetric_kl's offset, default 1e-11); the arrays default
+        to ones and the identity of ``n_components`` (umap-learn's 2-element mocks). For a
+        callable output metric, its extra arguments, passed positionally.
     n_epochs : int, optional
         Optimisation epochs; default 500 for at most 10,000 points, else 200.
     learning_rate : float, default 1.0
@@ -563,22 +572,15 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     def _validate_output_metric(self) -> None:
         if self.output_metric == "precomputed":
             raise ValueError("output_metric cannnot be 'precomputed'")
+        self._output_p, self._output_params = 2.0, None
         if isinstance(self.output_metric, str) and self.output_metric in _OUTPUT_METRIC_CODES:
-            if self.output_metric == "haversine" and self._validate_n_components() != 2:
-                raise ValueError("haversine is only defined for 2 dimensional data")
-            p = self._output_metric_kwds.get("p", 2.0)
-            if self.output_metric == "minkowski":
-                _check_finite_number(p, "output_metric_kwds['p']")
-                if p <= 0:
-                    raise ValueError("output_metric_kwds['p'] must be positive")
+            canonical = _OUTPUT_METRIC_NAMES[_OUTPUT_METRIC_CODES[self.output_metric]]
+            self._output_p, self._output_params = _resolve_output_metric(
+                canonical, self._output_metric_kwds, self._validate_n_components()
+            )
             return
         if callable(self.output_metric):
             return
-        if self.output_metric in _OUTPUT_WITHOUT_GRADIENT:
-            raise NotImplementedError(
-                f"output_metric={self.output_metric!r} is not implemented in umapc yet; "
-                f"implemented: {', '.join(sorted(_OUTPUT_METRIC_CODES))}"
-            )
         raise ValueError("output_metric is neither callable nor a recognised string")
 
     def _output_arguments(self) -> dict[str, Any]:
@@ -588,9 +590,12 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                 self.output_metric, self._output_metric_kwds, output=True, what="output_metric"
             )
             return {"output_custom": custom}
+        if not hasattr(self, "_output_params"):  # a model pickled before these existed
+            self._validate_output_metric()
         return {
             "output_metric": _OUTPUT_METRIC_CODES[self.output_metric],
-            "output_p": float(self._output_metric_kwds.get("p", 2.0)),
+            "output_p": self._output_p,
+            "output_params": self._output_params,
         }
 
     def _validate_tqdm_kwds(self) -> dict[str, Any]:

@@ -92,8 +92,10 @@ static float inverse_grad(const simd_kernels *kern, const umapc_metric *metric, 
         *sy = (float)(1.0 / (rx * ry));
         return (float)(1.0 - xy / (rx * ry));
     }
-    default:
-        return metric_grad(grad_kind_of(metric->kind), metric->p, x, y, dim, grad);
+    default: {
+        metric_grad_params prm = {metric->p, metric->params, metric->n_params};
+        return metric_grad(grad_kind_of(metric->kind), &prm, x, y, dim, grad);
+    }
     }
 }
 

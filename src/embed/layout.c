@@ -228,6 +228,8 @@ void umapc_layout_options_init(umapc_layout_options *opts) {
     opts->dens_k = 0;
     opts->output_metric = UMAPC_OUTPUT_EUCLIDEAN;
     opts->output_p = 2.0;
+    opts->output_params = NULL;
+    opts->n_output_params = 0;
     opts->output_fn = NULL;
     opts->output_ctx = NULL;
 }
@@ -644,8 +646,8 @@ void umapc_layout_exec_scalar(const layout_block *blk, const layout_consts *c, s
  * trustworthiness 0.908 against umap-learn's 0.957. buf has room for 4 dim floats. */
 typedef struct output_space {
     metric_grad_kind kind;
-    double p;
-    umapc_output_fn fn; /* a custom metric's, in place of kind's gradient */
+    metric_grad_params prm; /* p and the parameter array */
+    umapc_output_fn fn;     /* a custom metric's, in place of kind's gradient */
     void *ctx;
 } output_space;
 
@@ -654,26 +656,50 @@ static float output_grad(const output_space *o, const float *x, const float *y, 
     if (o->fn != NULL) {
         return o->fn(x, y, grad, (int64_t)dim, o->ctx);
     }
-    return metric_grad(o->kind, o->p, x, y, dim, grad);
+    return metric_grad(o->kind, &o->prm, x, y, dim, grad);
+}
+
+/* output_grad from the moving point cur, first put in the metric's canonical form as umap-learn's
+ * gradient leaves it (metric_grad_fold; the far point's is taken inside the gradient). */
+static float output_grad_cur(const output_space *o, float *cur, const float *y, size_t dim,
+                             float *grad) {
+    if (o->fn == NULL) {
+        metric_grad_fold(o->kind, &o->prm, cur, dim);
+    }
+    return output_grad(o, cur, y, dim, grad);
 }
 
 /* umapc_output_metric names metric_grad_kind's gradients in the same order */
 _Static_assert((int)UMAPC_OUTPUT_HAVERSINE == (int)GRAD_HAVERSINE &&
                    (int)UMAPC_OUTPUT_HYPERBOLOID == (int)GRAD_HYPERBOLOID &&
                    (int)UMAPC_OUTPUT_MINKOWSKI == (int)GRAD_MINKOWSKI &&
+                   (int)UMAPC_OUTPUT_SEUCLIDEAN == (int)GRAD_SEUCLIDEAN &&
+                   (int)UMAPC_OUTPUT_MAHALANOBIS == (int)GRAD_MAHALANOBIS &&
+                   (int)UMAPC_OUTPUT_GAUSSIAN_ENERGY == (int)GRAD_GAUSSIAN_ENERGY &&
                    (int)UMAPC_OUTPUT_COUNT_ == (int)GRAD_KIND_COUNT_,
                "output metrics and gradient kinds differ");
 
-umapc_status umapc_output_metric_grad(int output_metric, double p, const float *x, const float *y,
-                                      size_t dim, float *dist, float *grad, umapc_error *err) {
-    if (output_metric < 0 || output_metric >= UMAPC_OUTPUT_COUNT_ || x == NULL || y == NULL ||
-        dist == NULL || grad == NULL || dim == 0 ||
-        (output_metric == UMAPC_OUTPUT_HAVERSINE && dim != 2)) {
-        return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT,
-                          "output_metric_grad: unknown metric, empty vectors or haversine "
-                          "without 2 dimensions");
+/* NULL when the options' output metric (not a custom one) takes its parameters in dim
+ * dimensions, else why not. */
+static const char *output_check(int output_metric, double p, const float *params, size_t n_params,
+                                size_t dim) {
+    if (output_metric < 0 || output_metric >= UMAPC_OUTPUT_COUNT_) {
+        return "unknown output metric";
     }
-    *dist = metric_grad((metric_grad_kind)output_metric, p, x, y, dim, grad);
+    metric_grad_params prm = {p, params, n_params};
+    return metric_grad_check((metric_grad_kind)output_metric, &prm, dim);
+}
+
+umapc_status umapc_output_metric_grad(int output_metric, double p, const float *params,
+                                      size_t n_params, const float *x, const float *y, size_t dim,
+                                      float *dist, float *grad, umapc_error *err) {
+    const char *why = output_check(output_metric, p, params, n_params, dim);
+    if (why != NULL || x == NULL || y == NULL || dist == NULL || grad == NULL) {
+        return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT, "output_metric_grad: %s",
+                          why != NULL ? why : "a NULL vector");
+    }
+    metric_grad_params prm = {p, params, n_params};
+    *dist = metric_grad((metric_grad_kind)output_metric, &prm, x, y, dim, grad);
     return UMAPC_OK;
 }
 
@@ -690,7 +716,7 @@ static void exec_op_generic(const layout_block *blk, const layout_consts *c, con
         const float *far = blk->emb + (size_t)(other & ~LAYOUT_ATTRACT_BIT) * dim;
         int32_t slot = blk->slot[k];
         float *move = slot >= 0 && blk->moves != NULL ? blk->moves + (size_t)slot * dim : NULL;
-        float dist = output_grad(o, cur, far, dim, grad);
+        float dist = output_grad_cur(o, cur, far, dim, grad);
         float coeff = 2.0f * c->b * (generic_weight(c, dist) - 1.0f) / (dist + 1e-6f);
         if (move != NULL) {
             output_grad(o, far, cur, dim, rev);
@@ -707,7 +733,7 @@ static void exec_op_generic(const layout_block *blk, const layout_consts *c, con
         if (r == self) {
             continue;
         }
-        float dist = output_grad(o, cur, blk->emb + (size_t)r * dim, dim, grad);
+        float dist = output_grad_cur(o, cur, blk->emb + (size_t)r * dim, dim, grad);
         float coeff = c->repel * generic_weight(c, dist) / (dist + 1e-6f);
         for (size_t d = 0; d < dim; d++) {
             cur[d] = cur[d] + layout_clip(coeff * grad[d]) * c->alpha;
@@ -887,16 +913,17 @@ static umapc_status check_layout_args(const float *head, size_t n_head, const fl
                           "negative_sample_rate >= 0");
     }
     int custom = o->output_metric == UMAPC_OUTPUT_CUSTOM;
-    if ((!custom && (o->output_metric < 0 || o->output_metric >= UMAPC_OUTPUT_COUNT_)) ||
-        (custom && o->output_fn == NULL) ||
-        (o->output_metric == UMAPC_OUTPUT_HAVERSINE && dim != 2) ||
-        (o->output_metric == UMAPC_OUTPUT_MINKOWSKI &&
-         !(o->output_p > 0.0 && isfinite(o->output_p))) ||
+    const char *why = custom ? NULL
+                             : output_check(o->output_metric, o->output_p, o->output_params,
+                                            o->n_output_params, dim);
+    if (why != NULL) {
+        return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT, "optimize_layout: %s", why);
+    }
+    if ((custom && o->output_fn == NULL) ||
         (o->output_metric != UMAPC_OUTPUT_EUCLIDEAN && tail == NULL && o->densmap)) {
         return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT,
-                          "optimize_layout: unknown output metric, a custom one without its "
-                          "function, haversine without dim 2, minkowski without a finite p > 0, "
-                          "or densMAP with a non-euclidean output metric");
+                          "optimize_layout: a custom output metric without its function, or "
+                          "densMAP with a non-euclidean output metric");
     }
     if (tail == NULL && o->densmap &&
         (!(o->dens_frac >= 0.0 && o->dens_frac <= 1.0) || !(o->dens_lambda >= 0.0) ||
@@ -1143,7 +1170,7 @@ static umapc_status run_open(layout_run *L, float *head, size_t n_head, const fl
                  .curs = L->bufs.curs};
     int custom = o->output_metric == UMAPC_OUTPUT_CUSTOM;
     L->output = (output_space){.kind = custom ? GRAD_EUCLIDEAN : (metric_grad_kind)o->output_metric,
-                               .p = o->output_p,
+                               .prm = {o->output_p, o->output_params, o->n_output_params},
                                .fn = custom ? o->output_fn : NULL,
                                .ctx = o->output_ctx};
     L->s.output = o->output_metric != UMAPC_OUTPUT_EUCLIDEAN ? &L->output : NULL;

@@ -334,8 +334,8 @@ static float custom_manhattan_grad(const float *x, const float *y, float *grad, 
                                    void *ctx) {
     float d = 0.0f;
     __atomic_fetch_add((long *)ctx, 1, __ATOMIC_RELAXED);
-    CHECK(umapc_output_metric_grad(UMAPC_OUTPUT_MANHATTAN, 2.0, x, y, (size_t)dim, &d, grad,
-                                   NULL) == UMAPC_OK);
+    CHECK(umapc_output_metric_grad(UMAPC_OUTPUT_MANHATTAN, 2.0, NULL, 0, x, y, (size_t)dim, &d,
+                                   grad, NULL) == UMAPC_OK);
     return d;
 }
 
@@ -376,6 +376,74 @@ static void test_custom_output(void) {
     umapc_graph_free(&g);
 }
 
+/* Output metrics with a parameter array: the array is checked against the dimension up front,
+ * and a good one gives a finite layout; the gaussian energies need their own dimensions. */
+static void test_output_params(void) {
+    size_t half = 20, n = 2 * half;
+    umapc_graph g;
+    make_two_cliques(&g, half);
+    float *emb = malloc(5 * n * sizeof *emb);
+    float ones[25], vinv[25] = {0}, neg[3] = {1.0f, -1.0f, 1.0f}, nan_v[3] = {1.0f, NAN, 1.0f};
+    for (int i = 0; i < 25; i++) {
+        ones[i] = 1.0f;
+    }
+    for (int i = 0; i < 5; i++) {
+        vinv[i * 5 + i] = 2.0f;
+    }
+    struct {
+        int metric;
+        size_t dim;
+        const float *params;
+        size_t n_params;
+        int ok;
+    } cases[] = {
+        {UMAPC_OUTPUT_SEUCLIDEAN, 3, ones, 3, 1},
+        {UMAPC_OUTPUT_SEUCLIDEAN, 3, ones, 2, 0},
+        {UMAPC_OUTPUT_SEUCLIDEAN, 3, NULL, 0, 0},
+        {UMAPC_OUTPUT_SEUCLIDEAN, 3, neg, 3, 0},
+        {UMAPC_OUTPUT_SEUCLIDEAN, 3, nan_v, 3, 0},
+        {UMAPC_OUTPUT_WMINKOWSKI, 3, ones, 3, 1},
+        {UMAPC_OUTPUT_WMINKOWSKI, 3, neg, 3, 0},
+        {UMAPC_OUTPUT_MAHALANOBIS, 5, vinv, 25, 1},
+        {UMAPC_OUTPUT_MAHALANOBIS, 3, vinv, 25, 0},
+        {UMAPC_OUTPUT_SYMMETRIC_KL, 3, NULL, 0, 1},
+        {UMAPC_OUTPUT_SYMMETRIC_KL, 3, neg + 1, 1, 0},
+        {UMAPC_OUTPUT_SOFTMAX_HELLINGER, 3, NULL, 0, 1},
+        {UMAPC_OUTPUT_SOFTMAX_HELLINGER, 3, ones, 1, 0},
+        {UMAPC_OUTPUT_SPHERICAL_GAUSSIAN_ENERGY, 3, NULL, 0, 1},
+        {UMAPC_OUTPUT_SPHERICAL_GAUSSIAN_ENERGY, 2, NULL, 0, 0},
+        {UMAPC_OUTPUT_DIAGONAL_GAUSSIAN_ENERGY, 4, NULL, 0, 1},
+        {UMAPC_OUTPUT_DIAGONAL_GAUSSIAN_ENERGY, 5, NULL, 0, 0},
+        {UMAPC_OUTPUT_GAUSSIAN_ENERGY, 5, NULL, 0, 1},
+        {UMAPC_OUTPUT_GAUSSIAN_ENERGY, 4, NULL, 0, 0},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        size_t dim = cases[c].dim;
+        random_embedding(emb, n * dim / 2, 7); /* n x dim coordinates */
+        for (size_t i = 0; i < n * dim; i++) {
+            emb[i] = fabsf(emb[i]) + 0.1f; /* inside symmetric_kl's and the widths' domains */
+        }
+        umapc_layout_options o;
+        umapc_layout_options_init(&o);
+        o.n_epochs = 30;
+        o.seed = 1;
+        o.output_metric = cases[c].metric;
+        o.output_params = cases[c].params;
+        o.n_output_params = cases[c].n_params;
+        umapc_status st = umapc_optimize_layout(emb, n, NULL, 0, dim, &g, &o, NULL, NULL);
+        CHECK(st == (cases[c].ok ? UMAPC_OK : UMAPC_ERR_INVALID_ARGUMENT));
+        for (size_t i = 0; cases[c].ok && i < n * dim; i++) {
+            CHECK(isfinite(emb[i]));
+        }
+        float dist = 0.0f, grad[5];
+        st = umapc_output_metric_grad(cases[c].metric, 2.0, cases[c].params, cases[c].n_params, emb,
+                                      emb + dim, dim, &dist, grad, NULL);
+        CHECK(st == (cases[c].ok ? UMAPC_OK : UMAPC_ERR_INVALID_ARGUMENT));
+    }
+    free(emb);
+    umapc_graph_free(&g);
+}
+
 int main(void) {
     test_ab();
     test_fit();
@@ -387,5 +455,6 @@ int main(void) {
     test_interrupt();
     test_params_beyond_float();
     test_custom_output();
+    test_output_params();
     CHECK_DONE();
 }

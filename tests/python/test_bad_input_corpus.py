@@ -677,6 +677,26 @@ def _call_cases() -> list[tuple[str, str, str]]:
             "sane_embedding(E, 60)",
             expect,
         )
+    # output metrics with keywords or their own dimensions: (metric, kwds, n_components, expect)
+    for oname, (ometric, okwds, dim, expect) in {
+        "seuclidean V too long": ("seuclidean", "{'V': [1, 2, 3]}", 2, "error"),
+        "seuclidean negative V": ("seuclidean", "{'V': [1, -2]}", 2, "error"),
+        "wminkowski NaN w": ("wminkowski", "{'w': [1, np.nan]}", 2, "error"),
+        "mahalanobis VI not square": ("mahalanobis", "{'VI': np.ones((2, 3))}", 2, "error"),
+        "mahalanobis VI 3x3 for 2-d": ("mahalanobis", "{'VI': np.eye(3)}", 2, "error"),
+        "mahalanobis VI indefinite": ("mahalanobis", "{'VI': [[1, 0], [0, -1]]}", 2, "error"),
+        "gaussian_energy 2-d": ("gaussian_energy", "None", 2, "error"),
+        "symmetric_kl z=0": ("symmetric_kl", "{'z': 0.0}", 2, "error"),
+        "gaussian_energy 5-d": ("gaussian_energy", "None", 5, "ok"),
+        "mahalanobis good VI": ("mahalanobis", "{'VI': [[2, 1], [1, 2]]}", 2, "ok"),
+    }.items():
+        add(
+            f"UMAP output metric {oname}",
+            _BASE + f"E = UMAP(n_neighbors=5, n_epochs=5, output_metric={ometric!r}, "
+            f"output_metric_kwds={okwds}, n_components={dim}).fit_transform(X)\n"
+            f"sane_embedding(E, 60, {dim})",
+            expect,
+        )
     # AlignedUMAP: three 30-row slices, point i related to point i of the next slice
     aligned = (
         "S = [rng.normal(size=(30, 4)).astype(np.float32) for _ in range(3)]\n"

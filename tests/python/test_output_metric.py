@@ -83,7 +83,7 @@ def test_fit_transform_and_transform(output_metric) -> None:
         ({"output_metric": "haversine", "n_components": 3}, ValueError),
         ({"output_metric": "minkowski", "output_metric_kwds": {"p": -1.0}}, ValueError),
         ({"output_metric": "hyperboloid", "densmap": True}, ValueError),
-        ({"output_metric": "mahalanobis"}, NotImplementedError),
+        ({"output_metric": "mahalanobis", "output_metric_kwds": {"VI": [[1.0]]}}, ValueError),
         ({"output_metric": "not-a-metric"}, ValueError),
     ],
 )

@@ -205,10 +205,14 @@ static PyObject *py_rescale_embedding(PyObject *self, PyObject *args, PyObject *
 
 static PyObject *py_output_metric_grad(PyObject *self, PyObject *args) {
     (void)self;
-    PyObject *x_obj, *y_obj;
+    PyObject *x_obj, *y_obj, *params_obj = Py_None;
     int metric;
     double p_value;
-    if (!PyArg_ParseTuple(args, "iOOd", &metric, &x_obj, &y_obj, &p_value)) {
+    if (!PyArg_ParseTuple(args, "iOOd|O", &metric, &x_obj, &y_obj, &p_value, &params_obj)) {
+        return NULL;
+    }
+    PyArrayObject *params = NULL;
+    if (params_obj != Py_None && (params = umapc_as_float_vector(params_obj, "params")) == NULL) {
         return NULL;
     }
     PyArrayObject *x = (PyArrayObject *)PyArray_FROMANY(
@@ -223,6 +227,7 @@ static PyObject *py_output_metric_grad(PyObject *self, PyObject *args) {
         }
         Py_XDECREF(x);
         Py_XDECREF(y);
+        Py_XDECREF(params);
         return NULL;
     }
     npy_intp dim = PyArray_DIM(x, 0);
@@ -231,11 +236,14 @@ static PyObject *py_output_metric_grad(PyObject *self, PyObject *args) {
     umapc_error err;
     umapc_status st =
         grad == NULL ? UMAPC_ERR_OUT_OF_MEMORY
-                     : umapc_output_metric_grad(metric, p_value, (const float *)PyArray_DATA(x),
-                                                (const float *)PyArray_DATA(y), (size_t)dim, &dist,
-                                                (float *)PyArray_DATA(grad), &err);
+                     : umapc_output_metric_grad(
+                           metric, p_value, params ? (const float *)PyArray_DATA(params) : NULL,
+                           params ? (size_t)PyArray_DIM(params, 0) : 0,
+                           (const float *)PyArray_DATA(x), (const float *)PyArray_DATA(y),
+                           (size_t)dim, &dist, (float *)PyArray_DATA(grad), &err);
     Py_DECREF(x);
     Py_DECREF(y);
+    Py_XDECREF(params);
     if (grad == NULL) {
         return NULL;
     }
@@ -271,22 +279,24 @@ static PyObject *py_optimize_layout(PyObject *self, PyObject *args, PyObject *kw
                              "output_metric",
                              "output_p",
                              "output_custom",
+                             "output_params",
                              NULL};
     PyObject *head_obj, *tail_obj, *p, *i, *d, *jobs_obj = NULL, *callback = Py_None;
-    PyObject *output_custom = Py_None;
+    PyObject *output_custom = Py_None, *output_params_obj = Py_None;
     PyObject *knn_i_obj = Py_None, *knn_d_obj = Py_None;
     int n_epochs, n_jobs = -1, densmap = 0, output_metric = UMAPC_OUTPUT_EUCLIDEAN;
     double a, b, gamma = 1.0, lr = 1.0, neg_rate = 5.0, output_p = 2.0;
     double dens_lambda = 2.0, dens_frac = 0.3, dens_var_shift = 0.1;
     long long seed = -1;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOOidd|dddLOOpdddOOidO", kwlist, &head_obj,
-                                     &tail_obj, &p, &i, &d, &n_epochs, &a, &b, &gamma, &lr,
-                                     &neg_rate, &seed, &jobs_obj, &callback, &densmap, &dens_lambda,
-                                     &dens_frac, &dens_var_shift, &knn_i_obj, &knn_d_obj,
-                                     &output_metric, &output_p, &output_custom) ||
+    if (!PyArg_ParseTupleAndKeywords(
+            args, kwargs, "OOOOOidd|dddLOOpdddOOidOO", kwlist, &head_obj, &tail_obj, &p, &i, &d,
+            &n_epochs, &a, &b, &gamma, &lr, &neg_rate, &seed, &jobs_obj, &callback, &densmap,
+            &dens_lambda, &dens_frac, &dens_var_shift, &knn_i_obj, &knn_d_obj, &output_metric,
+            &output_p, &output_custom, &output_params_obj) ||
         umapc_parse_jobs(jobs_obj, -1, &n_jobs) < 0) {
         return NULL;
     }
+
     PyArrayObject *knn_i = NULL, *knn_d = NULL;
     if (densmap) {
         knn_i = umapc_as_int32(knn_i_obj, 2, "knn_indices");
@@ -345,12 +355,24 @@ static PyObject *py_optimize_layout(PyObject *self, PyObject *args, PyObject *kw
     opts.dens_var_shift = dens_var_shift;
     opts.output_metric = output_metric;
     opts.output_p = output_p;
-    if (output_custom != Py_None && umapc_custom_output(output_custom, &opts) < 0) {
+    /* the output metric's parameter array (its length and values are checked in C against the
+     * embedding's dimension), held to the end of the call */
+    PyArrayObject *output_params = NULL;
+    if (output_params_obj != Py_None) {
+        output_params = umapc_as_float_vector(output_params_obj, "output_params");
+        if (output_params != NULL) {
+            opts.output_params = (const float *)PyArray_DATA(output_params);
+            opts.n_output_params = (size_t)PyArray_DIM(output_params, 0);
+        }
+    }
+    if ((output_params_obj != Py_None && output_params == NULL) ||
+        (output_custom != Py_None && umapc_custom_output(output_custom, &opts) < 0)) {
         umapc_graph_args_free(&g);
         Py_XDECREF(tail);
         Py_DECREF(head);
         Py_XDECREF(knn_i);
         Py_XDECREF(knn_d);
+        Py_XDECREF(output_params);
         return NULL;
     }
     if (densmap) {
@@ -360,6 +382,7 @@ static PyObject *py_optimize_layout(PyObject *self, PyObject *args, PyObject *kw
             Py_DECREF(head);
             Py_DECREF(knn_i);
             Py_DECREF(knn_d);
+            Py_XDECREF(output_params);
             return PyErr_Format(PyExc_ValueError, "knn_indices must have one row per point");
         }
         opts.dens_knn_indices = (const umapc_idx *)PyArray_DATA(knn_i);
@@ -380,6 +403,7 @@ static PyObject *py_optimize_layout(PyObject *self, PyObject *args, PyObject *kw
     Py_DECREF(head);
     Py_XDECREF(knn_i);
     Py_XDECREF(knn_d);
+    Py_XDECREF(output_params);
     if (umapc_custom_check(opts.output_metric == UMAPC_OUTPUT_CUSTOM ? opts.output_ctx : NULL)) {
         return NULL;
     }
@@ -828,13 +852,14 @@ PyMethodDef umapc_umap_methods[] = {
      "rescale_embedding(embedding, seed, expand, noise=1e-4) -> None: in place; optional noisy "
      "scale to 10, then every column to [0, 10]."},
     {"output_metric_grad", py_output_metric_grad, METH_VARARGS,
-     "output_metric_grad(metric_code, x, y, p) -> (distance, gradient in x): the layout's "
-     "output-metric gradient (umapc_output_metric codes)"},
+     "output_metric_grad(metric_code, x, y, p, params=None) -> (distance, gradient in x): the "
+     "layout's output-metric gradient (umapc_output_metric codes; params: the metric's array)"},
     {"optimize_layout", (PyCFunction)(void (*)(void))py_optimize_layout,
      METH_VARARGS | METH_KEYWORDS,
      "optimize_layout(head_embedding, tail_embedding, indptr, indices, data, n_epochs, a, b, "
      "repulsion_strength=1.0, learning_rate=1.0, negative_sample_rate=5.0, seed=-1, n_jobs=-1, "
-     "callback=None, ..., output_metric=0, output_p=2.0, output_custom=None) -> None: UMAP's SGD, "
+     "callback=None, ..., output_metric=0, output_p=2.0, output_custom=None, output_params=None) "
+     "-> None: UMAP's SGD, "
      "head updated in place; the same bytes for any n_jobs and SIMD level (seed < 0: a fixed "
      "internal seed). output_custom: a CustomMetric(output=True) in place of output_metric."},
     {"init_transform", (PyCFunction)(void (*)(void))py_init_transform, METH_VARARGS | METH_KEYWORDS,
