@@ -84,12 +84,30 @@ static float scalar_move_clipped_sqeuclidean(float *x, const float *y, size_t di
     return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
 }
 
+static float scalar_move_sqeuclidean(float *x, const float *y, size_t dim, float step,
+                                     const float *next) {
+    if (next == NULL) {
+        for (size_t d = 0; d < dim; d++) {
+            x[d] = move_one(x[d], y[d], step);
+        }
+        return NAN;
+    }
+    float s[SCALAR_LANES] = {0};
+    for (size_t d = 0; d < dim; d++) {
+        x[d] = move_one(x[d], y[d], step);
+        float e = x[d] - next[d];
+        s[d % SCALAR_LANES] += e * e;
+    }
+    return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+}
+
 static const simd_kernels scalar_table = {
     .sqeuclidean = scalar_sqeuclidean,
     .dot = scalar_dot,
     .manhattan = scalar_manhattan,
     .move_clipped = scalar_move_clipped,
     .move_clipped_sqeuclidean = scalar_move_clipped_sqeuclidean,
+    .move_sqeuclidean = scalar_move_sqeuclidean,
     .level = "scalar",
 };
 

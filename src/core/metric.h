@@ -25,6 +25,11 @@ typedef struct simd_kernels {
      * steps whose next row is known measures its next distance while x is in registers. */
     float (*move_clipped_sqeuclidean)(float *x, const float *y, size_t dim, float sx, float sy,
                                       float coeff, float alpha, const float *next);
+    /* x[d] += step * (x[d] - y[d]) (a multiply, then an add: the same roundings at every level),
+     * then, unless next is NULL (NAN returned), sum (x[d] - next[d])^2 of the moved x: the
+     * euclidean step of move_clipped_sqeuclidean with step = alpha * coeff * sx when no
+     * coordinate can reach the clip, at half its operations per coordinate. */
+    float (*move_sqeuclidean)(float *x, const float *y, size_t dim, float step, const float *next);
     const char *level; /* umapc_cpu_level_name of its level */
 } simd_kernels;
 
@@ -35,6 +40,11 @@ static inline float move_clipped_one(float x, float y, float sx, float sy, float
     v = v < 4.0f ? v : 4.0f;
     v = v > -4.0f ? v : -4.0f;
     return x + v * alpha;
+}
+
+/* One coordinate of move_sqeuclidean. */
+static inline float move_one(float x, float y, float step) {
+    return x + step * (x - y);
 }
 
 /* Tables defined in the files compiled with SIMD flags (only in builds for their architecture);

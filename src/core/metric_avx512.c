@@ -3,6 +3,7 @@
 #include "metric.h"
 
 #include <immintrin.h>
+#include <math.h>
 #include <stdint.h>
 
 /* Four independent accumulators of 16 lanes hide the FMA latency. */
@@ -149,11 +150,46 @@ static float move_clipped_sqeuclidean_avx512(float *x, const float *y, size_t di
     return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
 }
 
+static inline __m512 step_lanes512(__m512 x, __m512 y, __m512 step) {
+    return _mm512_add_ps(x, _mm512_mul_ps(step, _mm512_sub_ps(x, y)));
+}
+
+static float move_sqeuclidean_avx512(float *x, const float *y, size_t dim, float step,
+                                     const float *next) {
+    __m512 vs = _mm512_set1_ps(step);
+    __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+    size_t i = 0;
+    for (; i + 32 <= dim; i += 32) {
+        __m512 v0 = step_lanes512(_mm512_loadu_ps(x + i), _mm512_loadu_ps(y + i), vs);
+        __m512 v1 = step_lanes512(_mm512_loadu_ps(x + i + 16), _mm512_loadu_ps(y + i + 16), vs);
+        _mm512_storeu_ps(x + i, v0);
+        _mm512_storeu_ps(x + i + 16, v1);
+        if (next != NULL) {
+            __m512 e0 = _mm512_sub_ps(v0, _mm512_loadu_ps(next + i));
+            __m512 e1 = _mm512_sub_ps(v1, _mm512_loadu_ps(next + i + 16));
+            s0 = _mm512_fmadd_ps(e0, e0, s0);
+            s1 = _mm512_fmadd_ps(e1, e1, s1);
+        }
+    }
+    for (; i < dim; i += 16) {
+        __mmask16 m = dim - i >= 16 ? (__mmask16)0xffff : tail_mask(dim - i);
+        __m512 v =
+            step_lanes512(_mm512_maskz_loadu_ps(m, x + i), _mm512_maskz_loadu_ps(m, y + i), vs);
+        _mm512_mask_storeu_ps(x + i, m, v);
+        if (next != NULL) {
+            __m512 e = _mm512_maskz_sub_ps(m, v, _mm512_maskz_loadu_ps(m, next + i));
+            s0 = _mm512_fmadd_ps(e, e, s0);
+        }
+    }
+    return next != NULL ? _mm512_reduce_add_ps(_mm512_add_ps(s0, s1)) : NAN;
+}
+
 const simd_kernels metric_kernels_avx512_table = {
     .sqeuclidean = sqeuclidean_avx512,
     .dot = dot_avx512,
     .manhattan = manhattan_avx512,
     .move_clipped = move_clipped_avx512,
     .move_clipped_sqeuclidean = move_clipped_sqeuclidean_avx512,
+    .move_sqeuclidean = move_sqeuclidean_avx512,
     .level = "avx512",
 };

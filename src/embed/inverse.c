@@ -99,6 +99,9 @@ static float inverse_grad(const simd_kernels *kern, const umapc_metric *metric, 
     }
 }
 
+/* Below the clip at 4 with a margin for the rounding of the distance. */
+#define INVERSE_NO_CLIP 3.99f
+
 static float clip4(float v) {
     return v > 4.0f ? 4.0f : (v < -4.0f ? -4.0f : v);
 }
@@ -109,8 +112,16 @@ static float clip4(float v) {
 static float move_x(const simd_kernels *kern, umapc_metric_kind kind, float *x, const float *y,
                     size_t dim, const float *grad, float sx, float sy, float coeff, float alpha,
                     const float *next) {
-    if (kind == UMAPC_METRIC_EUCLIDEAN && next != NULL) {
-        return kern->move_clipped_sqeuclidean(x, y, dim, sx, sy, coeff, alpha, next);
+    if (kind == UMAPC_METRIC_EUCLIDEAN) {
+        /* Each coordinate of euclidean's move is coeff (x - y) / (dist + 1e-6), at most |coeff|
+         * in size: below the clip (most negative samples, whose coefficient is small), the step
+         * needs no clipping and half the operations. */
+        if (fabsf(coeff) <= INVERSE_NO_CLIP) {
+            return kern->move_sqeuclidean(x, y, dim, alpha * coeff * sx, next);
+        }
+        if (next != NULL) {
+            return kern->move_clipped_sqeuclidean(x, y, dim, sx, sy, coeff, alpha, next);
+        }
     }
     if (!isnan(sx)) {
         kern->move_clipped(x, y, dim, sx, sy, coeff, alpha);

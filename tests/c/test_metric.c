@@ -562,6 +562,44 @@ static void test_move_kernels(void) {
     }
 }
 
+/* The unclipped euclidean step: bit for bit the scalar table's at every level, with and without
+ * the next row, and within rounding of move_clipped's euclidean step (sx = sy) where no
+ * coordinate reaches the clip, which is when inverse_transform takes it. */
+static void test_move_unclipped(void) {
+    umapc_rng rng;
+    umapc_rng_seed(&rng, 6);
+    const simd_kernels *ref = simd_kernels_at(UMAPC_LEVEL_SCALAR);
+    float x0[MAX_DIM], y[MAX_DIM], next[MAX_DIM], want[MAX_DIM], clipped[MAX_DIM];
+    float got[MAX_DIM], alone[MAX_DIM];
+    for (size_t dim = 1; dim <= MAX_DIM; dim += 5) {
+        fill_normal(&rng, x0, dim);
+        fill_normal(&rng, y, dim);
+        fill_normal(&rng, next, dim);
+        float sx = 0.3f, coeff = -2.5f, alpha = 0.25f; /* |coeff sx (x - y)| stays below 4 */
+        memcpy(want, x0, dim * sizeof *x0);
+        CHECK(isnan(ref->move_sqeuclidean(want, y, dim, alpha * coeff * sx, NULL)));
+        memcpy(clipped, x0, dim * sizeof *x0);
+        ref->move_clipped(clipped, y, dim, sx, sx, coeff, alpha);
+        for (size_t d = 0; d < dim; d++) {
+            CHECK_CLOSE(want[d], clipped[d], 1e-6, 1e-6);
+        }
+        for (int l = 0; l < N_LEVELS; l++) {
+            const simd_kernels *k = simd_kernels_at((umapc_level)l);
+            if (k == NULL) {
+                continue;
+            }
+            memcpy(got, x0, dim * sizeof *x0);
+            memcpy(alone, x0, dim * sizeof *x0);
+            float sum = k->move_sqeuclidean(got, y, dim, alpha * coeff * sx, next);
+            CHECK(isnan(k->move_sqeuclidean(alone, y, dim, alpha * coeff * sx, NULL)));
+            CHECK(memcmp(got, want, dim * sizeof *got) == 0);
+            CHECK(memcmp(alone, want, dim * sizeof *got) == 0);
+            double r = ref_sqeuclidean(want, next, dim);
+            CHECK_CLOSE(sum, r, 1e-6, 4e-7 * (double)dim * r + 1e-6);
+        }
+    }
+}
+
 static float dist_of(umapc_metric_kind kind, const float *a, const float *b, size_t dim) {
     umapc_metric m;
     umapc_metric_init(&m);
@@ -935,6 +973,7 @@ int main(void) {
     test_simd_levels();
     test_no_overread();
     test_move_kernels();
+    test_move_unclipped();
     test_names();
     test_validate();
     test_metrics_and_surrogate();
