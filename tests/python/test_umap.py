@@ -433,8 +433,6 @@ def test_single_sample_like_umap_learn():
     [
         ({"output_metric": "mahalanobis"}, {}, "output_metric"),
         ({"metric": "string"}, {}, "string"),
-        ({"n_epochs": [10, 20]}, {}, "n_epochs"),
-        ({}, {"ensure_all_finite": False}, "ensure_all_finite"),
     ],
     ids=lambda v: str(v) if isinstance(v, str) else "",
 )
