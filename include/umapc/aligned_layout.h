@@ -12,7 +12,7 @@ typedef struct umapc_aligned_options {
     /* Every slice's SGD, as umapc_optimize_layout's fit: a, b, repulsion_strength, learning_rate,
      * negative_sample_rate, n_threads. n_epochs 0 (default) means 200, umap-learn's AlignedUMAP
      * default. Slice m runs with a seed drawn from (seed, m). densmap must be 0 and
-     * output_metric UMAPC_OUTPUT_EUCLIDEAN. */
+     * output_metric UMAPC_OUTPUT_EUCLIDEAN, and no snapshots (n_snapshots 0). */
     umapc_layout_options layout;
     /* lambda: how strongly a point is pulled toward its related points in the slices around it.
      * Default 0.01 (umap-learn's alignment_regularisation). 0: the slices are laid out

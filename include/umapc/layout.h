@@ -88,6 +88,15 @@ typedef struct umapc_layout_options {
     /* UMAPC_OUTPUT_CUSTOM's function (required) and its context; NULL (default) otherwise. */
     umapc_output_fn output_fn;
     void *output_ctx;
+    /* Snapshots of the embedding during the run (umap-learn's list of n_epochs): once
+     * snapshot_epochs[k] epochs have run (1 <= snapshot_epochs[k] <= the run's epochs,
+     * non-decreasing in k), the head positions are copied, in head's order, to
+     * snapshots + k * n_head * dim. The caller owns snapshots (n_snapshots * n_head * dim floats;
+     * the product must fit in size_t bytes). n_snapshots 0 (default): none. Fits (relabelled
+     * points are copied back to head's order) and transforms; not the aligned layout. */
+    const int32_t *snapshot_epochs;
+    size_t n_snapshots;
+    float *snapshots;
 } umapc_layout_options;
 
 UMAPC_API void umapc_layout_options_init(umapc_layout_options *opts);

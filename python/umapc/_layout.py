@@ -173,6 +173,15 @@ def initial_layout(
     return embedding
 
 
+def snapshot_counts(epochs: list[int]) -> list[int]:
+    """umap-learn's ``embedding_list`` of a list of epochs as epoch counts: its layout runs
+    ``max(epochs)`` epochs, copies the embedding after the epoch numbered ``n`` (from 0) for each
+    distinct ``n`` of the list below the maximum, that is once ``n + 1`` epochs have run, and
+    appends the final embedding; so one count per distinct entry, in increasing order."""
+    top = max(epochs)
+    return sorted({int(n) + 1 for n in epochs if n < top}) + [top]
+
+
 def embed(
     graph: scipy.sparse.csr_matrix,
     init: str | np.ndarray,
@@ -190,20 +199,25 @@ def embed(
     data: np.ndarray | None = None,
     densmap: dict[str, Any] | None = None,
     output: dict[str, Any] | None = None,
+    snapshots: list[int] | None = None,
     stacklevel: int = 2,
-) -> tuple[np.ndarray, scipy.sparse.csr_matrix, int]:
+) -> tuple[np.ndarray, scipy.sparse.csr_matrix, int, np.ndarray | None]:
     """umap-learn's ``simplicial_set_embedding`` on a square CSR fuzzy graph, in C.
 
     Draws three seeds from ``rng`` (initial layout, rescaling noise, layout), in that order,
     after pruning. ``densmap`` is None or the densMAP keywords of ``_core.optimize_layout``,
     ``output`` None or its output-metric keywords (``output_metric``, ``output_p``).
-    ``stacklevel`` is the one a warning issued here would take to reach the frame to blame.
+    ``snapshots``: non-decreasing epoch counts (from 1 to ``n_epochs``; 0 only when
+    ``n_epochs`` is 0) after which the C layout copies the embedding. ``stacklevel`` is the one
+    a warning issued here would take to reach the frame to blame.
 
     Returns
     -------
     embedding : float32 (n_vertices, n_components)
     graph : the pruned graph the layout ran on
     n_epochs : the epochs it ran
+    snapshots : float32 (len(snapshots), n_vertices, n_components), or None without
+        ``snapshots``
     """
     default = default_epochs(graph.shape[0], densmap is not None)
     epochs = default if n_epochs is None else int(n_epochs)
@@ -220,8 +234,9 @@ def embed(
         data,
         stacklevel + 1,
     )
+    taken = None
     if epochs > 0 and graph.nnz > 0:
-        _core.optimize_layout(
+        taken = _core.optimize_layout(
             embedding,
             None,
             graph.indptr.astype(np.int32, copy=False),
@@ -238,5 +253,9 @@ def embed(
             callback=progress.callback,
             **(densmap or {}),
             **(output or {}),
+            snapshot_epochs=None if snapshots is None else np.asarray(snapshots, np.int32),
         )
-    return embedding, graph, epochs
+    if snapshots is not None and taken is None:
+        # no layout ran: every snapshot is the start
+        taken = np.repeat(embedding[np.newaxis], len(snapshots), axis=0)
+    return embedding, graph, epochs, taken

@@ -19,7 +19,8 @@ The training rows are stored once, where transform needs them: in the search ind
 them (dense rows as given, pixel rows as 8-bit codes read back exactly; sparse rows as CSR).
 ``_fit_data`` (what ``inverse_transform`` and ``update`` read) is then the index's rows, and
 ``_raw_data`` too unless it differs from them: with ``unique=True`` (the index holds the distinct
-rows) and for precomputed distances it is not stored, only a CRC-32 of it, so that ``transform``
+rows), with rows left out by ``ensure_all_finite`` (the index holds the others) and for
+precomputed distances it is not stored, only a CRC-32 of it, so that ``transform``
 of the training data still returns ``embedding_``. Rows are stored beside the index only where
 there is no index (a ``precomputed_knn`` fit without one, a single row), as 8-bit codes when
 lossless. ``precomputed_knn`` is stored as ``(None, None, None)``: the neighbours it gave are
@@ -73,6 +74,8 @@ _ARRAYS = {
     "embedding_": ("<f4", 2),
     "_fit_embedding": ("<f4", 2),
     "_unique_inverse_": ("<i8", 1),
+    "_row_map": ("<i8", 1),
+    "embedding_list_": ("<f4", 3),
     "graph.indptr": ("<i8", 1),
     "graph.indices": ("<i4", 1),
     "graph.data": ("<f4", 1),
@@ -183,9 +186,15 @@ def dumps(model: Any, *, objects: dict[str, Any] | None) -> bytes:
     arrays.append(("embedding_", embedding))
     train = model._train_embedding()
     if train is not embedding:
+        # unique=True or rows left out (ensure_all_finite): the embedded points' coordinates
+        # and the map from the rows to them
         arrays.append(("_fit_embedding", train))
-    if train is not embedding:  # unique=True: the distinct rows' embedding and the map to them
-        arrays.append(("_unique_inverse_", model._unique_inverse_))
+        if getattr(model, "_row_map", None) is not None:
+            arrays.append(("_row_map", model._row_map))
+        if model.unique:
+            arrays.append(("_unique_inverse_", model._unique_inverse_))
+    if hasattr(model, "embedding_list_"):
+        arrays.append(("embedding_list_", np.stack(model.embedding_list_)))
     for name in ("_knn_indices", "_knn_dists", "_sigmas", "_rhos"):
         if getattr(model, name, None) is not None:
             arrays.append((name, getattr(model, name)))
@@ -427,15 +436,29 @@ def _restore(
     model.embedding_ = embedding
     if "_fit_embedding" in arrays:
         model._fit_embedding = train
+    n_rows = embedding.shape[0]
+    if "_row_map" in arrays:
+        row_map = arrays["_row_map"]
+        if row_map.shape != (n_rows,) or (
+            row_map.size and (row_map.min() < -1 or row_map.max() >= m)
+        ):
+            raise ValueError("_row_map does not fit the embedding")
+        model._row_map = row_map
+        n_rows = int(np.count_nonzero(row_map >= 0))
     if "_unique_inverse_" in arrays:
         inverse = arrays["_unique_inverse_"]
-        if inverse.shape != (embedding.shape[0],) or (
+        if inverse.shape != (n_rows,) or (
             inverse.size and (inverse.min() < 0 or inverse.max() >= m)
         ):
             raise ValueError("_unique_inverse_ does not fit the embedding")
         model._unique_inverse_ = inverse
-    elif train is not embedding:
-        raise ValueError("_fit_embedding without _unique_inverse_")
+    elif train is not embedding and "_row_map" not in arrays:
+        raise ValueError("_fit_embedding without _unique_inverse_ or _row_map")
+    if "embedding_list_" in arrays:
+        snapshots = arrays["embedding_list_"]
+        if snapshots.shape[1:] != embedding.shape:
+            raise ValueError("embedding_list_ does not fit the embedding")
+        model.embedding_list_ = list(snapshots)
     model.graph_ = None if header["graph_shape"] is None else _stored_graph(arrays, header, m)
     for name in ("_knn_indices", "_knn_dists"):
         if name in arrays:

@@ -126,6 +126,11 @@ def _check_parameters(
             f"negative_sample_rate={negative_sample_rate!r} is above the largest supported, "
             f"{_MAX_NEGATIVE_SAMPLE_RATE}"
         )
+    if isinstance(n_epochs, (list, tuple, np.ndarray)):
+        raise ValueError(
+            "embed_graph takes one number of epochs; for the embeddings after several, use "
+            "UMAP(n_epochs=[...]) and its embedding_list_"
+        )
     if n_epochs is not None and (
         isinstance(n_epochs, (bool, np.bool_))
         or not isinstance(n_epochs, numbers.Integral)
@@ -250,7 +255,7 @@ def embed_graph(
     }
     progress = Progress(bool(verbose), tqdm_kwds)
     try:
-        embedding, _, _ = embed(
+        embedding, _, _, _ = embed(
             g,
             start,
             n_components=dim,

@@ -28,6 +28,7 @@ from ._layout import check_layout_finite as _check_layout_finite
 from ._layout import draw_seed as _draw_seed
 from ._layout import embed as _embed_graph
 from ._layout import prune as _prune
+from ._layout import snapshot_counts as _snapshot_counts
 from ._validation import check_finite_number as _check_finite_number
 from ._validation import check_n_jobs, set_feature_names
 from ._validation import csr_arrays as _csr_arrays
@@ -92,10 +93,11 @@ def _known_metric(name: Any) -> bool:
     return True
 
 
-def _check_data(X: Any, name: str = "X") -> Any:
-    """X as a C-contiguous finite float32 matrix, or scipy sparse X as canonical float32 CSR
-    rows (never densified; their values are checked in C with the metric); TypeError for
-    non-numeric input."""
+def _check_data(X: Any, name: str = "X", ensure_all_finite: bool | str = True) -> Any:
+    """X as a C-contiguous float32 matrix, finite unless ``ensure_all_finite`` says otherwise
+    (scikit-learn's check_array: ``"allow-nan"`` lets NaN through, False also infinities), or
+    scipy sparse X as canonical float32 CSR rows (never densified; their values are checked in
+    C with the metric, or by :func:`_nonfinite_rows`); TypeError for non-numeric input."""
     if scipy.sparse.issparse(X):
         return _sparse_rows(X, name)
     if not isinstance(X, np.ndarray) or X.dtype == object:
@@ -113,13 +115,17 @@ def _check_data(X: Any, name: str = "X") -> Any:
         raise ValueError(f"Complex data not supported: {name} has dtype {X.dtype}")
     if X.dtype.kind not in "biuf":
         raise TypeError(f"{name} must be a numeric array, got dtype {X.dtype}")
-    return check_array(X, dtype=np.float32, order="C", input_name=name)
+    return check_array(
+        X, dtype=np.float32, order="C", input_name=name, ensure_all_finite=ensure_all_finite
+    )
 
 
-def _check_distances(X: Any, square: bool):
+def _check_distances(X: Any, square: bool, ensure_all_finite: bool | str = True):
     """A precomputed distance matrix: float32 C-contiguous dense, or CSR with sorted indices.
     A square one (a fit) is sparse only when symmetric in structure with a zero diagonal, as
-    umap-learn requires; NaN and negative distances are rejected by the C library."""
+    umap-learn requires; NaN and negative distances are rejected by the C library. +inf is a
+    distance (infinitely far); NaN and -inf are refused unless ``ensure_all_finite`` lets them
+    through (NaN with ``"allow-nan"``, both with False) for :func:`_nonfinite_rows`."""
     if scipy.sparse.issparse(X):
         X = scipy.sparse.csr_matrix(X, dtype=np.float32)
         X.sort_indices()
@@ -142,9 +148,48 @@ def _check_distances(X: Any, square: bool):
         )
     if square and X.shape[0] != X.shape[1]:
         raise ValueError(f"a precomputed distance matrix must be square, got shape {X.shape}")
-    if np.isnan(X).any() or np.isneginf(X).any():
+    if ensure_all_finite is True and (np.isnan(X).any() or np.isneginf(X).any()):
         raise ValueError("precomputed distances must not contain NaN or -inf")
+    if ensure_all_finite == "allow-nan" and np.isneginf(X).any():
+        raise ValueError("precomputed distances must not contain -inf")
     return X
+
+
+def _check_finite_flag(flag: Any) -> bool | str:
+    """``ensure_all_finite`` as scikit-learn's check_array takes it: True, False or
+    ``"allow-nan"`` (its message otherwise)."""
+    if isinstance(flag, (bool, np.bool_)):
+        return bool(flag)
+    if isinstance(flag, str) and flag == "allow-nan":
+        return flag
+    raise ValueError(f'ensure_all_finite should be a bool or "allow-nan". Got {flag!r} instead.')
+
+
+def _nonfinite_rows(X: Any, flag: bool | str, precomputed: bool, square: bool) -> np.ndarray:
+    """The rows (points) that ``ensure_all_finite=flag`` leaves out, as a boolean mask: rows
+    holding NaN, or with False also an infinity. Precomputed distances: NaN and -inf (+inf is a
+    distance); in a square matrix point i is out when its row or its column holds one. Sparse
+    rows are checked here (dense ones were by check_array): ``"allow-nan"`` refuses infinities
+    as check_array does."""
+    if scipy.sparse.issparse(X):
+        coo = X.tocoo()
+        if precomputed:
+            bad = np.isnan(coo.data) | np.isneginf(coo.data)
+            if flag == "allow-nan" and np.isneginf(coo.data).any():
+                raise ValueError("precomputed distances must not contain -inf")
+        else:
+            if flag == "allow-nan" and np.isinf(coo.data).any():
+                raise ValueError("Input X contains infinity or a value too large for float32.")
+            bad = ~np.isfinite(coo.data)
+        out = np.zeros(X.shape[0], dtype=bool)
+        out[coo.row[bad]] = True
+        if square:
+            out[coo.col[bad]] = True
+        return out
+    if precomputed:
+        bad = np.isnan(X) | np.isneginf(X)
+        return bad.any(axis=1) | (bad.any(axis=0) if square else False)
+    return ~np.isfinite(X).all(axis=1)
 
 
 def _knn_from_distances(X: Any, k: int, n_jobs: int) -> tuple[np.ndarray, np.ndarray]:
@@ -170,12 +215,29 @@ def _same_data(a: Any, b: Any) -> bool:
     if a.shape != b.shape or scipy.sparse.issparse(a) != scipy.sparse.issparse(b):
         return False
     if scipy.sparse.issparse(a):
-        return (a != b).nnz == 0
-    return bool(np.array_equal(a, b))
+        if (a != b).nnz == 0:
+            return True
+        # NaN differs from itself: canonical rows (as _check_data gives) compared array by array
+        return (
+            a.format == b.format == "csr"
+            and bool(a.has_canonical_format and b.has_canonical_format)
+            and np.array_equal(a.indptr, b.indptr)
+            and np.array_equal(a.indices, b.indices)
+            and bool(np.array_equal(a.data, b.data, equal_nan=True))
+        )
+    return bool(np.array_equal(a, b, equal_nan=True))
 
 
 def _csr(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, shape: tuple[int, int]):
     return scipy.sparse.csr_matrix((data, indices, indptr), shape=shape)
+
+
+def _scatter_rows(graph: Any, rows: np.ndarray, n_rows: int) -> scipy.sparse.csr_matrix:
+    """``graph``'s row r as row ``rows[r]`` of an ``n_rows``-row graph (the others empty)."""
+    coo = graph.tocoo()
+    return scipy.sparse.csr_matrix(
+        (coo.data, (rows[coo.row], coo.col)), shape=(n_rows, graph.shape[1]), dtype=np.float32
+    )
 
 
 # Output metrics the C layout has gradients for (umapc_output_metric codes, umap-learn's names).
@@ -257,8 +319,7 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     ``n_jobs``; given the same neighbours, also on every CPU: AVX-512, AVX2, NEON or none),
     instead of forcing one thread; ``inverse_transform`` works for any ``n_components`` (no
     Delaunay triangulation); ``transform`` works for densMAP models too. Features umapc does not
-    implement yet raise ``NotImplementedError`` naming the parameter (callable metrics, a list
-    of ``n_epochs``, sparse input);
+    implement yet raise ``NotImplementedError`` naming the parameter;
     docs/compatibility.md lists the whole surface.
 
     Parameters
@@ -293,8 +354,11 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         semi-definite matrix), ``z`` (symmetric_kl's offset, default 1e-11); the arrays default
         to ones and the identity of ``n_components`` (umap-learn's 2-element mocks). For a
         callable output metric, its extra arguments, passed positionally.
-    n_epochs : int, optional
-        Optimisation epochs; default 500 for at most 10,000 points, else 200.
+    n_epochs : int or list of int, optional
+        Optimisation epochs; default 500 for at most 10,000 points, else 200. A list, as in
+        umap-learn: the largest entry is run, and ``embedding_list_`` holds the embedding after
+        the epoch numbered ``n`` (from 0) for each distinct entry ``n`` below the largest, in
+        increasing order, then the final one (``embedding_``).
     learning_rate : float, default 1.0
         Initial learning rate, decaying linearly to 0.
     init : {"spectral", "pca", "random", "tswspectral"} or ndarray, default "spectral"
@@ -542,19 +606,37 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         return int(n_components)
 
     def _validate_n_epochs(self) -> None:
+        """umap-learn's check; sets ``_n_epochs_list`` (the list, or None) and ``_n_epochs_run``
+        (the epochs a fit runs: the list's largest, the number, or None for the default)."""
         message = "n_epochs must be a nonnegative integer or a list of nonnegative integers"
+        self._n_epochs_list = None
         if isinstance(self.n_epochs, (list, tuple, np.ndarray)):
             epochs = np.asarray(self.n_epochs)
-            if not np.issubdtype(epochs.dtype, np.integer) or not np.all(epochs >= 0):
+            if (
+                not np.issubdtype(epochs.dtype, np.integer)
+                or epochs.ndim != 1
+                or not np.all(epochs >= 0)
+            ):
                 raise ValueError(message)
-            raise NotImplementedError(
-                "n_epochs as a list (intermediate embeddings, embedding_list_) is not "
-                "implemented in umapc yet; pass a single integer"
-            )
+            if epochs.max() > np.iinfo(np.int32).max:
+                raise ValueError(f"n_epochs must be at most {np.iinfo(np.int32).max}")
+            self._n_epochs_list = [int(e) for e in epochs]
+            self._n_epochs_run: int | None = max(self._n_epochs_list)
+            return
         if self.n_epochs is not None and (
-            not isinstance(self.n_epochs, (int, np.integer)) or self.n_epochs < 0
+            not isinstance(self.n_epochs, (int, np.integer))
+            or isinstance(self.n_epochs, bool)
+            or self.n_epochs < 0
         ):
             raise ValueError(message)
+        self._n_epochs_run = None if self.n_epochs is None else int(self.n_epochs)
+
+    def _later_epochs(self) -> int | None:
+        """The epochs transform, inverse_transform and model arithmetic derive theirs from:
+        ``n_epochs``, or the largest of a list (umap-learn fails on a list there)."""
+        if isinstance(self.n_epochs, (list, tuple, np.ndarray)):
+            return int(np.max(self.n_epochs))
+        return None if self.n_epochs is None else int(self.n_epochs)
 
     def _validate_metric(self) -> None:
         if callable(self.metric):
@@ -631,9 +713,16 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             (semi-supervised). With any other ``target_metric`` (e.g. ``"l1"``, ``"euclidean"``
             for regression targets) a fuzzy set of the targets is intersected with the data's,
             ``target_weight`` weighing the targets, as in umap-learn.
-        ensure_all_finite : True
-            NaN and infinite values always raise ValueError (``False`` / ``"allow-nan"`` raise
-            NotImplementedError). ``force_all_finite`` (the older spelling) is accepted too.
+        ensure_all_finite : bool or "allow-nan", default True
+            True: NaN and infinite values raise ValueError (scikit-learn's check_array).
+            ``"allow-nan"`` (infinities still raise) and False (NaN and infinities): the rows
+            holding them are left out of the fit, with a warning naming how many: no
+            neighbours, no edges and NaN coordinates in ``embedding_`` (as disconnected
+            points); the other rows are embedded exactly as a fit of them alone would embed
+            them. With a precomputed metric a point is left out when its row or column holds
+            NaN (or -inf); +inf stays a distance. ``graph_``, ``_knn_indices`` and the search
+            index then cover the embedded rows only. ``force_all_finite`` (the older spelling)
+            is accepted too.
 
         Returns
         -------
@@ -652,18 +741,19 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         force = kwargs.pop("force_all_finite", None)
         if kwargs:
             raise TypeError(f"fit() got unexpected keyword arguments {sorted(kwargs)}")
-        self._check_finite_flag(ensure_all_finite if force is None else force)
+        flag = _check_finite_flag(ensure_all_finite if force is None else force)
         self._validate_parameters()
         set_feature_names(self, X)
-        if self.metric == "precomputed":
+        precomputed = self.metric == "precomputed"
+        if precomputed:
             if self.unique:
                 raise ValueError("unique is poorly defined on a precomputed metric")
             warnings.warn(
                 "using precomputed metric; inverse_transform will be unavailable", stacklevel=3
             )
-            X = _check_distances(X, square=True)
+            X = _check_distances(X, square=True, ensure_all_finite=flag)
         else:
-            X = _check_data(X)
+            X = _check_data(X, ensure_all_finite=flag)
         target = None if y is None else self._check_target(y, X.shape[0])
         self._raw_data = X
         self.n_features_in_ = X.shape[1]
@@ -672,6 +762,16 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self._supervised = target is not None
         self._sparse_data = scipy.sparse.issparse(X)
         init = self._check_init(X.shape[0])
+        self.__dict__.pop("_row_map", None)
+        keep = None
+        if flag is not True:
+            left_out = _nonfinite_rows(X, flag, precomputed, square=precomputed)
+            if left_out.any():
+                keep = self._leave_out(left_out, flag)
+                X = X[keep][:, keep] if precomputed else X[keep]
+                X = X if scipy.sparse.issparse(X) else np.ascontiguousarray(X)
+                target = None if target is None else target[keep]
+                init = init if isinstance(init, str) else np.ascontiguousarray(init[keep])
         if self.unique:
             if self.precomputed_knn is not None and len(self.precomputed_knn) > 1:
                 if self.precomputed_knn[1] is not None:
@@ -682,17 +782,63 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             X = X[first] if self._sparse_data else np.ascontiguousarray(X[first])
             target = None if target is None else target[first]
             init = init if isinstance(init, str) else np.ascontiguousarray(init[first])
+        if keep is not None:
+            # row i of the data is point _row_map[i] of graph_ and the index; -1: left out
+            row_map = np.full(self._raw_data.shape[0], -1, dtype=np.int64)
+            row_map[keep] = self._unique_inverse_ if self.unique else np.arange(keep.size)
+            self._row_map = row_map
         self._fit_data = X
         return X, target, init
 
-    def _fit_done(self) -> None:
-        """The fitted attributes that follow from ``_fit_embedding``."""
-        self.embedding_ = (
-            self._fit_embedding[self._unique_inverse_] if self.unique else self._fit_embedding
+    def _leave_out(self, left_out: np.ndarray, flag: bool | str) -> np.ndarray:
+        """The rows a fit keeps when ``left_out`` rows hold non-finite values, with the
+        warning; ValueError when none is left or the neighbours were given for all rows."""
+        n_out, n = int(left_out.sum()), left_out.size
+        what = "NaN" if flag == "allow-nan" else "NaN or infinite values"
+        if n_out == n:
+            raise ValueError(
+                f"ensure_all_finite={flag!r}: every one of the {n} rows holds {what}; "
+                "nothing is left to embed"
+            )
+        knn = self.precomputed_knn if self.precomputed_knn is not None else ()
+        if len(knn) > 1 and knn[1] is not None:
+            raise ValueError(
+                f"ensure_all_finite={flag!r}: {n_out} rows hold {what}, and precomputed_knn "
+                "names neighbours among all rows; drop those rows from the data and the "
+                "neighbour lists first"
+            )
+        warnings.warn(
+            f"ensure_all_finite={flag!r}: {n_out} of {n} rows hold {what}; they are left out "
+            "of the fit (no neighbours, no edges) and their embedding is NaN",
+            stacklevel=4,
         )
-        if self.output_dens and self.unique:
-            self.rad_orig_ = self.rad_orig_[self._unique_inverse_]
-            self.rad_emb_ = self.rad_emb_[self._unique_inverse_]
+        return np.flatnonzero(~left_out)
+
+    def _rows_of(self, values: np.ndarray) -> np.ndarray:
+        """Per row of the data, the entry of ``values`` (one per point of graph_: embedded,
+        distinct rows); NaN for rows left out of the fit."""
+        row_map = getattr(self, "_row_map", None)
+        if row_map is not None:
+            out = np.full((row_map.size,) + values.shape[1:], np.nan, dtype=values.dtype)
+            placed = row_map >= 0
+            out[placed] = values[row_map[placed]]
+            return out
+        return values[self._unique_inverse_] if self.unique else values
+
+    def _fit_done(self) -> None:
+        """The fitted attributes that follow from ``_fit_embedding`` (and the snapshots)."""
+        self.embedding_ = self._rows_of(self._fit_embedding)
+        if self.output_dens:
+            self.rad_orig_ = self._rows_of(self.rad_orig_)
+            self.rad_emb_ = self._rows_of(self.rad_emb_)
+        self.__dict__.pop("embedding_list_", None)
+        if getattr(self, "_n_epochs_list", None) is not None:
+            snapshots = self.__dict__.pop("_fit_snapshots", None)
+            if snapshots is None:  # no layout ran (one point): each is the embedding
+                count = len(_snapshot_counts(self._n_epochs_list))
+                snapshots = np.repeat(self._fit_embedding[np.newaxis], count, axis=0)
+            self.embedding_list_ = [self._rows_of(s) for s in snapshots]
+        self.__dict__.pop("_fit_snapshots", None)
         self._n_features_out = (
             self.embedding_.shape[1]
             if self.transform_mode == "embedding"
@@ -754,13 +900,6 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         if self.output_dens:
             return self.embedding_, self.rad_orig_, self.rad_emb_
         return self.embedding_
-
-    @staticmethod
-    def _check_finite_flag(flag: bool | str) -> None:
-        if flag is not True:
-            raise NotImplementedError(
-                f"ensure_all_finite={flag!r}: umapc requires finite data (NaN and inf are rejected)"
-            )
 
     def _layout_rates(self) -> tuple[float, float]:
         """``(repulsion_strength, negative_sample_rate)`` for the C layout; a rate of 0 (which
@@ -1035,13 +1174,14 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         """Initialise, rescale and optimise the layout of graph_ (umap-learn's
         simplicial_set_embedding)."""
         repulsion, rate = self._layout_rates()
-        embedding, graph, n_epochs = _embed_graph(
+        epochs_list = self._n_epochs_list
+        embedding, graph, n_epochs, snapshots = _embed_graph(
             self.graph_,
             init,
             n_components=self._n_components,
             a=self._a,
             b=self._b,
-            n_epochs=self.n_epochs,
+            n_epochs=self._n_epochs_run,
             learning_rate=self._initial_alpha,
             repulsion_strength=repulsion,
             negative_sample_rate=rate,
@@ -1051,6 +1191,7 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             data=X,
             densmap=self._densmap_arguments() or None,
             output=self._output_arguments(),
+            snapshots=None if epochs_list is None else _snapshot_counts(epochs_list),
             stacklevel=4,
         )
         if self.output_dens:
@@ -1059,6 +1200,9 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         _check_layout_finite(embedding[~disconnected])
         if disconnected.any():
             embedding[disconnected] = np.nan
+            if snapshots is not None:
+                snapshots[:, disconnected] = np.nan
+        self._fit_snapshots = snapshots
         return embedding
 
     def _densmap_arguments(self) -> dict[str, Any]:
@@ -1128,7 +1272,7 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         force = kwargs.pop("force_all_finite", None)
         if kwargs:
             raise TypeError(f"transform() got unexpected keyword arguments {sorted(kwargs)}")
-        self._check_finite_flag(ensure_all_finite if force is None else force)
+        flag = _check_finite_flag(ensure_all_finite if force is None else force)
         if self._train_embedding().shape[0] == 1:
             raise ValueError(
                 "Transform unavailable when model was fit with only a single data sample."
@@ -1140,9 +1284,9 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                 "is a matrix of distances from the new points to the points in the training set.",
                 stacklevel=2,
             )
-            X = _check_distances(X, square=False)
+            X = _check_distances(X, square=False, ensure_all_finite=flag)
         else:
-            X = _check_data(X)
+            X = _check_data(X, ensure_all_finite=flag)
         if X.shape[1] != self.n_features_in_:
             raise ValueError(
                 f"X has {X.shape[1]} features, but UMAP is expecting {self.n_features_in_} "
@@ -1156,14 +1300,36 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                 "No search index available: transforming data into an existing embedding is "
                 "not supported"
             )
+        row_map = getattr(self, "_row_map", None)
+        if precomputed and row_map is not None:
+            X = X[:, np.flatnonzero(row_map >= 0)]  # the distances to the embedded points
+        keep = None
+        if flag is not True:
+            left_out = _nonfinite_rows(X, flag, precomputed, square=False)
+            if left_out.any():
+                keep = np.flatnonzero(~left_out)
+                n_query = X.shape[0]
+                X = X[keep] if scipy.sparse.issparse(X) else np.ascontiguousarray(X[keep])
         progress = _Progress(self.verbose, self._tqdm_kwds)
         try:
-            graph = self._transform_graph(X, progress)
+            if keep is not None and keep.size == 0:
+                graph = _csr(
+                    np.zeros(1, np.int32), np.zeros(0, np.int32), np.zeros(0, np.float32),
+                    (0, self._train_embedding().shape[0]),
+                )  # fmt: skip
+            else:
+                graph = self._transform_graph(X, progress)
             if self.transform_mode == "graph":
-                return graph
-            return self._transform_embed(graph, progress)
+                return graph if keep is None else _scatter_rows(graph, keep, n_query)
+            embedding = self._transform_embed(graph, progress) if graph.shape[0] else None
         finally:
             progress.close()
+        if keep is None:
+            return embedding
+        out = np.full((n_query, self._n_components), np.nan, dtype=np.float32)
+        if embedding is not None:
+            out[keep] = embedding
+        return out
 
     # A loaded model's training rows are its search index's (not a second copy): _fit_data and
     # _raw_data then read them from the index, which decodes them only when they are used.
@@ -1255,10 +1421,11 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             dtype=np.float32,
             order="C",
         )
-        if self.n_epochs is None:
+        later = self._later_epochs()
+        if later is None:
             n_epochs = 100 if n_query <= 10000 else 30
         else:
-            n_epochs = int(self.n_epochs // 3)
+            n_epochs = later // 3
         if n_epochs <= 0 or graph.nnz == 0:
             return embedding
         graph = _prune(graph, n_epochs, n_epochs)
@@ -1333,7 +1500,8 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             raise ValueError(
                 "Inverse transform not available: some training points are disconnected"
             )
-        n_epochs = 0 if self.n_epochs is None else int(self.n_epochs // 3)
+        later = self._later_epochs()
+        n_epochs = 0 if later is None else later // 3
         progress = _Progress(self.verbose, self._tqdm_kwds)
         try:
             return _core.inverse_transform(
@@ -1377,6 +1545,11 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             raise ValueError("Updating supervised models is not currently supported")
         if self.unique:
             raise ValueError("update is not available for a model fitted with unique=True")
+        if getattr(self, "_row_map", None) is not None:
+            raise ValueError(
+                "update is not available for a model that left rows with non-finite values "
+                "out of its fit (ensure_all_finite)"
+            )
         X = _check_data(X)
         if X.shape[1] != self.n_features_in_:
             raise ValueError(
@@ -1440,7 +1613,7 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             reset_local_metric=reset_metric,
             n_jobs=self._n_jobs,
         )
-        epochs = [m.n_epochs for m in (self, other) if m.n_epochs is not None]
+        epochs = [m._later_epochs() for m in (self, other) if m.n_epochs is not None]
         result = UMAP(**self.get_params())
         result.set_params(
             n_components=min(self._n_components, other._n_components),

@@ -73,10 +73,11 @@ static umapc_status check_aligned_args(const umapc_aligned_slice *slices, size_t
     }
     if (!(o->regularisation >= 0.0) || !(o->regularisation <= FLT_MAX) || o->window_size < 0 ||
         o->layout.n_epochs < 0 || o->layout.densmap ||
-        o->layout.output_metric != UMAPC_OUTPUT_EUCLIDEAN) {
+        o->layout.output_metric != UMAPC_OUTPUT_EUCLIDEAN || o->layout.n_snapshots != 0) {
         return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT,
                           "optimize_aligned: need a finite regularisation >= 0, window_size >= 0, "
-                          "n_epochs >= 0, no densMAP and the euclidean output metric");
+                          "n_epochs >= 0, no densMAP, the euclidean output metric and no "
+                          "snapshots");
     }
     size_t total = 0;
     for (size_t m = 0; m < n_slices; m++) {

@@ -232,6 +232,9 @@ void umapc_layout_options_init(umapc_layout_options *opts) {
     opts->n_output_params = 0;
     opts->output_fn = NULL;
     opts->output_ctx = NULL;
+    opts->snapshot_epochs = NULL;
+    opts->n_snapshots = 0;
+    opts->snapshots = NULL;
 }
 
 /* Edges that survive pruning, by head, with umap-learn's sampling state (make_epochs_per_sample:
@@ -925,6 +928,22 @@ static umapc_status check_layout_args(const float *head, size_t n_head, const fl
                           "optimize_layout: a custom output metric without its function, or "
                           "densMAP with a non-euclidean output metric");
     }
+    if (o->n_snapshots > 0) {
+        int run = o->n_epochs > 0 ? o->n_epochs : (n_head <= 10000 ? 500 : 200);
+        size_t floats = umapc_mul_size(umapc_mul_size(o->n_snapshots, n_head), dim);
+        int sorted = o->snapshot_epochs != NULL;
+        for (size_t k = 0; sorted && k < o->n_snapshots; k++) {
+            int32_t e = o->snapshot_epochs[k];
+            sorted = e >= 1 && e <= run && (k == 0 || e >= o->snapshot_epochs[k - 1]);
+        }
+        if (!sorted || o->snapshots == NULL || floats > SIZE_MAX / sizeof(float)) {
+            return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT,
+                              "optimize_layout: snapshots need their buffer (n_snapshots x "
+                              "n_head x dim floats, within size_t) and non-decreasing epochs "
+                              "from 1 to the run's %d",
+                              run);
+        }
+    }
     if (tail == NULL && o->densmap &&
         (!(o->dens_frac >= 0.0 && o->dens_frac <= 1.0) || !(o->dens_lambda >= 0.0) ||
          !(o->dens_var_shift >= 0.0) || o->dens_knn_indices == NULL || o->dens_knn_dists == NULL ||
@@ -1110,6 +1129,8 @@ typedef struct layout_run {
     umapc_layout_options o;
     team_tuner team;
     size_t round, block, dens_round, dens_block;
+    size_t n_head;
+    const int32_t *order; /* a fit's: position row is head point order[row]; NULL: the same */
     int n_threads, n_epochs, use_dens;
     float alpha;      /* of the next epoch */
     float alpha_last; /* of the epoch just run */
@@ -1133,6 +1154,7 @@ static umapc_status run_open(layout_run *L, float *head, size_t n_head, const fl
     plan *p = &L->p;
     L->o = *o;
     L->n_epochs = n_epochs;
+    L->n_head = n_head;
     int n_threads = L->n_threads =
         threads_for_edges(umapc_resolve_threads(o->n_threads), (size_t)p->out_ptr[n_head]);
     int fit = tail == NULL;
@@ -1218,10 +1240,31 @@ static umapc_status run_step(layout_run *L, int epoch, umapc_error *err) {
     return UMAPC_OK;
 }
 
+/* The snapshots due once `done` epochs have run, from snapshot *next on, in head's order. */
+static void take_snapshots(const layout_run *L, int done, size_t *next) {
+    const umapc_layout_options *o = &L->o;
+    size_t dim = L->s.dim, n = L->n_head;
+    for (; *next < o->n_snapshots && o->snapshot_epochs[*next] == done; (*next)++) {
+        float *out = o->snapshots + *next * n * dim;
+        const float *pos = L->s.pos;
+        if (L->order == NULL) {
+            memcpy(out, pos, n * dim * sizeof *out);
+            continue;
+        }
+        for (size_t row = 0; row < n; row++) {
+            memcpy(out + (size_t)L->order[row] * dim, pos + row * dim, dim * sizeof *out);
+        }
+    }
+}
+
 static umapc_status run_epochs(layout_run *L, const umapc_progress *progress, umapc_error *err) {
     umapc_status st = UMAPC_OK;
+    size_t next = 0;
     for (int epoch = 0; epoch < L->n_epochs && !st; epoch++) {
         st = run_step(L, epoch, err);
+        if (!st) {
+            take_snapshots(L, epoch + 1, &next);
+        }
         if (!st && umapc_progress_report(progress, "optimize layout", (size_t)epoch + 1,
                                          (size_t)L->n_epochs)) {
             st = umapc_fail(err, UMAPC_ERR_INTERRUPTED, "interrupted");
@@ -1398,6 +1441,7 @@ static umapc_status fit_open(layout_fit **out, float *head, size_t n, size_t dim
         free(f);
         return st;
     }
+    f->run.order = f->r.order;
     *out = f;
     return UMAPC_OK;
 }
@@ -1405,9 +1449,10 @@ static umapc_status fit_open(layout_fit **out, float *head, size_t n, size_t dim
 umapc_status layout_open(layout_fit **out, float *head, size_t n, size_t dim,
                          const umapc_graph *graph, const umapc_layout_options *opts, int n_epochs,
                          umapc_error *err) {
-    if (out == NULL || opts == NULL || n_epochs <= 0) {
+    if (out == NULL || opts == NULL || n_epochs <= 0 || opts->n_snapshots != 0) {
         return umapc_fail(err, UMAPC_ERR_INVALID_ARGUMENT,
-                          "optimize_layout: need a handle, options and n_epochs > 0");
+                          "optimize_layout: need a handle, options, n_epochs > 0 and no "
+                          "snapshots (the caller drives the epochs)");
     }
     umapc_status st = check_layout_args(head, n, NULL, 0, dim, graph, opts, err);
     return st ? st : fit_open(out, head, n, dim, graph, opts, n_epochs, err);

@@ -444,6 +444,78 @@ static void test_output_params(void) {
     umapc_graph_free(&g);
 }
 
+/* Stops the layout once `*(size_t *)user` epochs have run. */
+static int stop_after(void *user, const char *stage, size_t done, size_t total) {
+    (void)stage;
+    (void)total;
+    return done >= *(size_t *)user;
+}
+
+/* Snapshots (umap-learn's list of n_epochs): the one after all epochs is the result, a repeated
+ * count gives two equal copies, one after 7 of 20 epochs equals a 20-epoch run interrupted after 7
+ * (which writes its positions back in the caller's order, as a fit runs on relabelled points),
+ * the same bytes for any thread count, for the euclidean and a generic output metric; bad lists
+ * and a missing buffer are refused. */
+static void test_snapshots(void) {
+    size_t half = 30, n = 2 * half, floats = 2 * n;
+    umapc_graph g;
+    make_two_cliques(&g, half);
+    float *init = malloc(floats * sizeof *init), *head = malloc(floats * sizeof *head);
+    float *snaps = malloc(4 * floats * sizeof *snaps), *again = malloc(4 * floats * sizeof *again);
+    random_embedding(init, n, 9);
+    const int32_t epochs[4] = {1, 7, 7, 20};
+    for (int metric = 0; metric < 2; metric++) {
+        umapc_layout_options o;
+        umapc_layout_options_init(&o);
+        o.n_epochs = 20;
+        o.seed = 5;
+        o.output_metric = metric ? UMAPC_OUTPUT_MANHATTAN : UMAPC_OUTPUT_EUCLIDEAN;
+        o.snapshot_epochs = epochs;
+        o.n_snapshots = 4;
+        for (int run = 0; run < 2; run++) {
+            memcpy(head, init, floats * sizeof *head);
+            o.n_threads = run ? 3 : 1;
+            o.snapshots = run ? again : snaps;
+            CHECK_OK(umapc_optimize_layout(head, n, NULL, 0, 2, &g, &o, NULL, &ce_));
+        }
+        CHECK(memcmp(snaps, again, 4 * floats * sizeof *snaps) == 0);
+        CHECK(memcmp(snaps + 3 * floats, head, floats * sizeof *head) == 0);
+        CHECK(memcmp(snaps + floats, snaps + 2 * floats, floats * sizeof *snaps) == 0);
+        CHECK(memcmp(snaps, snaps + floats, floats * sizeof *snaps) != 0);
+        CHECK(memcmp(snaps + floats, head, floats * sizeof *snaps) != 0);
+        size_t stop = 7;
+        umapc_progress progress = {stop_after, &stop};
+        umapc_layout_options plain = o;
+        plain.n_snapshots = 0;
+        plain.snapshots = NULL;
+        plain.snapshot_epochs = NULL;
+        memcpy(head, init, floats * sizeof *head);
+        umapc_error err = {0};
+        CHECK(umapc_optimize_layout(head, n, NULL, 0, 2, &g, &plain, &progress, &err) ==
+              UMAPC_ERR_INTERRUPTED);
+        CHECK(memcmp(snaps + floats, head, floats * sizeof *head) == 0);
+    }
+    const int32_t bad[3][2] = {{0, 5}, {7, 3}, {5, 21}};
+    for (int c = 0; c < 4; c++) {
+        umapc_layout_options o;
+        umapc_layout_options_init(&o);
+        o.n_epochs = 20;
+        o.snapshot_epochs = c < 3 ? bad[c] : epochs;
+        o.n_snapshots = 2;
+        o.snapshots = c < 3 ? snaps : NULL;
+        memcpy(head, init, floats * sizeof *head);
+        umapc_error err = {0};
+        CHECK(umapc_optimize_layout(head, n, NULL, 0, 2, &g, &o, NULL, &err) ==
+              UMAPC_ERR_INVALID_ARGUMENT);
+        CHECK(memcmp(head, init, floats * sizeof *head) == 0);
+    }
+    free(init);
+    free(head);
+    free(snaps);
+    free(again);
+    umapc_graph_free(&g);
+}
+
 int main(void) {
     test_ab();
     test_fit();
@@ -456,5 +528,6 @@ int main(void) {
     test_params_beyond_float();
     test_custom_output();
     test_output_params();
+    test_snapshots();
     CHECK_DONE();
 }

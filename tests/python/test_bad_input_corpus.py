@@ -423,6 +423,96 @@ def _call_cases() -> list[tuple[str, str, str]]:
             _BASE + f"m = {call}\nE = m.fit_transform(X)\nsane_embedding(E, 60, m._n_components)",
             expect,
         )
+    # a list of epochs: umap-learn's errors, one snapshot per distinct entry in increasing order
+    for epochs, count in (
+        ("[0]", 1),
+        ("[5, 5, 10]", 2),
+        ("[10, 3]", 2),
+        ("np.array([4, 9, 10])", 3),
+        ("(3, 7)", 2),
+        ("[-1, 5]", None),
+        ("[]", None),
+        ("[1.5, 3]", None),
+        ("[[5, 10]]", None),
+        ("[2**40]", None),
+    ):
+        check = (
+            f"if len(m.embedding_list_) != {count}:\n    raise Wrong(len(m.embedding_list_))\n"
+            "for e in m.embedding_list_:\n    sane_embedding(e, 60)\n"
+            "if not np.array_equal(m.embedding_list_[-1], E):\n    raise Wrong('last != final')"
+        )
+        add(
+            f"UMAP(n_epochs={epochs})",
+            _BASE
+            + f"m = UMAP(n_epochs={epochs}, random_state=0)\nE = m.fit_transform(X)\n"
+            + (check if count else ""),
+            "ok" if count else "error",
+        )
+    # rows with NaN / inf under ensure_all_finite: left out of the fit with NaN coordinates
+    _NAN = _BASE + "X[[3, 9]] = np.nan\nX[20, 1] = np.inf\n"
+    _LEFT_OUT = (
+        "if not np.array_equal(np.flatnonzero(np.isnan(E).any(axis=1)), {rows}):\n"
+        "    raise Wrong(np.flatnonzero(np.isnan(E).any(axis=1)))\n"
+        "sane_embedding(E, 60)\n"
+    )
+    for flag, expect, rows in (
+        ("False", "ok", "[3, 9, 20]"),
+        ("'allow-nan'", "error", None),  # the inf: scikit-learn's check_array refuses it
+        ("True", "error", None),
+        ("'yes'", "error", None),
+    ):
+        add(
+            f"UMAP.fit NaN and inf rows ensure_all_finite={flag}",
+            _NAN + f"E = UMAP(n_neighbors=5, n_epochs=10).fit(X, ensure_all_finite={flag})"
+            ".embedding_\n" + (_LEFT_OUT.format(rows=rows) if rows else ""),
+            expect,
+        )
+    add(
+        "UMAP.fit NaN rows allow-nan",
+        _BASE + "X[[3, 9]] = np.nan\nE = UMAP(n_neighbors=5, n_epochs=10)"
+        ".fit(X, ensure_all_finite='allow-nan').embedding_\n" + _LEFT_OUT.format(rows="[3, 9]"),
+        "ok",
+    )
+    add(
+        "UMAP.fit NaN rows force_all_finite=False",
+        _BASE + "X[[3, 9]] = np.nan\nE = UMAP(n_neighbors=5, n_epochs=10)"
+        ".fit(X, force_all_finite=False).embedding_\n" + _LEFT_OUT.format(rows="[3, 9]"),
+        "ok",
+    )
+    add(
+        "UMAP.fit all rows NaN ensure_all_finite=False",
+        _BASE + "X[:, 0] = np.nan\nUMAP(n_epochs=10).fit(X, ensure_all_finite=False)",
+        "error",
+    )
+    add(
+        "UMAP.fit NaN rows leave fewer than n_neighbors",
+        _BASE + "X[5:] = np.nan\nE = UMAP(n_neighbors=15, n_epochs=10)"
+        ".fit(X, ensure_all_finite=False).embedding_\n"
+        "if np.isnan(E[:5]).any() or not np.isnan(E[5:]).all():\n    raise Wrong(E)",
+        "ok",
+    )
+    add(
+        "UMAP.fit sparse NaN ensure_all_finite=False",
+        _BASE + "S = sp.csr_matrix(X)\nS.data[S.indptr[3]] = np.nan\n"
+        "E = UMAP(n_neighbors=5, n_epochs=10).fit(S, ensure_all_finite=False).embedding_\n"
+        + _LEFT_OUT.format(rows="[3]"),
+        "ok",
+    )
+    add(
+        "UMAP.fit precomputed NaN ensure_all_finite=False",
+        _BASE + "from scipy.spatial.distance import cdist\nD = cdist(X, X)\n"
+        "D[4, 7] = D[7, 4] = np.nan\nE = UMAP(metric='precomputed', n_neighbors=5, "
+        "n_epochs=10).fit(D, ensure_all_finite=False).embedding_\n"
+        + _LEFT_OUT.format(rows="[4, 7]"),
+        "ok",
+    )
+    add(
+        "UMAP.transform NaN rows ensure_all_finite=False",
+        _BASE + "m = UMAP(n_neighbors=5, n_epochs=10, random_state=0).fit(X)\n"
+        "Q = X[:10] + 0.01\nQ[[2, 5], 0] = np.nan\nE = np.full((60, 2), 0.0)\n"
+        "E[:10] = m.transform(Q, ensure_all_finite=False)\n" + _LEFT_OUT.format(rows="[2, 5]"),
+        "ok",
+    )
     fitted = _BASE + "m = UMAP(n_neighbors=5, n_epochs=10, random_state=0).fit(X)\n"
     add("UMAP.transform wrong columns", fitted + "m.transform(X[:, :4])", "error")
     add("UMAP.transform nan", fitted + "X[0, 0] = np.nan\nm.transform(X)", "error")

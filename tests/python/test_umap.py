@@ -432,8 +432,6 @@ def test_single_sample_like_umap_learn():
     "params, fit_kwargs, name",
     [
         ({"metric": "string"}, {}, "string"),
-        ({"n_epochs": [10, 20]}, {}, "n_epochs"),
-        ({}, {"ensure_all_finite": False}, "ensure_all_finite"),
     ],
     ids=lambda v: str(v) if isinstance(v, str) else "",
 )

@@ -280,19 +280,20 @@ static PyObject *py_optimize_layout(PyObject *self, PyObject *args, PyObject *kw
                              "output_p",
                              "output_custom",
                              "output_params",
+                             "snapshot_epochs",
                              NULL};
     PyObject *head_obj, *tail_obj, *p, *i, *d, *jobs_obj = NULL, *callback = Py_None;
-    PyObject *output_custom = Py_None, *output_params_obj = Py_None;
+    PyObject *output_custom = Py_None, *output_params_obj = Py_None, *snap_obj = Py_None;
     PyObject *knn_i_obj = Py_None, *knn_d_obj = Py_None;
     int n_epochs, n_jobs = -1, densmap = 0, output_metric = UMAPC_OUTPUT_EUCLIDEAN;
     double a, b, gamma = 1.0, lr = 1.0, neg_rate = 5.0, output_p = 2.0;
     double dens_lambda = 2.0, dens_frac = 0.3, dens_var_shift = 0.1;
     long long seed = -1;
     if (!PyArg_ParseTupleAndKeywords(
-            args, kwargs, "OOOOOidd|dddLOOpdddOOidOO", kwlist, &head_obj, &tail_obj, &p, &i, &d,
+            args, kwargs, "OOOOOidd|dddLOOpdddOOidOOO", kwlist, &head_obj, &tail_obj, &p, &i, &d,
             &n_epochs, &a, &b, &gamma, &lr, &neg_rate, &seed, &jobs_obj, &callback, &densmap,
             &dens_lambda, &dens_frac, &dens_var_shift, &knn_i_obj, &knn_d_obj, &output_metric,
-            &output_p, &output_custom, &output_params_obj) ||
+            &output_p, &output_custom, &output_params_obj, &snap_obj) ||
         umapc_parse_jobs(jobs_obj, -1, &n_jobs) < 0) {
         return NULL;
     }
@@ -312,13 +313,16 @@ static PyObject *py_optimize_layout(PyObject *self, PyObject *args, PyObject *kw
         }
     }
     if (n_epochs < 1 || seed < -1) {
+        Py_XDECREF(knn_i);
+        Py_XDECREF(knn_d);
         return PyErr_Format(PyExc_ValueError, "n_epochs must be positive and seed >= -1");
     }
+    PyObject *result = NULL;
+    PyArrayObject *tail = NULL, *snap_epochs = NULL, *snaps = NULL, *output_params = NULL;
     PyArrayObject *head = umapc_as_inplace_embedding(head_obj, "head_embedding");
     if (head == NULL) {
-        return NULL;
+        goto done;
     }
-    PyArrayObject *tail = NULL;
     if (tail_obj != Py_None) {
         tail = umapc_as_float_matrix(tail_obj, "tail_embedding", 1);
         if (tail == NULL || PyArray_DIM(tail, 1) != PyArray_DIM(head, 1)) {
@@ -326,19 +330,11 @@ static PyObject *py_optimize_layout(PyObject *self, PyObject *args, PyObject *kw
                 PyErr_SetString(PyExc_ValueError,
                                 "tail_embedding must have as many columns as head_embedding");
             }
-            Py_XDECREF(tail);
-            Py_DECREF(head);
-            return NULL;
+            goto done;
         }
     }
     size_t n_head = (size_t)PyArray_DIM(head, 0), dim = (size_t)PyArray_DIM(head, 1);
     size_t n_tail = tail ? (size_t)PyArray_DIM(tail, 0) : n_head;
-    umapc_graph_args g;
-    if (umapc_graph_args_parse(&g, p, i, d, n_tail) < 0) {
-        Py_XDECREF(tail);
-        Py_DECREF(head);
-        return NULL;
-    }
     umapc_layout_options opts;
     umapc_layout_options_init(&opts);
     opts.n_epochs = n_epochs;
@@ -357,37 +353,45 @@ static PyObject *py_optimize_layout(PyObject *self, PyObject *args, PyObject *kw
     opts.output_p = output_p;
     /* the output metric's parameter array (its length and values are checked in C against the
      * embedding's dimension), held to the end of the call */
-    PyArrayObject *output_params = NULL;
     if (output_params_obj != Py_None) {
         output_params = umapc_as_float_vector(output_params_obj, "output_params");
-        if (output_params != NULL) {
-            opts.output_params = (const float *)PyArray_DATA(output_params);
-            opts.n_output_params = (size_t)PyArray_DIM(output_params, 0);
+        if (output_params == NULL) {
+            goto done;
         }
-    }
-    if ((output_params_obj != Py_None && output_params == NULL) ||
-        (output_custom != Py_None && umapc_custom_output(output_custom, &opts) < 0)) {
-        umapc_graph_args_free(&g);
-        Py_XDECREF(tail);
-        Py_DECREF(head);
-        Py_XDECREF(knn_i);
-        Py_XDECREF(knn_d);
-        Py_XDECREF(output_params);
-        return NULL;
+        opts.output_params = (const float *)PyArray_DATA(output_params);
+        opts.n_output_params = (size_t)PyArray_DIM(output_params, 0);
     }
     if (densmap) {
         if ((size_t)PyArray_DIM(knn_i, 0) != n_head) {
-            umapc_graph_args_free(&g);
-            Py_XDECREF(tail);
-            Py_DECREF(head);
-            Py_DECREF(knn_i);
-            Py_DECREF(knn_d);
-            Py_XDECREF(output_params);
-            return PyErr_Format(PyExc_ValueError, "knn_indices must have one row per point");
+            PyErr_SetString(PyExc_ValueError, "knn_indices must have one row per point");
+            goto done;
         }
         opts.dens_knn_indices = (const umapc_idx *)PyArray_DATA(knn_i);
         opts.dens_knn_dists = (const float *)PyArray_DATA(knn_d);
         opts.dens_k = (size_t)PyArray_DIM(knn_i, 1);
+    }
+    if (snap_obj != Py_None) {
+        /* the buffers the C layout fills: numpy checks the size of the product */
+        snap_epochs = umapc_as_int32(snap_obj, 1, "snapshot_epochs");
+        if (snap_epochs == NULL) {
+            goto done;
+        }
+        npy_intp dims[3] = {PyArray_DIM(snap_epochs, 0), (npy_intp)n_head, (npy_intp)dim};
+        snaps = (PyArrayObject *)PyArray_ZEROS(3, dims, NPY_FLOAT32, 0);
+        if (snaps == NULL) {
+            goto done;
+        }
+        opts.snapshot_epochs = (const int32_t *)PyArray_DATA(snap_epochs);
+        opts.n_snapshots = (size_t)dims[0];
+        opts.snapshots = (float *)PyArray_DATA(snaps);
+    }
+    umapc_graph_args g;
+    if (umapc_graph_args_parse(&g, p, i, d, n_tail) < 0) {
+        goto done;
+    }
+    if (output_custom != Py_None && umapc_custom_output(output_custom, &opts) < 0) {
+        umapc_graph_args_free(&g);
+        goto done;
     }
     umapc_bridge bridge;
     umapc_bridge_init(&bridge, callback);
@@ -399,18 +403,29 @@ static PyObject *py_optimize_layout(PyObject *self, PyObject *args, PyObject *kw
                                &g.graph, &opts, &bridge.progress, &err);
     Py_END_ALLOW_THREADS;
     umapc_graph_args_free(&g);
-    Py_XDECREF(tail);
-    Py_DECREF(head);
-    Py_XDECREF(knn_i);
-    Py_XDECREF(knn_d);
-    Py_XDECREF(output_params);
     if (umapc_custom_check(opts.output_metric == UMAPC_OUTPUT_CUSTOM ? opts.output_ctx : NULL)) {
-        return NULL;
+        goto done;
     }
     if (st) {
-        return umapc_raise_call(st, &err, &bridge);
+        umapc_raise_call(st, &err, &bridge);
+        goto done;
     }
-    Py_RETURN_NONE;
+    if (snaps != NULL) {
+        result = (PyObject *)snaps;
+        snaps = NULL;
+    } else {
+        Py_INCREF(Py_None);
+        result = Py_None;
+    }
+done:
+    Py_XDECREF(output_params);
+    Py_XDECREF(snaps);
+    Py_XDECREF(snap_epochs);
+    Py_XDECREF(tail);
+    Py_XDECREF(head);
+    Py_XDECREF(knn_i);
+    Py_XDECREF(knn_d);
+    return result;
 }
 
 static PyObject *py_dens_radii(PyObject *self, PyObject *args, PyObject *kwargs) {
@@ -858,10 +873,12 @@ PyMethodDef umapc_umap_methods[] = {
      METH_VARARGS | METH_KEYWORDS,
      "optimize_layout(head_embedding, tail_embedding, indptr, indices, data, n_epochs, a, b, "
      "repulsion_strength=1.0, learning_rate=1.0, negative_sample_rate=5.0, seed=-1, n_jobs=-1, "
-     "callback=None, ..., output_metric=0, output_p=2.0, output_custom=None, output_params=None) "
-     "-> None: UMAP's SGD, "
-     "head updated in place; the same bytes for any n_jobs and SIMD level (seed < 0: a fixed "
-     "internal seed). output_custom: a CustomMetric(output=True) in place of output_metric."},
+     "callback=None, ..., output_metric=0, output_p=2.0, output_custom=None, output_params=None, "
+     "snapshot_epochs=None) -> None: UMAP's SGD, head updated in place; the same bytes for any "
+     "n_jobs and SIMD level (seed < 0: a fixed internal seed). output_custom: a "
+     "CustomMetric(output=True) in place of output_metric. snapshot_epochs (non-decreasing epoch "
+     "counts, 1 to n_epochs): returns float32[len, n_head, dim], head after each of those many "
+     "epochs."},
     {"init_transform", (PyCFunction)(void (*)(void))py_init_transform, METH_VARARGS | METH_KEYWORDS,
      "init_transform(indptr, indices, data, train_embedding) -> float32[n_new, d]: weighted mean "
      "of the training neighbours (training mean for rows without edges)."},
