@@ -17,10 +17,11 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BLOCK = re.compile(r"(?P<comment>^% docs_examples\.py: not run[^\n]*\n)?^```python\n(?P<code>.*?)^```",
-                   re.S | re.M)
-# Imports that are not umapc's dependencies nor the test extra's: a block needing one is skipped
-# when it is missing.
+BLOCK = re.compile(
+    r"(?P<comment>^% docs_examples\.py: not run[^\n]*\n)?^```python\n(?P<code>.*?)^```", re.S | re.M
+)
+# Imports beyond umapc's dependencies (scanpy comes with the test extra, BERTopic with none): a
+# block that needs one is skipped, and says so, where it is not installed.
 OPTIONAL = ("bertopic", "scanpy")
 
 
@@ -28,14 +29,17 @@ def missing_module(code: str) -> str | None:
     import importlib.util
 
     for name in OPTIONAL:
-        if re.search(rf"^\s*(import|from) {name}\b", code, re.M) and not importlib.util.find_spec(name):
+        imported = re.search(rf"^\s*(import|from) {name}\b", code, re.M)
+        if imported and importlib.util.find_spec(name) is None:
             return name
     return None
 
 
 def main(argv: list[str]) -> int:
-    pages = [Path(p) for p in argv] or [ROOT / "docs/getting-started.md",
-                                        *sorted((ROOT / "docs/howto").glob("*.md"))]
+    pages = [Path(p) for p in argv] or [
+        ROOT / "docs/getting-started.md",
+        *sorted((ROOT / "docs/howto").glob("*.md")),
+    ]
     failures = 0
     for page in pages:
         for number, match in enumerate(BLOCK.finditer(page.read_text()), 1):
@@ -49,8 +53,13 @@ def main(argv: list[str]) -> int:
                 continue
             start = time.monotonic()
             with tempfile.TemporaryDirectory() as folder:
-                proc = subprocess.run([sys.executable, "-c", match.group("code")], cwd=folder,
-                                      capture_output=True, text=True, timeout=600)
+                proc = subprocess.run(
+                    [sys.executable, "-c", match.group("code")],
+                    cwd=folder,
+                    capture_output=True,
+                    text=True,
+                    timeout=600,
+                )
             took = time.monotonic() - start
             if proc.returncode == 0:
                 print(f"ok   {name} ({took:.1f} s)")

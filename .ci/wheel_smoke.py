@@ -11,8 +11,10 @@ import numpy as np
 
 import umapc
 
-print(f"umapc {umapc.__version__} from {os.path.dirname(umapc.__file__)}, "
-      f"simd level {umapc.simd_level()}, python {sys.version.split()[0]}")
+print(
+    f"umapc {umapc.__version__} from {os.path.dirname(umapc.__file__)}, "
+    f"simd level {umapc.simd_level()}, python {sys.version.split()[0]}"
+)
 rng = np.random.default_rng(0)
 X = rng.random((200, 8), dtype=np.float32)
 one = umapc.UMAP(n_neighbors=10, n_epochs=50, random_state=1, n_jobs=1).fit_transform(X)

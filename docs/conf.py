@@ -14,7 +14,7 @@ from pathlib import Path
 
 project = "umapc"
 author = "umapc developers"
-copyright = "umapc developers"  # noqa: A001 (Sphinx's name)
+copyright = "umapc developers"
 try:
     release = importlib.metadata.version("umapc")
 except importlib.metadata.PackageNotFoundError:  # a PYTHONPATH build, not an installed one
