@@ -62,7 +62,8 @@ def _add_optional_pages(app, docname, source):
     if docname != root_doc:
         return
     for page, after in _OPTIONAL_PAGES.items():
-        if (Path(app.srcdir) / f"{page}.md").exists():
+        listed = f"\n{page}\n" in source[0]  # once a toctree names it, nothing to add
+        if not listed and (Path(app.srcdir) / f"{page}.md").exists():
             source[0] = source[0].replace(f"\n{after}\n", f"\n{after}\n{page}\n", 1)
 
 
