@@ -319,8 +319,8 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     ``n_jobs``; given the same neighbours, also on every CPU: AVX-512, AVX2, NEON or none),
     instead of forcing one thread; ``inverse_transform`` works for any ``n_components`` (no
     Delaunay triangulation); ``transform`` works for densMAP models too. Features umapc does not
-    implement yet raise ``NotImplementedError`` naming the parameter;
-    docs/compatibility.md lists the whole surface.
+    implement yet raise ``NotImplementedError`` naming the parameter (the string and
+    hierarchical metrics); docs/compatibility.md lists the whole surface.
 
     Parameters
     ----------
@@ -387,7 +387,9 @@ class UMAP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     angular_rp_forest : bool, default False
         Accepted for compatibility (only affects pynndescent's trees).
     target_n_neighbors, target_metric, target_metric_kwds, target_weight
-        Supervised UMAP parameters; supervised fitting (``y``) is not implemented yet.
+        Supervised and semi-supervised UMAP (``fit(X, y)``, -1 for unlabelled points), as
+        umap-learn: categorical, ordinal and count targets, or any data metric for regression
+        targets.
     transform_seed : int, default 42
         Seed for ``transform`` (deterministic by default, as in umap-learn).
     transform_mode : {"embedding", "graph"}, default "embedding"
