@@ -74,21 +74,19 @@ def test_counts_match_umap_learn(digits: np.ndarray) -> None:
 
 
 def test_quality_trend_against_umap_learn(digits: np.ndarray) -> None:
-    """The start (snapshot 0) and the end are as trustworthy as umap-learn's, and both rise in
-    between. Midway umapc's layout is measurably behind (digits, seed 0, trustworthiness at 10
-    neighbours after 11 / 31 / 101 of 200 epochs: 0.68 / 0.77 / 0.88 against umap-learn's
-    0.83 / 0.90 / 0.95): within a round every point reads the others where the round found
-    them and the far ends of its edges move when the round ends (the price of a layout that is
-    the same for any thread count), where umap-learn's sequential loop moves each point at once.
-    The end differs by less than 0.01."""
+    """Every snapshot is about as trustworthy as umap-learn's at the same epoch, and both rise.
+    (digits, seed 0, trustworthiness at 10 neighbours after 1 / 11 / 31 / 101 / 200 epochs:
+    0.841 / 0.850 / 0.907 / 0.942 / 0.987 against umap-learn's 0.841 / 0.830 / 0.902 / 0.951 /
+    0.988.) With one round per epoch for sets below 2,048 points, every position read an epoch
+    old, umapc's were 0.68 / 0.77 / 0.88 midway: this test is what caught it."""
     umap = _umap_learn()
     epochs = [0, 10, 30, 100, 200]
     ours = UMAP(n_epochs=epochs, random_state=0).fit(digits).embedding_list_
     theirs = umap.UMAP(n_epochs=epochs, random_state=0).fit(digits).embedding_list_
     t_ours = [trustworthiness(digits, e, n_neighbors=10) for e in ours]
     t_theirs = [trustworthiness(digits, e, n_neighbors=10) for e in theirs]
-    assert abs(t_ours[0] - t_theirs[0]) < 0.02, (t_ours, t_theirs)
-    assert abs(t_ours[-1] - t_theirs[-1]) < 0.02, (t_ours, t_theirs)
+    for a, b in zip(t_ours, t_theirs):
+        assert abs(a - b) < 0.03, (t_ours, t_theirs)
     for t in (t_ours, t_theirs):
         assert all(b > a for a, b in zip(t[1:], t[2:])), (t_ours, t_theirs)
 
