@@ -13,6 +13,11 @@ count as misses. Ratios compare tools within the same run.
 
 Run: ``python bench/bench_hnsw.py`` (``--quick`` for a short run on subsets; ``--write-docs`` to
 replace the "## HNSW" section of docs/benchmarks.md and draw docs/recall_qps.png).
+
+``--float`` runs the float-data comparison instead (issue 8): Fashion-MNIST / 255 (euclidean),
+GloVe-25 and word2vec-300 (cosine; the last 1,000 words query the rest), umapc against hnswlib
+and usearch (both M=16, ef_construction=200; usearch's ``connectivity`` and ``expansion_add``),
+single-thread and all-thread queries, into its own section ("## HNSW on float data").
 """
 
 from __future__ import annotations
@@ -36,6 +41,9 @@ from _docs import replace_section, reset_peak_rss  # noqa: E402
 
 TOOLS = ("umapc", "hnswlib", "pynndescent")
 DATASETS = ("fashion", "sift", "glove")
+FLOAT_TOOLS = ("umapc", "hnswlib", "usearch")
+FLOAT_DATASETS = ("fashion255", "glove", "word2vec")
+FLOAT_SECTION = "## HNSW on float data"
 EFS = (10, 16, 24, 32, 48, 64, 96, 128, 192, 256)
 EPSILONS = (0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4)
 K = 10
@@ -59,12 +67,17 @@ def load_dataset(name: str, quick: bool) -> tuple[np.ndarray, np.ndarray, str]:
     from umapc import _io
 
     d = _data_dir()
-    if name == "fashion":
+    if name in ("fashion", "fashion255"):
         train, _, test, _ = shared.load_fashion_mnist(d)
         base, queries = train, test
+        if name == "fashion255":
+            base, queries = base / np.float32(255), queries / np.float32(255)
         if quick:
             base, queries = base[:20000], queries[:1000]
         return np.ascontiguousarray(base), np.ascontiguousarray(queries), "euclidean"
+    if name == "word2vec":
+        words = _io.read_fvecs(d / "word2vec300" / "word2vec_gnews_8k_300d.fvecs")
+        return np.ascontiguousarray(words[:-1000]), np.ascontiguousarray(words[-1000:]), "cosine"
     if name == "sift":
         base = _io.read_fvecs(d / "siftsmall" / "siftsmall_base.fvecs")
         queries = _io.read_fvecs(d / "siftsmall" / "siftsmall_query.fvecs")
@@ -122,7 +135,7 @@ def dataset_kth(name: str, base, queries, metric: str, quick: bool) -> np.ndarra
     from umapc import _io
 
     d = _data_dir()
-    if name == "fashion" and not quick:
+    if name in ("fashion", "fashion255") and not quick:
         truth = np.load(d / "fashion-mnist" / "groundtruth" / "test_vs_train_knn100.npy")
         return kth_from_truth(base, queries, truth, K, metric)
     if name == "sift":
@@ -196,6 +209,18 @@ class Tool:
             p.set_num_threads(threads)
             p.add_items(base)
             self.index = p
+        elif self.name == "usearch":
+            from usearch.index import Index
+
+            u = Index(
+                ndim=base.shape[1],
+                metric="cos" if metric == "cosine" else "l2sq",
+                dtype="f32",
+                connectivity=16,
+                expansion_add=200,
+            )
+            u.add(np.arange(len(base)), base, threads=threads)
+            self.index = u
         else:
             import pynndescent
 
@@ -210,6 +235,8 @@ class Tool:
             return int(self.index._core_index().memory)
         if self.name == "hnswlib":
             return int(self.index.index_file_size())
+        if self.name == "usearch":
+            return int(self.index.serialized_length)
         return None
 
     def search(self, queries: np.ndarray, k: int, knob, threads: int) -> np.ndarray:
@@ -219,6 +246,9 @@ class Tool:
             self.index.set_ef(max(int(knob), k))
             self.index.set_num_threads(threads)
             return self.index.knn_query(queries, k=k)[0]
+        if self.name == "usearch":
+            self.index.expansion_search = max(int(knob), k)
+            return np.asarray(self.index.search(queries, k, threads=threads).keys, dtype=np.int64)
         _set_numba_threads(threads)
         return self.index.query(queries, k=k, epsilon=float(knob))[0]
 
@@ -513,6 +543,66 @@ def target_lines(results: dict, graph: dict) -> list[str]:
     return out
 
 
+def float_report(results: dict, args, command: str) -> str:
+    """The float-data section: build, memory and single/all-thread QPS against both peers, and
+    issue 8's query targets (single thread, >= 2x hnswlib and >= 1.3x usearch)."""
+    from _docs import cpu_model
+
+    import umapc
+
+    lines = [FLOAT_SECTION, "", f"Command: `{command}`  "]
+    lines.append(
+        f"Machine: {cpu_model()}, {os.cpu_count()} CPUs, umapc SIMD level `{umapc.simd_level()}`; "
+        f"{args.threads} threads for builds; median of {args.repeats} timed run(s) per query "
+        "point; M=16, ef_construction=200 for all three (usearch: connectivity=16, "
+        "expansion_add=200, float32 vectors). Recall@10 against exact float64 search."
+    )
+    lines += ["", "| data | tool | build (s) | peak MiB | index / data |", "|---|---|---|---|---|"]
+    for ds, per_tool in results.items():
+        for tool, r in per_tool.items():
+            lines.append(
+                f"| {ds} | {tool} | {r['build_s']:.2f} | {r['peak_mib']:.0f} | "
+                f"{fmt(r.get('index_ratio'), '.2f')} |"
+            )
+    lines += [
+        "",
+        "| data | query threads | tool | QPS @0.95 | vs hnswlib | vs usearch | QPS @0.99 | "
+        "vs hnswlib | vs usearch |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    targets = []
+    for ds, per_tool in results.items():
+        for qthreads in sorted({"1", str(args.threads)}):
+            at = {
+                tool: {
+                    r_: qps_at(r["curves"][qthreads], r_) if qthreads in r["curves"] else None
+                    for r_ in (0.95, 0.99)
+                }
+                for tool, r in per_tool.items()
+            }
+            for tool in per_tool:
+                cells = []
+                for r_ in (0.95, 0.99):
+                    q = at[tool][r_]
+                    cells += [
+                        fmt(q),
+                        ratio(q, at.get("hnswlib", {}).get(r_)),
+                        ratio(q, at.get("usearch", {}).get(r_)),
+                    ]
+                lines.append(f"| {ds} | {qthreads} | {tool} | " + " | ".join(cells) + " |")
+            if qthreads == "1" and "umapc" in at:
+                for peer, limit in (("hnswlib", 2.0), ("usearch", 1.3)):
+                    for r_ in (0.95, 0.99):
+                        a, b = at["umapc"][r_], at.get(peer, {}).get(r_)
+                        if a is not None and b is not None:
+                            targets.append(
+                                f"- {ds}, 1 thread, recall {r_}: {a / b:.2f}x {peer} "
+                                f"(target >= {limit}x), {_met(a / b >= limit)}"
+                            )
+    lines += ["", "Targets (issue 8), from this run:", "", *targets, ""]
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ann-worker", nargs=2, metavar=("TOOL", "DATA"), help=argparse.SUPPRESS)
@@ -527,7 +617,14 @@ def main() -> None:
     parser.add_argument("--skip-ann", action="store_true")
     parser.add_argument("--quick", action="store_true", help="subsets, 1 repeat")
     parser.add_argument("--write-docs", action="store_true")
+    parser.add_argument("--float", action="store_true", help="the float-data comparison")
     args = parser.parse_args()
+    if args.float and not (args.ann_worker or args.graph_worker):
+        args.skip_graph = True
+        if args.datasets == ",".join(DATASETS):
+            args.datasets = ",".join(FLOAT_DATASETS)
+        if args.tools == ",".join(TOOLS):
+            args.tools = ",".join(FLOAT_TOOLS)
     if args.ann_worker:
         ann_worker(*args.ann_worker, args.threads, args.repeats, args.quick)
         return
@@ -567,13 +664,16 @@ def main() -> None:
                 args.threads,
             )
     command = " ".join(["python", "bench/bench_hnsw.py", *sys.argv[1:]])
-    section = report(results, graph, args, command)
+    if args.float:
+        section = float_report(results, args, command)
+    else:
+        section = report(results, graph, args, command)
     print(section)
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False, dir="/tmp") as f:
         json.dump({"ann": results, "graph": graph}, f)
         print(f"raw results: {f.name}", file=sys.stderr)
     if args.write_docs:
-        if "fashion" in results:
+        if "fashion" in results and not args.float:
             plot(results, ROOT / "docs" / "recall_qps.png", args.threads)
         replace_section(section)
 
