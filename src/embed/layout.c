@@ -968,18 +968,23 @@ static umapc_status build_plan(plan *p, const umapc_graph *graph, int n_epochs, 
 }
 
 /* Points per round and per block. More rounds read fresher positions (closer to umap-learn's
- * sequential loop) at the cost of a few barriers each. UMAP's epochs use rounds of 1/32 of the
- * points, between ROUND_FIT_MIN and ROUND_MAX: a set of up to 2,048 points was one round per
- * epoch, every read an epoch old, and converged visibly later than umap-learn (digits,
- * trustworthiness after 11 / 31 / 101 of 200 epochs 0.68 / 0.77 / 0.88 against 0.83 / 0.90 /
- * 0.95), ending below it on COIL-20 (1,440 points, 5 seeds: 0.9904, against 0.9926 with rounds of
- * 64 points and umap-learn's 0.9926-0.9932); from 65,536 points on the rounds stay at ROUND_MAX.
- * densMAP's move points further from where the rest of a round reads them, so its epochs use
- * rounds of at least ROUND_MIN (with one round per epoch, densMAP lost 0.02 of trustworthiness on
- * the 1,797 digits). A round is split into blocks, each scheduled and executed by one thread,
- * large enough to keep the SIMD lanes busy to the block's end. */
+ * sequential loop) at the cost of a few barriers each and of SIMD lanes idle at each block's end.
+ * UMAP's epochs use rounds of n^2 / 2^16 points, between ROUND_FIT_MIN and ROUND_MAX
+ * (fit_round_points): a set of up to 2,048 points was one round per epoch, every read an epoch
+ * old, and converged visibly later than umap-learn (digits, trustworthiness after 11 / 31 / 101
+ * of 200 epochs 0.68 / 0.77 / 0.88 against 0.83 / 0.90 / 0.95; 0.85 / 0.91 / 0.94 with rounds of
+ * 56 points), ending below it on COIL-20 (1,440 points, 5 seeds: 0.9904; 0.9926 with rounds of
+ * 64 points; umap-learn 0.9926-0.9932). Rounds of a fixed share of the points cost time where a
+ * set is larger: 1/32 of 10,000 points took 47% more layout time than 2,048 (lanes idle at the
+ * ends of small blocks), so the share shrinks as n grows and the rounds reach ROUND_MAX at
+ * 11,586 points. densMAP's move points further from where the
+ * rest of a round reads them, so its epochs use rounds of 1/32 of the points, at least ROUND_MIN
+ * (with one round per epoch, densMAP lost 0.02 of trustworthiness on the 1,797 digits). A round
+ * is split into blocks, each scheduled and executed by one thread, large enough to keep the SIMD
+ * lanes busy to the block's end. */
 enum {
     ROUND_FIT_MIN = 64,
+    ROUND_FIT_FULL = 11586, /* sqrt(2^16 ROUND_MAX) */
     ROUND_MIN = 256,
     ROUND_MAX = 2048,
     ROUND_SHARE = 32,
@@ -990,6 +995,16 @@ enum {
 static size_t share_round_points(size_t n, size_t least) {
     size_t r = (n + ROUND_SHARE - 1) / ROUND_SHARE;
     return r < least ? least : (r > ROUND_MAX ? ROUND_MAX : r);
+}
+
+/* n^2 / 2^16 points: 65,536 / n rounds per epoch for small sets (28 for the 1,797 digits), fewer
+ * as n grows, whole ROUND_MAX rounds from 11,586 points on. */
+static size_t fit_round_points(size_t n) {
+    if (n >= ROUND_FIT_FULL) {
+        return ROUND_MAX;
+    }
+    size_t r = n * n / ((size_t)1 << 16);
+    return r < ROUND_FIT_MIN ? ROUND_FIT_MIN : (r > ROUND_MAX ? ROUND_MAX : r);
 }
 
 static size_t dens_round_points(size_t n) {
@@ -1170,10 +1185,10 @@ static umapc_status run_open(layout_run *L, float *head, size_t n_head, const fl
         threads_for_edges(umapc_resolve_threads(o->n_threads), (size_t)p->out_ptr[n_head]);
     int fit = tail == NULL;
     size_t dens_round = L->dens_round = dens_round_points(n_head);
-    size_t round = L->round = !fit ? n_head
-                                   : (o->output_metric != UMAPC_OUTPUT_EUCLIDEAN
-                                          ? generic_round_points(n_head)
-                                          : share_round_points(n_head, ROUND_FIT_MIN));
+    size_t round = L->round =
+        !fit ? n_head
+             : (o->output_metric != UMAPC_OUTPUT_EUCLIDEAN ? generic_round_points(n_head)
+                                                           : fit_round_points(n_head));
     size_t block = L->block = block_size(round < n_head ? round : n_head, n_threads);
     size_t dens_block = L->dens_block =
         block_size(dens_round < n_head ? dens_round : n_head, n_threads);
