@@ -16,6 +16,15 @@
 #endif
 #endif
 
+#if defined(__SSE2__) || defined(_M_X64)
+#include <xmmintrin.h>
+#define UMAPC_FP_X86   1
+#define FP_X86_FTZ_DAZ 0x8040u
+#elif defined(__aarch64__)
+#define UMAPC_FP_AARCH64 1
+#define FP_AARCH64_FZ    (1ull << 24)
+#endif
+
 static unsigned detect(void) {
     unsigned f = 0;
 #if defined(UMAPC_HAVE_X86_KERNELS)
@@ -150,4 +159,28 @@ const char *umapc_simd_level(void) {
 int umapc_cpu_runs(umapc_level level) {
     return level >= 0 && level < UMAPC_LEVEL_COUNT &&
            umapc_cpu_level_runs(umapc_cpu_detected(), level);
+}
+
+umapc_fp_mode umapc_cpu_flush_denormals(void) {
+    umapc_fp_mode mode = {0};
+#if defined(UMAPC_FP_X86)
+    mode.saved = _mm_getcsr();
+    _mm_setcsr((unsigned)mode.saved | FP_X86_FTZ_DAZ);
+#elif defined(UMAPC_FP_AARCH64)
+    unsigned long long fpcr;
+    __asm__ volatile("mrs %0, fpcr" : "=r"(fpcr));
+    mode.saved = fpcr;
+    __asm__ volatile("msr fpcr, %0" : : "r"(fpcr | FP_AARCH64_FZ));
+#endif
+    return mode;
+}
+
+void umapc_cpu_restore_fp(umapc_fp_mode mode) {
+#if defined(UMAPC_FP_X86)
+    _mm_setcsr((unsigned)mode.saved);
+#elif defined(UMAPC_FP_AARCH64)
+    __asm__ volatile("msr fpcr, %0" : : "r"(mode.saved));
+#else
+    (void)mode;
+#endif
 }

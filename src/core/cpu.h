@@ -78,4 +78,16 @@ umapc_level umapc_cpu_resolve(unsigned detected, const char *request);
 /* The feature bits kernels of this level (and not of the levels below it) may use. */
 unsigned umapc_cpu_level_mask(umapc_level level);
 
+/* The calling thread's floating-point control state, as umapc_cpu_flush_denormals found it. */
+typedef struct umapc_fp_mode {
+    unsigned long long saved;
+} umapc_fp_mode;
+
+/* Makes the calling thread read and write float denormals as zero (x86: MXCSR FTZ and DAZ;
+ * AArch64: FPCR.FZ; elsewhere nothing) until umapc_cpu_restore_fp. For loops whose values decay
+ * geometrically towards zero, where Intel cores take a microcode assist on every denormal
+ * operand; the same flush on every architecture keeps results the same across CPUs. */
+umapc_fp_mode umapc_cpu_flush_denormals(void);
+void umapc_cpu_restore_fp(umapc_fp_mode mode);
+
 #endif

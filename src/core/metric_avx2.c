@@ -179,8 +179,19 @@ static float move_sqeuclidean_avx2(float *x, const float *y, size_t dim, float s
             s1 = _mm256_fmadd_ps(e1, e1, s1);
         }
     }
-    for (; i < dim; i += 8) {
-        __m256i m = tail_mask(dim - i < 8 ? dim - i : 8);
+    /* A full vector unmasked: a masked load of x would wait for the previous step's masked
+     * store to leave the store buffer (see move_sqeuclidean_avx512). */
+    if (i + 8 <= dim) {
+        __m256 v = step_lanes256(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), vs);
+        _mm256_storeu_ps(x + i, v);
+        if (next != NULL) {
+            __m256 e = _mm256_sub_ps(v, _mm256_loadu_ps(next + i));
+            s0 = _mm256_fmadd_ps(e, e, s0);
+        }
+        i += 8;
+    }
+    if (i < dim) {
+        __m256i m = tail_mask(dim - i);
         __m256 v = step_lanes256(_mm256_maskload_ps(x + i, m), _mm256_maskload_ps(y + i, m), vs);
         _mm256_maskstore_ps(x + i, m, v);
         if (next != NULL) {

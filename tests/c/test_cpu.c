@@ -4,6 +4,7 @@
 #include "cpu.h"
 #include "umapc/common.h"
 
+#include <float.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -101,7 +102,26 @@ static void test_first_use_threads(void) {
     }
 }
 
+/* A product below FLT_MIN is 0 inside the flush and a denormal again once the mode is restored
+ * (on CPUs without a flush mode both are the denormal). volatile: computed at run time. */
+static void test_flush_denormals(void) {
+    volatile float tiny = FLT_MIN, half = 0.5f;
+    float before = tiny * half;
+    CHECK(before > 0.0f && before < FLT_MIN);
+    umapc_fp_mode mode = umapc_cpu_flush_denormals();
+    float inside = tiny * half;
+#if defined(__x86_64__) || defined(__aarch64__)
+    CHECK(inside == 0.0f);
+#else
+    CHECK(inside == before);
+#endif
+    umapc_cpu_restore_fp(mode);
+    float after = tiny * half;
+    CHECK(after == before);
+}
+
 int main(void) {
+    test_flush_denormals();
     test_first_use_threads();
     test_resolve();
     test_process();
