@@ -110,7 +110,7 @@ static void test_flush_denormals(void) {
     CHECK(before > 0.0f && before < FLT_MIN);
     umapc_fp_mode mode = umapc_cpu_flush_denormals();
     float inside = tiny * half;
-#if defined(__x86_64__) || defined(__aarch64__)
+#if defined(__SSE2__) || defined(_M_X64) || defined(__aarch64__)
     CHECK(inside == 0.0f);
 #else
     CHECK(inside == before);
